@@ -1,0 +1,1 @@
+"""Vintix model: training and evaluation (lands in later issues)."""
