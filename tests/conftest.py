@@ -1,0 +1,41 @@
+"""Shared fixtures: real environments, real files, real SB3 checkpoints trained for a few seconds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+TASK = "industrial-benchmark-50-v1"
+
+
+def run_cli(*args: str, check: bool = False, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `vintix-data ...` in a subprocess, as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "vintix_data.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vintix-data {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def ppo_zip(tmp_path_factory) -> Path:
+    """A real PPO checkpoint for IB p50, trained for one rollout through the CLI."""
+    path = tmp_path_factory.mktemp("demo") / "ppo.zip"
+    run_cli("demonstrator", "train", TASK, "--out", str(path), "--timesteps", "2500", check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A tiny but complete collection (2 histories x 5,000 steps) with the zero-action demonstrator."""
+    out = tmp_path_factory.mktemp("ds") / "ib50"
+    run_cli("collect", TASK, "--out", str(out), "--demonstrator", "zero", "--histories", "2", "--steps", "5000",
+            "--reference-episodes", "10", check=True)
+    return out

@@ -1,0 +1,121 @@
+"""The dataset card (``README.md``): the Hub's YAML header plus a body that lets a reader trust and
+reproduce the data without opening ``meta/info.json``.
+
+The YAML's ``configs`` points ``load_dataset`` at ``data/train-*.parquet`` only; without it the Hub
+would also try to read ``meta/episodes.parquet`` as data and fail on the schema mismatch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, atomic_write_text
+from vintix_data.plots import PLOT_PATH, episode_table
+
+TEMPLATE = "dataset_card.md"
+SIZE_BINS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+             (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+             (10_000_000_000, "1B<n<10B"))
+
+
+def template_path() -> Path:
+    """The template shipped as package data; the source tree's copy when the package finder misses it.
+
+    An editable install maps ``vintix_data.cards`` onto the top-level ``cards/`` folder, but a folder
+    without ``__init__.py`` is a namespace package that the editable finder does not resolve.
+    """
+    try:
+        path = resources.files("vintix_data.cards") / TEMPLATE
+        if path.is_file():
+            return Path(str(path))
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "cards" / TEMPLATE
+
+
+def size_category(rows: int) -> str:
+    for bound, name in SIZE_BINS:
+        if rows < bound:
+            return name
+    return "n>10B"
+
+
+def decile_means(folder: Path, info: DatasetInfo) -> tuple[float | None, float | None, bool]:
+    """Mean return over the first and last tenth of each history's episodes (pooled over histories),
+    and whether a cut final episode was left out anywhere."""
+    table = episode_table(folder, info)
+    first, last = [], []
+    for e in table.values():
+        r = e["return"]
+        if len(r) == 0:
+            continue
+        k = max(1, round(len(r) / 10))
+        first.append(r[:k])
+        last.append(r[-k:])
+    if not first:
+        return None, None, False
+    total = pq.read_metadata(Path(folder) / META_DIR / "episodes.parquet").num_rows
+    cut = total > sum(len(e["return"]) for e in table.values())
+    return float(np.mean(np.concatenate(first))), float(np.mean(np.concatenate(last))), cut
+
+
+def _fmt(x, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:.{digits}g}" if abs(x) < 1e5 else f"{x:,.0f}"
+
+
+def _pm(mean, std) -> str:
+    return "—" if mean is None else _fmt(mean) + (f" ± {_fmt(std)}" if std is not None else "")
+
+
+def _files(folder: Path, info: DatasetInfo) -> list[tuple[str, str]]:
+    shards = sorted(p.relative_to(folder).as_posix() for p in (folder / DATA_DIR).glob("train-*.parquet"))
+    if len(shards) > 4:
+        shards = [shards[0], f"... ({len(shards)} shards)", shards[-1]]
+    elif not shards:
+        shards = [f"{DATA_DIR}/train-XXXXX-of-{info.num_shards:05d}.parquet"]
+    return [("README.md", "this card")] + [(s, "transitions, sorted by (history, t)") for s in shards] + [
+        (f"{META_DIR}/info.json", "task, environment, spaces, schedule, demonstrator, reference scores, provenance"),
+        (f"{META_DIR}/stats.json", "per feature mean, std, min, max, count"),
+        (f"{META_DIR}/episodes.parquet", "one row per episode: history, episode, first row, length, return, "
+                                         "mean ε, terminated/truncated, final observation, reset seed"),
+        (f"{META_DIR}/manifest.json", "sha256, size and rows of every data file"),
+        (PLOT_PATH, "the learning curve above"),
+    ]
+
+
+def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> Path:
+    folder = Path(folder)
+    repo_id = repo_id or f"<org>/vintix-{info.task}"
+    refs = info.reference_scores
+    normalized = info.demonstrator.get("normalized_score_paper")
+    if normalized is None and None not in (refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean) \
+            and refs.paper_expert_mean != refs.paper_random_mean:
+        normalized = (refs.demonstrator_mean - refs.paper_random_mean) / (refs.paper_expert_mean - refs.paper_random_mean)
+    first, last, cut = decile_means(folder, info)
+    card_data = DatasetCardData(
+        license=info.extra.get("license") or "apache-2.0",
+        task_categories=["reinforcement-learning"],
+        tags=["vintix", "in-context-reinforcement-learning", "algorithm-distillation", info.domain, info.task],
+        pretty_name=f"Vintix learning histories: {info.task}",
+        size_categories=[size_category(info.total_steps)],
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": f"{DATA_DIR}/train-*.parquet"}]}],
+    )
+    card = DatasetCard.from_template(
+        card_data, template_path=str(template_path()),
+        info=info, repo_id=repo_id, refs=refs, demo=info.demonstrator, schedule=info.schedule,
+        prov=info.provenance or {}, env_kwargs_json=json.dumps(info.env_kwargs, sort_keys=True),
+        normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
+        source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
+    )
+    path = folder / "README.md"
+    atomic_write_text(path, str(card))
+    return path

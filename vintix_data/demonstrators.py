@@ -1,0 +1,247 @@
+"""Demonstrators: the expert policy pi_D that noise distillation corrupts.
+
+The protocol is one method, ``act(obs_batch) -> actions``, deterministic and *batch-invariant*: row i of
+the answer depends only on row i of the input, bit for bit, whatever else is in the batch. DESIGN §2
+needs that, because a history's bytes must not depend on ``--num-envs`` or on which sub-env ran it.
+Torch (like any BLAS) does not promise it: the kernel and the summation order change with the batch
+shape. So an SB3 checkpoint's deterministic actor is re-evaluated here in NumPy float64 with one fixed
+reduction per output unit (``(x[:, None, :] * W).sum(-1)``, whose order depends only on the layer width),
+and only architectures we cannot translate fall back to torch with one row per call.
+
+Specs users type (DESIGN §5): ``sb3:PATH.zip``, ``random``, ``zero``; ``hub:`` and ``scripted`` arrive
+with the Hub and Meta-World issues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+
+
+
+class DemonstratorError(ValueError):
+    """A demonstrator spec or checkpoint that cannot be used for the task (one-line message)."""
+
+
+@runtime_checkable
+class Demonstrator(Protocol):
+    kind: str
+    name: str
+    sha256: str | None
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ZeroDemonstrator:
+    """The all-zero action clipped into the box: IB's 'do nothing' baseline."""
+
+    action_space: gym.spaces.Box
+    kind: str = "zero"
+    name: str = "zero"
+    sha256: str | None = None
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        zero = np.clip(np.zeros(self.action_space.shape), self.action_space.low, self.action_space.high)
+        return np.broadcast_to(zero.astype(np.float32), (len(obs_batch),) + self.action_space.shape).copy()
+
+
+@dataclass
+class RandomDemonstrator:
+    """Uniform actions seeded by each observation's bytes: random, yet a pure function of the state."""
+
+    action_space: gym.spaces.Box
+    kind: str = "random"
+    name: str = "random"
+    sha256: str | None = None
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        low, high = self.action_space.low.astype(np.float64), self.action_space.high.astype(np.float64)
+        out = np.empty((len(obs_batch),) + self.action_space.shape, np.float32)
+        for i, row in enumerate(np.ascontiguousarray(obs_batch)):
+            seed = int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
+            out[i] = np.random.default_rng(seed).uniform(low, high)
+        return out
+
+
+# -- SB3 checkpoints ------------------------------------------------------------------------------
+
+def _numpy_activation(module) -> Callable[[np.ndarray], np.ndarray] | None:
+    import torch.nn as nn
+
+    if isinstance(module, nn.Tanh):
+        return np.tanh
+    if isinstance(module, nn.ReLU):
+        return lambda x: np.maximum(x, 0.0)
+    if isinstance(module, nn.LeakyReLU):
+        slope = module.negative_slope
+        return lambda x: np.where(x >= 0, x, x * slope)
+    if isinstance(module, nn.ELU):
+        alpha = module.alpha
+        return lambda x: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    if isinstance(module, nn.Identity):
+        return lambda x: x
+    return None
+
+
+def _numpy_layers(modules) -> list[Callable[[np.ndarray], np.ndarray]] | None:
+    """Translate a chain of Linear/activation modules into batch-invariant NumPy functions."""
+    import torch.nn as nn
+
+    from vintix_data.sb3_extras import ScaledObservation
+
+    layers: list[Callable[[np.ndarray], np.ndarray]] = []
+    for m in modules:
+        if isinstance(m, nn.Sequential):
+            sub = _numpy_layers(list(m))
+            if sub is None:
+                return None
+            layers += sub
+        elif isinstance(m, nn.Linear):
+            w = m.weight.detach().cpu().double().numpy()
+            b = m.bias.detach().cpu().double().numpy() if m.bias is not None else np.zeros(w.shape[0])
+            layers.append(lambda x, w=w, b=b: (x[:, None, :] * w[None, :, :]).sum(-1) + b)
+        elif isinstance(m, ScaledObservation):
+            scale = m.scale.detach().cpu().double().numpy()
+            layers.append(lambda x, s=scale: x * s)
+        elif type(m).__name__ == "FlattenExtractor":
+            layers.append(lambda x: x.reshape(len(x), -1))
+        else:
+            act = _numpy_activation(m)
+            if act is None:
+                return None
+            layers.append(act)
+    return layers
+
+
+@dataclass
+class SB3Demonstrator:
+    """The deterministic action of a Stable-Baselines3 checkpoint (PPO, A2C, SAC, TD3, DDPG)."""
+
+    model: object
+    algo: str
+    path: str
+    sha256: str
+    kind: str = "sb3"
+
+    def __post_init__(self):
+        self.name = f"{self.algo}:{Path(self.path).name}"
+        space = self.model.action_space
+        self._low, self._high = space.low.astype(np.float64), space.high.astype(np.float64)
+        self._chain, self._post = self._translate()
+
+    def _translate(self):
+        policy = self.model.policy
+        if self.algo in ("PPO", "A2C"):
+            modules = [policy.pi_features_extractor, policy.mlp_extractor.policy_net, policy.action_net]
+            post = "clip"
+        elif self.algo == "SAC":
+            actor = policy.actor
+            modules = [actor.features_extractor, actor.latent_pi, actor.mu]
+            post = "tanh_unscale"
+        else:  # TD3 / DDPG: mu ends in Tanh
+            actor = policy.actor
+            modules = [actor.features_extractor, actor.mu]
+            post = "unscale"
+        return _numpy_layers(modules), post
+
+    def _torch_rows(self, obs_batch: np.ndarray) -> np.ndarray:
+        # Fallback for architectures we do not translate: one row per call keeps the batch shape fixed.
+        out = [self.model.predict(row[None], deterministic=True)[0][0] for row in obs_batch]
+        return np.asarray(out, np.float32)
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        obs_batch = np.asarray(obs_batch)
+        if self._chain is None:
+            return self._torch_rows(obs_batch)
+        x = obs_batch.astype(np.float64).reshape(len(obs_batch), -1)
+        for f in self._chain:
+            x = f(x)
+        if self._post == "tanh_unscale":
+            x = np.tanh(x)
+        if self._post in ("tanh_unscale", "unscale"):
+            x = self._low + 0.5 * (x + 1.0) * (self._high - self._low)
+        return np.clip(x, self._low, self._high).astype(np.float32)
+
+
+def _algo_from_zip(path: Path) -> str:
+    """The algorithm that saved a zip, from the policy class module SB3 records in ``data``."""
+    import json
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            data = json.loads(z.read("data"))
+        module = data["policy_class"]["__module__"]
+    except (zipfile.BadZipFile, KeyError, TypeError, ValueError) as e:
+        raise DemonstratorError(f"{path} is not a Stable-Baselines3 checkpoint zip ({type(e).__name__}: {e})") from None
+    for algo in ("sac", "td3", "ddpg"):
+        if f".{algo}." in module:
+            return "TD3" if algo == "ddpg" else algo.upper()
+    if module.endswith("common.policies"):
+        # PPO and A2C share ActorCriticPolicy; only PPO saves a clip range.
+        return "PPO" if "clip_range" in data else "A2C"
+    raise DemonstratorError(f"{path}: unsupported policy class module {module!r} (PPO, A2C, SAC, TD3, DDPG load)")
+
+
+def load_sb3(path: str | Path, observation_space: gym.Space | None = None, action_space: gym.Space | None = None) -> SB3Demonstrator:
+    path = Path(path)
+    if not path.is_file():
+        raise DemonstratorError(f"checkpoint not found: {path}")
+    algo = _algo_from_zip(path)
+    import stable_baselines3 as sb3
+
+    import vintix_data.sb3_extras  # noqa: F401  (custom extractor classes referenced by our own zips)
+
+    try:
+        model = getattr(sb3, algo).load(str(path), device="cpu")
+    except Exception as e:  # noqa: BLE001 - SB3 raises many types on a bad zip; the user needs one line
+        raise DemonstratorError(f"cannot load {path} as {algo}: {type(e).__name__}: {e}") from None
+    _check_spaces(path, model, observation_space, action_space)
+    return SB3Demonstrator(model=model, algo=algo, path=str(path), sha256=_file_sha256(path))
+
+
+def _check_spaces(path, model, observation_space, action_space) -> None:
+    if observation_space is not None:
+        mo = model.observation_space
+        if not isinstance(mo, gym.spaces.Box) or mo.shape != observation_space.shape:
+            raise DemonstratorError(
+                f"{path}: checkpoint observation space {mo} does not match the task's {observation_space}"
+            )
+    if action_space is not None:
+        ma = model.action_space
+        if (
+            not isinstance(ma, gym.spaces.Box)
+            or ma.shape != action_space.shape
+            or not np.allclose(ma.low, action_space.low)
+            or not np.allclose(ma.high, action_space.high)
+        ):
+            raise DemonstratorError(f"{path}: checkpoint action space {ma} does not match the task's {action_space}")
+
+
+def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym.Space) -> Demonstrator:
+    """Resolve a demonstrator SPEC (DESIGN §5) against a task's spaces."""
+    if spec == "zero":
+        return ZeroDemonstrator(action_space)
+    if spec == "random":
+        return RandomDemonstrator(action_space)
+    if spec.startswith("sb3:"):
+        return load_sb3(spec[4:], observation_space, action_space)
+    if spec.endswith(".zip"):
+        return load_sb3(spec, observation_space, action_space)
+    if spec.startswith("hub:") or spec == "scripted":
+        raise DemonstratorError(f"demonstrator {spec!r} is not available yet for this task; use sb3:PATH.zip, random or zero")
+    raise DemonstratorError(f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, random or zero")

@@ -1,0 +1,125 @@
+"""Turn collected episode parts into the published folder: shards, episodes, stats, info, plot, card, manifest."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from vintix_data import __version__
+from vintix_data.baselines import demonstrator_policy, run_episodes, uniform_policy
+from vintix_data.collect import CollectConfig, part_path
+from vintix_data.domains import make_env
+from vintix_data.format import (
+    META_DIR,
+    DatasetInfo,
+    EpisodeData,
+    ReferenceScores,
+    RunningStats,
+    atomic_write_text,
+    episodes_schema,
+    row_schema,
+    rows_per_shard,
+    space_dict,
+    write_manifest,
+    write_parquet_atomic,
+    write_shards,
+)
+from vintix_data.registry import TaskSpec
+from vintix_data.schedule import NoiseSchedule
+
+PROVENANCE_PACKAGES = ("numpy", "gymnasium", "torch", "stable-baselines3", "pyarrow", "datasets", "huggingface_hub",
+                       "metaworld", "mujoco")
+
+
+def provenance(command: list[str]) -> dict:
+    versions = {}
+    for name in PROVENANCE_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
+                             timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    return {"vintix_version": __version__, "git_sha": sha, "packages": versions, "python": platform.python_version(),
+            "command": " ".join(command), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def reference_scores(task: TaskSpec, demonstrator, episodes: int, seed: int) -> ReferenceScores:
+    env = make_env(task)
+    rnd = run_episodes(task, uniform_policy(env.action_space), episodes, seed)
+    dem = run_episodes(task, demonstrator_policy(demonstrator), episodes, seed)
+    env.close()
+    return ReferenceScores(random_mean=rnd.mean, random_std=rnd.std, demonstrator_mean=dem.mean,
+                           demonstrator_std=dem.std, episodes=episodes, paper_random_mean=task.random_mean,
+                           paper_random_std=task.random_std, paper_expert_mean=task.expert_mean,
+                           paper_expert_std=task.expert_std)
+
+
+def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, spec: str, histories: int,
+             config: CollectConfig, collect_seconds: float = 0.0) -> DatasetInfo:
+    env = make_env(task)
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+    schema = row_schema(obs_dim, act_dim)
+    stats = {k: RunningStats(d) for k, d in (("observation", obs_dim), ("action", act_dim), ("reward", 1),
+                                             ("demonstrator_action", act_dim))}
+    episodes: list[dict] = []
+    row = 0
+
+    def tables():
+        nonlocal row
+        for h in range(histories):
+            k = 0
+            while (p := part_path(out, h, k)).exists():
+                ep = EpisodeData.load_part(p)
+                for name, s in stats.items():
+                    s.update(getattr(ep, name))
+                episodes.append({"history": h, "episode": k, "first_row": row, "length": len(ep),
+                                 "return": float(ep.reward.sum(dtype=np.float64)),
+                                 "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)),
+                                 "terminated": bool(ep.terminated[-1]), "truncated": bool(ep.truncated[-1]),
+                                 "final_observation": ep.final_observation.tolist(), "reset_seed": ep.reset_seed})
+                row += len(ep)
+                yield ep.to_table(schema)
+                k += 1
+
+    total = histories * schedule.steps
+    shards = write_shards(out, tables(), schema, total, rows_per_shard(obs_dim, act_dim))
+    write_parquet_atomic(pa.Table.from_pylist(episodes, schema=episodes_schema(obs_dim)), out / META_DIR / "episodes.parquet")
+    returns = np.array([e["return"] for e in episodes])
+    stats_json = {k: v.to_dict() for k, v in stats.items()}
+    stats_json["episode_return"] = {"mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
+                                    "max": float(returns.max()), "count": len(returns)}
+    atomic_write_text(out / META_DIR / "stats.json", json.dumps(stats_json, indent=2, sort_keys=True) + "\n")
+    refs = reference_scores(task, demonstrator, config.reference_episodes, config.seed)
+    info = DatasetInfo(
+        task=task.id, domain=task.domain, split=task.split, env_id=task.env_id, env_kwargs=dict(task.env_kwargs),
+        observation_space=space_dict(obs_space), action_space=space_dict(act_space), obs_dim=obs_dim, act_dim=act_dim,
+        reward_scale=task.reward_scale, episode_limit=task.episode_limit, histories=histories,
+        steps_per_history=schedule.steps, total_steps=total, episodes=len(episodes), num_shards=len(shards),
+        schedule={"p": schedule.p, "f": schedule.f, "steps": schedule.steps, "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0"},
+        demonstrator={"kind": demonstrator.kind, "id": demonstrator.name, "spec": spec,
+                      "sha256": demonstrator.sha256, "measured_mean_return": refs.demonstrator_mean,
+                      "normalized_score_paper": task.normalized_score(refs.demonstrator_mean)},
+        reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
+        observation_names=["setpoint", "velocity", "gain", "shift", "fatigue", "consumption"] if task.domain == "industrial-benchmark" else None,
+    )
+    atomic_write_text(out / META_DIR / "info.json", info.to_json())
+    write_manifest(out)
+    from vintix_data.card import write_card
+    from vintix_data.plots import learning_curve
+
+    learning_curve(out, info)
+    write_card(out, info)
+    return info

@@ -1,0 +1,145 @@
+"""The paper's 102 tasks and how to run each one here.
+
+The facts (split, dims, reward scale, reference scores, history length and count) are the paper's,
+shipped as ``vintix_data/data/paper_tasks.csv`` so nothing reads outside the package at run time.
+On top of them each task gets a *runnable id*, the name users type and the Hub repo is named after
+(``vintix-<id>``), and the gymnasium id + kwargs that build it here:
+
+* Industrial Benchmark: ``industrial-benchmark-<p>-v1`` -> ``vintix/IndustrialBenchmark-v1`` (setpoint p).
+* MuJoCo: the paper's ``-v4`` tasks run as gymnasium ``-v5`` by default (DESIGN §6).
+* Meta-World: ``<name>-v3`` (the paper's v2 envs need mujoco-py, which no registry carries).
+* Bi-DexHands: the paper's lowercase names (needs IsaacGym; data come in through ``import-h5``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+DOMAINS = ("industrial-benchmark", "mujoco", "meta-world", "bi-dexhands")
+SPLITS = ("train", "test")
+
+
+class UnknownTaskError(ValueError):
+    """A task id that is neither a registry id nor a paper name."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: the paper's figures plus what it takes to run it here."""
+
+    id: str  # runnable id, e.g. "industrial-benchmark-50-v1"
+    domain: str
+    split: str
+    paper_name: str  # as the paper's tables write it
+    table_g_name: str
+    env_id: str  # gymnasium id
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    obs_dim: int = 0  # the paper's published dims (MuJoCo: see DESIGN §6; read dims from the env)
+    act_dim: int = 0
+    reward_scale: float = 1.0
+    episode_limit: int = 0  # steps before truncation used for collection
+    history_steps: int = 0  # transitions per learning history (the paper's trajectory_length)
+    num_histories: int = 0
+    mean_episode_length: float = 0.0
+    random_mean: float | None = None
+    random_std: float | None = None
+    expert_mean: float | None = None
+    expert_std: float | None = None
+    vintix_normalized_mean: float | None = None
+    episode_sparsity: int = 1  # keep every k-th episode when training the model (MuJoCo: 2)
+
+    @property
+    def hub_name(self) -> str:
+        return f"vintix-{self.id}"
+
+    def normalized_score(self, ret: float) -> float | None:
+        """``(R - random) / (expert - random)`` with the paper's figures (None when it has none)."""
+        if self.random_mean is None or self.expert_mean is None or self.expert_mean == self.random_mean:
+            return None
+        return (ret - self.random_mean) / (self.expert_mean - self.random_mean)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hub_name"] = self.hub_name
+        return d
+
+
+def _f(x: str) -> float | None:
+    return float(x) if x not in ("", None) else None
+
+
+def _runnable(domain: str, name: str) -> tuple[str, str, dict[str, Any], int]:
+    """(runnable id, gymnasium id, kwargs, episode limit) for a paper task."""
+    if domain == "industrial-benchmark":
+        setpoint = int(name.split("-")[2])
+        return name, "vintix/IndustrialBenchmark-v1", {"setpoint": setpoint}, 250
+    if domain == "mujoco":
+        base = name.rsplit("-v", 1)[0]
+        runnable = f"{base}-v5"
+        return runnable, runnable, {}, 1000 if base not in ("Reacher", "Pusher") else (50 if base == "Reacher" else 100)
+    if domain == "meta-world":
+        runnable = f"{name}-v3"
+        return runnable, "Meta-World/MT1", {"env_name": runnable}, 100
+    if domain == "bi-dexhands":
+        return name, name, {}, 0
+    raise ValueError(f"unknown domain {domain!r}")
+
+
+@lru_cache(maxsize=1)
+def all_tasks() -> tuple[TaskSpec, ...]:
+    text = resources.files("vintix_data.data").joinpath("paper_tasks.csv").read_text()
+    tasks = []
+    for row in csv.DictReader(text.splitlines()):
+        domain = row["domain"]
+        rid, env_id, kwargs, limit = _runnable(domain, row["task"])
+        if domain == "bi-dexhands":
+            limit = int(round(float(row["mean_episode_length"])))
+        tasks.append(
+            TaskSpec(
+                id=rid,
+                domain=domain,
+                split=row["split"],
+                paper_name=row["task"],
+                table_g_name=row["table_g_name"],
+                env_id=env_id,
+                env_kwargs=kwargs,
+                obs_dim=int(row["obs_dim"]),
+                act_dim=int(row["act_dim"]),
+                reward_scale=float(row["reward_scale"]),
+                episode_limit=limit,
+                history_steps=int(row["trajectory_length"]),
+                num_histories=int(row["num_trajectories"]),
+                mean_episode_length=float(row["mean_episode_length"]),
+                random_mean=_f(row["random_mean"]),
+                random_std=_f(row["random_std"]),
+                expert_mean=_f(row["expert_mean"]),
+                expert_std=_f(row["expert_std"]),
+                vintix_normalized_mean=_f(row["vintix_normalized_mean"]),
+                episode_sparsity=2 if domain == "mujoco" else 1,
+            )
+        )
+    return tuple(tasks)
+
+
+def get_task(name: str) -> TaskSpec:
+    """Look a task up by runnable id, paper name or Hub repo name (case-insensitive)."""
+    key = name.strip().lower()
+    if key.startswith("vintix-"):
+        key = key[len("vintix-"):]
+    for t in all_tasks():
+        if key in (t.id.lower(), t.paper_name.lower(), t.table_g_name.lower()):
+            return t
+    raise UnknownTaskError(f"unknown task {name!r}: see `vintix-data tasks` for the {len(all_tasks())} known ids")
+
+
+def list_tasks(domain: str | None = None, split: str | None = None) -> list[TaskSpec]:
+    if domain is not None and domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    return [t for t in all_tasks() if (domain is None or t.domain == domain) and (split is None or t.split == split)]

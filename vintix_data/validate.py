@@ -1,0 +1,268 @@
+"""Every check a dataset folder must pass before it may be pushed.
+
+Validation streams the shards batch by batch (carrying the last row across batch and shard borders),
+so it runs in bounded memory on datasets of any size. Each failure is one line naming the file,
+history or episode and what is wrong; a clean dataset gives an empty list.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy.stats import spearmanr
+
+from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256, fixed_list_to_numpy, row_schema
+from vintix_data.schedule import NoiseSchedule
+
+MAX_LINES_PER_CHECK = 5
+
+
+@dataclass
+class ValidationConfig:
+    """Thresholds of the learning-curve checks (the structural checks have none)."""
+
+    band_sigmas: float = 2.0  # a band is mean +- band_sigmas * std of the baseline's episode returns ...
+    band_min_fraction: float = 0.1  # ... and at least this fraction of |demonstrator - random|
+    min_spearman: float = 0.5
+    check_curve: bool = True
+
+
+@dataclass
+class ValidationReport:
+    errors: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    _counts: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def fail(self, check: str, message: str) -> None:
+        n = self._counts.get(check, 0) + 1
+        self._counts[check] = n
+        if n <= MAX_LINES_PER_CHECK:
+            self.errors.append(message)
+        elif n == MAX_LINES_PER_CHECK + 1:
+            self.errors.append(f"{check}: further failures not listed")
+
+    def to_json(self) -> str:
+        return json.dumps({"ok": self.ok, "errors": self.errors, "figures": self.figures}, indent=2)
+
+
+def _check_manifest(folder: Path, report: ValidationReport) -> list[Path]:
+    path = folder / META_DIR / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+        entries = manifest["files"]
+    except (OSError, ValueError, KeyError) as e:
+        report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(e).__name__})")
+        return sorted((folder / DATA_DIR).glob("*.parquet"))
+    listed = {e["name"] for e in entries}
+    for p in sorted((folder / DATA_DIR).glob("*.parquet")):
+        if p.relative_to(folder).as_posix() not in listed:
+            report.fail("manifest", f"{p.relative_to(folder).as_posix()}: shard not listed in the manifest")
+    for e in entries:
+        p = folder / e["name"]
+        if not p.exists():
+            report.fail("manifest", f"{e['name']}: listed in the manifest but missing")
+        elif p.stat().st_size != e["size"]:
+            report.fail("manifest", f"{e['name']}: size {p.stat().st_size} != manifest {e['size']}")
+        elif file_sha256(p) != e["sha256"]:
+            report.fail("manifest", f"{e['name']}: sha256 does not match the manifest (corrupted or modified)")
+    return sorted(folder / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/") and (folder / e["name"]).exists())
+
+
+class _RowChecker:
+    """Structural checks over the rows in order, with state carried across batches."""
+
+    def __init__(self, info: DatasetInfo, report: ValidationReport):
+        self.info, self.r = info, report
+        self.low = np.asarray(info.action_space["low"], np.float32)
+        self.high = np.asarray(info.action_space["high"], np.float32)
+        self.bound = float(np.max(np.abs(np.concatenate([self.low, self.high]))))
+        self.schedule = None
+        if info.schedule:
+            self.schedule = NoiseSchedule(p=info.schedule["p"], f=info.schedule["f"], steps=info.schedule["steps"])
+        self.prev = None  # (history, episode, step, t, terminated|truncated) of the previous row
+        self.rows = 0
+        self.history_rows: dict[int, int] = {}
+        self.ep_keys: list[tuple[int, int]] = []
+        self.ep_returns: list[float] = []
+        self.ep_lengths: list[int] = []
+
+    def batch(self, b: pa.RecordBatch, where: str) -> None:
+        r, info = self.r, self.info
+        h = b.column("history").to_numpy()
+        ep = b.column("episode").to_numpy()
+        st = b.column("step").to_numpy()
+        t = b.column("t").to_numpy()
+        done = b.column("terminated").to_numpy(zero_copy_only=False) | b.column("truncated").to_numpy(zero_copy_only=False)
+        rew = b.column("reward").to_numpy().astype(np.float64)
+        obs = fixed_list_to_numpy(b.column("observation"))
+        act = fixed_list_to_numpy(b.column("action"))
+        if obs.shape[1] != info.obs_dim or act.shape[1] != info.act_dim:
+            r.fail("dims", f"{where}: observation/action dims {obs.shape[1]}/{act.shape[1]} != info.json {info.obs_dim}/{info.act_dim}")
+            return
+        # order and contiguity, including the border with the previous batch
+        if self.prev is not None:
+            ph, pe, ps, pt, pd = self.prev
+            h, ep, st, t, done_prev = np.r_[ph, h], np.r_[pe, ep], np.r_[ps, st], np.r_[pt, t], np.r_[pd, done]
+        else:
+            h, ep, st, t, done_prev = np.r_[-1, h], np.r_[0, ep], np.r_[0, st], np.r_[-1, t], np.r_[True, done]
+        same = h[1:] == h[:-1]
+        new_hist = ~same
+        bad = (h[1:] < h[:-1]) | (new_hist & (h[1:] != h[:-1] + 1) & (h[:-1] >= 0)) | (new_hist & (t[1:] != 0)) | (same & (t[1:] != t[:-1] + 1))
+        for i in np.flatnonzero(bad)[:MAX_LINES_PER_CHECK]:
+            r.fail("order", f"history {h[i + 1]} t={t[i + 1]}: rows not sorted by (history, t) or t not contiguous from 0")
+        if self.prev is None and len(h) > 1 and h[1] != 0:
+            r.fail("order", f"the first row belongs to history {h[1]}, not 0")
+        new_ep = new_hist | (ep[1:] != ep[:-1])
+        bad_ep = (new_ep & same & (ep[1:] != ep[:-1] + 1)) | (new_hist & (ep[1:] != 0))
+        for i in np.flatnonzero(bad_ep)[:MAX_LINES_PER_CHECK]:
+            r.fail("episodes", f"history {h[i + 1]} episode {ep[i + 1]}: episode index does not follow {ep[i]}")
+        bad_step = (new_ep & (st[1:] != 0)) | (~new_ep & (st[1:] != st[:-1] + 1))
+        for i in np.flatnonzero(bad_step)[:MAX_LINES_PER_CHECK]:
+            r.fail("step", f"history {h[i + 1]} episode {ep[i + 1]}: step {st[i + 1]} does not reset at the episode start or skips")
+        ends = done_prev[:-1]  # the flags of the row before each row
+        bad_end = (new_ep & ~ends) | (~new_ep & ends)
+        for i in np.flatnonzero(bad_end)[:MAX_LINES_PER_CHECK]:
+            r.fail("flags", f"history {h[i + 1]} episode {ep[i + 1]}: terminated/truncated disagrees with the episode boundary at t={t[i + 1]}")
+        if info.episode_limit and np.any(st[1:] >= info.episode_limit):
+            i = int(np.argmax(st[1:] >= info.episode_limit))
+            r.fail("limit", f"history {h[i + 1]} episode {ep[i + 1]}: longer than the episode limit {info.episode_limit}")
+        h, ep, st, t = h[1:], ep[1:], st[1:], t[1:]
+        self.prev = (h[-1], ep[-1], st[-1], t[-1], done[-1])
+        # values
+        for name, x in (("observation", obs), ("action", act), ("reward", rew)):
+            if not np.all(np.isfinite(x)):
+                i = int(np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(1))[0])
+                r.fail("finite", f"history {h[i]} episode {ep[i]} t={t[i]}: {name} has NaN or inf")
+        out = (act < self.low) | (act > self.high)
+        if out.any():
+            i = int(np.flatnonzero(out.any(1))[0])
+            r.fail("bounds", f"history {h[i]} episode {ep[i]} t={t[i]}: action {act[i].tolist()} outside the action space")
+        eps_col, demo_col = b.column("epsilon"), b.column("demonstrator_action")
+        if eps_col.null_count == 0 and self.schedule is not None:
+            eps = eps_col.to_numpy()
+            expected = self.schedule.epsilon(t).astype(np.float32)
+            if not np.array_equal(eps, expected):
+                i = int(np.flatnonzero(eps != expected)[0])
+                r.fail("epsilon", f"history {h[i]} t={t[i]}: epsilon {eps[i]} != schedule {expected[i]}")
+            if demo_col.null_count == 0:
+                demo = fixed_list_to_numpy(demo_col).astype(np.float64)
+                e = eps.astype(np.float64)[:, None]
+                gap = np.abs(act.astype(np.float64) - (1 - e) * demo) - e * self.bound
+                if np.any(gap > 1e-5 * (1 + self.bound)):
+                    i = int(np.flatnonzero((gap > 1e-5 * (1 + self.bound)).any(1))[0])
+                    r.fail("mixing", f"history {h[i]} t={t[i]}: |action - (1-eps) demonstrator_action| exceeds eps * max|bound|")
+        # per-episode sums (episodes may continue into the next batch)
+        starts = np.flatnonzero(np.r_[True, (h[1:] != h[:-1]) | (ep[1:] != ep[:-1])])
+        sums = np.add.reduceat(rew, starts)
+        lens = np.diff(np.r_[starts, len(h)])
+        for s, total, n in zip(starts, sums, lens):
+            key = (int(h[s]), int(ep[s]))
+            if self.ep_keys and self.ep_keys[-1] == key:
+                self.ep_returns[-1] += float(total)
+                self.ep_lengths[-1] += int(n)
+            else:
+                self.ep_keys.append(key)
+                self.ep_returns.append(float(total))
+                self.ep_lengths.append(int(n))
+        for hh, n in zip(*np.unique(h, return_counts=True)):
+            self.history_rows[int(hh)] = self.history_rows.get(int(hh), 0) + int(n)
+        self.rows += len(h)
+
+
+def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report: ValidationReport) -> None:
+    refs = info.reference_scores
+    if refs.random_mean is None or refs.demonstrator_mean is None:
+        report.figures["curve"] = "skipped: no measured reference scores"
+        return
+    gap = abs(refs.demonstrator_mean - refs.random_mean)
+    half_r = max(cfg.band_sigmas * (refs.random_std or 0.0), cfg.band_min_fraction * gap)
+    half_d = max(cfg.band_sigmas * (refs.demonstrator_std or 0.0), cfg.band_min_fraction * gap)
+    report.figures["random_band"] = [refs.random_mean - half_r, refs.random_mean + half_r]
+    report.figures["demonstrator_band"] = [refs.demonstrator_mean - half_d, refs.demonstrator_mean + half_d]
+    keys, returns = np.asarray(keys), np.asarray(returns)
+    per_history = {}
+    for hh in np.unique(keys[:, 0]):
+        rets = returns[keys[:, 0] == hh]
+        n = max(1, len(rets) // 10)
+        first, last = float(rets[:n].mean()), float(rets[-n:].mean())
+        rho = float(spearmanr(np.arange(len(rets)), rets)[0]) if len(rets) > 2 else float("nan")
+        per_history[int(hh)] = {"first_decile": first, "last_decile": last, "spearman": rho, "episodes": len(rets)}
+        if abs(first - refs.random_mean) > half_r:
+            report.fail("curve", f"history {hh}: first-decile mean return {first:.2f} outside the random band {refs.random_mean:.2f} +- {half_r:.2f}")
+        if abs(last - refs.demonstrator_mean) > half_d:
+            report.fail("curve", f"history {hh}: last-decile mean return {last:.2f} outside the demonstrator band {refs.demonstrator_mean:.2f} +- {half_d:.2f}")
+        if not rho > cfg.min_spearman:
+            report.fail("curve", f"history {hh}: return does not rise over episodes (Spearman rho {rho:.3f} <= {cfg.min_spearman})")
+    report.figures["histories"] = per_history
+
+
+def validate(folder: str | Path, config: ValidationConfig | None = None) -> ValidationReport:
+    cfg = config or ValidationConfig()
+    folder = Path(folder)
+    report = ValidationReport()
+    if not folder.is_dir():
+        report.fail("folder", f"{folder}: not a directory")
+        return report
+    try:
+        info = DatasetInfo.load(folder)
+    except FormatError as e:
+        report.fail("info", str(e))
+        return report
+    shards = _check_manifest(folder, report)
+    if not shards:
+        report.fail("shards", f"{folder}: no data shards")
+        return report
+    expected = row_schema(info.obs_dim, info.act_dim)
+    checker = _RowChecker(info, report)
+    for p in shards:
+        where = p.relative_to(folder).as_posix()
+        try:
+            pf = pq.ParquetFile(p)
+            if not pf.schema_arrow.equals(expected, check_metadata=False):
+                report.fail("schema", f"{where}: schema differs from the row schema: {pf.schema_arrow}")
+                continue
+            for b in pf.iter_batches(batch_size=262_144):
+                checker.batch(b, where)
+        except (pa.ArrowException, OSError) as e:
+            report.fail("shards", f"{where}: unreadable parquet ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+    for hh in range(info.histories):
+        n = checker.history_rows.get(hh, 0)
+        if n != info.steps_per_history:
+            report.fail("histories", f"history {hh}: {n} rows, info.json says {info.steps_per_history}")
+    if checker.prev is not None and not checker.prev[4]:
+        report.fail("flags", f"history {checker.prev[0]}: the last row is neither terminated nor truncated")
+    if checker.rows != info.total_steps:
+        report.fail("histories", f"{checker.rows} rows in the shards, info.json says {info.total_steps}")
+    _check_episodes_table(folder, checker, report)
+    report.figures["rows"] = checker.rows
+    report.figures["episodes"] = len(checker.ep_keys)
+    if cfg.check_curve and checker.ep_keys:
+        _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report)
+    return report
+
+
+def _check_episodes_table(folder: Path, checker: _RowChecker, report: ValidationReport) -> None:
+    path = folder / META_DIR / "episodes.parquet"
+    try:
+        t = pq.read_table(path, columns=["history", "episode", "length", "return"])
+    except (pa.ArrowException, OSError) as e:
+        report.fail("episodes", f"{META_DIR}/episodes.parquet: missing or unreadable ({type(e).__name__})")
+        return
+    keys = list(zip(t.column("history").to_pylist(), t.column("episode").to_pylist()))
+    if keys != [tuple(k) for k in checker.ep_keys]:
+        report.fail("episodes", f"{META_DIR}/episodes.parquet lists {len(keys)} episodes that differ from the {len(checker.ep_keys)} in the shards")
+        return
+    lengths = np.asarray(t.column("length").to_pylist())
+    if not np.array_equal(lengths, checker.ep_lengths):
+        report.fail("episodes", f"{META_DIR}/episodes.parquet: episode lengths differ from the shards")
+    if not np.allclose(t.column("return").to_numpy(), checker.ep_returns, rtol=1e-9, atol=1e-6):
+        report.fail("episodes", f"{META_DIR}/episodes.parquet: episode returns differ from the shards")
