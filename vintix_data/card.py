@@ -26,18 +26,8 @@ SIZE_BINS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_
 
 
 def template_path() -> Path:
-    """The template shipped as package data; the source tree's copy when the package finder misses it.
-
-    An editable install maps ``vintix_data.cards`` onto the top-level ``cards/`` folder, but a folder
-    without ``__init__.py`` is a namespace package that the editable finder does not resolve.
-    """
-    try:
-        path = resources.files("vintix_data.cards") / TEMPLATE
-        if path.is_file():
-            return Path(str(path))
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "cards" / TEMPLATE
+    """The template, shipped as the package resource ``vintix_data.cards`` (the top-level ``cards/`` folder)."""
+    return Path(str(resources.files("vintix_data.cards") / TEMPLATE))
 
 
 def size_category(rows: int) -> str:

@@ -84,10 +84,11 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
             while (p := part_path(out, h, k)).exists():
                 ep = EpisodeData.load_part(p)
                 for name, s in stats.items():
-                    s.update(getattr(ep, name))
+                    if getattr(ep, name) is not None:
+                        s.update(getattr(ep, name))
                 episodes.append({"history": h, "episode": k, "first_row": row, "length": len(ep),
                                  "return": float(ep.reward.sum(dtype=np.float64)),
-                                 "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)),
+                                 "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)) if ep.epsilon is not None else None,
                                  "terminated": bool(ep.terminated[-1]), "truncated": bool(ep.truncated[-1]),
                                  "final_observation": ep.final_observation.tolist(), "reset_seed": ep.reset_seed})
                 row += len(ep)

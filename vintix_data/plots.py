@@ -66,7 +66,7 @@ def _rolling(x: np.ndarray, w: int) -> np.ndarray:
     num = np.convolve(np.where(ok, x, 0.0), kernel, mode="same")
     den = np.convolve(ok.astype(float), kernel, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+        return np.where(ok, num / np.maximum(den, 1), np.nan)
 
 
 def learning_curve(folder: Path, info: DatasetInfo) -> Path:
@@ -82,21 +82,21 @@ def learning_curve(folder: Path, info: DatasetInfo) -> Path:
     else:
         ax, ax_eps = fig.subplots(1, 1), None
 
+    # Long histories: smooth each line over ~1/50 of its length, or the per-episode noise hides the trend.
+    w = max(1, max((len(r) for r in returns), default=0) // 50)
     shown = np.unique(np.linspace(0, len(returns) - 1, min(len(returns), MAX_LINES)).round().astype(int)) \
         if returns else []
+    alpha = float(np.clip(4 / max(len(shown), 1), 0.12, 0.35))
+    label = "each history" + (f" ({len(shown)} of {len(returns)})" if len(shown) < len(returns) else "") \
+        + (f", rolling mean of {w}" if w > 1 else "")
     for j, i in enumerate(shown):
-        ax.plot(returns[i], color="tab:blue", lw=0.6, alpha=0.25,
-                label=f"each history ({len(shown)} of {len(returns)})" if j == 0 and len(shown) < len(returns)
-                else ("each history" if j == 0 else None))
+        ax.plot(_rolling(returns[i], w), color="tab:blue", lw=0.6, alpha=alpha, label=label if j == 0 else None)
     if returns:
         mean, count = _mean_over_histories(returns)
         # Past the point where most histories have ended, the mean rests on a few and only adds noise.
         mean[count < max(1, (len(returns) + 1) // 2)] = np.nan
-        w = max(1, len(mean) // 50)
-        if w > 1:
-            ax.plot(mean, color="navy", lw=0.8, alpha=0.35, label="mean over histories")
         ax.plot(_rolling(mean, w), color="navy", lw=2.2,
-                label=f"mean over histories (rolling {w})" if w > 1 else "mean over histories")
+                label="mean over histories" + (f", rolling mean of {w}" if w > 1 else ""))
 
     refs = info.reference_scores
     for value, label, color, style, alpha in (
