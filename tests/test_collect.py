@@ -44,6 +44,8 @@ def test_tiny_collection_is_a_loadable_dataset(tiny_dataset):
     assert streamed[42]["reward"] == pytest.approx(ds[42]["reward"])
     eps = np.array(ds["epsilon"], np.float32)[:5000]
     assert np.array_equal(eps, NoiseSchedule(1.0, 0.1, 5000).epsilon(np.arange(5000)).astype(np.float32))
+    first = ds.filter(lambda r: r["step"] == 0)["observation"]
+    assert np.all(np.array(first)[:, 1:4] == 50.0), "every episode starts from IB's reset state"
     for f in ("README.md", "plots/learning_curve.png", "meta/stats.json", "meta/episodes.parquet"):
         assert (tiny_dataset / f).exists(), f
     assert not (tiny_dataset / ".vintix" / "parts").exists()
@@ -53,6 +55,9 @@ def test_same_seed_same_bytes_whatever_the_vector_env(tiny_dataset, tmp_path):
     again = tmp_path / "again"
     run_cli("collect", TASK, "--out", str(again), *SMALL, "--num-envs", "2", "--vector", "async", check=True)
     assert manifest(again) == manifest(tiny_dataset)
+    workers = tmp_path / "workers"
+    run_cli("collect", TASK, "--out", str(workers), *SMALL, "--num-envs", "2", "--workers", "2", check=True)
+    assert manifest(workers) == manifest(tiny_dataset)
     other = tmp_path / "other-seed"
     run_cli("collect", TASK, "--out", str(other), *SMALL, "--seed", "1", check=True)
     assert manifest(other) != manifest(tiny_dataset)

@@ -138,6 +138,7 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             f: float = typer.Option(0.1, "--f", help="Noise-free tail fraction, 0 <= f < 1."),
             seed: int = typer.Option(0), num_envs: int = typer.Option(1, help="Sub-envs of the vector env."),
             vector: str = typer.Option("auto", help="sync, async or auto (async when --num-envs > 1)."),
+            workers: int = typer.Option(1, help="Processes sharing the sub-envs, each on its own histories."),
             resume: bool = typer.Option(False, help="Continue an interrupted collection in --out."),
             reference_episodes: int = typer.Option(20, help="Episodes for the measured random/demonstrator scores.")):
     """Collect noise-distilled learning histories into a Hub-ready dataset folder, then validate it."""
@@ -146,7 +147,7 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
     from vintix_data.validate import validate
 
     config = CollectConfig(task=task, out=str(out_dir), demonstrator=demonstrator, histories=histories, steps=steps, p=p, f=f,
-                           seed=seed, num_envs=num_envs, vector=vector, resume=resume, reference_episodes=reference_episodes,
+                           seed=seed, num_envs=num_envs, vector=vector, workers=workers, resume=resume, reference_episodes=reference_episodes,
                            command=["vintix-data"] + sys.argv[1:])
     try:
         folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
