@@ -67,8 +67,10 @@ def tasks(domain: Optional[str] = typer.Option(None, help="industrial-benchmark,
 @demonstrator_app.command("train")
 def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", help="Where to write the SB3 zip."),
                        timesteps: int = typer.Option(1_000_000, help="PPO environment steps (the paper: 1M)."),
-                       seed: int = typer.Option(0)):
+                       seed: int = typer.Option(0),
+                       install: bool = typer.Option(True, help="Also make it the task's default demonstrator (copied to $VINTIX_CACHE).")):
     """Train a PPO demonstrator with the paper's Industrial Benchmark settings."""
+    from vintix_data.domains.industrial_benchmark import install_default_demonstrator
     from vintix_data.registry import get_task
     from vintix_data.train_demonstrator import PPOConfig, train_ppo
 
@@ -81,9 +83,12 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         if out_path.is_dir():
             raise ValueError(f"--out {out_path} is a directory")
         result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed))
+        default = install_default_demonstrator(spec, out_path) if install else None
     except _user_errors() as e:
         fail(str(e))
     err.print(f"saved {result['out']} after {timesteps:,} steps in {result['wall_s']:.0f} s")
+    if default is not None:
+        err.print(f"installed as the default demonstrator of {spec.id}: {default}")
 
 
 @demonstrator_app.command("eval")
@@ -178,6 +183,31 @@ def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json")):
             err.print(f"{folder}: valid ({report.figures.get('rows', 0):,} rows, {report.figures.get('episodes', 0):,} episodes)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def info(folder: Path):
+    """Load a dataset folder with `datasets.load_dataset` and summarize it: rows, schema, scores, card, plot."""
+    from datasets import load_dataset
+
+    from vintix_data.format import DatasetInfo
+
+    try:
+        meta = DatasetInfo.load(folder)
+    except _user_errors() as e:
+        fail(str(e))
+    ds = load_dataset(str(folder), split="train")
+    refs = meta.reference_scores
+    out.print(f"[bold]{meta.task}[/bold] ({meta.domain}, {meta.split} split): load_dataset({str(folder)!r}, split='train')")
+    out.print(f"  {ds.num_rows:,} rows = {meta.histories} histories x {meta.steps_per_history:,} steps, {meta.episodes:,} episodes")
+    for name, feature in ds.features.items():
+        out.print(f"  {name:<20} {feature}", highlight=False)
+    out.print(f"  random {refs.random_mean:.2f} | demonstrator {refs.demonstrator_mean:.2f} (measured over {refs.episodes} episodes)")
+    norm = meta.demonstrator.get("normalized_score_paper")
+    if norm is not None:
+        out.print(f"  demonstrator normalized score vs the paper's table: {norm:.3f}")
+    out.print(f"  card: {folder / 'README.md'}")
+    out.print(f"  plot: {folder / 'plots' / 'learning_curve.png'}")
 
 
 def main() -> None:
