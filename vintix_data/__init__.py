@@ -3,3 +3,10 @@
 __version__ = "0.1.0"
 
 from vintix_data import envs as _envs  # noqa: F401,E402  (registers vintix/IndustrialBenchmark-v1)
+
+
+def load(repo_or_dir, **kwargs):
+    """Load a vintix dataset (Hub id or local folder): see :func:`vintix_data.loading.load`."""
+    from vintix_data.loading import load as _load
+
+    return _load(repo_or_dir, **kwargs)

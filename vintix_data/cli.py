@@ -210,6 +210,9 @@ def info(folder: Path):
     out.print(f"  plot: {folder / 'plots' / 'learning_curve.png'}")
 
 
+# -- command groups defined in other modules register themselves here -----------------------------
+
+
 def main() -> None:
     app()
 

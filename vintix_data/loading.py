@@ -1,0 +1,60 @@
+"""Load a vintix dataset, from the Hub or a local folder, through one code path.
+
+Both sources become a local folder first: a local folder as is, a Hub id through ``snapshot_download``
+(cached by huggingface_hub, revision-pinned). Rows then come from ``datasets.load_dataset`` on that
+folder, materialized (memory-mapped Arrow) or ``streaming=True``; ``info`` and ``stats`` are the typed
+metadata the model side needs (observation normalization is read from ``stats``, never recomputed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError
+
+
+@dataclass
+class LoadedDataset:
+    dataset: Any  # datasets.Dataset, or datasets.IterableDataset when streaming
+    info: DatasetInfo
+    stats: dict[str, Any]
+    folder: Path  # the local folder (a Hub snapshot for Hub ids): shards are under folder / "data"
+    source: str  # what the caller passed
+
+    @property
+    def shards(self) -> list[Path]:
+        return sorted((self.folder / DATA_DIR).glob("*.parquet"))
+
+
+def resolve(repo_or_dir: str | Path, revision: str | None = None, metadata_only: bool = False) -> Path:
+    """A local folder for a dataset: the folder itself, or a snapshot of the Hub dataset repo."""
+    path = Path(repo_or_dir).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise FormatError(f"{path} is a file, not a dataset folder")
+        return path
+    repo_id = str(repo_or_dir)
+    if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
+        raise FormatError(f"{repo_or_dir}: no such folder, and not a Hub dataset id of the form ORG/NAME")
+    from huggingface_hub import snapshot_download
+
+    patterns = ["README.md", f"{META_DIR}/*"] + ([] if metadata_only else [f"{DATA_DIR}/*"])
+    return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns))
+
+
+def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "train", streaming: bool = False,
+         **load_dataset_kwargs) -> LoadedDataset:
+    """The dataset plus its typed ``info`` and ``stats``; accepts ``ORG/NAME`` or a local folder."""
+    from datasets import load_dataset
+
+    folder = resolve(repo_or_dir, revision=revision)
+    info = DatasetInfo.load(folder)
+    try:
+        stats = json.loads((folder / META_DIR / "stats.json").read_text())
+    except (OSError, ValueError) as e:
+        raise FormatError(f"{repo_or_dir}: {META_DIR}/stats.json missing or unreadable ({type(e).__name__})") from None
+    ds = load_dataset(str(folder), split=split, streaming=streaming, **load_dataset_kwargs)
+    return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
