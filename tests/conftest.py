@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# `demonstrator train` installs default demonstrators into $VINTIX_CACHE: never the user's cache from tests.
+os.environ["VINTIX_CACHE"] = tempfile.mkdtemp(prefix="vintix-test-cache-")
 
 TASK = "industrial-benchmark-50-v1"
 

@@ -87,7 +87,8 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> P
     repo_id = repo_id or f"<org>/vintix-{info.task}"
     refs = info.reference_scores
     normalized = info.demonstrator.get("normalized_score_paper")
-    if normalized is None and None not in (refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean) \
+    if normalized is None and info.demonstrator.get("paper_comparable", True) \
+            and None not in (refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean) \
             and refs.paper_expert_mean != refs.paper_random_mean:
         normalized = (refs.demonstrator_mean - refs.paper_random_mean) / (refs.paper_expert_mean - refs.paper_random_mean)
     first, last, cut = decile_means(folder, info)

@@ -50,40 +50,59 @@ def tasks(domain: Optional[str] = typer.Option(None, help="industrial-benchmark,
         rows = list_tasks(domain, split)
     except ValueError as e:
         fail(str(e))
+    from vintix_data.cli_domains import collectable
+
+    here = {t.id: collectable(t) for t in rows}
     if as_json:
-        print(json.dumps([t.to_dict() for t in rows], indent=2))
+        print(json.dumps([{**t.to_dict(), "collectable": here[t.id][0], "not_collectable_because": here[t.id][1] or None}
+                          for t in rows], indent=2))
         return
-    table = Table(title=f"{len(rows)} tasks")
-    for col in ("id", "domain", "split", "paper name", "obs", "act", "reward scale", "random", "expert", "histories x steps", "hub repo"):
+    table = Table(title=f"{len(rows)} tasks ({sum(ok for ok, _ in here.values())} collectable here)")
+    for col in ("id", "domain", "split", "paper name", "obs", "act", "reward scale", "random", "expert", "histories x steps",
+                "hub repo", "collectable here"):
         table.add_column(col)
     for t in rows:
         table.add_row(t.id, t.domain, t.split, t.paper_name, str(t.obs_dim), str(t.act_dim), f"{t.reward_scale:g}",
                       f"{t.random_mean:g}" if t.random_mean is not None else "-",
                       f"{t.expert_mean:g}" if t.expert_mean is not None else "-",
-                      f"{t.num_histories} x {t.history_steps:,}", t.hub_name)
+                      f"{t.num_histories} x {t.history_steps:,}", t.hub_name, "yes" if here[t.id][0] else "no")
     out.print(table)
+    for domain in sorted({t.domain for t in rows if not here[t.id][0]}):
+        first = next(t for t in rows if t.domain == domain and not here[t.id][0])
+        err.print(f"not collectable here ({domain}): {here[first.id][1]}", highlight=False, soft_wrap=True)
 
 
 @demonstrator_app.command("train")
 def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", help="Where to write the SB3 zip."),
                        timesteps: int = typer.Option(1_000_000, help="PPO environment steps (the paper: 1M)."),
                        seed: int = typer.Option(0),
-                       install: bool = typer.Option(True, help="Also make it the task's default demonstrator (copied to $VINTIX_CACHE).")):
-    """Train a PPO demonstrator with the paper's Industrial Benchmark settings."""
+                       install: bool = typer.Option(True, help="Also make it the task's default demonstrator (copied to $VINTIX_CACHE)."),
+                       algo: Optional[str] = typer.Option(None, "--algo", help="ppo, sac or td3 (see vintix_data/train_mujoco.py); "
+                                                          "default: the paper's PPO recipe on Industrial Benchmark, ppo elsewhere."),
+                       checkpoint_every: int = typer.Option(0, help="Also save OUT-<steps>.zip every N steps (sac/td3/ppo via --algo).")):
+    """Train a demonstrator: the paper's PPO for Industrial Benchmark, SB3 PPO/SAC/TD3 (--algo) for MuJoCo."""
+    from vintix_data.domains import configure_task
     from vintix_data.domains.industrial_benchmark import install_default_demonstrator
     from vintix_data.registry import get_task
     from vintix_data.train_demonstrator import PPOConfig, train_ppo
+    from vintix_data.train_mujoco import SB3TrainConfig, TrainError, check_algo, train_sb3
 
     try:
-        spec = get_task(task)
+        if algo is not None:
+            algo = check_algo(algo)
+        spec = configure_task(get_task(task))
         if timesteps < 1:
             raise ValueError(f"--timesteps must be >= 1, got {timesteps}")
         if out_path.suffix != ".zip":
             raise ValueError(f"--out must name a .zip file, got {out_path}")
         if out_path.is_dir():
             raise ValueError(f"--out {out_path} is a directory")
-        result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed))
-        default = install_default_demonstrator(spec, out_path) if install else None
+        if spec.domain == "industrial-benchmark" and algo in (None, "ppo"):
+            result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed))
+        else:
+            result = train_sb3(spec, out_path, SB3TrainConfig(algo=algo or "ppo", timesteps=timesteps, seed=seed,
+                                                              checkpoint_every=checkpoint_every))
+        default = install_default_demonstrator(spec, out_path) if install and spec.domain != "meta-world" else None
     except _user_errors() as e:
         fail(str(e))
     err.print(f"saved {result['out']} after {timesteps:,} steps in {result['wall_s']:.0f} s")
@@ -92,46 +111,21 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
 
 
 @demonstrator_app.command("eval")
-def demonstrator_eval(task: str, demonstrator: Optional[str] = typer.Option(None, help="sb3:PATH.zip, random or zero."),
+def demonstrator_eval(task: Optional[str] = typer.Argument(None, help="A task id (or --all --domain D)."),
+                      demonstrator: Optional[str] = typer.Option(None, help="scripted, sb3:PATH.zip, random or zero (default: the task's)."),
                       episodes: int = typer.Option(20, help="Episodes for each of random and the demonstrator."),
-                      seed: int = typer.Option(0), as_json: bool = typer.Option(False, "--json")):
-    """Demonstrator and random returns on the same seeded episodes, and the paper-normalized score."""
-    from vintix_data.baselines import demonstrator_policy, run_episodes, uniform_policy
-    from vintix_data.demonstrators import load_demonstrator
-    from vintix_data.domains import adapter_for, make_env
-    from vintix_data.registry import get_task
+                      seed: int = typer.Option(0), as_json: bool = typer.Option(False, "--json"),
+                      all_tasks: bool = typer.Option(False, "--all", help="Every task of --domain, one table at the end."),
+                      domain: Optional[str] = typer.Option(None, help="With --all: meta-world (or metaworld), mujoco, industrial-benchmark."),
+                      episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the registry's; Meta-World 100)."),
+                      fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history."),
+                      env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version).")):
+    """The demonstrator gate: random and demonstrator returns on the same seeded episodes, success rate where the env
+    reports it, the paper-normalized score where the env version matches, and the verdict `collect` applies."""
+    from vintix_data.cli_domains import run_eval
 
-    try:
-        spec = get_task(task)
-        if episodes < 1:
-            raise ValueError(f"--episodes must be >= 1, got {episodes}")
-        dspec = demonstrator or adapter_for(spec).default_demonstrator(spec)
-        if dspec is None:
-            raise ValueError(f"{spec.id}: no demonstrator given and none trained; pass --demonstrator sb3:PATH.zip")
-        env = make_env(spec)
-        demo = load_demonstrator(dspec, env.observation_space, env.action_space)
-        rnd = run_episodes(spec, uniform_policy(env.action_space), episodes, seed)
-        dem = run_episodes(spec, demonstrator_policy(demo), episodes, seed)
-    except _user_errors() as e:
-        fail(str(e))
-    result = {"task": spec.id, "demonstrator": dspec, "episodes": episodes, "seed": seed,
-              "demonstrator_mean": dem.mean, "demonstrator_std": dem.std, "random_mean": rnd.mean, "random_std": rnd.std,
-              "demonstrator_success_rate": dem.success_rate, "random_success_rate": rnd.success_rate,
-              "paper_random_mean": spec.random_mean, "paper_expert_mean": spec.expert_mean,
-              "normalized_score_paper": spec.normalized_score(dem.mean),
-              "random_normalized_score_paper": spec.normalized_score(rnd.mean)}
-    if as_json:
-        print(json.dumps(result, indent=2))
-        return
-    table = Table(title=f"{spec.id}: {episodes} episodes, seed {seed}")
-    for col in ("policy", "mean return", "std", "normalized (paper)"):
-        table.add_column(col)
-    for name, r in (("random", rnd), (dspec, dem)):
-        norm = spec.normalized_score(r.mean)
-        table.add_row(name, f"{r.mean:.2f}", f"{r.std:.2f}", f"{norm:.3f}" if norm is not None else "-")
-    if spec.random_mean is not None:
-        table.add_row("paper random / expert", f"{spec.random_mean:g} / {spec.expert_mean:g}", "", "0 / 1")
-    out.print(table)
+    run_eval(task, demonstrator, episodes, seed, as_json, all_tasks, domain, episode_limit, fixed_goal, env_option,
+             _user_errors(), fail)
 
 
 @app.command()
@@ -145,7 +139,12 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             vector: str = typer.Option("auto", help="sync, async or auto (async when --num-envs > 1)."),
             workers: int = typer.Option(1, help="Processes sharing the sub-envs, each on its own histories."),
             resume: bool = typer.Option(False, help="Continue an interrupted collection in --out."),
-            reference_episodes: int = typer.Option(20, help="Episodes for the measured random/demonstrator scores.")):
+            reference_episodes: int = typer.Option(20, help="Episodes for the measured random/demonstrator scores."),
+            episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the registry's; Meta-World 100, at most 500)."),
+            fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history (default: per episode)."),
+            env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version)."),
+            force: bool = typer.Option(False, "--force", help="Collect even when the demonstrator fails the gate (not clearly better than random)."),
+            gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for the gate.")):
     """Collect noise-distilled learning histories into a Hub-ready dataset folder, then validate it."""
     from vintix_data.collect import CollectConfig, collect as run_collect
     from vintix_data.progress import CollectProgress
@@ -155,6 +154,10 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
                            seed=seed, num_envs=num_envs, vector=vector, workers=workers, resume=resume, reference_episodes=reference_episodes,
                            command=["vintix-data"] + sys.argv[1:])
     try:
+        from vintix_data.domains import parse_env_options
+
+        config.episode_limit, config.fixed_goal, config.force = episode_limit, fixed_goal, force
+        config.env_options, config.gate_episodes = parse_env_options(env_option), max(1, gate_episodes)
         folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
     except _user_errors() as e:
         fail(str(e))
@@ -211,6 +214,10 @@ def info(folder: Path):
 
 
 # -- command groups defined in other modules register themselves here -----------------------------
+from vintix_data.cli_hub import register as _register_hub  # noqa: E402
+_register_hub(app)
+from vintix_data.cli_legacy import register as _register_legacy_h5  # noqa: E402
+_register_legacy_h5(app)
 
 
 def main() -> None:

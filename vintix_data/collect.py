@@ -27,8 +27,8 @@ import numpy as np
 
 from vintix_data import __version__
 from vintix_data.demonstrators import load_demonstrator
-from vintix_data.domains import adapter_for
-from vintix_data.format import STATE_DIR, EpisodeData
+from vintix_data.domains import adapter_for, configure_task, episode_reset_seed
+from vintix_data.format import STATE_DIR, EpisodeData, atomic_write_text
 from vintix_data.registry import TaskSpec, get_task
 from vintix_data.schedule import NoiseSchedule, mix_actions
 
@@ -53,12 +53,21 @@ class CollectConfig:
     resume: bool = False
     reference_episodes: int = 20
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    # per-run task settings (vintix_data.domains.configure_task) and the demonstrator gate (vintix_data.gate)
+    episode_limit: int | None = None
+    fixed_goal: bool = False
+    env_options: dict = field(default_factory=dict)
+    force: bool = False
+    gate_episodes: int = 10
 
     def identity(self) -> dict:
         """What must match for ``--resume`` to continue a run (not how it is executed)."""
         d = asdict(self)
-        for k in ("out", "num_envs", "vector", "workers", "resume", "command"):
+        for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes"):
             d.pop(k)
+        for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {})):
+            if d[k] == default:  # absent when unused, so runs started before these settings existed still resume
+                d.pop(k)
         return d
 
 
@@ -153,7 +162,7 @@ class Collector:
         def begin_episode(i: int) -> int:
             h, e = int(hist[i]), int(episode[i])
             step[i] = 0
-            seeds[i] = episode_seed(self.cfg.seed, h, e)
+            seeds[i] = episode_reset_seed(self.task, self.cfg.seed, h, e)
             noise[i] = episode_noise(self.cfg.seed, h, e, low, high, limit)
             return int(seeds[i])
 
@@ -299,7 +308,8 @@ def run_workers(collector: Collector, workers: int, num_envs: int, progress=None
 
 def prepare(config: CollectConfig):
     """Check everything that can be checked before a byte is written; return what the run needs."""
-    task = get_task(config.task)
+    task = configure_task(get_task(config.task), episode_limit=config.episode_limit, fixed_goal=config.fixed_goal,
+                          env_options=config.env_options)
     adapter = adapter_for(task)
     histories = config.histories if config.histories is not None else task.num_histories
     steps = config.steps if config.steps is not None else task.history_steps
@@ -320,20 +330,30 @@ def prepare(config: CollectConfig):
         )
     out = Path(config.out)
     state = out / STATE_DIR / "state.json"
-    if config.resume:
-        if not state.exists():
-            raise CollectError(f"--resume: {out} holds no collection state ({STATE_DIR}/state.json)")
-        saved = json.loads(state.read_text())
-        mine = {**config.identity(), "demonstrator": spec, "histories": histories, "steps": steps}
-        if saved.get("identity") != mine:
-            diff = sorted(k for k in mine if saved.get("identity", {}).get(k) != mine[k])
-            raise CollectError(f"--resume: {out} was collected with different settings ({', '.join(diff)})")
-    elif out.exists() and any(out.iterdir()):
+    if config.resume and not state.exists():
+        raise CollectError(f"--resume: {out} holds no collection state ({STATE_DIR}/state.json)")
+    if not config.resume and out.exists() and any(out.iterdir()):
         raise CollectError(f"{out} exists and is not empty; choose a new --out or pass --resume")
     env = adapter.make_env(task)
-    demonstrator = load_demonstrator(spec, env.observation_space, env.action_space)
+    demonstrator = load_demonstrator(spec, env.observation_space, env.action_space, task=task)
     env.close()
+    if config.resume:
+        saved = json.loads(state.read_text()).get("identity", {})
+        mine = run_identity(config, spec, demonstrator, histories, steps)
+        if saved != mine:
+            diff = sorted(k for k in mine if saved.get(k) != mine[k])
+            raise CollectError(f"--resume: {out} was collected with different settings ({', '.join(diff)})")
+    if not config.resume and not config.force:
+        from vintix_data.gate import require_gate
+
+        require_gate(task, demonstrator, spec, episodes=config.gate_episodes, seed=config.seed)
     return task, schedule, demonstrator, spec, histories
+
+
+def run_identity(config: CollectConfig, spec: str, demonstrator, histories: int, steps: int) -> dict:
+    """What a resumed run must share with the original: settings, and the demonstrator's bytes, not just its path."""
+    return {**config.identity(), "demonstrator": spec, "demonstrator_sha256": demonstrator.sha256,
+            "histories": histories, "steps": steps}
 
 
 def collect(config: CollectConfig, progress_factory=None) -> Path:
@@ -343,11 +363,12 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
     task, schedule, demonstrator, spec, histories = prepare(config)
     out = Path(config.out)
     state_path = out / STATE_DIR / "state.json"
-    identity = {**config.identity(), "demonstrator": spec, "histories": histories, "steps": schedule.steps}
+    identity = run_identity(config, spec, demonstrator, histories, schedule.steps)
     if not config.resume:
         out.mkdir(parents=True, exist_ok=True)
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True))
+        atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True))
+    elif json.loads(state_path.read_text()).get("complete"):
+        return out  # finalized already: nothing to resume
     for tmp in (out / STATE_DIR).rglob("*.tmp"):
         tmp.unlink()  # a part interrupted mid-write; its episode is collected again
     collector = Collector(config, task, schedule, demonstrator, histories)
@@ -365,5 +386,7 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
         if progress is not None:
             progress.close()
     finalize(out, task, schedule, demonstrator, spec, histories, config, collect_seconds=time.perf_counter() - t0)
+    atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__, "complete": True}, indent=2,
+                                             sort_keys=True))
     shutil.rmtree(out / STATE_DIR / "parts", ignore_errors=True)
     return out

@@ -8,8 +8,9 @@ shape. So an SB3 checkpoint's deterministic actor is re-evaluated here in NumPy 
 reduction per output unit (``(x[:, None, :] * W).sum(-1)``, whose order depends only on the layer width),
 and only architectures we cannot translate fall back to torch with one row per call.
 
-Specs users type (DESIGN §5): ``sb3:PATH.zip``, ``random``, ``zero``; ``hub:`` and ``scripted`` arrive
-with the Hub and Meta-World issues.
+Specs users type (DESIGN §5): ``sb3:PATH.zip``, ``hub:ORG/REPO[/FILE.zip]`` (an SB3 zip downloaded from a
+Hub model repo, the ``sb3/<algo>-<Env>`` convention naming the file ``<algo>-<Env>.zip``), ``random``, ``zero``;
+``scripted`` arrives with the Meta-World issue.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Callable, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+
+from vintix_data.format import file_sha256
 
 
 
@@ -36,14 +39,6 @@ class Demonstrator(Protocol):
     sha256: str | None
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -211,7 +206,7 @@ def load_sb3(path: str | Path, observation_space: gym.Space | None = None, actio
     except Exception as e:  # noqa: BLE001 - SB3 raises many types on a bad zip; the user needs one line
         raise DemonstratorError(f"cannot load {path} as {algo}: {type(e).__name__}: {e}") from None
     _check_spaces(path, model, observation_space, action_space)
-    return SB3Demonstrator(model=model, algo=algo, path=str(path), sha256=_file_sha256(path))
+    return SB3Demonstrator(model=model, algo=algo, path=str(path), sha256=file_sha256(path))
 
 
 def _check_spaces(path, model, observation_space, action_space) -> None:
@@ -219,7 +214,7 @@ def _check_spaces(path, model, observation_space, action_space) -> None:
         mo = model.observation_space
         if not isinstance(mo, gym.spaces.Box) or mo.shape != observation_space.shape:
             raise DemonstratorError(
-                f"{path}: checkpoint observation space {mo} does not match the task's {observation_space}"
+                f"{path}: checkpoint observation space {_space_str(mo)} does not match the task's {_space_str(observation_space)}"
             )
     if action_space is not None:
         ma = model.action_space
@@ -229,19 +224,53 @@ def _check_spaces(path, model, observation_space, action_space) -> None:
             or not np.allclose(ma.low, action_space.low)
             or not np.allclose(ma.high, action_space.high)
         ):
-            raise DemonstratorError(f"{path}: checkpoint action space {ma} does not match the task's {action_space}")
+            raise DemonstratorError(f"{path}: checkpoint action space {_space_str(ma)} does not match the task's {_space_str(action_space)}")
 
 
-def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym.Space) -> Demonstrator:
-    """Resolve a demonstrator SPEC (DESIGN §5) against a task's spaces."""
+def _space_str(space) -> str:
+    """A space on one line: Box(shape, dtype) plus the bounds when they are short (large Box reprs span lines)."""
+    if not isinstance(space, gym.spaces.Box):
+        return " ".join(str(space).split())
+    text = f"Box(shape={space.shape}, dtype={space.dtype}"
+    if space.low.size <= 8:
+        text += f", low={np.round(space.low, 4).tolist()}, high={np.round(space.high, 4).tolist()}"
+    return text + ")"
+
+
+def load_hub(spec: str, observation_space: gym.Space | None = None, action_space: gym.Space | None = None) -> SB3Demonstrator:
+    """``hub:ORG/REPO[/FILE.zip]``: an SB3 zip from a Hub model repo, loaded like ``sb3:PATH`` (same space checks).
+
+    Without FILE the ``sb3/<algo>-<Env>`` convention applies: the file is ``<algo>-<Env>.zip`` (the repo's name).
+    """
+    from vintix_data.hub import HubError, download_file
+
+    parts = spec[len("hub:"):].split("/")
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or f"{parts[-1]}.zip"
+    if len(parts) < 2 or not all(parts) or not filename.endswith(".zip"):
+        raise DemonstratorError(f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip")
+    try:
+        path, commit = download_file(repo_id, filename, repo_type="model")
+    except HubError as e:
+        raise DemonstratorError(f"{spec}: {e}") from None
+    demo = load_sb3(path, observation_space, action_space)
+    demo.name = f"{demo.algo}:hub:{repo_id}/{filename}" + (f"@{commit[:12]}" if commit else "")
+    return demo
+
+
+def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym.Space, task=None) -> Demonstrator:
+    """Resolve a demonstrator SPEC (DESIGN §5) against a task's spaces (``scripted`` also needs the TaskSpec)."""
+    if spec == "scripted":
+        from vintix_data.domains.metaworld import scripted_demonstrator
+
+        return scripted_demonstrator(task)
     if spec == "zero":
         return ZeroDemonstrator(action_space)
     if spec == "random":
         return RandomDemonstrator(action_space)
     if spec.startswith("sb3:"):
         return load_sb3(spec[4:], observation_space, action_space)
+    if spec.startswith("hub:"):
+        return load_hub(spec, observation_space, action_space)
     if spec.endswith(".zip"):
         return load_sb3(spec, observation_space, action_space)
-    if spec.startswith("hub:") or spec == "scripted":
-        raise DemonstratorError(f"demonstrator {spec!r} is not available yet for this task; use sb3:PATH.zip, random or zero")
-    raise DemonstratorError(f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, random or zero")
+    raise DemonstratorError(f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, hub:ORG/REPO[/FILE.zip], random or zero")

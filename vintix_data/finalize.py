@@ -15,7 +15,7 @@ import pyarrow as pa
 from vintix_data import __version__
 from vintix_data.baselines import demonstrator_policy, run_episodes, uniform_policy
 from vintix_data.collect import CollectConfig, part_path
-from vintix_data.domains import make_env
+from vintix_data.domains import episode_variation, make_env, paper_comparable
 from vintix_data.format import (
     META_DIR,
     DatasetInfo,
@@ -90,19 +90,15 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
                                  "return": float(ep.reward.sum(dtype=np.float64)),
                                  "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)) if ep.epsilon is not None else None,
                                  "terminated": bool(ep.terminated[-1]), "truncated": bool(ep.truncated[-1]),
-                                 "final_observation": ep.final_observation.tolist(), "reset_seed": ep.reset_seed})
+                                 "final_observation": ep.final_observation.tolist(), "reset_seed": ep.reset_seed,
+                                 "variation": episode_variation(task, ep.reset_seed)})
                 row += len(ep)
                 yield ep.to_table(schema)
                 k += 1
 
     total = histories * schedule.steps
     shards = write_shards(out, tables(), schema, total, rows_per_shard(obs_dim, act_dim))
-    write_parquet_atomic(pa.Table.from_pylist(episodes, schema=episodes_schema(obs_dim)), out / META_DIR / "episodes.parquet")
-    returns = np.array([e["return"] for e in episodes])
-    stats_json = {k: v.to_dict() for k, v in stats.items()}
-    stats_json["episode_return"] = {"mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
-                                    "max": float(returns.max()), "count": len(returns)}
-    atomic_write_text(out / META_DIR / "stats.json", json.dumps(stats_json, indent=2, sort_keys=True) + "\n")
+    write_episodes_and_stats(out, episodes, stats, obs_dim)
     refs = reference_scores(task, demonstrator, config.reference_episodes, config.seed)
     info = DatasetInfo(
         task=task.id, domain=task.domain, split=task.split, env_id=task.env_id, env_kwargs=dict(task.env_kwargs),
@@ -112,10 +108,28 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
         schedule={"p": schedule.p, "f": schedule.f, "steps": schedule.steps, "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0"},
         demonstrator={"kind": demonstrator.kind, "id": demonstrator.name, "spec": spec,
                       "sha256": demonstrator.sha256, "measured_mean_return": refs.demonstrator_mean,
-                      "normalized_score_paper": task.normalized_score(refs.demonstrator_mean)},
+                      "normalized_score_paper": task.normalized_score(refs.demonstrator_mean) if paper_comparable(task) else None,
+                      "paper_comparable": paper_comparable(task)},
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=["setpoint", "velocity", "gain", "shift", "fatigue", "consumption"] if task.domain == "industrial-benchmark" else None,
+        extra={"env_options": dict(task.env_options)} if task.env_options else {},
     )
+    write_info_manifest_plot_card(out, info)
+    return info
+
+
+def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, RunningStats], obs_dim: int) -> None:
+    """``meta/episodes.parquet`` (one dict per episode, in row order) and ``meta/stats.json``."""
+    write_parquet_atomic(pa.Table.from_pylist(episodes, schema=episodes_schema(obs_dim)), out / META_DIR / "episodes.parquet")
+    returns = np.array([e["return"] for e in episodes])
+    stats_json = {k: v.to_dict() for k, v in stats.items()}
+    stats_json["episode_return"] = {"mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
+                                    "max": float(returns.max()), "count": len(returns)}
+    atomic_write_text(out / META_DIR / "stats.json", json.dumps(stats_json, indent=2, sort_keys=True) + "\n")
+
+
+def write_info_manifest_plot_card(out: Path, info: DatasetInfo) -> None:
+    """The last steps of every dataset folder, in this order: info.json, manifest, plot, card (README.md)."""
     atomic_write_text(out / META_DIR / "info.json", info.to_json())
     write_manifest(out)
     from vintix_data.card import write_card
@@ -123,4 +137,3 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
 
     learning_curve(out, info)
     write_card(out, info)
-    return info

@@ -2,7 +2,8 @@
 
 Both sources become a local folder first: a local folder as is, a Hub id through ``snapshot_download``
 (cached by huggingface_hub, revision-pinned). Rows then come from ``datasets.load_dataset`` on that
-folder, materialized (memory-mapped Arrow) or ``streaming=True``; ``info`` and ``stats`` are the typed
+folder, materialized (memory-mapped Arrow) or ``streaming=True`` (for a Hub id, streaming downloads only the
+metadata and streams the rows by repo id, pinned to the snapshot's commit); ``info`` and ``stats`` are the typed
 metadata the model side needs (observation normalization is read from ``stats``, never recomputed).
 """
 
@@ -39,10 +40,13 @@ def resolve(repo_or_dir: str | Path, revision: str | None = None, metadata_only:
     repo_id = str(repo_or_dir)
     if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
         raise FormatError(f"{repo_or_dir}: no such folder, and not a Hub dataset id of the form ORG/NAME")
-    from huggingface_hub import snapshot_download
+    from vintix_data.hub import HubError, snapshot
 
     patterns = ["README.md", f"{META_DIR}/*"] + ([] if metadata_only else [f"{DATA_DIR}/*"])
-    return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns))
+    try:
+        return snapshot(repo_id, revision=revision, allow_patterns=patterns)
+    except HubError as e:
+        raise FormatError(str(e)) from None
 
 
 def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "train", streaming: bool = False,
@@ -50,11 +54,17 @@ def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "
     """The dataset plus its typed ``info`` and ``stats``; accepts ``ORG/NAME`` or a local folder."""
     from datasets import load_dataset
 
-    folder = resolve(repo_or_dir, revision=revision)
+    # streaming from the Hub reads the shards over HTTP: only the metadata is downloaded, and the rows come
+    # from the same commit (a snapshot folder is named after its commit)
+    hub_stream = streaming and not Path(repo_or_dir).expanduser().exists()
+    folder = resolve(repo_or_dir, revision=revision, metadata_only=hub_stream)
     info = DatasetInfo.load(folder)
     try:
         stats = json.loads((folder / META_DIR / "stats.json").read_text())
     except (OSError, ValueError) as e:
         raise FormatError(f"{repo_or_dir}: {META_DIR}/stats.json missing or unreadable ({type(e).__name__})") from None
-    ds = load_dataset(str(folder), split=split, streaming=streaming, **load_dataset_kwargs)
+    if hub_stream:
+        ds = load_dataset(str(repo_or_dir), revision=folder.name, split=split, streaming=True, **load_dataset_kwargs)
+    else:
+        ds = load_dataset(str(folder), split=split, streaming=streaming, **load_dataset_kwargs)
     return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))

@@ -52,6 +52,9 @@ class TaskSpec:
     expert_std: float | None = None
     vintix_normalized_mean: float | None = None
     episode_sparsity: int = 1  # keep every k-th episode when training the model (MuJoCo: 2)
+    # domain options applied on top of the registry row (MuJoCo viscosity/gravity, Meta-World fixed_goal);
+    # set by ``vintix_data.domains.configure_task`` and recorded in info.json
+    env_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hub_name(self) -> str:
@@ -84,7 +87,8 @@ def _runnable(domain: str, name: str) -> tuple[str, str, dict[str, Any], int]:
         return runnable, runnable, {}, 1000 if base not in ("Reacher", "Pusher") else (50 if base == "Reacher" else 100)
     if domain == "meta-world":
         runnable = f"{name}-v3"
-        return runnable, "Meta-World/MT1", {"env_name": runnable}, 100
+        # seed: the MT1 set of 50 goal/object variations (MT1 draws it from the global NumPy RNG otherwise)
+        return runnable, "Meta-World/MT1", {"env_name": runnable, "seed": 0}, 100
     if domain == "bi-dexhands":
         return name, name, {}, 0
     raise ValueError(f"unknown domain {domain!r}")
@@ -134,7 +138,23 @@ def get_task(name: str) -> TaskSpec:
     for t in all_tasks():
         if key in (t.id.lower(), t.paper_name.lower(), t.table_g_name.lower()):
             return t
-    raise UnknownTaskError(f"unknown task {name!r}: see `vintix-data tasks` for the {len(all_tasks())} known ids")
+    raise UnknownTaskError(_unknown_task_message(name, key))
+
+
+def _unknown_task_message(name: str, key: str) -> str:
+    """One line: the closest ids (difflib), or why a known-but-unsupported id cannot run."""
+    import difflib
+
+    if key == "pusher-v4":
+        return ("unknown task 'Pusher-v4': gymnasium's Pusher-v4 needs mujoco<3 (metaworld pins mujoco 3); "
+                "the paper's Pusher is Pusher-v5")
+    ids = [t.id for t in all_tasks()]
+    close = difflib.get_close_matches(key, [i.lower() for i in ids], n=3, cutoff=0.6)
+    hint = ""
+    if close:
+        by_lower = {i.lower(): i for i in ids}
+        hint = "; did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?"
+    return f"unknown task {name!r}{hint} (see `vintix-data tasks` for the {len(ids)} known ids)"
 
 
 def list_tasks(domain: str | None = None, split: str | None = None) -> list[TaskSpec]:

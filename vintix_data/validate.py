@@ -178,7 +178,24 @@ class _RowChecker:
         self.rows += len(h)
 
 
-def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report: ValidationReport) -> None:
+def _decile_masks(lengths: np.ndarray, steps: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Episodes of one history that start in its first / last 10% of *steps* (not of episodes: where episodes
+    end early, e.g. MuJoCo falls under noise, the last tenth of the episodes would reach deep into the noisy part).
+    The history's final episode, when the history length cut it short, has a partial return and is left out of
+    the last decile unless nothing else is there."""
+    starts = np.cumsum(lengths) - lengths
+    first = starts < 0.1 * steps
+    first[0] = True
+    cut = (starts + lengths == steps) & (lengths < limit) if limit else np.zeros(len(lengths), bool)
+    last = (starts >= 0.9 * steps) & ~cut
+    if not last.any():
+        complete = np.flatnonzero(~cut)
+        last[complete[-1] if len(complete) else len(lengths) - 1] = True
+    return first, last
+
+
+def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report: ValidationReport,
+                 lengths=None) -> None:
     refs = info.reference_scores
     if refs.random_mean is None or refs.demonstrator_mean is None:
         report.figures["curve"] = "skipped: no measured reference scores"
@@ -192,8 +209,12 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
     per_history = {}
     for hh in np.unique(keys[:, 0]):
         rets = returns[keys[:, 0] == hh]
-        n = max(1, len(rets) // 10)
-        first, last = float(rets[:n].mean()), float(rets[-n:].mean())
+        if lengths is not None:
+            m_first, m_last = _decile_masks(np.asarray(lengths)[keys[:, 0] == hh], info.steps_per_history, info.episode_limit)
+            first, last = float(rets[m_first].mean()), float(rets[m_last].mean())
+        else:
+            n = max(1, len(rets) // 10)
+            first, last = float(rets[:n].mean()), float(rets[-n:].mean())
         rho = float(spearmanr(np.arange(len(rets)), rets)[0]) if len(rets) > 2 else float("nan")
         per_history[int(hh)] = {"first_decile": first, "last_decile": last, "spearman": rho, "episodes": len(rets)}
         if abs(first - refs.random_mean) > half_r:
@@ -246,7 +267,7 @@ def validate(folder: str | Path, config: ValidationConfig | None = None) -> Vali
     report.figures["rows"] = checker.rows
     report.figures["episodes"] = len(checker.ep_keys)
     if cfg.check_curve and checker.ep_keys:
-        _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report)
+        _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report, checker.ep_lengths)
     return report
 
 

@@ -1,13 +1,47 @@
-"""`vintix-model`: training and evaluation of the Vintix model (train/eval land with their issues)."""
+"""`vintix-model`: train, describe and publish the Vintix model (a thin Typer layer over the package).
+
+Every error a user can cause is printed as one line on stderr with exit code 2. Under ``torchrun`` the same
+command runs one process per device: ``torchrun --nproc-per-node 8 $(which vintix-model) train ...``.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+from rich.console import Console
 
 from vintix_data import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Train and evaluate the Vintix in-context RL model on vintix datasets.")
+                  help="Train and publish the Vintix in-context RL model on vintix datasets.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from vintix_data.format import FormatError
+    from vintix_data.registry import UnknownTaskError
+    from vintix_model.config import ConfigError
+    from vintix_model.data import DataError
+    from vintix_model.hub import CheckpointError
+    from vintix_model.train import TrainError
+
+    return (ConfigError, DataError, CheckpointError, TrainError, FormatError, UnknownTaskError, ValueError, ImportError)
+
+
+def fail(message: str, code: int = 2):
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, ImportError):
+        return f"{e.name or e}: not installed; pip install 'vintix[train]'"
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
 
 
 @app.command()
@@ -16,5 +50,106 @@ def version():
     print(__version__)
 
 
+@app.command()
+def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (ORG/NAME[@REV]) or dataset folders."),
+          more: Optional[List[str]] = typer.Argument(None, hidden=True, help="More datasets after --datasets."),
+          out_dir: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, latest, metrics.jsonl, loss.png."),
+          preset: str = typer.Option("tiny", help="tiny (CPU, minutes) or paper (the paper's model and optimizer)."),
+          steps: Optional[int] = typer.Option(None, help="Optimizer steps (overrides the preset)."),
+          device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when available)."),
+          resume: bool = typer.Option(False, help="Continue the run in --out from its latest checkpoint."),
+          config: Optional[Path] = typer.Option(None, help="YAML with 'model:' and/or 'train:' sections of overrides."),
+          set_: Optional[List[str]] = typer.Option(None, "--set", help="SECTION.FIELD=VALUE, e.g. train.lr=1e-3 (repeatable)."),
+          quiet: bool = typer.Option(False, help="No progress bar.")):
+    """Train Vintix on vintix datasets (each a Hub id or a folder, one code path)."""
+    from vintix_model import config as cfg
+    from vintix_model.train import train as run_train
+
+    refs = list(datasets) + list(more or [])
+    try:
+        model_cfg, train_cfg = cfg.resolve(preset, config, set_ or [], steps)
+        summary = run_train(refs, out_dir, model_cfg, train_cfg, device=device, resume=resume, progress=not quiet)
+    except _user_errors() as e:
+        fail(_message(e))
+    except KeyboardInterrupt:
+        fail(f"interrupted; re-run with --resume to continue from the last checkpoint in {out_dir}", code=130)
+    if "first_loss" in summary:
+        err.print(f"trained to step {summary['step']:,}: loss {summary['first_loss']:.4f} (mean of the first "
+                  f"{summary['window']} steps) -> {summary['last_loss']:.4f} (last {summary['window']}); "
+                  f"checkpoint {summary['checkpoint']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def describe(preset: str = typer.Option("paper", help="tiny or paper."),
+             tasks: str = typer.Option("paper", help="paper (its 87 training tasks), all (102) or TASK,TASK,..."),
+             mujoco_obs: str = typer.Option("v4", help="MuJoCo observation dims: v4 (gymnasium v4, as the released "
+                                                        "model) or registry (the paper table's = v5)."),
+             config: Optional[Path] = typer.Option(None), set_: Optional[List[str]] = typer.Option(None, "--set"),
+             as_json: bool = typer.Option(False, "--json")):
+    """Build the model for a task set (on the meta device) and print its parameter count and breakdown."""
+    import torch
+
+    from vintix_model import config as cfg
+    from vintix_model.groups import groups_of, task_set
+    from vintix_model.model import Vintix
+
+    try:
+        if mujoco_obs not in ("v4", "registry"):
+            raise ValueError(f"--mujoco-obs must be v4 or registry, got {mujoco_obs!r}")
+        model_cfg, _ = cfg.resolve(preset, config, set_ or [])
+        dims = task_set(tasks, mujoco_obs)
+        groups = groups_of(dims)
+    except _user_errors() as e:
+        fail(_message(e))
+    with torch.device("meta"):
+        model = Vintix(model_cfg, groups)
+    parts = model.parameter_breakdown()
+    block = sum(p.numel() for p in model.backbone.blocks[0].parameters()) if model_cfg.n_layer else 0
+    rows = []
+    for name, g in groups.items():
+        rows.append({"group": name, "tasks": sum(t.group == name for t in dims), "obs_dim": g.obs_dim, "act_dim": g.act_dim,
+                     "encoder": parts[f"encoder:{name}"], "head": parts[f"head:{name}"]})
+    total = model.num_parameters()
+    result = {"preset": preset, "tasks": len(dims), "groups": len(groups), "total": total, "backbone": parts["backbone"],
+              "per_block": block, "final_norm": parts["backbone"] - block * model_cfg.n_layer, "padding": parts["padding"],
+              "encoders": sum(r["encoder"] for r in rows), "heads": sum(r["head"] for r in rows), "by_group": rows}
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    width = max(len(r["group"]) for r in rows)
+    out.print(f"Vintix {preset}: {len(dims)} tasks, {len(groups)} groups (MuJoCo obs dims: {mujoco_obs})", highlight=False)
+    out.print(f"{'group':<{width}}  tasks  obs  act  encoders (o+a+r)       head", highlight=False)
+    for r in rows:
+        out.print(f"{r['group']:<{width}}  {r['tasks']:>5}  {r['obs_dim']:>3}  {r['act_dim']:>3}  {r['encoder']:>16,}  "
+                  f"{r['head']:>9,}", highlight=False)
+    out.print(f"backbone   {result['backbone']:>13,} = {model_cfg.n_layer} blocks x {block:,} + final LayerNorm "
+              f"{result['final_norm']:,}", highlight=False)
+    out.print(f"encoders   {result['encoders']:>13,}\nheads      {result['heads']:>13,}\n"
+              f"padding    {result['padding']:>13,} (previous-action {model_cfg.act_emb} + previous-reward {model_cfg.rew_emb})",
+              highlight=False)
+    out.print(f"[bold]total      {total:>13,} parameters[/bold]", highlight=False)
+
+
+@app.command()
+def push(checkpoint: Path = typer.Argument(..., help="A checkpoint folder or a run folder (its latest checkpoint)."),
+         repo: str = typer.Option(..., "--repo", help="ORG/NAME of the Hub model repo (created if missing)."),
+         private: bool = typer.Option(False, help="Create the repo private."),
+         revision: Optional[str] = typer.Option(None, help="Branch to push to (default: main).")):
+    """Publish a checkpoint as a Hub model repo with a model card (weights, config, metadata, loss curve)."""
+    from vintix_model.hub import push as do_push
+
+    try:
+        url = do_push(checkpoint, repo, private=private, revision=revision)
+    except _user_errors() as e:
+        fail(_message(e))
+    except Exception as e:  # Hub errors (auth, network) as one line
+        fail(f"push to {repo} failed ({type(e).__name__}: {_message(e)})")
+    err.print(f"pushed {checkpoint} to {repo}: {url}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

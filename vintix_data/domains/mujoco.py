@@ -1,0 +1,124 @@
+"""MuJoCo adapter: gymnasium's 11 tasks, ``-v5`` by default, ``-v4`` on request, the paper's parametric variations.
+
+* Ids: the registry's runnable ids are ``<Env>-v5`` (with default options they give the paper table's dims).
+  ``--env-option version=v4`` runs gymnasium's ``<Env>-v4`` instead (the layouts of the released Vintix
+  checkpoint); the dataset is then named ``vintix-<Env>-v4``. ``Pusher-v4`` only loads on ``mujoco<3``.
+* Variations (the paper's MuJoCo test set): ``viscosity=X`` sets ``model.opt.viscosity`` (0.05 and 0.1 in the
+  paper) and ``gravity=S`` scales ``model.opt.gravity`` (0.9 and 1.1 for -+10%). They are applied to the
+  model after construction, so they hold for every episode, and are recorded in ``info.json``.
+* Seeding: gymnasium's MuJoCo envs draw their reset noise from ``reset(seed=...)``, so the collector's
+  per-episode seeds are all it takes (DESIGN §2).
+* Demonstrators: ``sb3:PATH.zip`` (space-checked), ``hub:`` where available, or one trained here with
+  ``vintix-data demonstrator train <Env>-v5 --algo ppo|sac|td3`` (installed as the task's default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import gymnasium as gym
+
+from vintix_data.registry import TaskSpec
+
+OPTIONS = {"viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
+           "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
+           "version": "gymnasium id version, v5 (default) or v4"}
+
+
+def _base(task: TaskSpec) -> str:
+    return task.env_id.rsplit("-v", 1)[0]
+
+
+def mujoco_missing() -> str | None:
+    """None when gymnasium's MuJoCo envs can run here, else what to install (one line)."""
+    try:
+        import mujoco  # noqa: F401
+    except (ImportError, OSError) as e:
+        return (f"the MuJoCo domain needs the `mujoco` bindings ({type(e).__name__}: {e}); "
+                "install them with pip install \"vintix[mujoco]\"")
+    return None
+
+
+class ApplyPhysics(gym.Wrapper):
+    """Set the MuJoCo model's viscosity and scale its gravity once, at construction."""
+
+    def __init__(self, env: gym.Env, viscosity: float | None = None, gravity: float | None = None):
+        super().__init__(env)
+        opt = env.unwrapped.model.opt
+        if viscosity is not None:
+            opt.viscosity = float(viscosity)
+        if gravity is not None:
+            opt.gravity[:] = opt.gravity * float(gravity)
+
+
+class MujocoAdapter:
+    domain = "mujoco"
+    demonstrator_kinds = ("sb3", "hub", "random", "zero")
+    options = OPTIONS
+
+    def unavailable(self, task: TaskSpec | None = None) -> str | None:
+        return mujoco_missing()
+
+    def episode_limit(self, task: TaskSpec) -> int:
+        return task.episode_limit
+
+    def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
+        """A TaskSpec with the env options applied and validated (one-line ValueError on a bad one)."""
+        opts: dict[str, Any] = {}
+        for key, value in options.items():
+            if key not in OPTIONS:
+                raise ValueError(f"{task.id}: unknown env option {key!r}; MuJoCo tasks take "
+                                 + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
+            if key == "version":
+                v = str(value).lower().lstrip("-")
+                if v not in ("v4", "v5"):
+                    raise ValueError(f"{task.id}: env option version must be v4 or v5, got {value!r}")
+                if v == "v4":
+                    opts["version"] = v
+                continue
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{task.id}: env option {key} must be a number, got {value!r}") from None
+            if not math.isfinite(x) or x < 0 or (key == "gravity" and x == 0):
+                raise ValueError(f"{task.id}: env option {key} must be {'> 0' if key == 'gravity' else '>= 0'}, got {value!r}")
+            opts[key] = x
+        if opts.get("version") == "v4":
+            base = _base(task)
+            if base == "Pusher":
+                raise ValueError("Pusher-v4 needs mujoco<3 (gymnasium refuses it on mujoco 3.x, which metaworld pins); "
+                                 "use Pusher-v5, the paper's own Pusher version")
+            task = dataclasses.replace(task, id=f"{base}-v4", env_id=f"{base}-v4")
+            opts.pop("version")
+        merged = {**getattr(task, "env_options", {}), **opts}
+        return dataclasses.replace(task, env_options=merged) if merged else task
+
+    def make_env(self, task: TaskSpec, **overrides) -> gym.Env:
+        missing = mujoco_missing()
+        if missing:
+            from vintix_data.domains import DomainUnavailableError
+
+            raise DomainUnavailableError(f"{task.id}: {missing}")
+        opts = {**getattr(task, "env_options", {}), **overrides}
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # gymnasium's v4 deprecation notice; the id is recorded in info.json
+            env = gym.make(task.env_id, max_episode_steps=self.episode_limit(task), disable_env_checker=True,
+                           **task.env_kwargs)
+        if opts.get("viscosity") is not None or opts.get("gravity") is not None:
+            env = ApplyPhysics(env, opts.get("viscosity"), opts.get("gravity"))
+        return env
+
+    def default_demonstrator(self, task: TaskSpec) -> str | None:
+        """The checkpoint `demonstrator train` installed in the cache, when there is one."""
+        from vintix_data.domains.industrial_benchmark import demonstrator_cache
+
+        path = demonstrator_cache() / f"{task.id}.zip"
+        return f"sb3:{path}" if path.exists() else None
+
+    def paper_comparable(self, task: TaskSpec) -> bool:
+        """The paper's table is for its own env versions (v4, Pusher v5) without variations."""
+        return task.env_id == task.paper_name and not getattr(task, "env_options", {})
