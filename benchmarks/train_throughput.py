@@ -120,6 +120,8 @@ def main() -> None:
 
     model_cfg, train_cfg = resolve(args.preset, sets=args.set)
     device = torch.device(args.device)
+    if device.type == "cpu" and train_cfg.cpu_threads:
+        torch.set_num_threads(train_cfg.cpu_threads)  # as `vintix-model train` does
     torch.manual_seed(0)
     model = Vintix(model_cfg, {"bench": GroupSpec("bench", args.obs_dim, args.act_dim)}).to(device)
     model.set_attention_backend(train_cfg.attention)

@@ -1,6 +1,7 @@
 """`vintix-model train` on real collections: checkpoints that reload exactly, resume (after a checkpoint and
 after SIGKILL) that continues bit for bit with the same sampler order, DataLoader workers and DDP ranks (gloo,
-torchrun, 2 processes), the learning signal, bad input, and the Hub round trip against tests/hub_server.py.
+torchrun, 2 processes), the learning signal, bad input, the Hub round trip against tests/hub_server.py, and
+two domains in one run (Industrial Benchmark + Meta-World, skipped where metaworld is not installed).
 
 Training here uses the tiny preset shrunk to a 64-step context so that every run takes seconds.
 """
@@ -286,6 +287,8 @@ def test_hub_dataset_id_trains_like_its_folder_and_push_then_from_pretrained_rou
                    "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost"}
         pushed = run_cli("push", good, "--repo", "vintix-test/vintix-ib50", env=hub_env)
         assert pushed.returncode == 0, pushed.stderr
+        missing = run_model("train", "--datasets", "vintix-test/no-such-dataset", "--out", str(tmp_path / "missing"), env=hub_env)
+        _one_line_error(missing, "vintix-test/no-such-dataset", "cannot load", "no such repo")
         sets = sum((["--set", s] for s in FAST), [])
         by_id = run_model("train", "--datasets", "vintix-test/vintix-ib50", "--out", str(tmp_path / "by-id"), "--steps", "3",
                           "--quiet", *sets, env=hub_env)
@@ -316,3 +319,22 @@ def test_hub_dataset_id_trains_like_its_folder_and_push_then_from_pretrained_rou
         local = predict(Vintix.from_pretrained(tmp_path / "by-dir"), fixed_batch([good]))
         remote = torch.load(out)
         assert all(torch.equal(local[g], remote[g].detach()) for g in local)
+
+
+def test_two_domains_train_together_with_one_group_each(tiny_dataset, cache, tmp_path):
+    """Industrial Benchmark (6/3) and Meta-World reach-v3 (39/4, scripted expert) in one batch stream."""
+    pytest.importorskip("metaworld")
+    reach = tmp_path / "reach"
+    run_cli("collect", "reach-v3", "--out", str(reach), "--histories", "1", "--steps", "2000", "--reference-episodes", "3",
+            check=True)
+    refs = [str(tiny_dataset), str(reach)]
+    summary = train(refs, tmp_path / "run", *resolve("tiny", sets=FAST, steps=10), progress=False)
+    model = summary["model"]
+    assert set(model.groups) == {"industrial-benchmark-6x3", "meta-world-39x4"}
+    assert model.tasks["reach-v3"]["group"] == "meta-world-39x4" and model.tasks["reach-v3"]["obs_dim"] == 39
+    batch = fixed_batch(refs, n=8)
+    assert set(batch) == {"industrial-benchmark-6x3", "meta-world-39x4"}  # both domains in one forward
+    trained, loaded = predict(model, batch), predict(Vintix.from_pretrained(tmp_path / "run"), batch)
+    assert trained["meta-world-39x4"].shape[-1] == 4 and trained["industrial-benchmark-6x3"].shape[-1] == 3
+    assert all(torch.equal(trained[g], loaded[g]) for g in trained)
+    assert all(np.isfinite(m["loss"]) for m in metrics(tmp_path / "run"))

@@ -233,8 +233,10 @@ def test_window_order_is_a_pure_function_of_seed_and_epoch_and_shards_by_rank():
     stream = a.items(0)
     first = [next(stream) for _ in range(200)]  # crosses epoch 0 -> 1 -> 2
     assert first == [a.item(i) for i in range(200)]
-    resumed = a.items(123)
+    resumed = b.items(b.load_state_dict(a.state_dict(consumed=123)))
     assert [next(resumed) for _ in range(50)] == first[123:173]
+    with pytest.raises(ValueError, match="another stream"):
+        WindowOrder([50, 5, 21], seed=7).load_state_dict(a.state_dict(123))
 
 
 def test_save_and_load_give_identical_outputs_and_mismatches_are_refused(tmp_path):

@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -35,7 +36,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def fail(message: str, code: int = 2):
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # escape: messages quote user input and spaces such as "Box(..., [0, 1])", which rich would read as markup
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -165,7 +167,7 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
         fail(f"interrupted; completed episodes are saved, re-run with --resume to continue", code=130)
     report = validate(folder)
     for line in report.errors:
-        err.print(f"[red]invalid:[/red] {line}", highlight=False, soft_wrap=True)
+        err.print(f"[red]invalid:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
     err.print(f"collected and validated {folder}: {report.figures['rows']:,} rows, {report.figures['episodes']:,} episodes")
@@ -181,7 +183,7 @@ def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json")):
         print(report.to_json())
     else:
         for line in report.errors:
-            err.print(f"[red]invalid:[/red] {line}", highlight=False, soft_wrap=True)
+            err.print(f"[red]invalid:[/red] {escape(line)}", highlight=False, soft_wrap=True)
         if report.ok:
             err.print(f"{folder}: valid ({report.figures.get('rows', 0):,} rows, {report.figures.get('episodes', 0):,} episodes)")
     if not report.ok:

@@ -170,7 +170,7 @@ class SB3Demonstrator:
             x = np.tanh(x)
         if self._post in ("tanh_unscale", "unscale"):
             x = self._low + 0.5 * (x + 1.0) * (self._high - self._low)
-        return np.clip(x, self._low, self._high).astype(np.float32)
+        return np.minimum(np.maximum(x, self._low), self._high).astype(np.float32)  # = np.clip, cheaper
 
 
 def _algo_from_zip(path: Path) -> str:
@@ -233,7 +233,8 @@ def _space_str(space) -> str:
         return " ".join(str(space).split())
     text = f"Box(shape={space.shape}, dtype={space.dtype}"
     if space.low.size <= 8:
-        text += f", low={np.round(space.low, 4).tolist()}, high={np.round(space.high, 4).tolist()}"
+        # tuples, not lists: the CLI prints through rich, which would take "[inf, ...]" for a markup tag
+        text += f", low={tuple(np.round(space.low, 4).tolist())}, high={tuple(np.round(space.high, 4).tolist())}"
     return text + ")"
 
 

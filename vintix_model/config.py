@@ -69,6 +69,7 @@ class TrainConfig:
     num_workers: int = 4  # DataLoader worker processes
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32"
     attention: str = "auto"  # "auto" (flash-attn on CUDA when installed, else SDPA), "sdpa" or "flash"
+    cpu_threads: int | None = None  # torch intra-op threads when training on CPU; None: torch's default
     log_every: int = 10
     save_every: int = 1000
     keep_checkpoints: int = 2
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0 and train.min_lr_ratio in [0, 1], got {self.lr}, {self.min_lr_ratio}")
         if self.num_workers < 0 or (self.episode_sparsity is not None and self.episode_sparsity < 1):
             raise ConfigError("train.num_workers must be >= 0 and train.episode_sparsity >= 1")
+        if self.cpu_threads is not None and self.cpu_threads < 1:
+            raise ConfigError(f"train.cpu_threads must be >= 1 (or null), got {self.cpu_threads}")
         choices = {"mixing": ("uniform", "proportional"), "target": ("action", "demonstrator_action"),
                    "precision": ("auto", "bf16", "fp32"), "attention": ("auto", "sdpa", "flash")}
         for name, allowed in choices.items():
@@ -99,8 +102,11 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
     "paper": (ModelConfig(), TrainConfig()),
     "tiny": (
         ModelConfig(obs_emb=63, act_emb=63, rew_emb=2, n_layer=2, n_head=4, d_mlp=512, context=512),
+        # one intra-op thread: the tiny model's ops are small, and on 2 cores shared with other jobs torch's default
+        # 2 threads ran 8x slower (benchmarks/train_throughput.py: 1,197 vs 10,073 tokens/s); on idle cores 2 threads
+        # are 2x faster (25,110 vs 12,535): `--set train.cpu_threads=null` there
         TrainConfig(steps=300, batch_size=4, grad_accum=1, lr=1e-3, min_lr_ratio=0.1, warmup_steps=30, grad_clip=1.0,
-                    stride=64, num_workers=1, log_every=10, save_every=100),
+                    stride=64, num_workers=1, log_every=10, save_every=100, cpu_threads=1),
     ),
 }
 

@@ -10,6 +10,7 @@ dataset's ``meta/stats.json`` and ``meta/info.json``; nothing is recomputed here
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -62,21 +63,20 @@ class TaskData:
     folder: Path
     arrays: Path | None = None
     has_demonstrator_action: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)  # env id, kwargs, episode limit, reference scores (for evaluation)
 
     def meta(self) -> dict[str, Any]:
         """What ``metadata.json`` keeps per task (enough to normalize, scale and route at evaluation time)."""
         return {"group": self.group, "domain": self.domain, "obs_dim": self.obs_dim, "act_dim": self.act_dim,
                 "reward_scale": self.reward_scale, "obs_mean": self.obs_mean, "obs_std": self.obs_std,
-                "episode_sparsity": self.episode_sparsity, "dataset": self.source}
+                "episode_sparsity": self.episode_sparsity, "dataset": self.source, **self.env}
 
 
 def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
     """Resolve and read one dataset's metadata (cheap: no data decoded yet)."""
     import vintix_data
-    from vintix_data.registry import UnknownTaskError, get_task
-
     from vintix_data.loading import resolve
+    from vintix_data.registry import UnknownTaskError, get_task
 
     src, revision = parse_ref(ref)
     local = Path(src).expanduser().exists()
@@ -107,7 +107,9 @@ def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
                     obs_dim=info.obs_dim, act_dim=info.act_dim, reward_scale=float(info.reward_scale),
                     obs_mean=[float(x) for x in mean], obs_std=[float(x) for x in std],
                     episode_sparsity=episode_sparsity or spec_sparsity, rows=info.total_steps, histories=info.histories,
-                    source=source, folder=folder)
+                    source=source, folder=folder,
+                    env={"env_id": info.env_id, "env_kwargs": info.env_kwargs, "episode_limit": info.episode_limit,
+                         "reference_scores": dataclasses.asdict(info.reference_scores)})
 
 
 def check_tasks(tasks: list[TaskData]) -> None:

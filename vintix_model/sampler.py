@@ -108,6 +108,19 @@ class WindowOrder:
             yield from (int(x) for x in chunk)
             pos += len(chunk)
 
+    def state_dict(self, consumed: int) -> dict:
+        """Everything the stream depends on, and how far this rank got (items consumed)."""
+        return {"seed": self.seed, "mixing": self.mixing, "world": self.world, "counts": list(self.counts),
+                "consumed": int(consumed)}
+
+    def load_state_dict(self, state: dict) -> int:
+        """Check that ``state`` describes this same stream; return where to continue it (items consumed)."""
+        mine = self.state_dict(0)
+        for key in ("seed", "mixing", "world", "counts"):
+            if state.get(key) != mine[key]:
+                raise DataError(f"sampler state is for another stream ({key}: {state.get(key)!r} there, {mine[key]!r} here)")
+        return int(state["consumed"])
+
     def locate(self, window: int) -> tuple[int, int]:
         task = int(np.searchsorted(self.offsets, window, side="right") - 1)
         return task, window - int(self.offsets[task])

@@ -38,7 +38,7 @@ from vintix_model.model import Vintix
 from vintix_model.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
 
 # TrainConfig fields that do not change the math: they may differ on --resume
-RESUME_FREE = {"log_every", "save_every", "keep_checkpoints", "num_workers", "validate"}
+RESUME_FREE = {"log_every", "save_every", "keep_checkpoints", "num_workers", "validate", "cpu_threads"}
 
 
 class TrainError(ValueError):
@@ -201,12 +201,25 @@ def _prepare_data(refs: list[str], cfg: TrainConfig, ddp: Dist) -> list[TaskData
 
 def train(refs: list[str], out: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, device: str | None = None,
           resume: bool = False, progress: bool = True, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train (or ``resume``) into the run folder ``out``; the summary has the step, the mean loss of the first
+    and last (up to) 50 steps, the latest checkpoint and the trained ``model`` (rank 0)."""
     log = log or (lambda s: print(s, file=sys.stderr))
     model_cfg.check()
     train_cfg.check()
     ddp = init_distributed(device)
     dev = ddp.device
-    out = Path(out)
+    threads = torch.get_num_threads()
+    if dev.type == "cpu" and train_cfg.cpu_threads:
+        torch.set_num_threads(train_cfg.cpu_threads)
+    try:
+        return _train(refs, Path(out), model_cfg, train_cfg, ddp, resume, progress, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ddp: Dist, resume: bool,
+           progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    dev = ddp.device
     if train_cfg.attention == "flash" and (flash_attn_func is None or dev.type != "cuda"):
         raise TrainError("train.attention=flash needs flash-attn installed (pip install 'vintix[gpu]') and a CUDA device")
     resume_from = None
@@ -240,7 +253,7 @@ def train(refs: list[str], out: str | Path, model_cfg: ModelConfig, train_cfg: T
         model.load_state_dict(load_file(str(resume_from / hub.WEIGHTS), device=str(dev)))
         state = torch.load(resume_from / hub.STATE, map_location=dev, weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
-        step, consumed = int(state["step"]), int(state["consumed"])
+        step, consumed = int(state["step"]), order.load_state_dict(state["sampler"])
         torch.set_rng_state(state["torch_rng"].cpu())
     wrapped = model
     if ddp.world > 1:
@@ -265,9 +278,10 @@ def train(refs: list[str], out: str | Path, model_cfg: ModelConfig, train_cfg: T
 
     def save(at_step: int) -> None:
         def write(folder: Path) -> None:
-            final_loss = metrics[-1]["loss"] if metrics else None
+            tail = [m["loss"] for m in metrics[-50:]]
+            final_loss = sum(tail) / len(tail) if tail else None  # mean of the last (up to) 50 steps
             hub.save_pretrained(model, folder, {**run_meta, "step": at_step, "final_loss": final_loss})
-            torch.save({"step": at_step, "consumed": consumed, "optimizer": optimizer.state_dict(),
+            torch.save({"step": at_step, "sampler": order.state_dict(consumed), "optimizer": optimizer.state_dict(),
                         "torch_rng": torch.get_rng_state()}, folder / hub.STATE)
             shutil.copy2(metrics_path, folder / "metrics.jsonl")
             save_plot(metrics, folder / "loss.png")

@@ -80,8 +80,8 @@ def configure_task(task: TaskSpec, episode_limit: int | None = None, fixed_goal:
     options = dict(env_options or {})
     if fixed_goal:
         if task.domain != "meta-world":
-            raise ValueError(f"--fixed-goal fixes Meta-World's goal/object variation per history; {task.id} is a "
-                             f"{task.domain} task")
+            raise ValueError(f"--fixed-goal fixes Meta-World's goal/object variation per history; {task.id} is in the "
+                             f"{task.domain} domain")
         options["fixed_goal"] = True
     if episode_limit is not None:
         if episode_limit < 1:
