@@ -65,7 +65,8 @@ def register(app: typer.Typer) -> None:
     def verify(repo: str = typer.Argument(..., help="The dataset repo, ORG/NAME."),
                revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit (default main).")):
         """Download a published dataset, check its manifest sha256s, re-validate it and load it by repo id."""
-        from vintix_data.hub import HubError, verify as hub_verify
+        from vintix_data.hub import HubError
+        from vintix_data.hub_verify import verify as hub_verify
 
         try:
             report = hub_verify(repo, revision=revision, log=_log)

@@ -8,7 +8,7 @@ from the usual places (``HF_TOKEN``, the ``hf auth login`` store).
   as the ``.vintix/`` resume state, are never uploaded; remote files under ``data/``, ``meta/`` and
   ``plots/`` that the folder no longer has are deleted in the same commit, so a stale shard cannot be
   read by ``load_dataset``), then tags it. An unchanged folder makes no commit.
-- :func:`verify` downloads a published revision afresh, checks every sha256 of ``meta/manifest.json``,
+- :func:`vintix_data.hub_verify.verify` downloads a published revision afresh, checks every sha256 of ``meta/manifest.json``,
   re-runs ``validate`` on the download and loads it with ``datasets.load_dataset`` by repo id.
 - :func:`download_file` fetches one file of a model repo (``hub:`` demonstrators).
 
@@ -22,13 +22,11 @@ import fnmatch
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from vintix_data.format import COLUMNS, DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
+from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
 
 # dot-files and dot-folders at any depth (fnmatch's `*` crosses `/`): resume state, temporary files, caches
 IGNORE_PATTERNS = [".*", "*/.*"]
@@ -354,91 +352,6 @@ def _human(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n} B"
-
-
-# -- verify --------------------------------------------------------------------------------------
-
-@dataclass
-class VerifyReport:
-    repo_id: str
-    revision: str
-    commit: str
-    errors: list[str] = field(default_factory=list)
-    figures: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def verify(repo_id: str, revision: str | None = None, token: str | None = None,
-           log: Callable[[str], None] = lambda s: None) -> VerifyReport:
-    """Download a published revision and check it as a new user would meet it (see the module docstring)."""
-    from vintix_data.validate import validate
-
-    check_repo_id(repo_id)
-    rev = revision or "main"
-    api = _api(get_token(token))
-    with _hub_errors(repo_id, rev):
-        commit = api.dataset_info(repo_id, revision=rev).sha
-    report = VerifyReport(repo_id=repo_id, revision=rev, commit=commit)
-    log(f"verifying {repo_id}@{rev} (commit {commit[:8]}) from {endpoint()}")
-    with _hub_errors(repo_id, rev, prefix="download failed: "):
-        # a fresh download of the pinned commit: what the server sends now, not what an earlier run cached
-        folder = Path(api.snapshot_download(repo_id, repo_type=REPO_TYPE, revision=commit, force_download=True))
-
-    # 1. every file of the manifest, byte for byte
-    flagged: set[str] = set()
-    data_rows = 0
-    try:
-        manifest = json.loads((folder / META_DIR / "manifest.json").read_text())
-        entries = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        report.errors.append(f"{META_DIR}/manifest.json: missing or unreadable on the Hub ({type(e).__name__})")
-        entries = []
-    for e in entries:
-        name = e.get("name", "?")
-        p = folder / name
-        if not p.is_file():
-            report.errors.append(f"{name}: listed in the manifest but not in the repo")
-            flagged.add(name)
-            continue
-        digest = file_sha256(p)
-        if digest != e.get("sha256") or p.stat().st_size != e.get("size"):
-            report.errors.append(f"{name}: sha256 on the Hub {digest[:12]}... (size {p.stat().st_size}) != manifest "
-                                 f"{str(e.get('sha256'))[:12]}... (size {e.get('size')})")
-            flagged.add(name)
-        if name.startswith(DATA_DIR + "/"):
-            data_rows += int(e.get("rows", 0))
-    report.figures["manifest_files"] = len(entries)
-    report.figures["manifest_rows"] = data_rows
-
-    # 2. every check of validate, on the download
-    v = validate(folder)
-    for line in v.errors:
-        if not any(line.startswith(n + ":") for n in flagged):
-            report.errors.append(line)
-    report.errors += card_problems(folder)
-    report.figures["rows"] = v.figures.get("rows")
-    report.figures["episodes"] = v.figures.get("episodes")
-
-    # 3. load_dataset by repo id, as users will
-    cache = tempfile.mkdtemp(prefix="vintix-verify-")
-    try:
-        from datasets import load_dataset
-
-        ds = load_dataset(repo_id, revision=commit, split="train", cache_dir=cache, token=get_token(token))
-        report.figures["load_dataset_rows"] = ds.num_rows
-        if tuple(ds.column_names) != COLUMNS:
-            report.errors.append(f"load_dataset({repo_id!r}): columns {ds.column_names} != {list(COLUMNS)}")
-        if entries and ds.num_rows != data_rows:
-            report.errors.append(f"load_dataset({repo_id!r}): {ds.num_rows:,} rows, the manifest lists {data_rows:,}")
-        del ds
-    except Exception as e:  # noqa: BLE001 - whatever load_dataset raises is the finding
-        report.errors.append(f"load_dataset({repo_id!r}, revision={commit[:8]!r}) failed: {type(e).__name__}: {_one_line(e, 200)}")
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
-    return report
 
 
 # -- single files (hub: demonstrators) ---------------------------------------------------------------
