@@ -87,7 +87,7 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
     from vintix_data.domains.industrial_benchmark import install_default_demonstrator
     from vintix_data.registry import get_task
     from vintix_data.train_demonstrator import PPOConfig, train_ppo
-    from vintix_data.train_mujoco import SB3TrainConfig, TrainError, check_algo, train_sb3
+    from vintix_data.train_mujoco import SB3TrainConfig, check_algo, train_sb3
 
     try:
         if algo is not None:
@@ -164,7 +164,7 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
     except _user_errors() as e:
         fail(str(e))
     except KeyboardInterrupt:
-        fail(f"interrupted; completed episodes are saved, re-run with --resume to continue", code=130)
+        fail("interrupted; completed episodes are saved, re-run with --resume to continue", code=130)
     report = validate(folder)
     for line in report.errors:
         err.print(f"[red]invalid:[/red] {escape(line)}", highlight=False, soft_wrap=True)

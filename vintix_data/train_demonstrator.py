@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 
 from vintix_data.registry import TaskSpec
 
