@@ -27,6 +27,22 @@ def run_cli(*args: str, check: bool = False, env: dict | None = None, timeout: f
     return proc
 
 
+def kill_mid_collection(args: list[str], out: Path, min_parts: int, timeout: float = 120) -> int:
+    """Start `vintix-data collect ARGS --out OUT`, SIGKILL it once `min_parts` episodes are on disk; return the count."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = out / ".vintix" / "parts"
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list(parts.rglob("*.npz"))) < min_parts:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return len(list(parts.rglob("*.npz")))
+
+
 @pytest.fixture(scope="session")
 def ppo_zip(tmp_path_factory) -> Path:
     """A real PPO checkpoint for IB p50, trained for one rollout through the CLI."""

@@ -1,10 +1,4 @@
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from tests.conftest import TASK, run_cli
+from tests.conftest import TASK, kill_mid_collection, run_cli
 from vintix_data.format import DatasetInfo, row_schema
 from vintix_data.schedule import NoiseSchedule
 
@@ -68,15 +62,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_bytes(tmp_path):
     full = tmp_path / "full"
     run_cli(*args, "--out", str(full), "--num-envs", "3", "--vector", "sync", check=True)
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *args, "--out", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parts = killed / ".vintix" / "parts"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(parts.rglob("*.npz"))) < 30:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n_parts = len(list(parts.rglob("*.npz")))
+    n_parts = kill_mid_collection(args, killed, min_parts=30)
     assert 30 <= n_parts < 240, "the kill should land mid-collection"
     assert not (killed / "meta" / "manifest.json").exists()
     refused = run_cli(*args, "--out", str(killed))

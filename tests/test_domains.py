@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import kill_mid_collection, run_cli
 
 pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
 
@@ -120,15 +116,7 @@ def test_metaworld_collection_is_deterministic_and_records_variations(mw_dataset
 def test_metaworld_sigkill_then_resume_gives_the_uninterrupted_bytes(mw_dataset, tmp_path):
     killed = tmp_path / "killed"
     args = ["collect", MW, *MW_SMALL, "--out", str(killed)]
-    proc = subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    parts = killed / ".vintix" / "parts"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(parts.rglob("*.npz"))) < 8:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n = len(list(parts.rglob("*.npz")))
+    n = kill_mid_collection(args[:-2], killed, min_parts=8)
     assert 8 <= n < 30 and not (killed / "meta" / "manifest.json").exists()
     run_cli(*args, "--resume", check=True)
     assert manifest(killed) == manifest(mw_dataset)
