@@ -1,4 +1,4 @@
-"""`vintix-model`: train, describe and publish the Vintix model (a thin Typer layer over the package).
+"""`vintix-model`: train, evaluate, describe and publish the Vintix model (a thin Typer layer over the package).
 
 Every error a user can cause is printed as one line on stderr with exit code 2. Under ``torchrun`` the same
 command runs one process per device: ``torchrun --nproc-per-node 8 $(which vintix-model) train ...``.
@@ -16,7 +16,7 @@ from rich.console import Console
 from vintix_data import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Train and publish the Vintix in-context RL model on vintix datasets.")
+                  help="Train, evaluate and publish the Vintix in-context RL model on vintix datasets.")
 out = Console()
 err = Console(stderr=True)
 
@@ -145,6 +145,63 @@ def push(checkpoint: Path = typer.Argument(..., help="A checkpoint folder or a r
     except Exception as e:  # Hub errors (auth, network) as one line
         fail(f"push to {repo} failed ({type(e).__name__}: {_message(e)})")
     err.print(f"pushed {checkpoint} to {repo}: {url}", highlight=False, soft_wrap=True)
+
+
+@app.command("eval")
+def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a training run folder or a Hub model id."),
+          task: str = typer.Option(..., "--task", help="Task id (a training task of the checkpoint or one sharing a group)."),
+          episodes: int = typer.Option(50, help="Episodes (shots) per seed, all kept in context."),
+          seeds: int = typer.Option(3, help="Independent runs, each starting from an empty context."),
+          seed: int = typer.Option(0, help="Base seed of the evaluation episodes."),
+          prompt: Optional[str] = typer.Option(None, help="random:STEPS puts STEPS uniform-random transitions in the "
+                                                         "context first (default: cold start)."),
+          variation: Optional[List[str]] = typer.Option(None, "--variation", help="MuJoCo physics: viscosity=0.05, "
+                                                        "gravity=1.1 (scale) (repeatable)."),
+          stats_from: Optional[str] = typer.Option(None, help="Dataset (folder or Hub id) whose stats and reference "
+                                                   "scores a held-out task uses (default: estimated from random steps)."),
+          stats_steps: int = typer.Option(10_000, help="Random-policy steps to estimate a held-out task's stats."),
+          window: Optional[int] = typer.Option(None, help="Context window in tokens (default: the training context)."),
+          cache: bool = typer.Option(True, "--cache/--no-cache", help="KV cache (default) or re-encode the window "
+                                                                    "every step (the released code's way)."),
+          device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ..."),
+          revision: Optional[str] = typer.Option(None, help="Hub revision of the checkpoint."),
+          out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for results.json and returns.png "
+                                                 "(default: eval-<task>)."),
+          force: bool = typer.Option(False, help="Replace an existing results.json in --out."),
+          quiet: bool = typer.Option(False, help="No progress bar.")):
+    """Cold-start many-shot in-context evaluation in the task's real environment."""
+    from vintix_data.domains import DomainUnavailableError, parse_env_options
+    from vintix_model.eval_report import RESULTS, write
+    from vintix_model.evaluate import EvalConfig, EvalError, evaluate, parse_prompt
+    from vintix_model.model import Vintix
+
+    try:
+        cfg = EvalConfig(task=task, episodes=episodes, seeds=seeds, seed=seed, prompt_steps=parse_prompt(prompt),
+                         variation=parse_env_options(variation), stats_from=stats_from, stats_steps=stats_steps,
+                         window=window, use_cache=cache, device=device)
+        cfg.check()
+        out_dir = out_dir or Path(f"eval-{task}")
+        if (out_dir / RESULTS).exists() and not force:
+            raise EvalError(f"{out_dir / RESULTS} exists; choose another --out or pass --force to replace it")
+        model = Vintix.from_pretrained(checkpoint, revision=revision, device=device)
+        results = evaluate(checkpoint, cfg, progress=not quiet, model=model)
+        path, png = write(results, out_dir, force=force)
+    except (EvalError, DomainUnavailableError, FileExistsError) + _user_errors() as e:
+        fail(_message(e))
+    except RuntimeError as e:  # e.g. an unusable --device
+        fail(f"evaluation failed ({_message(e)})")
+    s, ref = results["summary"], results["reference"]
+    norm = (f"; normalized {s['normalized_first_tenth']:.3f} -> {s['normalized_last_tenth']:.3f}"
+            if s["normalized_mean"] is not None else "")
+    rho = f"{s['spearman_rho_shot_vs_mean']:.3f}" if s["spearman_rho_shot_vs_mean"] is not None else "n/a"
+    for note in results["notes"]:
+        err.print(f"note: {note}", highlight=False, soft_wrap=True)
+    err.print(f"{results['task']}: {cfg.seeds} seed(s) x {cfg.episodes} episodes; mean return first {s['tenth_shots']} "
+              f"shot(s) {s['first_tenth_mean']:,.2f} -> last {s['tenth_shots']} {s['last_tenth_mean']:,.2f} "
+              f"(random {ref['random']}, demonstrator {ref['demonstrator']}: {ref['source']}){norm}; "
+              f"Spearman rho shot vs mean {rho}; {results['timing']['steps_per_s']:,.0f} env steps/s",
+              highlight=False, soft_wrap=True)
+    err.print(f"wrote {path} and {png}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

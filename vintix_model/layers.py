@@ -8,8 +8,9 @@ end of the keys, so a query block may follow cached keys) attends to key ``j <= 
 translation invariant, so a sliding window over a KV cache needs no re-indexing.
 
 Keys and values are laid out ``(batch, time, heads, head_dim)`` (flash-attn's layout); a block's
-``past`` is such a ``(k, v)`` pair and ``use_cache=True`` returns the updated pair, which is all an
-incremental decoder needs (issue 7 manages the cache and the window).
+``past`` is such a ``(k, v)`` pair (concatenated, and returned updated with ``use_cache=True``) or a
+``vintix_model.kv_cache.LayerCache``, which appends into preallocated buffers and keeps a sliding window
+(what the evaluation agent uses).
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ class SelfAttention(nn.Module):
         B, T, d = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).unbind(2)
         q, k = self.q_norm(q).to(v.dtype), self.k_norm(k).to(v.dtype)  # LayerNorm runs in fp32 under autocast
+        if past is not None and hasattr(past, "attend"):  # a vintix_model.kv_cache.LayerCache: append in place
+            y = past.attend(q, k, v, self.slopes, self.backend, bias_cache)
+            return self.proj(y.reshape(B, T, d)), None
         if past is not None:
             k, v = torch.cat([past[0], k], 1), torch.cat([past[1], v], 1)
         y = attention(q, k, v, self.slopes, self.backend, bias_cache, self.dropout if self.training else 0.0)

@@ -1,0 +1,320 @@
+"""Cold-start many-shot evaluation of a checkpoint in the task's real environment (DESIGN §7, the paper's protocol).
+
+For each of ``seeds`` independent runs the agent starts with an empty context (or a random-policy prompt), acts
+for ``episodes`` consecutive episodes of the env that ``vintix_data``'s domain adapter builds, and keeps every
+step in its context. The runs share one batched agent (one row per seed).
+
+Where the numbers come from:
+
+* Observation statistics and reward scale: the checkpoint's ``metadata.json`` for a task it was trained on. A
+  task it was not trained on but whose dims fit one of its groups (the paper's held-out tasks: Meta-World ML45
+  test, Industrial Benchmark setpoints 80..100) takes them from ``stats_from`` (a dataset of that task) or
+  estimates them from a uniform-random rollout of ``stats_steps`` steps; the results say which.
+* Reference scores for the normalized score ``(R - random) / (expert - random)``: the dataset's measured
+  random/demonstrator returns (checkpoint metadata or ``stats_from``), else the paper's table in the registry.
+* Seeds: episode ``k`` of run ``s`` resets with ``episode_reset_seed(task, EVAL_SEED_BASE + seed, s, k)``: a
+  stream apart from the collector's (which keys on small seeds), so evaluation never replays training episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from vintix_model.inference import ICRLAgent, TaskContext
+
+EVAL_SEED_BASE = 1 << 30
+PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
+STATS_EPISODE_BASE = 1 << 21
+
+
+class EvalError(ValueError):
+    """A checkpoint/task combination or setting that cannot be evaluated (one-line message)."""
+
+
+@dataclass
+class EvalConfig:
+    task: str
+    episodes: int = 50
+    seeds: int = 3
+    seed: int = 0
+    prompt_steps: int = 0  # --prompt random:STEPS: uniform-random transitions put in the context first
+    variation: dict[str, Any] = field(default_factory=dict)  # MuJoCo viscosity= / gravity= (and version=v4)
+    stats_from: str | None = None  # a dataset (folder or Hub id) of the task: its stats and reference scores
+    stats_steps: int = 10_000  # random-policy steps to estimate observation stats for a held-out task
+    window: int | None = None  # context window in tokens (default: the checkpoint's training context)
+    use_cache: bool = True
+    device: str = "cpu"
+
+    def check(self) -> None:
+        if self.episodes < 1:
+            raise EvalError(f"--episodes must be >= 1, got {self.episodes}")
+        if self.seeds < 1:
+            raise EvalError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.prompt_steps < 0:
+            raise EvalError(f"--prompt random:STEPS needs STEPS >= 0, got {self.prompt_steps}")
+        if self.stats_steps < 2:
+            raise EvalError(f"--stats-steps must be >= 2, got {self.stats_steps}")
+        if self.window is not None and self.window < 1:
+            raise EvalError(f"--window must be >= 1, got {self.window}")
+
+
+def parse_prompt(text: str | None) -> int:
+    """``random:STEPS`` -> STEPS (``None``/``none`` -> 0)."""
+    if text is None or text.strip().lower() in ("", "none"):
+        return 0
+    kind, _, steps = text.partition(":")
+    if kind.strip().lower() != "random" or not steps.strip().isdigit():
+        raise EvalError(f"--prompt takes random:STEPS (e.g. random:1000), got {text!r}")
+    return int(steps)
+
+
+@dataclass
+class ResolvedTask:
+    spec: Any  # vintix_data.registry.TaskSpec with the variation applied
+    ctx: TaskContext
+    held_out: bool
+    stats_source: str
+    reference: dict[str, Any]
+    notes: list[str]
+
+
+def _reference(scores: dict | None, spec, comparable: bool) -> dict[str, Any]:
+    scores = scores or {}
+    random, expert = scores.get("random_mean"), scores.get("demonstrator_mean")
+    source = "dataset (measured at collection)"
+    if random is None or expert is None:
+        random = random if random is not None else scores.get("paper_random_mean")
+        expert = expert if expert is not None else scores.get("paper_expert_mean")
+        source = "dataset (the paper's figures)"
+    if random is None or expert is None:
+        random, expert, source = spec.random_mean, spec.expert_mean, "registry (the paper's table)"
+        if not comparable:
+            source += "; not this env version/variation"
+    return {"random": random, "demonstrator": expert, "source": source}
+
+
+def _estimate_stats(spec, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observation mean/std over ``steps`` uniform-random steps of the task's env (held-out tasks)."""
+    from vintix_data.domains import episode_reset_seed, make_env
+
+    env = make_env(spec)
+    rng = np.random.default_rng(np.random.SeedSequence((EVAL_SEED_BASE + seed, STATS_EPISODE_BASE)))
+    low, high = env.action_space.low, env.action_space.high
+    rows, k = [], 0
+    obs, _ = env.reset(seed=episode_reset_seed(spec, EVAL_SEED_BASE + seed, 0, STATS_EPISODE_BASE + k))
+    while len(rows) < steps:
+        rows.append(np.asarray(obs, np.float64))
+        obs, _, terminated, truncated, _ = env.step(rng.uniform(low, high).astype(np.float32))
+        if terminated or truncated:
+            k += 1
+            obs, _ = env.reset(seed=episode_reset_seed(spec, EVAL_SEED_BASE + seed, 0, STATS_EPISODE_BASE + k))
+    env.close()
+    x = np.stack(rows)
+    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
+
+
+def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
+    """The env, the tokenization and the reference scores of ``cfg.task`` for this checkpoint."""
+    from vintix_data.domains import configure_task, make_env, paper_comparable
+    from vintix_data.registry import get_task
+    from vintix_model.groups import group_name
+
+    notes: list[str] = []
+    key = cfg.task if cfg.task in model.tasks else None
+    spec = get_task(cfg.task)  # UnknownTaskError (with suggestions) for a task the registry lacks
+    if key is None and spec.id in model.tasks:
+        key = spec.id
+    meta = model.tasks.get(key, {}) if key else {}
+    options = dict(cfg.variation)
+    env_id = meta.get("env_id")
+    if spec.domain == "mujoco" and env_id and env_id.endswith("-v4") and "version" not in options:
+        options["version"] = "v4"  # the checkpoint was trained on gymnasium's v4 layout of this task
+    try:
+        spec = configure_task(spec, episode_limit=meta.get("episode_limit"), env_options=options)
+    except ValueError as e:
+        raise EvalError(str(e).replace("--env-option", "--variation")) from None
+    env = make_env(spec)
+    obs_dim, act_dim = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+    space = env.action_space
+    env.close()
+    if key is not None:
+        ctx = TaskContext.from_metadata(model, key, space)
+        if (len(ctx.obs_mean), model.groups[ctx.group].act_dim) != (obs_dim, act_dim):
+            raise EvalError(f"{spec.id}: the env has dims {obs_dim}/{act_dim} but the checkpoint trained {key} with "
+                            f"{len(ctx.obs_mean)}/{model.groups[ctx.group].act_dim}")
+        stats_source, scores = "checkpoint metadata (the training dataset's stats)", meta.get("reference_scores")
+        if cfg.variation:
+            notes.append(f"variation {options}: reference scores are for the unvaried env")
+        return ResolvedTask(spec, ctx, False, stats_source, _reference(scores, spec, paper_comparable(spec)), notes)
+    group = group_name(spec.domain, obs_dim, act_dim, spec.id)
+    if group not in model.groups:
+        have = ", ".join(f"{n} ({g.obs_dim}/{g.act_dim})" for n, g in model.groups.items())
+        raise EvalError(f"{spec.id} (dims {obs_dim}/{act_dim}, group {group}) matches no group of the checkpoint: {have}")
+    notes.append(f"held-out task: {spec.id} is not among the checkpoint's training tasks; it shares group {group}")
+    scores = None
+    if cfg.stats_from:
+        from vintix_model.data import DataError, open_task
+
+        try:
+            data = open_task(cfg.stats_from)
+        except DataError as e:
+            raise EvalError(str(e)) from None
+        if data.obs_dim != obs_dim:
+            raise EvalError(f"--stats-from {cfg.stats_from}: {data.obs_dim} observation dims, {spec.id} has {obs_dim}")
+        mean, std, reward_scale = np.asarray(data.obs_mean, np.float32), np.asarray(data.obs_std, np.float32), data.reward_scale
+        stats_source = f"dataset {cfg.stats_from} ({data.task})"
+        scores = data.env.get("reference_scores")
+        if data.task != spec.id:
+            notes.append(f"observation stats from a dataset of {data.task}, not {spec.id}")
+    else:
+        mean, std = _estimate_stats(spec, cfg.stats_steps, cfg.seed)
+        reward_scale = spec.reward_scale
+        stats_source = f"estimated from {cfg.stats_steps:,} uniform-random steps"
+        notes.append(f"observation stats estimated from {cfg.stats_steps:,} uniform-random steps (no dataset given)")
+    ctx = TaskContext(spec.id, group, mean, std, float(reward_scale), space.low, space.high)
+    return ResolvedTask(spec, ctx, True, stats_source, _reference(scores, spec, paper_comparable(spec)), notes)
+
+
+def _prompt(envs, spec, cfg: EvalConfig) -> dict[str, np.ndarray]:
+    """``cfg.prompt_steps`` uniform-random transitions per run, episodes reset on their own seed stream."""
+    from vintix_data.domains import episode_reset_seed
+
+    S, n = len(envs), cfg.prompt_steps
+    base = EVAL_SEED_BASE + cfg.seed
+    out = {"obs": [], "act": [], "rew": [], "first": []}
+    for s, env in enumerate(envs):
+        rng = np.random.default_rng(np.random.SeedSequence((base, s, PROMPT_EPISODE_BASE)))
+        low, high = env.action_space.low, env.action_space.high
+        k = 0
+        obs, _ = env.reset(seed=episode_reset_seed(spec, base, s, PROMPT_EPISODE_BASE + k))
+        first = True
+        rows = {key: [] for key in out}
+        for _ in range(n):
+            a = rng.uniform(low, high).astype(np.float32)
+            nxt, r, terminated, truncated, _ = env.step(a)
+            for key, v in (("obs", obs), ("act", a), ("rew", r), ("first", first)):
+                rows[key].append(v)
+            obs, first = nxt, False
+            if terminated or truncated:
+                k += 1
+                obs, _ = env.reset(seed=episode_reset_seed(spec, base, s, PROMPT_EPISODE_BASE + k))
+                first = True
+        for key in out:
+            out[key].append(np.asarray(rows[key]))
+    return {key: np.stack(v).reshape(S, n, -1) if key in ("obs", "act") else np.stack(v).reshape(S, n)
+            for key, v in out.items()}
+
+
+def rollout(model, task: ResolvedTask, cfg: EvalConfig,
+            on_episode: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+    """Run ``cfg.seeds`` contexts for ``cfg.episodes`` episodes each; per-seed returns, lengths and successes."""
+    from vintix_data.domains import episode_reset_seed, make_env
+
+    S, spec = cfg.seeds, task.spec
+    agent = ICRLAgent(model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device)
+    agent.reset(task.ctx)
+    envs = [make_env(spec) for _ in range(S)]
+    base = EVAL_SEED_BASE + cfg.seed
+    t0 = time.perf_counter()
+    if cfg.prompt_steps:
+        p = _prompt(envs, spec, cfg)
+        agent.prefill(p["obs"], p["act"], p["rew"], p["first"])
+    t_prompt = time.perf_counter() - t0
+    returns = [[] for _ in range(S)]
+    lengths = [[] for _ in range(S)]
+    successes: list[list[bool]] = [[] for _ in range(S)]
+    track_success = spec.domain == "meta-world"
+    obs = [env.reset(seed=episode_reset_seed(spec, base, s, 0))[0] for s, env in enumerate(envs)]
+    ret, length, success = np.zeros(S), np.zeros(S, np.int64), np.zeros(S, bool)
+    prev_r, first = np.zeros(S, np.float32), np.ones(S, bool)
+    active, steps = list(range(S)), 0
+    while active:
+        actions = agent.act(np.stack([obs[s] for s in active]), prev_r[active], first[active])
+        finished = []
+        for i, s in enumerate(active):
+            o, r, terminated, truncated, info = envs[s].step(actions[i])
+            ret[s] += float(r)
+            length[s] += 1
+            success[s] |= bool(info.get("success", False))
+            prev_r[s], first[s], obs[s] = r, False, o
+            if terminated or truncated:
+                returns[s].append(float(ret[s]))
+                lengths[s].append(int(length[s]))
+                successes[s].append(bool(success[s]))
+                if on_episode is not None:
+                    on_episode(s, len(returns[s]) - 1, float(ret[s]))
+                ret[s], length[s], success[s] = 0.0, 0, False
+                if len(returns[s]) == cfg.episodes:
+                    finished.append(i)
+                else:
+                    obs[s] = envs[s].reset(seed=episode_reset_seed(spec, base, s, len(returns[s])))[0]
+                    first[s] = True
+        steps += len(active)
+        if finished:
+            keep = [i for i in range(len(active)) if i not in finished]
+            active = [active[i] for i in keep]
+            if active:
+                agent.keep(keep)
+    for env in envs:
+        env.close()
+    wall = time.perf_counter() - t0
+    return {"returns": returns, "lengths": lengths, "successes": successes if track_success else None,
+            "env_steps": steps, "prompt_steps": cfg.prompt_steps * S, "wall_s": wall, "prompt_s": t_prompt,
+            "steps_per_s": steps / max(wall - t_prompt, 1e-9)}
+
+
+def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, model=None) -> dict[str, Any]:
+    """Load (unless given), resolve, roll out and summarize: the ``results.json`` content."""
+    from vintix_model.eval_report import summarize
+    from vintix_model.hub import CheckpointError, checkpoint_dir, resolve
+
+    cfg.check()
+    if model is None:
+        from vintix_model.model import Vintix
+
+        model = Vintix.from_pretrained(checkpoint, device=cfg.device)
+    task = resolve_task(model, cfg)
+    if cfg.window is not None and cfg.window > model.config.context:
+        task.notes.append(f"window {cfg.window} > the training context {model.config.context} (ALiBi extrapolates)")
+    bar = _Bar(cfg.episodes * cfg.seeds, task.spec.id) if progress else None
+    try:
+        run = rollout(model, task, cfg, bar.episode if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    try:
+        source = str(checkpoint_dir(checkpoint)) if Path(checkpoint).exists() else str(resolve(checkpoint))
+    except CheckpointError:
+        source = str(checkpoint)
+    meta = getattr(model, "metadata", {}) or {}
+    header = {"checkpoint": str(checkpoint), "checkpoint_folder": source, "checkpoint_step": meta.get("step"),
+              "task": task.spec.id, "env_id": task.spec.env_id, "group": task.ctx.group, "held_out": task.held_out,
+              "stats_source": task.stats_source, "reward_scale": task.ctx.reward_scale, "reference": task.reference,
+              "notes": task.notes, "config": {**dataclasses.asdict(cfg), "window": cfg.window or model.config.context}}
+    return {**header, **summarize(run, task.reference)}
+
+
+class _Bar:
+    """A rich progress bar over episodes (all seeds), with the latest return."""
+
+    def __init__(self, total: int, label: str):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn(f"[bold]eval {label}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("episodes  last return {task.fields[last]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=Console(stderr=True))
+        self.task = self.progress.add_task("eval", total=total, last="-")
+        self.progress.start()
+
+    def episode(self, seed: int, k: int, ret: float) -> None:
+        self.progress.update(self.task, advance=1, last=f"{ret:,.1f} (seed {seed}, shot {k + 1})")
+
+    def close(self) -> None:
+        self.progress.stop()
