@@ -158,9 +158,9 @@ def checkpoint(tiny_dataset, tmp_path_factory) -> Path:
     return run
 
 
-def run_model(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_model(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
 def test_eval_writes_results_and_plot_and_the_cached_and_uncached_paths_agree(checkpoint, tiny_dataset, tmp_path):
@@ -260,3 +260,21 @@ def test_bad_input_gives_one_line_errors(checkpoint, tmp_path):
         assert not (tmp_path / name).exists(), name
     r = run_model("eval", str(tmp_path / "no-such-checkpoint"), "--task", TASK)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no-such-checkpoint" in r.stderr
+
+
+def test_a_hub_model_id_evaluates_like_its_folder(checkpoint, tmp_path):
+    hub_server = pytest.importorskip("tests.hub_server")
+    token = "hf_vintix_test_token"
+    with hub_server.HubServer(tokens={token}) as hub:
+        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": token, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
+               "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost"}
+        up = run_model("push", str(checkpoint), "--repo", "vintix-test/vintix-tiny-eval", env=env)
+        assert up.returncode == 0, up.stderr
+        common = ["--task", TASK, "--episodes", "2", "--seeds", "1", "--quiet"]
+        by_id = run_model("eval", "vintix-test/vintix-tiny-eval", *common, "--out", str(tmp_path / "id"), env=env)
+        assert by_id.returncode == 0, by_id.stderr
+    by_dir = run_model("eval", str(checkpoint), *common, "--out", str(tmp_path / "dir"))
+    assert by_dir.returncode == 0, by_dir.stderr
+    a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("id", "dir"))
+    assert a["per_seed"] == b["per_seed"] and a["reference"] == b["reference"]
+    assert a["checkpoint"] == "vintix-test/vintix-tiny-eval" and "snapshots" in a["checkpoint_folder"]

@@ -272,7 +272,6 @@ def rollout(model, task: ResolvedTask, cfg: EvalConfig,
 def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, model=None) -> dict[str, Any]:
     """Load (unless given), resolve, roll out and summarize: the ``results.json`` content."""
     from vintix_model.eval_report import summarize
-    from vintix_model.hub import CheckpointError, checkpoint_dir, resolve
 
     cfg.check()
     if model is None:
@@ -288,10 +287,7 @@ def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, mod
     finally:
         if bar:
             bar.close()
-    try:
-        source = str(checkpoint_dir(checkpoint)) if Path(checkpoint).exists() else str(resolve(checkpoint))
-    except CheckpointError:
-        source = str(checkpoint)
+    source = str(getattr(model, "folder", None) or checkpoint)
     meta = getattr(model, "metadata", {}) or {}
     header = {"checkpoint": str(checkpoint), "checkpoint_folder": source, "checkpoint_step": meta.get("step"),
               "task": task.spec.id, "env_id": task.spec.env_id, "group": task.ctx.group, "held_out": task.held_out,

@@ -121,6 +121,7 @@ def load_pretrained(id_or_dir: str | Path, revision: str | None = None, device: 
     model.load_state_dict(state, assign=True)
     model.backbone.reset_buffers(device)
     model.metadata = metadata
+    model.folder = folder  # where the weights came from (a Hub snapshot folder for a Hub id)
     return model.eval()
 
 

@@ -41,10 +41,29 @@ class TaskContext:
 
     @classmethod
     def from_metadata(cls, model: Vintix, task: str, action_space=None) -> "TaskContext":
+        """A training task of the checkpoint; without ``action_space`` the bounds are read from the task's env."""
+        if task not in model.tasks:
+            raise KeyError(f"{task} is not a training task of this checkpoint (it has {', '.join(model.tasks) or 'none'})")
         meta = model.tasks[task]
+        if action_space is None:
+            action_space = _action_space(task)
         low, high = (None, None) if action_space is None else (action_space.low, action_space.high)
         return cls(task, meta["group"], np.asarray(meta["obs_mean"], np.float32), np.asarray(meta["obs_std"], np.float32),
                    float(meta.get("reward_scale", 1.0)), low, high)
+
+
+def _action_space(task: str):
+    """The task's env action space (the bounds executed actions are clipped to), or None where it cannot be built."""
+    try:
+        from vintix_data.domains import make_env
+        from vintix_data.registry import get_task
+
+        env = make_env(get_task(task))
+        space = env.action_space
+        env.close()
+        return space
+    except Exception:  # an unregistered task or a domain not installed: no clipping
+        return None
 
 
 class ICRLAgent:
