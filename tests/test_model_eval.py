@@ -103,6 +103,24 @@ def test_the_window_slides_and_re_encoding_is_the_exact_window():
     assert np.abs(a[:, 8:] - b[:, 8:]).max() < 1.0  # the streaming cache is an approximation, not garbage
 
 
+def test_bf16_autocast_keeps_a_bf16_cache_and_stays_close_to_fp32():
+    model, c = tiny_model(), ctx()
+    obs, rew, first = stream(2, 20)
+    ref = ICRLAgent(model, batch=2, window=32)
+    ref.reset(c)
+    a = run_agent(ref, obs, rew, first)
+    for use_cache in (True, False):
+        agent = ICRLAgent(model, batch=2, window=32, use_cache=use_cache, precision="bf16")
+        agent.reset(c)
+        b = run_agent(agent, obs, rew, first)
+        assert agent.dtype == torch.bfloat16 and b.dtype == np.float32
+        if use_cache:
+            assert agent.cache.layers[0].k.dtype == torch.bfloat16
+        assert np.abs(a - b).max() < 0.05 * max(1.0, np.abs(a).max())
+    with pytest.raises(ValueError, match="precision"):
+        ICRLAgent(model, precision="fp8")
+
+
 def test_kv_cache_refuses_more_tokens_than_the_window():
     cache = KVCache(n_layer=1, batch=1, window=4, n_head=2, head_dim=4)
     with pytest.raises(ValueError, match="chunks"):

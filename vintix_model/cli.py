@@ -37,6 +37,10 @@ def fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:,.1f}"
+
+
 def _message(e: BaseException) -> str:
     if isinstance(e, ImportError):
         return f"{e.name or e}: not installed; pip install 'vintix[train]'"
@@ -164,6 +168,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
           cache: bool = typer.Option(True, "--cache/--no-cache", help="KV cache (default) or re-encode the window "
                                                                     "every step (the released code's way)."),
           device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ..."),
+          precision: str = typer.Option("auto", help="auto (bf16 autocast on CUDA, fp32 on CPU), bf16 or fp32."),
           revision: Optional[str] = typer.Option(None, help="Hub revision of the checkpoint."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for results.json and returns.png "
                                                  "(default: eval-<task>)."),
@@ -178,7 +183,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
     try:
         cfg = EvalConfig(task=task, episodes=episodes, seeds=seeds, seed=seed, prompt_steps=parse_prompt(prompt),
                          variation=parse_env_options(variation), stats_from=stats_from, stats_steps=stats_steps,
-                         window=window, use_cache=cache, device=device)
+                         window=window, use_cache=cache, device=device, precision=precision)
         cfg.check()
         out_dir = out_dir or Path(f"eval-{task}")
         if (out_dir / RESULTS).exists() and not force:
@@ -198,7 +203,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
         err.print(f"note: {note}", highlight=False, soft_wrap=True)
     err.print(f"{results['task']}: {cfg.seeds} seed(s) x {cfg.episodes} episodes; mean return first {s['tenth_shots']} "
               f"shot(s) {s['first_tenth_mean']:,.2f} -> last {s['tenth_shots']} {s['last_tenth_mean']:,.2f} "
-              f"(random {ref['random']}, demonstrator {ref['demonstrator']}: {ref['source']}){norm}; "
+              f"(random {_num(ref['random'])}, demonstrator {_num(ref['demonstrator'])}: {ref['source']}){norm}; "
               f"Spearman rho shot vs mean {rho}; {results['timing']['steps_per_s']:,.0f} env steps/s",
               highlight=False, soft_wrap=True)
     err.print(f"wrote {path} and {png}", highlight=False, soft_wrap=True)

@@ -90,9 +90,15 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     ps, ref = results["per_shot"], results["reference"]
     x = np.asarray(ps["shot"])
     arr = lambda v: np.asarray([np.nan if a is None else a for a in v], float)  # noqa: E731
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for key, color in (("mean", "tab:blue"), ("iqm", "tab:orange")):
-        ax.plot(x, arr(ps[key]), color=color, lw=1.8, label=f"{key.upper() if key == 'iqm' else key} over seeds")
+    for i, returns in enumerate(results["per_seed"]["returns"]):
+        ax.plot(x[:len(returns)], returns, color="0.6", lw=0.7, alpha=0.7, label="each seed" if i == 0 else None)
+    few = len(results["per_seed"]["returns"]) < 4
+    for key, color, ls in (("mean", "tab:blue", "-"), ("iqm", "tab:orange", "--")):
+        name = "IQM" + (" (= mean below 4 seeds)" if few else "") if key == "iqm" else "mean"
+        ax.plot(x, arr(ps[key]), color=color, lw=1.8, ls=ls, label=f"{name} over seeds")
         lo, hi = arr(ps[f"{key}_ci95"][0]), arr(ps[f"{key}_ci95"][1])
         if np.isfinite(lo).any():
             ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0, label=f"{key.upper() if key == 'iqm' else key} 95% bootstrap CI")
@@ -105,6 +111,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     held = " (held-out)" if results["held_out"] else ""
     ax.set_title(f"{results['task']}{held}: {cfg['seeds']} seed(s){prompt}, window {cfg['window']}", fontsize=10)
     ax.set_xlabel("shot (episode in context)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("episode return")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")

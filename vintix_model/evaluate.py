@@ -50,6 +50,7 @@ class EvalConfig:
     window: int | None = None  # context window in tokens (default: the checkpoint's training context)
     use_cache: bool = True
     device: str = "cpu"
+    precision: str = "auto"  # auto: bf16 autocast on CUDA (as in training), fp32 on CPU
 
     def check(self) -> None:
         if self.episodes < 1:
@@ -62,6 +63,16 @@ class EvalConfig:
             raise EvalError(f"--stats-steps must be >= 2, got {self.stats_steps}")
         if self.window is not None and self.window < 1:
             raise EvalError(f"--window must be >= 1, got {self.window}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise EvalError(f"--precision must be auto, bf16 or fp32, got {self.precision!r}")
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise EvalError(f"--device {self.device!r}: not a torch device (cpu, cuda, cuda:1 ...)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise EvalError(f"--device {self.device}: CUDA is not available on this machine")
 
 
 def parse_prompt(text: str | None) -> int:
@@ -217,7 +228,8 @@ def rollout(model, task: ResolvedTask, cfg: EvalConfig,
     from vintix_data.domains import episode_reset_seed, make_env
 
     S, spec = cfg.seeds, task.spec
-    agent = ICRLAgent(model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device)
+    agent = ICRLAgent(model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device,
+                      precision=cfg.precision)
     agent.reset(task.ctx)
     envs = [make_env(spec) for _ in range(S)]
     base = EVAL_SEED_BASE + cfg.seed

@@ -74,11 +74,16 @@ class ICRLAgent:
     """
 
     def __init__(self, model: Vintix, batch: int = 1, window: int | None = None, use_cache: bool = True,
-                 device: str | torch.device | None = None, dtype: torch.dtype | None = None):
+                 device: str | torch.device | None = None, dtype: torch.dtype | None = None, precision: str = "auto"):
+        """``precision``: ``auto`` (bf16 autocast on CUDA, as in training; the model's dtype elsewhere), ``bf16``
+        or ``fp32``. Under bf16 the cache is bf16 too, which is what flash-attn's KV-cache kernel takes."""
+        if precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision must be auto, bf16 or fp32, got {precision!r}")
         self.model = model.eval()
         param = next(model.parameters())
         self.device = torch.device(device) if device is not None else param.device
-        self.dtype = dtype or param.dtype
+        self.autocast = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        self.dtype = torch.bfloat16 if self.autocast else (dtype or param.dtype)
         self.window = int(window or model.config.context)
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
@@ -153,6 +158,9 @@ class ICRLAgent:
         h, _ = self.model.transform(self.tokens[:, start:self.n_tokens])
         return h[:, -n:]
 
+    def _precision(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
+
     def _clip(self, a: torch.Tensor) -> torch.Tensor:
         if self.low is None:
             return a
@@ -172,8 +180,9 @@ class ICRLAgent:
             rew = self._tensor(prev_reward).reshape(self.batch, 1)
             first_t = (self._tensor(first, torch.bool).reshape(self.batch, 1) if first is not None
                        else torch.zeros(self.batch, 1, dtype=torch.bool, device=self.device))
-        h = self._forward(self._tokens(obs, self.prev_action[:, None], rew, first_t))
-        action = self._clip(self.model.act(self.ctx.group, h[:, -1]).float())
+        with self._precision():
+            h = self._forward(self._tokens(obs, self.prev_action[:, None], rew, first_t))
+            action = self._clip(self.model.act(self.ctx.group, h[:, -1]).float())
         self.prev_action = action
         out = action.cpu().numpy()
         return out[0] if single else out
@@ -194,5 +203,6 @@ class ICRLAgent:
         chunk = max(1, min(chunk or self.window // 2, self.window))
         for s in range(0, n, chunk):
             sl = slice(s, min(n, s + chunk))
-            self._forward(self._tokens(obs[:, sl], prev_act[:, sl], prev_rew[:, sl], first_t[:, sl]))
+            with self._precision():
+                self._forward(self._tokens(obs[:, sl], prev_act[:, sl], prev_rew[:, sl], first_t[:, sl]))
         self.prev_action = act[:, -1]
