@@ -119,7 +119,8 @@ def main() -> None:
                 if s["normalized_mean"] is not None else "n/a")
         rho = s["spearman_rho_shot_vs_mean"]
         print(f"{label:9} {r['task']:28} {s['first_tenth_mean']:12.1f} {s['last_tenth_mean']:11.1f} {norm:>17} "
-              f"{rho if rho is None else round(rho, 3):>7}  random {ref['random']}, demonstrator {ref['demonstrator']} ({ref['source']})")
+              f"{rho if rho is None else round(rho, 3):>7}  random {ref['random']:.1f}, demonstrator {ref['demonstrator']:.1f} "
+              f"({ref['source']})")
         means = r["per_shot"]["mean"]
         print(f"{'':9} mean return per shot: " + " ".join(f"{m:.0f}" for m in means))
     print(f"plots: {out / 'eval'}/*/returns.png")
