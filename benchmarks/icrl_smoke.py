@@ -75,16 +75,17 @@ def main() -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:  # PPO on IB is one core each
         list(pool.map(lambda p: sh(data_cli, "demonstrator", "train", task(p), "--out", str(out / "demos" / f"{task(p)}.zip"),
                                    "--timesteps", str(args.ppo_steps), "--no-install", log=out / f"log-ppo-{p}.txt"), todo))
-    times["demonstrators"] = time.perf_counter() - t0
+    times["demonstrators"] = time.perf_counter() - t0 if todo else None
 
-    t0 = time.perf_counter()
+    t0, ran = time.perf_counter(), False
     for p in train_ps:
         if not (out / "data" / task(p) / "meta" / "manifest.json").exists():
+            ran = True
             sh(data_cli, "collect", task(p), "--out", str(out / "data" / task(p)), "--demonstrator",
                f"sb3:{out / 'demos' / f'{task(p)}.zip'}", "--histories", str(args.histories), "--steps", str(args.steps), "--p", str(args.p),
                "--num-envs", "2", "--workers", "2",
                *(["--resume"] if (out / "data" / task(p) / ".vintix" / "state.json").exists() else []), log=log)
-    times["collect"] = time.perf_counter() - t0
+    times["collect"] = time.perf_counter() - t0 if ran else None
 
     run = out / "run"
     t0 = time.perf_counter()
@@ -93,16 +94,17 @@ def main() -> None:
         sh(model_cli, "train", "--datasets", *[str(out / "data" / task(p)) for p in train_ps], "--out", str(run),
            "--preset", "tiny", "--steps", str(args.train_steps), "--set", f"model.context={args.context}",
            "--set", "train.save_every=500", "--quiet", *(["--resume"] if (run / "latest").exists() else []), log=log)
-    times["train"] = time.perf_counter() - t0
+    times["train"] = time.perf_counter() - t0 if not done else None
 
     results = {}
     for label, p in (("held-in", args.held_in), ("held-out", args.held_out)):
         folder = out / "eval" / f"{label}-{p}"
         t0 = time.perf_counter()
-        if not (folder / "results.json").exists():
+        fresh = not (folder / "results.json").exists()
+        if fresh:
             sh(model_cli, "eval", str(run), "--task", task(p), "--episodes", str(args.episodes), "--seeds", str(args.seeds),
                "--out", str(folder), "--quiet", log=log)
-        times[f"eval {label}"] = time.perf_counter() - t0
+        times[f"eval {label}"] = time.perf_counter() - t0 if fresh else None
         results[label] = json.loads((folder / "results.json").read_text())
 
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -111,7 +113,7 @@ def main() -> None:
     last_loss = sum(m["loss"] for m in metrics[-k:]) / k
     print(f"ICRL smoke: tiny preset, context {args.context}, trained {args.train_steps} steps on IB setpoints "
           f"{args.train_setpoints} ({args.histories} x {args.steps:,} transitions each); loss {first_loss:.4f} -> {last_loss:.4f}")
-    print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in times.items()))
+    print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))
     print(f"{'':9} {'task':28} {'first tenth':>12} {'last tenth':>11} {'normalized':>17} {'rho':>7}  reference")
     for label, r in results.items():
         s, ref = r["summary"], r["reference"]
