@@ -56,6 +56,13 @@ def run_agent(agent: ICRLAgent, obs, rew, first) -> np.ndarray:
     return np.stack(out, 1)
 
 
+def play(model: Vintix, c: TaskContext, obs, rew, first, **agent_kw) -> tuple[ICRLAgent, np.ndarray]:
+    """A fresh agent (one row per stream) acting through the whole stream; the agent and its actions."""
+    agent = ICRLAgent(model, batch=obs.shape[0], **agent_kw)
+    agent.reset(c)
+    return agent, run_agent(agent, obs, rew, first)
+
+
 def full_forward(model: Vintix, c: TaskContext, obs, rew, first, actions) -> np.ndarray:
     """The training forward over the same tokens (previous action = what the agent executed)."""
     B, T, _ = obs.shape
@@ -70,13 +77,9 @@ def full_forward(model: Vintix, c: TaskContext, obs, rew, first, actions) -> np.
 def test_cached_steps_equal_the_training_forward_while_the_context_fits():
     model, c = tiny_model(), ctx()
     obs, rew, first = stream(3, 30)
-    cached = ICRLAgent(model, batch=3, window=32)
-    cached.reset(c)
-    a = run_agent(cached, obs, rew, first)
+    cached, a = play(model, c, obs, rew, first, window=32)
     assert cached.context_length == 30 and cached.cache.seen == 30
-    reencode = ICRLAgent(model, batch=3, window=32, use_cache=False)
-    reencode.reset(c)
-    b = run_agent(reencode, obs, rew, first)
+    _, b = play(model, c, obs, rew, first, window=32, use_cache=False)
     ref = full_forward(model, c, obs, rew, first, a)
     np.testing.assert_allclose(a, ref, atol=2e-5, rtol=1e-4)
     np.testing.assert_allclose(b, ref, atol=2e-5, rtol=1e-4)
@@ -86,13 +89,9 @@ def test_cached_steps_equal_the_training_forward_while_the_context_fits():
 def test_the_window_slides_and_re_encoding_is_the_exact_window():
     model, c = tiny_model(context=8), ctx()
     obs, rew, first = stream(2, 40)
-    cached = ICRLAgent(model, batch=2, window=8)
-    cached.reset(c)
-    a = run_agent(cached, obs, rew, first)  # 40 tokens through a 16-slot buffer: slid several times
+    cached, a = play(model, c, obs, rew, first, window=8)  # 40 tokens through a 16-slot buffer: slid several times
     assert cached.context_length == 7 and cached.cache.end <= 16 and cached.cache.seen == 40
-    reencode = ICRLAgent(model, batch=2, window=8, use_cache=False)
-    reencode.reset(c)
-    b = run_agent(reencode, obs, rew, first)
+    _, b = play(model, c, obs, rew, first, window=8, use_cache=False)
     np.testing.assert_allclose(a[:, :8], b[:, :8], atol=2e-5, rtol=1e-4)  # identical until the window is full
     # re-encoding = the training forward over exactly the last 8 tokens (checked at the last step)
     batch = {"g": GroupBatch(torch.tensor((obs[:, -8:] - c.obs_mean) / c.obs_std), torch.tensor(b[:, -9:-1]),
@@ -106,13 +105,9 @@ def test_the_window_slides_and_re_encoding_is_the_exact_window():
 def test_bf16_autocast_keeps_a_bf16_cache_and_stays_close_to_fp32():
     model, c = tiny_model(), ctx()
     obs, rew, first = stream(2, 20)
-    ref = ICRLAgent(model, batch=2, window=32)
-    ref.reset(c)
-    a = run_agent(ref, obs, rew, first)
+    _, a = play(model, c, obs, rew, first, window=32)
     for use_cache in (True, False):
-        agent = ICRLAgent(model, batch=2, window=32, use_cache=use_cache, precision="bf16")
-        agent.reset(c)
-        b = run_agent(agent, obs, rew, first)
+        agent, b = play(model, c, obs, rew, first, window=32, use_cache=use_cache, precision="bf16")
         assert agent.dtype == torch.bfloat16 and b.dtype == np.float32
         if use_cache:
             assert agent.cache.layers[0].k.dtype == torch.bfloat16
@@ -139,9 +134,7 @@ def test_dropping_rows_keeps_the_other_contexts_intact():
         rest.append(agent.act(obs[[0, 2], t], rew[[0, 2], t - 1], first[[0, 2], t]))
     rest = np.stack(rest, 1)
     for row, k in ((0, 0), (2, 1)):
-        solo = ICRLAgent(model, batch=1, window=32)
-        solo.reset(c)
-        ref = run_agent(solo, obs[row:row + 1], rew[row:row + 1], first[row:row + 1])
+        _, ref = play(model, c, obs[row:row + 1], rew[row:row + 1], first[row:row + 1], window=32)
         np.testing.assert_allclose(a[row], ref[0, :10], atol=2e-5, rtol=1e-4)
         np.testing.assert_allclose(rest[k], ref[0, 10:], atol=2e-5, rtol=1e-4)
 

@@ -110,23 +110,37 @@ def _reference(scores: dict | None, spec, comparable: bool) -> dict[str, Any]:
     return {"random": random, "demonstrator": expert, "source": source}
 
 
-def _estimate_stats(spec, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Observation mean/std over ``steps`` uniform-random steps of the task's env (held-out tasks)."""
-    from vintix_data.domains import episode_reset_seed, make_env
+def random_transitions(env, spec, base: int, run: int, episode_base: int, steps: int) -> dict[str, np.ndarray]:
+    """``steps`` uniform-random transitions of ``env`` (obs, act, rew, first), episodes reset on their own seed
+    stream ``episode_reset_seed(spec, base, run, episode_base + k)``: random-policy prompts and stats estimates."""
+    from vintix_data.domains import episode_reset_seed
 
-    env = make_env(spec)
-    rng = np.random.default_rng(np.random.SeedSequence((EVAL_SEED_BASE + seed, STATS_EPISODE_BASE)))
+    rng = np.random.default_rng(np.random.SeedSequence((base, run, episode_base)))
     low, high = env.action_space.low, env.action_space.high
-    rows, k = [], 0
-    obs, _ = env.reset(seed=episode_reset_seed(spec, EVAL_SEED_BASE + seed, 0, STATS_EPISODE_BASE + k))
-    while len(rows) < steps:
-        rows.append(np.asarray(obs, np.float64))
-        obs, _, terminated, truncated, _ = env.step(rng.uniform(low, high).astype(np.float32))
+    rows: dict[str, list] = {"obs": [], "act": [], "rew": [], "first": []}
+    k, first = 0, True
+    obs, _ = env.reset(seed=episode_reset_seed(spec, base, run, episode_base))
+    for _ in range(steps):
+        a = rng.uniform(low, high).astype(np.float32)
+        nxt, r, terminated, truncated, _ = env.step(a)
+        for key, v in (("obs", obs), ("act", a), ("rew", r), ("first", first)):
+            rows[key].append(v)
+        obs, first = nxt, False
         if terminated or truncated:
             k += 1
-            obs, _ = env.reset(seed=episode_reset_seed(spec, EVAL_SEED_BASE + seed, 0, STATS_EPISODE_BASE + k))
+            obs, _ = env.reset(seed=episode_reset_seed(spec, base, run, episode_base + k))
+            first = True
+    return {"obs": np.asarray(rows["obs"], np.float32).reshape(steps, -1), "act": np.asarray(rows["act"]).reshape(steps, -1),
+            "rew": np.asarray(rows["rew"], np.float32), "first": np.asarray(rows["first"], bool)}
+
+
+def _estimate_stats(spec, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observation mean/std over ``steps`` uniform-random steps of the task's env (held-out tasks)."""
+    from vintix_data.domains import make_env
+
+    env = make_env(spec)
+    x = random_transitions(env, spec, EVAL_SEED_BASE + seed, 0, STATS_EPISODE_BASE, steps)["obs"].astype(np.float64)
     env.close()
-    x = np.stack(rows)
     return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
 
 
@@ -193,33 +207,10 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
 
 
 def _prompt(envs, spec, cfg: EvalConfig) -> dict[str, np.ndarray]:
-    """``cfg.prompt_steps`` uniform-random transitions per run, episodes reset on their own seed stream."""
-    from vintix_data.domains import episode_reset_seed
-
-    S, n = len(envs), cfg.prompt_steps
-    base = EVAL_SEED_BASE + cfg.seed
-    out = {"obs": [], "act": [], "rew": [], "first": []}
-    for s, env in enumerate(envs):
-        rng = np.random.default_rng(np.random.SeedSequence((base, s, PROMPT_EPISODE_BASE)))
-        low, high = env.action_space.low, env.action_space.high
-        k = 0
-        obs, _ = env.reset(seed=episode_reset_seed(spec, base, s, PROMPT_EPISODE_BASE + k))
-        first = True
-        rows = {key: [] for key in out}
-        for _ in range(n):
-            a = rng.uniform(low, high).astype(np.float32)
-            nxt, r, terminated, truncated, _ = env.step(a)
-            for key, v in (("obs", obs), ("act", a), ("rew", r), ("first", first)):
-                rows[key].append(v)
-            obs, first = nxt, False
-            if terminated or truncated:
-                k += 1
-                obs, _ = env.reset(seed=episode_reset_seed(spec, base, s, PROMPT_EPISODE_BASE + k))
-                first = True
-        for key in out:
-            out[key].append(np.asarray(rows[key]))
-    return {key: np.stack(v).reshape(S, n, -1) if key in ("obs", "act") else np.stack(v).reshape(S, n)
-            for key, v in out.items()}
+    """``cfg.prompt_steps`` uniform-random transitions per run, stacked ``(runs, steps, ...)``."""
+    runs = [random_transitions(env, spec, EVAL_SEED_BASE + cfg.seed, s, PROMPT_EPISODE_BASE, cfg.prompt_steps)
+            for s, env in enumerate(envs)]
+    return {key: np.stack([r[key] for r in runs]) for key in runs[0]}
 
 
 def rollout(model, task: ResolvedTask, cfg: EvalConfig,

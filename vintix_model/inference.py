@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vintix_model.kv_cache import KVCache
+from vintix_model.kv_cache import KVCache, slide
 from vintix_model.model import Vintix, obs_normalizer
 
 
@@ -149,9 +149,7 @@ class ICRLAgent:
             self.cache.advance(n)
             return h
         if self.n_tokens + n > self.tokens.shape[1]:
-            keep = min(self.n_tokens, self.window - n)
-            self.tokens[:, :keep] = self.tokens[:, self.n_tokens - keep:self.n_tokens].clone()
-            self.n_tokens = keep
+            self.n_tokens = slide([self.tokens], self.n_tokens, self.window - n)
         self.tokens[:, self.n_tokens:self.n_tokens + n] = x
         self.n_tokens += n
         start = max(0, self.n_tokens - self.window)

@@ -29,6 +29,14 @@ except Exception:
     flash_attn_with_kvcache = None
 
 
+def slide(buffers: list[torch.Tensor], end: int, keep: int) -> int:
+    """Copy the last ``keep`` of the ``end`` filled positions (dim 1) of each buffer to its front; the new ``end``."""
+    keep = min(end, keep)
+    for buf in buffers:
+        buf[:, :keep] = buf[:, end - keep:end].clone()  # the ranges may overlap
+    return keep
+
+
 class LayerCache:
     """One layer's buffers; ``attend`` appends the new keys/values and runs attention (called by SelfAttention)."""
 
@@ -85,11 +93,7 @@ class KVCache:
         if n > self.window:
             raise ValueError(f"cannot add {n} tokens at once to a {self.window}-token window; feed them in chunks")
         if self.end + n > self.capacity:
-            keep = min(self.end, self.window - n)
-            for layer in self.layers:
-                for buf in (layer.k, layer.v):
-                    buf[:, :keep] = buf[:, self.end - keep:self.end].clone()
-            self.end = keep
+            self.end = slide([buf for layer in self.layers for buf in (layer.k, layer.v)], self.end, self.window - n)
 
     def advance(self, n: int) -> None:
         """Count the ``n`` tokens every layer has just written."""
