@@ -3,7 +3,8 @@
 Reference figures (copied from ``shared/reference/industrial_benchmark/`` into ``tests/data/ib/``, see
 the README there) were produced by the upstream ``industrial_benchmark_python`` ``IDS`` class:
 
-* ``rng="legacy"`` must reproduce upstream bit for bit (trajectory and the sequence of RNG calls);
+* ``rng="legacy"`` must reproduce upstream bit for bit (trajectory and the sequence of RNG calls) when upstream runs
+  live in the same process; against the stored CSVs (computed on another CPU) within a few ulps (CSV_MAX_ULP);
 * ``rng="generator"`` uses another stream, so it is compared statistically.
 
 The env runs for real; the only patching is a recording ``RandomState`` subclass that observes our
@@ -69,43 +70,121 @@ def trajectory_rows():
     return rows
 
 
+# Exactness is a property of our code only against upstream run live in the same process: the stored CSVs were
+# computed on another CPU, and NumPy dispatches its float64 transcendental kernels (exp, log, sin, cos, power ...)
+# per CPU (AVX-512 SVML, AVX2/FMA3, baseline SSE), which may round differently in the last bit. A trajectory
+# computed here therefore matches the CSV only to a few units in the last place (ulps). Measured: at most 6 ulps
+# over these 100 steps of the Markov state (AMD EPYC, AVX2, and again with AVX2/FMA3 disabled through
+# NPY_DISABLE_CPU_FEATURES=X86_V3), at most 2 on the classic reward; the dynamics are contractive here, so a
+# last-bit difference does not grow. CSV_MAX_ULP = 16 leaves room for another CPU while still catching any real
+# error (a wrong formula, a dropped or reordered RNG draw is off by millions of ulps). float32 observations are
+# the float64 state rounded, so a few-ulp float64 difference can flip the float32 rounding by one ulp.
+CSV_MAX_ULP = 16
+CSV_MAX_ULP_FLOAT32 = 1
+CSV_MAX_ULP_ACTIONS = 4  # np.sin / np.cos of the fixed action formula, SIMD kernels of <= a few ulps
+
+
+def _ref_trajectory(rows):
+    """(observations float64, classic rewards, Markov states) of the reference CSV, rows 0..100."""
+    obs = np.array([[float(r[k]) for k in OBS] for r in rows], dtype=np.float64)
+    rew = np.array([float(r["reward_classic"]) for r in rows])
+    markov = np.array([[float(r[k]) for k in ib.MARKOV_KEYS] for r in rows])
+    return obs, rew, markov
+
+
+def _our_legacy_trajectory(setpoint, seed, actions):
+    """(observations float32, returned rewards, classic rewards, Markov states, reward deltas) of rows 0..len(actions)."""
+    env = make(setpoint, rng="legacy")
+    obs, info = env.reset(seed=seed)
+    observations, rewards, classic, markov, deltas = [obs], [env.unwrapped._reward], [info["reward_classic"]], \
+        [info["markov_state"]], [info["reward_delta"]]
+    for a in actions:
+        obs, reward, terminated, truncated, info = env.step(a)
+        assert not terminated and not truncated
+        assert obs.dtype == np.float32 and info["markov_state"].dtype == np.float64
+        observations.append(obs)
+        rewards.append(reward)
+        classic.append(info["reward_classic"])
+        markov.append(info["markov_state"])
+        deltas.append(info["reward_delta"])
+    return (np.array(observations), np.array(rewards), np.array(classic), np.array(markov), np.array(deltas))
+
+
+_UPSTREAM_RNG_FNS = ("seed", "randint", "rand", "randn", "exponential", "binomial", "normal", "uniform")
+
+
+def _upstream_trajectory(monkeypatch, setpoint, seed, actions):
+    """Upstream ``IDS(setpoint, inital_seed=seed)`` run live on ``actions``: (observations float64, classic rewards,
+    Markov states in ``MARKOV_KEYS`` order, calls into NumPy's global stream as ``(step, fn, args, result)``).
+
+    Upstream draws from the global stream: its calls are recorded by wrapping the module functions it calls, and
+    the global state is restored afterwards."""
+    ids_mod = pytest.importorskip("industrial_benchmark_python.IDS")
+    monkeypatch.setattr(np, "float", float, raising=False)  # upstream calls the removed alias
+    calls, marker = [], ["reset"]
+
+    def wrap(name, fn):
+        def recorded(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            calls.append((marker[0], name, list(args) + ([kwargs] if kwargs else []), result))
+            return result
+        return recorded
+
+    head = [k for k in ib.MARKOV_KEYS if not k.startswith("opcost_buf")]
+
+    def snapshot(ids):
+        return (ids.visibleState()[:6].astype(np.float64), -float(ids.state["cost"]),
+                np.concatenate([np.array([ids.state[k] for k in head], np.float64), np.asarray(ids.state["o"], np.float64)]))
+
+    state = np.random.get_state()
+    with monkeypatch.context() as m:
+        for name in _UPSTREAM_RNG_FNS:
+            m.setattr(np.random, name, wrap(name, getattr(np.random, name)))
+        try:
+            ids = ids_mod.IDS(setpoint, inital_seed=seed)
+            rows = [snapshot(ids)]
+            for t, a in enumerate(actions):
+                marker[0] = str(t)
+                ids.step(a)
+                rows.append(snapshot(ids))
+        finally:
+            np.random.set_state(state)
+    obs, rew, markov = (np.array([r[i] for r in rows]) for i in range(3))
+    return obs, rew, markov, calls
+
+
 def test_fixed_action_formula_matches_reference_csv(trajectory_rows):
     ref = np.array([[float(r[f"action{i}"]) for i in range(3)] for r in trajectory_rows[1:]])
-    np.testing.assert_array_equal(fixed_actions(TRAJ_STEPS), ref)
+    np.testing.assert_array_max_ulp(fixed_actions(TRAJ_STEPS), ref, maxulp=CSV_MAX_ULP_ACTIONS)
     assert all(r[f"action{i}"] == "" for r in trajectory_rows[:1] for i in range(3))
 
 
-def test_legacy_reproduces_reference_trajectory_bit_for_bit(trajectory_rows):
-    env = make(TRAJ_SETPOINT, rng="legacy")
-    obs, info = env.reset(seed=TRAJ_SEED)
-    markov_cols = list(ib.MARKOV_KEYS)
-    mismatches = []
+def test_legacy_reproduces_upstream_trajectory_bit_for_bit(monkeypatch):
+    """Same process, same seed, same actions: our legacy mode and upstream's ``IDS`` agree in every bit of every
+    observation, reward and hidden state (the reference CSV's run, recomputed live)."""
+    actions = fixed_actions(TRAJ_STEPS)
+    up_obs, up_classic, up_markov, _ = _upstream_trajectory(monkeypatch, TRAJ_SETPOINT, TRAJ_SEED, actions)
+    obs, rewards, classic, markov, deltas = _our_legacy_trajectory(TRAJ_SETPOINT, TRAJ_SEED, actions)
+    np.testing.assert_array_equal(obs, up_obs.astype(np.float32))
+    np.testing.assert_array_equal(classic, up_classic)
+    np.testing.assert_array_equal(rewards, up_classic / ib.REWARD_DIVISOR)
+    np.testing.assert_array_equal(markov, up_markov)
+    # info["reward_delta"] is the change of the *returned* reward (classic / 100)
+    np.testing.assert_array_equal(deltas[1:], np.diff(up_classic / ib.REWARD_DIVISOR))
 
-    def check(t, obs, reward, info):
-        row = trajectory_rows[t]
-        ref_obs = np.array([float(row[k]) for k in OBS], dtype=np.float64)
-        if not np.array_equal(obs, ref_obs.astype(np.float32)):
-            mismatches.append((t, "obs", obs.tolist(), ref_obs.tolist()))
-        if reward != float(row["reward_classic_div100"]):
-            mismatches.append((t, "reward_classic_div100", reward, row["reward_classic_div100"]))
-        if info["reward_classic"] != float(row["reward_classic"]):
-            mismatches.append((t, "reward_classic", info["reward_classic"], row["reward_classic"]))
-        ms = info["markov_state"]
-        assert ms.dtype == np.float64 and ms.shape == (len(markov_cols),)
-        for k, v in zip(markov_cols, ms):
-            if v != float(row[k]):
-                mismatches.append((t, k, float(v), row[k]))
-        # Our info["reward_delta"] is the change of the *returned* reward (classic / 100); the
-        # reference column is the change of the classic reward, so they differ by the factor 100.
-        assert info["reward_delta"] == pytest.approx(float(row["reward_delta"]) / ib.REWARD_DIVISOR, rel=1e-9, abs=1e-12)
 
-    assert obs.dtype == np.float32
-    check(0, obs, env.unwrapped._reward, info)
-    for t, a in enumerate(fixed_actions(TRAJ_STEPS), start=1):
-        obs, reward, terminated, truncated, info = env.step(a)
-        assert not terminated and not truncated
-        check(t, obs, reward, info)
-    assert not mismatches, mismatches[:10]
+def test_legacy_matches_reference_csv_within_ulps(trajectory_rows):
+    """Against the stored CSV (computed on another CPU): within CSV_MAX_ULP, see the comment above."""
+    ref_obs, ref_classic, ref_markov = _ref_trajectory(trajectory_rows)
+    obs, rewards, classic, markov, deltas = _our_legacy_trajectory(TRAJ_SETPOINT, TRAJ_SEED, fixed_actions(TRAJ_STEPS))
+    np.testing.assert_array_max_ulp(obs, ref_obs.astype(np.float32), maxulp=CSV_MAX_ULP_FLOAT32)
+    np.testing.assert_array_max_ulp(classic, ref_classic, maxulp=CSV_MAX_ULP)
+    ref_div100 = np.array([float(r["reward_classic_div100"]) for r in trajectory_rows])
+    np.testing.assert_array_max_ulp(rewards, ref_div100, maxulp=CSV_MAX_ULP)
+    np.testing.assert_array_max_ulp(markov, ref_markov, maxulp=CSV_MAX_ULP)
+    # the reference column is the change of the classic reward, ours of the returned one (classic / 100)
+    ref_delta = np.array([float(r["reward_delta"]) for r in trajectory_rows]) / ib.REWARD_DIVISOR
+    np.testing.assert_allclose(deltas, ref_delta, rtol=1e-9, atol=1e-12)
 
 
 _RandomState = np.random.RandomState  # the real class; the test below patches the module attribute
@@ -145,8 +224,8 @@ for _name in _RecordingRandomState.FNS:
     setattr(_RecordingRandomState, _name, _recording(_name))
 
 
-def test_legacy_rng_call_sequence_matches_reference(monkeypatch):
-    ref_rows = _read_csv("rng_calls_p50_seed12345.csv")
+def _our_rng_calls(monkeypatch):
+    """Our legacy env's calls into its private RandomState on the reference run: ``(step, fn, args, result)``."""
     _RecordingRandomState.instances.clear()
     monkeypatch.setattr(ib.np.random, "RandomState", _RecordingRandomState)
     env = make(TRAJ_SETPOINT, rng="legacy")
@@ -157,10 +236,31 @@ def test_legacy_rng_call_sequence_matches_reference(monkeypatch):
     for t, a in enumerate(fixed_actions(TRAJ_STEPS)):
         rs.marker = str(t)
         env.step(a)
+    monkeypatch.setattr(ib.np.random, "RandomState", _RandomState)
+    return rs.calls
+
+
+def test_legacy_rng_call_sequence_matches_upstream_bit_for_bit(monkeypatch):
+    """Every draw: same step, function, arguments and result as upstream's global-stream calls, run live."""
+    ours = _our_rng_calls(monkeypatch)
+    *_, theirs = _upstream_trajectory(monkeypatch, TRAJ_SETPOINT, TRAJ_SEED, fixed_actions(TRAJ_STEPS))
+    assert len(ours) == len(theirs)
+    for i, (g, e) in enumerate(zip(ours, theirs)):
+        assert g[:2] == e[:2], (i, g, e)
+        assert [float(x) for x in g[2]] == [float(x) for x in e[2]], (i, g, e)
+        assert (g[3] is None and e[3] is None) or float(g[3]) == float(e[3]), (i, g, e)
+    assert "normal" in {fn for _, fn, _, _ in ours}  # the saturation branch was exercised by this trajectory
+
+
+def test_legacy_rng_call_sequence_matches_reference(monkeypatch):
+    """The same against the stored CSV: steps and functions exactly, float arguments and results (computed from the
+    state, see CSV_MAX_ULP) within a few ulps."""
+    ref_rows = _read_csv("rng_calls_p50_seed12345.csv")
+    calls = _our_rng_calls(monkeypatch)
 
     # Reference: (step, fn, args, result) in order, with the call index inside each step.
     expected = [(r["step"], r["fn"], json.loads(r["args"]), json.loads(r["result"])) for r in ref_rows]
-    got = [(step, fn, args, None if res is None else float(res)) for step, fn, args, res in rs.calls]
+    got = [(step, fn, args, None if res is None else float(res)) for step, fn, args, res in calls]
     assert [g[:2] for g in got[:4]] == [("reset", "seed"), ("reset", "randint"), ("reset", "rand"), ("reset", "rand")]
     # call_in_step counts from 0 within each step
     counters: dict[str, int] = {}
@@ -170,8 +270,12 @@ def test_legacy_rng_call_sequence_matches_reference(monkeypatch):
     assert len(got) == len(expected)
     for i, (g, e) in enumerate(zip(got, expected)):
         assert g[0] == e[0] and g[1] == e[1], (i, g, e)
-        assert [float(x) for x in g[2]] == [float(x) for x in e[2]], (i, g, e)
-        assert g[3] == e[3], (i, g, e)
+        g_args, e_args = np.array([float(x) for x in g[2]]), np.array([float(x) for x in e[2]])
+        assert g_args.shape == e_args.shape, (i, g, e)
+        np.testing.assert_array_max_ulp(g_args, e_args, maxulp=CSV_MAX_ULP)
+        assert (g[3] is None) == (e[3] is None), (i, g, e)
+        if g[3] is not None:
+            np.testing.assert_array_max_ulp(np.float64(g[3]), np.float64(e[3]), maxulp=CSV_MAX_ULP)
     fns = {fn for _, fn, _, _ in got}
     assert "normal" in fns  # the saturation branch was exercised by this trajectory
 
