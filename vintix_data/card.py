@@ -84,7 +84,7 @@ def _files(folder: Path, info: DatasetInfo) -> list[tuple[str, str]]:
 
 def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> Path:
     folder = Path(folder)
-    repo_id = repo_id or f"<org>/vintix-{info.task}"
+    repo_id = repo_id or f"<org>/{info.name}"
     refs = info.reference_scores
     normalized = info.demonstrator.get("normalized_score_paper")
     if normalized is None and info.demonstrator.get("paper_comparable", True) \
@@ -95,8 +95,10 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> P
     card_data = DatasetCardData(
         license=info.extra.get("license") or "apache-2.0",
         task_categories=["reinforcement-learning"],
-        tags=["vintix", "in-context-reinforcement-learning", "algorithm-distillation", info.domain, info.task],
-        pretty_name=f"Vintix learning histories: {info.task}",
+        tags=["vintix", "in-context-reinforcement-learning", "algorithm-distillation", info.domain, info.task]
+        + (["latent-task"] if info.hidden_observation else []),
+        pretty_name=f"Vintix learning histories: {info.task}"
+        + (f" ({', '.join(info.hidden_observation['components'])} hidden)" if info.hidden_observation else ""),
         size_categories=[size_category(info.total_steps)],
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": f"{DATA_DIR}/train-*.parquet"}]}],
     )
@@ -105,6 +107,7 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> P
         info=info, repo_id=repo_id, refs=refs, demo=info.demonstrator, schedule=info.schedule,
         prov=info.provenance or {}, env_kwargs_json=json.dumps(info.env_kwargs, sort_keys=True),
         normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
+        hidden=info.hidden_observation, env_options=info.extra.get("env_options") or {},
         source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
     )
     path = folder / "README.md"

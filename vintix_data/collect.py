@@ -59,13 +59,18 @@ class CollectConfig:
     env_options: dict = field(default_factory=dict)
     force: bool = False
     gate_episodes: int = 10
+    # latent tasks (vintix_data.hiding): observation components recorded as `hide_fill` instead of their values
+    hide: tuple[str, ...] = ()
+    hide_fill: float = 0.0
 
     def identity(self) -> dict:
         """What must match for ``--resume`` to continue a run (not how it is executed)."""
         d = asdict(self)
         for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes"):
             d.pop(k)
-        for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {})):
+        d["hide"] = list(d["hide"])
+        for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {}), ("hide", []),
+                           ("hide_fill", 0.0)):
             if d[k] == default:  # absent when unused, so runs started before these settings existed still resume
                 d.pop(k)
         return d
@@ -110,8 +115,10 @@ class _DropInfo(gym.Wrapper):
 class Collector:
     """Runs a list of histories on a vector env; each completed episode becomes a part file."""
 
-    def __init__(self, config: CollectConfig, task: TaskSpec, schedule: NoiseSchedule, demonstrator, histories: int):
+    def __init__(self, config: CollectConfig, task: TaskSpec, schedule: NoiseSchedule, demonstrator, histories: int,
+                 hidden=None):
         self.cfg, self.task, self.schedule, self.demo, self.histories = config, task, schedule, demonstrator, histories
+        self.hidden = hidden  # HiddenObservation | None: what the recorded rows must not show
         self.out = Path(config.out)
         self.adapter = adapter_for(task)
         self.limit = self.adapter.episode_limit(task)
@@ -208,10 +215,14 @@ class Collector:
                     step[i] = 0
                     continue
                 n = int(step[i])
+                final_obs = next_obs[i].astype(np.float32)
+                if self.hidden is not None:  # the demonstrator saw everything; the rows show the latent task only
+                    self.hidden.apply_(buf_obs[i, :n])
+                    self.hidden.apply_(final_obs)
                 ep = EpisodeData(history=int(hist[i]), episode=int(episode[i]), t0=int(t[i]) - n, reset_seed=int(seeds[i]),
                                  observation=buf_obs[i, :n], action=buf_act[i, :n], demonstrator_action=buf_demo[i, :n],
                                  epsilon=self.eps[t[i] - n: t[i]], reward=buf_rew[i, :n], terminated=buf_term[i, :n],
-                                 truncated=buf_trunc[i, :n], final_observation=next_obs[i].astype(np.float32))
+                                 truncated=buf_trunc[i, :n], final_observation=final_obs)
                 path = part_path(self.out, ep.history, ep.episode)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 ep.save_part(path)
@@ -321,6 +332,12 @@ def prepare(config: CollectConfig):
         raise CollectError(f"--workers must be between 1 and --num-envs ({config.num_envs}), got {config.workers}")
     if config.vector not in ("auto", "sync", "async"):
         raise CollectError(f"--vector must be sync, async or auto, got {config.vector!r}")
+    from vintix_data.hiding import HidingError, resolve_hidden
+
+    try:
+        hidden = resolve_hidden(task, config.hide, config.hide_fill)
+    except HidingError as e:
+        raise CollectError(str(e)) from None
     schedule = NoiseSchedule(p=config.p, f=config.f, steps=steps)
     spec = config.demonstrator or adapter.default_demonstrator(task)
     if spec is None:
@@ -347,7 +364,7 @@ def prepare(config: CollectConfig):
         from vintix_data.gate import require_gate
 
         require_gate(task, demonstrator, spec, episodes=config.gate_episodes, seed=config.seed)
-    return task, schedule, demonstrator, spec, histories
+    return task, schedule, demonstrator, spec, histories, hidden
 
 
 def run_identity(config: CollectConfig, spec: str, demonstrator, histories: int, steps: int) -> dict:
@@ -360,18 +377,18 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
     """Collect, finalize and validate a dataset folder. Returns the folder."""
     from vintix_data.finalize import finalize
 
-    task, schedule, demonstrator, spec, histories = prepare(config)
+    task, schedule, demonstrator, spec, histories, hidden = prepare(config)
     out = Path(config.out)
     state_path = out / STATE_DIR / "state.json"
     identity = run_identity(config, spec, demonstrator, histories, schedule.steps)
     if not config.resume:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True))
+        atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True, allow_nan=False))
     elif json.loads(state_path.read_text()).get("complete"):
         return out  # finalized already: nothing to resume
     for tmp in (out / STATE_DIR).rglob("*.tmp"):
         tmp.unlink()  # a part interrupted mid-write; its episode is collected again
-    collector = Collector(config, task, schedule, demonstrator, histories)
+    collector = Collector(config, task, schedule, demonstrator, histories, hidden)
     t0 = time.perf_counter()
     progress = progress_factory(histories * schedule.steps, histories) if progress_factory else None
     if progress is not None:
@@ -385,8 +402,9 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
     finally:
         if progress is not None:
             progress.close()
-    finalize(out, task, schedule, demonstrator, spec, histories, config, collect_seconds=time.perf_counter() - t0)
-    atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__, "complete": True}, indent=2,
+    finalize(out, task, schedule, demonstrator, spec, histories, config, collect_seconds=time.perf_counter() - t0,
+             hidden=hidden)
+    atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__, "complete": True}, indent=2, allow_nan=False,
                                              sort_keys=True))
     shutil.rmtree(out / STATE_DIR / "parts", ignore_errors=True)
     return out

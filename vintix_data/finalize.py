@@ -31,6 +31,7 @@ from vintix_data.format import (
     write_parquet_atomic,
     write_shards,
 )
+from vintix_data.jsonio import strict
 from vintix_data.registry import TaskSpec
 from vintix_data.schedule import NoiseSchedule
 
@@ -66,7 +67,7 @@ def reference_scores(task: TaskSpec, demonstrator, episodes: int, seed: int) -> 
 
 
 def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, spec: str, histories: int,
-             config: CollectConfig, collect_seconds: float = 0.0) -> DatasetInfo:
+             config: CollectConfig, collect_seconds: float = 0.0, hidden=None) -> DatasetInfo:
     env = make_env(task)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
@@ -113,6 +114,7 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=["setpoint", "velocity", "gain", "shift", "fatigue", "consumption"] if task.domain == "industrial-benchmark" else None,
         extra={"env_options": dict(task.env_options)} if task.env_options else {},
+        hidden_observation=hidden.to_dict() if hidden is not None else None,
     )
     write_info_manifest_plot_card(out, info)
     return info
@@ -125,7 +127,7 @@ def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, R
     stats_json = {k: v.to_dict() for k, v in stats.items()}
     stats_json["episode_return"] = {"mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
                                     "max": float(returns.max()), "count": len(returns)}
-    atomic_write_text(out / META_DIR / "stats.json", json.dumps(stats_json, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out / META_DIR / "stats.json", json.dumps(strict(stats_json), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_info_manifest_plot_card(out: Path, info: DatasetInfo) -> None:

@@ -172,14 +172,28 @@ class DatasetInfo:
     source: str = "collect"  # "collect" or "import-h5"
     format_version: str = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    # latent-task data (vintix_data.hiding): {"components": [...], "indices": [...], "fill": x}; None: fully observed
+    hidden_observation: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """The dataset's name: ``vintix-<task>``, with ``-hidden-<components>`` for latent-task data."""
+        hidden = self.hidden_observation
+        return f"vintix-{self.task}" + ("-hidden-" + "-".join(hidden["components"]) if hidden else "")
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+        from vintix_data.jsonio import dumps  # strict JSON: infinite bounds as null (vintix_data/jsonio.py)
+
+        return dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DatasetInfo":
         d = dict(d)
         d["reference_scores"] = ReferenceScores(**d.get("reference_scores", {}))
+        from vintix_data.jsonio import restore_space_bounds  # null bounds -> -inf / +inf
+
+        for key in ("observation_space", "action_space"):
+            d[key] = restore_space_bounds(d.get(key))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -348,7 +362,7 @@ def build_manifest(folder: Path) -> dict[str, Any]:
 
 def write_manifest(folder: Path) -> dict[str, Any]:
     manifest = build_manifest(folder)
-    atomic_write_text(Path(folder) / META_DIR / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(Path(folder) / META_DIR / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return manifest
 
 

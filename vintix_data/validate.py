@@ -51,7 +51,9 @@ class ValidationReport:
             self.errors.append(f"{check}: further failures not listed")
 
     def to_json(self) -> str:
-        return json.dumps({"ok": self.ok, "errors": self.errors, "figures": self.figures}, indent=2)
+        from vintix_data.jsonio import dumps  # strict JSON: a non-finite figure is null
+
+        return dumps({"ok": self.ok, "errors": self.errors, "figures": self.figures}, indent=2)
 
 
 def _check_manifest(folder: Path, report: ValidationReport) -> list[Path]:
@@ -75,6 +77,17 @@ def _check_manifest(folder: Path, report: ValidationReport) -> list[Path]:
         elif file_sha256(p) != e["sha256"]:
             report.fail("manifest", f"{e['name']}: sha256 does not match the manifest (corrupted or modified)")
     return sorted(folder / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/") and (folder / e["name"]).exists())
+
+
+def _check_hidden_spec(info: DatasetInfo, report: ValidationReport) -> None:
+    hidden = info.hidden_observation
+    if not hidden:
+        return
+    idx = hidden.get("indices") or []
+    if not idx or not all(isinstance(i, int) and 0 <= i < info.obs_dim for i in idx) or not hidden.get("components"):
+        report.fail("hidden", f"{META_DIR}/info.json: hidden_observation {hidden} names no valid observation column "
+                              f"(obs_dim {info.obs_dim})")
+        info.hidden_observation = None  # the row check would index out of range
 
 
 class _RowChecker:
@@ -142,6 +155,14 @@ class _RowChecker:
             if not np.all(np.isfinite(x)):
                 i = int(np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(1))[0])
                 r.fail("finite", f"history {h[i]} episode {ep[i]} t={t[i]}: {name} has NaN or inf")
+        hidden = info.hidden_observation
+        if hidden:  # latent-task data: the hidden columns must hold the fill value in every row
+            cols = obs[:, hidden["indices"]]
+            leak = cols != np.float32(hidden["fill"])
+            if leak.any():
+                i = int(np.flatnonzero(leak.any(1))[0])
+                r.fail("hidden", f"history {h[i]} episode {ep[i]} t={t[i]}: hidden observation column(s) "
+                                 f"{', '.join(hidden['components'])} hold {cols[i].tolist()}, not the fill {hidden['fill']}")
         out = (act < self.low) | (act > self.high)
         if out.any():
             i = int(np.flatnonzero(out.any(1))[0])
@@ -238,6 +259,7 @@ def validate(folder: str | Path, config: ValidationConfig | None = None) -> Vali
     except FormatError as e:
         report.fail("info", str(e))
         return report
+    _check_hidden_spec(info, report)
     shards = _check_manifest(folder, report)
     if not shards:
         report.fail("shards", f"{folder}: no data shards")
@@ -287,3 +309,12 @@ def _check_episodes_table(folder: Path, checker: _RowChecker, report: Validation
         report.fail("episodes", f"{META_DIR}/episodes.parquet: episode lengths differ from the shards")
     if not np.allclose(t.column("return").to_numpy(), checker.ep_returns, rtol=1e-9, atol=1e-6):
         report.fail("episodes", f"{META_DIR}/episodes.parquet: episode returns differ from the shards")
+    hidden = checker.info.hidden_observation
+    if hidden:
+        final = np.asarray(pq.read_table(path, columns=["final_observation"]).column("final_observation").to_pylist(),
+                           np.float32).reshape(len(keys), -1)
+        leak = final[:, hidden["indices"]] != np.float32(hidden["fill"])
+        if leak.any():
+            i = int(np.flatnonzero(leak.any(1))[0])
+            report.fail("hidden", f"{META_DIR}/episodes.parquet: history {keys[i][0]} episode {keys[i][1]}: the final "
+                                  f"observation shows the hidden column(s) {', '.join(hidden['components'])}")

@@ -59,6 +59,15 @@ def episode_variation(task: TaskSpec, reset_seed: int) -> int | None:
     return fn(task, reset_seed) if fn is not None else None
 
 
+def observation_components(task: TaskSpec) -> dict[str, list[int]]:
+    """The task's named observation components -> their column indices, in observation order (empty: none named).
+
+    What ``--hide`` can hide from recorded data (latent tasks, DESIGN §9).
+    """
+    fn = getattr(adapter_for(task), "observation_components", None)
+    return dict(fn(task)) if fn is not None else {}
+
+
 def paper_comparable(task: TaskSpec) -> bool:
     """Whether the paper's reference scores are for this very env (same version, no variation)."""
     fn = getattr(adapter_for(task), "paper_comparable", None)
@@ -107,4 +116,4 @@ def parse_env_options(items: list[str] | None) -> dict[str, str]:
 
 
 __all__ = ["DomainAdapter", "DomainUnavailableError", "adapter_for", "make_env", "configure_task", "unavailable",
-           "episode_reset_seed", "episode_variation", "default_episode_seed", "paper_comparable", "parse_env_options"]
+           "episode_reset_seed", "episode_variation", "observation_components", "default_episode_seed", "paper_comparable", "parse_env_options"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from vintix_data.envs import IB_ENV_ID
+from vintix_data.envs.industrial_benchmark import OBSERVATION_NAMES
 from vintix_data.registry import TaskSpec
 
 
@@ -30,6 +31,9 @@ def install_default_demonstrator(task: TaskSpec, checkpoint: Path) -> Path:
 
 class IndustrialBenchmarkAdapter:
     demonstrator_kinds = ("sb3", "random", "zero")
+
+    def observation_components(self, task: TaskSpec) -> dict[str, list[int]]:
+        return {name: [i] for i, name in enumerate(OBSERVATION_NAMES)}
 
     def episode_limit(self, task: TaskSpec) -> int:
         return task.episode_limit

@@ -32,7 +32,17 @@ from vintix_data.registry import TaskSpec
 
 MT1_VARIATIONS = 50
 MAX_PATH_LENGTH = 500  # SawyerXYZEnv.max_path_length: stepping beyond it raises inside metaworld
-OPTIONS = {"fixed_goal": "one goal/object variation per history instead of one per episode (--fixed-goal)"}
+OPTIONS = {"fixed_goal": "one goal/object variation per history instead of one per episode (--fixed-goal); "
+                         "distinct across histories (a seeded permutation of the 50, repeating after 50 histories)",
+           "goal_set": "train (MT1's 50 variations = ML1's train set, the default) or test (ML1's 50 held-out "
+                       "variations: MT1 drawn with seed + 1, as metaworld.ML1 draws its test tasks)"}
+GOAL_SETS = ("train", "test")
+# Column layout of the 39-dim v3 observation: current frame (18), previous frame (18), goal (3)
+OBSERVATION_COMPONENTS: dict[str, list[int]] = {
+    "hand": [0, 1, 2], "gripper": [3], "objects": list(range(4, 18)),
+    "previous_hand": [18, 19, 20], "previous_gripper": [21], "previous_objects": list(range(22, 36)),
+    "goal": [36, 37, 38],
+}
 
 # Episode lengths at which the scripted experts that miss the gate at the paper's 100 steps pass it
 # (success rate >= the gate's minimum over 10 seeded episodes; `vintix-data demonstrator eval --all --domain
@@ -59,9 +69,37 @@ def variation_index(reset_seed: int, n: int = MT1_VARIATIONS) -> int:
     return int(np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(reset_seed), spawn_key=(3,)))).integers(n))
 
 
+def goal_order(seed: int, n: int = MT1_VARIATIONS) -> np.ndarray:
+    """The permutation of the ``n`` variations that ``--fixed-goal`` histories ``0, 1, ...`` take in turn."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(4,)))).permutation(n)
+
+
+@lru_cache(maxsize=4096)
 def history_seed(seed: int, history: int) -> int:
-    """The reset seed of every episode of a history under ``--fixed-goal``."""
-    return int(np.random.SeedSequence((seed, history), spawn_key=(2,)).generate_state(1)[0])
+    """The reset seed of every episode of a history under ``--fixed-goal``.
+
+    History ``h`` runs variation ``goal_order(seed)[h % 50]``, so up to 50 histories have 50 distinct goals (drawn
+    with replacement, 24 histories had 19). The variation stays a function of the reset seed alone (DESIGN §2):
+    the seed is the first of ``SeedSequence((seed, h, j), spawn_key=(2,))``, j = 0, 1, ... that selects it.
+    """
+    want = int(goal_order(seed)[history % MT1_VARIATIONS])
+    for j in range(1_000_000):
+        s = int(np.random.SeedSequence((int(seed), int(history), j), spawn_key=(2,)).generate_state(1)[0])
+        if variation_index(s) == want:
+            return s
+    raise RuntimeError("no seed selects the variation")  # unreachable: each j hits with probability 1/50
+
+
+def _flag(value, name: str) -> bool:
+    """A boolean option given as a bool or as text (``true/false/1/0/yes/no``); anything else is an error."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
 def _find_wrapper(env: gym.Env, name: str):
@@ -177,9 +215,30 @@ class MetaWorldAdapter:
         if task.episode_limit > MAX_PATH_LENGTH:
             raise ValueError(f"{task.id}: --episode-limit {task.episode_limit} is above Meta-World's max_path_length "
                              f"of {MAX_PATH_LENGTH}")
-        opts = {k: bool(v) for k, v in options.items() if v}
-        merged = {**task.env_options, **opts}
-        return dataclasses.replace(task, env_options=merged) if merged != task.env_options else task
+        opts = dict(task.env_options)
+        if "fixed_goal" in options:
+            value = _flag(options["fixed_goal"], "fixed_goal")
+            if value:
+                opts["fixed_goal"] = True
+            else:
+                opts.pop("fixed_goal", None)
+        if "goal_set" in options:
+            goal_set = str(options["goal_set"]).strip().lower()
+            if goal_set not in GOAL_SETS:
+                raise ValueError(f"{task.id}: goal_set must be train or test, got {options['goal_set']!r}")
+            if goal_set == "test":
+                opts["goal_set"] = "test"
+            else:
+                opts.pop("goal_set", None)
+        if opts == task.env_options:
+            return task
+        kwargs = dict(task.env_kwargs)
+        if opts.get("goal_set") == "test" and task.env_options.get("goal_set") != "test":
+            kwargs["seed"] = int(kwargs.get("seed", 0)) + 1  # metaworld.ML1's test tasks: MT1's draw with seed + 1
+        return dataclasses.replace(task, env_options=opts, env_kwargs=kwargs)
+
+    def observation_components(self, task: TaskSpec) -> dict[str, list[int]]:
+        return {k: list(v) for k, v in OBSERVATION_COMPONENTS.items()}
 
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:
         missing = metaworld_missing()
