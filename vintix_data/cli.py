@@ -14,7 +14,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+
+from vintix_data.registry import DOMAIN_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Collect, validate and publish noise-distilled learning histories (Vintix).")
@@ -42,33 +43,43 @@ def fail(message: str, code: int = 2):
 
 
 @app.command()
-def tasks(domain: Optional[str] = typer.Option(None, help="industrial-benchmark, mujoco, meta-world or bi-dexhands"),
+def tasks(domain: Optional[str] = typer.Option(None, help=f"{DOMAIN_HELP}."),
           split: Optional[str] = typer.Option(None, help="train or test"),
-          as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+          as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+          as_tsv: bool = typer.Option(False, "--tsv", help="Print tab-separated values with a header line (for scripts).")):
     """List the paper's tasks with their runnable ids, Hub names and reference scores."""
     from vintix_data.registry import list_tasks
 
     try:
+        if as_json and as_tsv:
+            raise ValueError("give --json or --tsv, not both")
         rows = list_tasks(domain, split)
     except ValueError as e:
         fail(str(e))
     from vintix_data.cli_domains import collectable
+    from vintix_data.cli_tables import Col, console, fit_table
 
     here = {t.id: collectable(t) for t in rows}
     if as_json:
         print(json.dumps([{**t.to_dict(), "collectable": here[t.id][0], "not_collectable_because": here[t.id][1] or None}
-                          for t in rows], indent=2))
+                          for t in rows], indent=2, allow_nan=False))
         return
-    table = Table(title=f"{len(rows)} tasks ({sum(ok for ok, _ in here.values())} collectable here)")
-    for col in ("id", "domain", "split", "paper name", "obs", "act", "reward scale", "random", "expert", "histories x steps",
-                "hub repo", "collectable here"):
-        table.add_column(col)
-    for t in rows:
-        table.add_row(t.id, t.domain, t.split, t.paper_name, str(t.obs_dim), str(t.act_dim), f"{t.reward_scale:g}",
-                      f"{t.random_mean:g}" if t.random_mean is not None else "-",
-                      f"{t.expert_mean:g}" if t.expert_mean is not None else "-",
-                      f"{t.num_histories} x {t.history_steps:,}", t.hub_name, "yes" if here[t.id][0] else "no")
-    out.print(table)
+    cols = [Col("id", is_id=True), Col("domain", 1), Col("split", 6), Col("paper name", 0), Col("obs", 5, justify="right"),
+            Col("act", 5, justify="right"), Col("reward scale", 2), Col("random", 4, justify="right"), Col("expert", 4, justify="right"),
+            Col("histories x steps", 3), Col("hub repo", 0), Col("collectable", 7)]
+    cells = [[t.id, t.domain, t.split, t.paper_name, str(t.obs_dim), str(t.act_dim), f"{t.reward_scale:g}",
+              f"{t.random_mean:g}" if t.random_mean is not None else "-",
+              f"{t.expert_mean:g}" if t.expert_mean is not None else "-",
+              f"{t.num_histories} x {t.history_steps:,}", t.hub_name, "yes" if here[t.id][0] else "no"] for t in rows]
+    if as_tsv:
+        for line in [[c.name for c in cols]] + cells:
+            print("\t".join(line))
+        return
+    con = console()
+    table, dropped = fit_table(con, f"{len(rows)} tasks ({sum(ok for ok, _ in here.values())} collectable here)", cols, cells)
+    con.print(table)
+    if dropped:
+        con.print(f"not shown at this width: {', '.join(dropped)} (--json or --tsv for every field)", highlight=False)
     for domain in sorted({t.domain for t in rows if not here[t.id][0]}):
         first = next(t for t in rows if t.domain == domain and not here[t.id][0])
         err.print(f"not collectable here ({domain}): {here[first.id][1]}", highlight=False, soft_wrap=True)
@@ -118,7 +129,7 @@ def demonstrator_eval(task: Optional[str] = typer.Argument(None, help="A task id
                       episodes: int = typer.Option(20, help="Episodes for each of random and the demonstrator."),
                       seed: int = typer.Option(0), as_json: bool = typer.Option(False, "--json"),
                       all_tasks: bool = typer.Option(False, "--all", help="Every task of --domain, one table at the end."),
-                      domain: Optional[str] = typer.Option(None, help="With --all: meta-world (or metaworld), mujoco, industrial-benchmark."),
+                      domain: Optional[str] = typer.Option(None, help=f"With --all: {DOMAIN_HELP}."),
                       episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the registry's; Meta-World 100)."),
                       fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history."),
                       env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version).")):
@@ -137,7 +148,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             steps: Optional[int] = typer.Option(None, help="Transitions per history, N (default: the paper's)."),
             p: float = typer.Option(1.0, "--p", help="Schedule curvature p > 0."),
             f: float = typer.Option(0.1, "--f", help="Noise-free tail fraction, 0 <= f < 1."),
-            seed: int = typer.Option(0), num_envs: int = typer.Option(1, help="Sub-envs of the vector env."),
+            seed: int = typer.Option(0),
+            num_envs: Optional[int] = typer.Option(None, help="Sub-envs of the vector env (default: --workers, so 1)."),
             vector: str = typer.Option("auto", help="sync, async or auto (async when --num-envs > 1)."),
             workers: int = typer.Option(1, help="Processes sharing the sub-envs, each on its own histories."),
             resume: bool = typer.Option(False, help="Continue an interrupted collection in --out."),
@@ -146,20 +158,25 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history (default: per episode)."),
             env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version)."),
             force: bool = typer.Option(False, "--force", help="Collect even when the demonstrator fails the gate (not clearly better than random)."),
-            gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for the gate.")):
+            gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for the gate."),
+            hide: Optional[list[str]] = typer.Option(None, "--hide", help="Latent task: record this observation component as a constant (repeatable; Meta-World: goal, hand, objects, ...; IB: setpoint, ...). The demonstrator still sees it."),
+            hide_fill: float = typer.Option(0.0, "--hide-fill", help="The constant recorded in place of hidden components.")):
     """Collect noise-distilled learning histories into a Hub-ready dataset folder, then validate it."""
     from vintix_data.collect import CollectConfig, collect as run_collect
     from vintix_data.progress import CollectProgress
     from vintix_data.validate import validate
 
+    if num_envs is None:  # --workers W alone: W processes need at least W sub-envs, one each
+        num_envs = max(1, workers)
     config = CollectConfig(task=task, out=str(out_dir), demonstrator=demonstrator, histories=histories, steps=steps, p=p, f=f,
                            seed=seed, num_envs=num_envs, vector=vector, workers=workers, resume=resume, reference_episodes=reference_episodes,
                            command=["vintix-data"] + sys.argv[1:])
     try:
-        from vintix_data.domains import parse_env_options
+        from vintix_data.cli_domains import parse_options
 
         config.episode_limit, config.fixed_goal, config.force = episode_limit, fixed_goal, force
-        config.env_options, config.gate_episodes = parse_env_options(env_option), max(1, gate_episodes)
+        config.hide, config.hide_fill = tuple(hide or ()), hide_fill
+        config.env_options, config.gate_episodes = parse_options(env_option), max(1, gate_episodes)
         folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
     except _user_errors() as e:
         fail(str(e))
@@ -198,6 +215,10 @@ def info(folder: Path):
     from vintix_data.format import DatasetInfo
 
     try:
+        if not folder.exists():
+            raise ValueError(f"no such folder: {folder}")
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is a file, not a dataset folder")
         meta = DatasetInfo.load(folder)
     except _user_errors() as e:
         fail(str(e))

@@ -12,6 +12,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from vintix_data import __version__
 
@@ -54,8 +55,21 @@ def version():
     print(__version__)
 
 
-@app.command()
-def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (ORG/NAME[@REV]) or dataset folders."),
+class _UsageWithoutHiddenArguments(TyperCommand):
+    """Typer lists a hidden positional argument in the usage line anyway (``[more]...``); leave it out there too."""
+
+    def collect_usage_pieces(self, ctx):
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not getattr(param, "hidden", False):
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+@app.command(cls=_UsageWithoutHiddenArguments)
+def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (ORG/NAME or ORG/NAME@REVISION) or dataset folders "
+                                             "(--datasets A B C, or --datasets A --datasets B)."),
+          # the datasets after the first of `--datasets A B C` (click options take one value each); hidden
           more: Optional[List[str]] = typer.Argument(None, hidden=True, help="More datasets after --datasets."),
           out_dir: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, latest, metrics.jsonl, loss.png."),
           preset: str = typer.Option("tiny", help="tiny (CPU, minutes) or paper (the paper's model and optimizer)."),
@@ -118,7 +132,7 @@ def describe(preset: str = typer.Option("paper", help="tiny or paper."),
               "per_block": block, "final_norm": parts["backbone"] - block * model_cfg.n_layer, "padding": parts["padding"],
               "encoders": sum(r["encoder"] for r in rows), "heads": sum(r["head"] for r in rows), "by_group": rows}
     if as_json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2, allow_nan=False))
         return
     width = max(len(r["group"]) for r in rows)
     out.print(f"Vintix {preset}: {len(dims)} tasks, {len(groups)} groups (MuJoCo obs dims: {mujoco_obs})", highlight=False)
@@ -159,8 +173,9 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
           seed: int = typer.Option(0, help="Base seed of the evaluation episodes."),
           prompt: Optional[str] = typer.Option(None, help="random:STEPS puts STEPS uniform-random transitions in the "
                                                          "context first (default: cold start)."),
-          variation: Optional[List[str]] = typer.Option(None, "--variation", help="MuJoCo physics: viscosity=0.05, "
-                                                        "gravity=1.1 (scale) (repeatable)."),
+          variation: Optional[List[str]] = typer.Option(None, "--variation", help="KEY=VALUE env option, repeatable: "
+                                                        "MuJoCo viscosity=0.05, gravity=1.1 (a scale), version=v4; "
+                                                        "Meta-World fixed_goal=true|false."),
           stats_from: Optional[str] = typer.Option(None, help="Dataset (folder or Hub id) whose stats and reference "
                                                    "scores a held-out task uses (default: estimated from random steps)."),
           stats_steps: int = typer.Option(10_000, help="Random-policy steps to estimate a held-out task's stats."),
@@ -173,17 +188,21 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for results.json and returns.png "
                                                  "(default: eval-<task>)."),
           force: bool = typer.Option(False, help="Replace an existing results.json in --out."),
-          quiet: bool = typer.Option(False, help="No progress bar.")):
+          quiet: bool = typer.Option(False, help="No progress bar."),
+          ablation: bool = typer.Option(False, "--ablation", help="Also play the same runs with the context cleared at "
+                                        "every episode start, and report the paired difference (full minus cleared): "
+                                        "in-context learning vs behaviour cloning.")):
     """Cold-start many-shot in-context evaluation in the task's real environment."""
-    from vintix_data.domains import DomainUnavailableError, parse_env_options
+    from vintix_data.cli_domains import parse_options
+    from vintix_data.domains import DomainUnavailableError
     from vintix_model.eval_report import RESULTS, write
     from vintix_model.evaluate import EvalConfig, EvalError, evaluate, parse_prompt
     from vintix_model.model import Vintix
 
     try:
         cfg = EvalConfig(task=task, episodes=episodes, seeds=seeds, seed=seed, prompt_steps=parse_prompt(prompt),
-                         variation=parse_env_options(variation), stats_from=stats_from, stats_steps=stats_steps,
-                         window=window, use_cache=cache, device=device, precision=precision)
+                         variation=parse_options(variation, "--variation"), stats_from=stats_from, stats_steps=stats_steps,
+                         window=window, use_cache=cache, device=device, precision=precision, ablation=ablation)
         cfg.check()
         out_dir = out_dir or Path(f"eval-{task}")
         if (out_dir / RESULTS).exists() and not force:
@@ -206,6 +225,13 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
               f"(random {_num(ref['random'])}, demonstrator {_num(ref['demonstrator'])}: {ref['source']}){norm}; "
               f"Spearman rho shot vs mean {rho}; {results['timing']['steps_per_s']:,.0f} env steps/s",
               highlight=False, soft_wrap=True)
+    if results.get("ablation"):
+        c, d = results["ablation"]["context_reset"]["summary"], results["ablation"]["paired_difference"]["last_third"]
+        ci = d["ci95"]
+        interval = f" [{ci[0]:+,.2f}, {ci[1]:+,.2f}] (95% bootstrap over runs)" if ci[0] is not None else ""
+        err.print(f"shots {d['shots'][0]}-{d['shots'][1]}: full context {s['last_third_mean']:,.2f}, context cleared every "
+                  f"episode {c['last_third_mean']:,.2f}; paired difference {d['mean']:+,.2f}{interval}, "
+                  f"positive in {d['runs_positive']} of {d['runs']} runs", highlight=False, soft_wrap=True)
     err.print(f"wrote {path} and {png}", highlight=False, soft_wrap=True)
 
 

@@ -109,7 +109,10 @@ def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
                     episode_sparsity=episode_sparsity or spec_sparsity, rows=info.total_steps, histories=info.histories,
                     source=source, folder=folder,
                     env={"env_id": info.env_id, "env_kwargs": info.env_kwargs, "episode_limit": info.episode_limit,
-                         "reference_scores": dataclasses.asdict(info.reference_scores)})
+                         "reference_scores": dataclasses.asdict(info.reference_scores),
+                         # latent-task data: evaluation hides the same columns and keeps one variation per run
+                         "hidden_observation": info.hidden_observation,
+                         "env_options": dict(info.extra.get("env_options") or {})})
 
 
 def check_tasks(tasks: list[TaskData]) -> None:
@@ -182,7 +185,7 @@ def _write_arrays(t: TaskData, final: Path) -> None:
     del out
     if not has_demo:
         (tmp / "demonstrator_action.npy").unlink()
-    (tmp / "done").write_text(json.dumps({"rows": n, "task": t.task}) + "\n")
+    (tmp / "done").write_text(json.dumps({"rows": n, "task": t.task}, allow_nan=False) + "\n")
     try:
         os.rename(tmp, final)
     except OSError:  # another process (rank) finished first: keep theirs

@@ -52,6 +52,40 @@ def _tolist(x) -> list | None:
     return None if x is None else [None if not np.isfinite(v) else round(float(v), 6) for v in np.ravel(x)]
 
 
+def _mean_ci(x: np.ndarray) -> list[float | None]:
+    """95% percentile bootstrap interval of the mean of ``x`` (runs), as [low, high]; [None, None] below 2 runs."""
+    x = np.asarray(x, float)
+    if len(x) < 2:
+        return [None, None]
+    lo, hi = _interval(x[:, None], lambda v, axis: np.mean(v, axis=axis))
+    return [round(float(lo[0]), 6), round(float(hi[0]), 6)]
+
+
+def last_third(K: int) -> slice:
+    """The shots the in-context verdict is read on: the last third (at least one)."""
+    return slice(K - max(1, K // 3), K)
+
+
+def paired_difference(full: list[list[float]], cleared: list[list[float]]) -> dict[str, Any]:
+    """Full context minus cleared context, run by run (same seeds, same variations, same episode seeds).
+
+    Per shot: the mean difference and its 95% bootstrap interval over runs. The verdict figure: each run's mean
+    difference over the last third of the shots, averaged over runs, with its interval. An interval above 0 says
+    the context carried something across episodes that the checkpoint used.
+    """
+    F, C = np.asarray(full, float), np.asarray(cleared, float)
+    if F.shape != C.shape:
+        raise ValueError(f"paired runs differ in shape: {F.shape} vs {C.shape}")
+    D = F - C
+    S, K = D.shape
+    lo, hi = _interval(D, lambda x, axis: np.mean(x, axis=axis))
+    tail = last_third(K)
+    per_run = D[:, tail].mean(1)
+    return {"per_shot": {"shot": list(range(1, K + 1)), "mean": _tolist(D.mean(0)), "ci95": [_tolist(lo), _tolist(hi)]},
+            "last_third": {"shots": [tail.start + 1, K], "mean": float(per_run.mean()), "ci95": _mean_ci(per_run),
+                           "runs": S, "runs_positive": int((per_run > 0).sum()), "per_run": _tolist(per_run)}}
+
+
 def summarize(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
@@ -72,12 +106,21 @@ def summarize(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
                "normalized_mean": float(norm.mean()) if norm is not None else None,
                "normalized_last_tenth": float(norm[:, -tenth:].mean()) if norm is not None else None,
                "normalized_first_tenth": float(norm[:, :tenth].mean()) if norm is not None else None}
+    tail = last_third(K)
+    summary["last_third_shots"] = [tail.start + 1, K]
+    summary["last_third_mean"] = float(R[:, tail].mean())
+    summary["last_third_ci95"] = _mean_ci(R[:, tail].mean(1))
+    if norm is not None:
+        summary["normalized_last_third"] = float(norm[:, tail].mean())
     if run.get("successes") is not None:
         summary["success_rate"] = float(np.mean(run["successes"]))
+        summary["success_rate_last_third"] = float(np.mean(np.asarray(run["successes"])[:, tail]))
         summary["success_rate_last_tenth"] = float(np.mean(np.asarray(run["successes"])[:, -tenth:]))
     timing = {k: run[k] for k in ("env_steps", "prompt_steps", "wall_s", "prompt_s", "steps_per_s")}
-    return {"summary": summary, "per_shot": per_shot, "per_seed": {"returns": run["returns"], "lengths": run["lengths"],
-            "successes": run.get("successes")}, "timing": timing}
+    per_seed = {"returns": run["returns"], "lengths": run["lengths"], "successes": run.get("successes")}
+    if run.get("variations") is not None and any(v and v[0] is not None for v in run["variations"]):
+        per_seed["variations"] = run["variations"]  # the task variation of every episode (Meta-World goal index)
+    return {"summary": summary, "per_shot": per_shot, "per_seed": per_seed, "timing": timing}
 
 
 def plot(results: dict[str, Any], path: Path) -> Path:
@@ -93,15 +136,22 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for i, returns in enumerate(results["per_seed"]["returns"]):
-        ax.plot(x[:len(returns)], returns, color="0.6", lw=0.7, alpha=0.7, label="each seed" if i == 0 else None)
-    few = len(results["per_seed"]["returns"]) < 4
-    for key, color, ls in (("mean", "tab:blue", "-"), ("iqm", "tab:orange", "--")):
-        name = "IQM" + (" (= mean below 4 seeds)" if few else "") if key == "iqm" else "mean"
-        ax.plot(x, arr(ps[key]), color=color, lw=1.8, ls=ls, label=f"{name} over seeds")
-        lo, hi = arr(ps[f"{key}_ci95"][0]), arr(ps[f"{key}_ci95"][1])
+    n_runs = len(results["per_seed"]["returns"])
+    ablation = results.get("ablation")
+    if n_runs <= 10:
+        for i, returns in enumerate(results["per_seed"]["returns"]):
+            ax.plot(x[:len(returns)], returns, color="0.6", lw=0.7, alpha=0.7, label="each run" if i == 0 else None)
+    # the IQM trims a quarter at each end: with fewer than 4 runs it trims nothing and would repeat the mean
+    curves = [("mean", "tab:blue", "-", ps, "full context" if ablation else "mean")]
+    if n_runs >= 4 and not ablation:
+        curves.append(("iqm", "tab:orange", "--", ps, "IQM"))
+    if ablation:
+        curves.append(("mean", "tab:purple", "-", ablation["context_reset"]["per_shot"], "context cleared every episode"))
+    for key, color, ls, data, name in curves:
+        ax.plot(x, arr(data[key]), color=color, lw=1.8, ls=ls, label=f"{name} (mean over {n_runs} runs)" if key == "mean" else f"{name} over runs")
+        lo, hi = arr(data[f"{key}_ci95"][0]), arr(data[f"{key}_ci95"][1])
         if np.isfinite(lo).any():
-            ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0, label=f"{key.upper() if key == 'iqm' else key} 95% bootstrap CI")
+            ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0, label="95% bootstrap CI over runs" if color == "tab:blue" else None)
     if ref.get("random") is not None:
         ax.axhline(ref["random"], color="tab:red", ls="--", lw=1.2, label=f"random ({ref['random']:,.1f})")
     if ref.get("demonstrator") is not None:
@@ -109,7 +159,15 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     cfg = results["config"]
     prompt = f", prompt random:{cfg['prompt_steps']}" if cfg["prompt_steps"] else ", cold start"
     held = " (held-out)" if results["held_out"] else ""
-    ax.set_title(f"{results['task']}{held}: {cfg['seeds']} seed(s){prompt}, window {cfg['window']}", fontsize=10)
+    hidden = results.get("hidden_observation")
+    latent = f", {'+'.join(hidden['components'])} hidden" if hidden else ""
+    title = f"{results['task']}{held}{latent}: {cfg['seeds']} run(s){prompt}, window {cfg['window']}"
+    if ablation:
+        pdiff = ablation["paired_difference"]["last_third"]
+        ci = pdiff["ci95"]
+        title += (f"\nfull - cleared over shots {pdiff['shots'][0]}-{pdiff['shots'][1]}: {pdiff['mean']:+,.1f}"
+                  + (f" [{ci[0]:+,.1f}, {ci[1]:+,.1f}]" if ci[0] is not None else ""))
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("shot (episode in context)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("episode return")

@@ -51,6 +51,7 @@ class EvalConfig:
     use_cache: bool = True
     device: str = "cpu"
     precision: str = "auto"  # auto: bf16 autocast on CUDA (as in training), fp32 on CPU
+    ablation: bool = False  # also run with the context cleared at every episode start; report the paired difference
 
     def check(self) -> None:
         if self.episodes < 1:
@@ -93,6 +94,35 @@ class ResolvedTask:
     stats_source: str
     reference: dict[str, Any]
     notes: list[str]
+    hidden: Any = None  # vintix_data.hiding.HiddenObservation: what the checkpoint never saw (latent-task data)
+
+    def observe(self, obs: np.ndarray) -> np.ndarray:
+        """The observation as the checkpoint's training rows showed it (hidden components filled)."""
+        return obs if self.hidden is None else self.hidden.apply(obs)
+
+
+def _training_hidden(model, key: str | None, group: str):
+    """The hidden components of a training task (or of the training tasks of ``group`` for a held-out task)."""
+    from vintix_data.hiding import HiddenObservation
+
+    metas = [model.tasks[key]] if key is not None else [m for m in model.tasks.values() if m.get("group") == group]
+    specs = {json_key(m.get("hidden_observation")) for m in metas}
+    if len(specs) > 1:
+        raise EvalError(f"the checkpoint's {group} tasks were trained with different hidden observation components; "
+                        "evaluate one of its training tasks")
+    return HiddenObservation.from_dict(metas[0].get("hidden_observation")) if metas else None
+
+
+def json_key(x) -> str:
+    import json
+
+    return json.dumps(x, sort_keys=True)
+
+
+def _training_options(model, key: str | None, group: str | None) -> dict[str, Any]:
+    """Env options a run inherits from the training data: one task variation per history -> one per run."""
+    metas = [model.tasks[key]] if key is not None else [m for m in model.tasks.values() if m.get("group") == group]
+    return {"fixed_goal": True} if metas and all((m.get("env_options") or {}).get("fixed_goal") for m in metas) else {}
 
 
 def _reference(scores: dict | None, spec, comparable: bool) -> dict[str, Any]:
@@ -134,12 +164,14 @@ def random_transitions(env, spec, base: int, run: int, episode_base: int, steps:
             "rew": np.asarray(rows["rew"], np.float32), "first": np.asarray(rows["first"], bool)}
 
 
-def _estimate_stats(spec, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _estimate_stats(spec, steps: int, seed: int, hidden=None) -> tuple[np.ndarray, np.ndarray]:
     """Observation mean/std over ``steps`` uniform-random steps of the task's env (held-out tasks)."""
     from vintix_data.domains import make_env
 
     env = make_env(spec)
     x = random_transitions(env, spec, EVAL_SEED_BASE + seed, 0, STATS_EPISODE_BASE, steps)["obs"].astype(np.float64)
+    if hidden is not None:
+        x = hidden.apply(x)
     env.close()
     return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
 
@@ -156,7 +188,18 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     if key is None and spec.id in model.tasks:
         key = spec.id
     meta = model.tasks.get(key, {}) if key else {}
-    options = dict(cfg.variation)
+    pre = configure_task(spec) if key is None else spec  # dims and group of a held-out task, before any option
+    if key is None:
+        env0 = make_env(pre)
+        d0 = (int(np.prod(env0.observation_space.shape)), int(np.prod(env0.action_space.shape)))
+        env0.close()
+        group0 = group_name(spec.domain, d0[0], d0[1], spec.id)
+    else:
+        group0 = meta.get("group")
+    inherited = _training_options(model, key, group0)
+    options = {**inherited, **dict(cfg.variation)}
+    if inherited:
+        notes.append("one task variation per run (fixed_goal), as in the training data")
     env_id = meta.get("env_id")
     if spec.domain == "mujoco" and env_id and env_id.endswith("-v4") and "version" not in options:
         options["version"] = "v4"  # the checkpoint was trained on gymnasium's v4 layout of this task
@@ -176,12 +219,14 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
         stats_source, scores = "checkpoint metadata (the training dataset's stats)", meta.get("reference_scores")
         if cfg.variation:
             notes.append(f"variation {options}: reference scores are for the unvaried env")
-        return ResolvedTask(spec, ctx, False, stats_source, _reference(scores, spec, paper_comparable(spec)), notes)
+        hidden = _hidden_for(model, key, ctx.group, spec, notes)
+        return ResolvedTask(spec, ctx, False, stats_source, _reference(scores, spec, paper_comparable(spec)), notes, hidden)
     group = group_name(spec.domain, obs_dim, act_dim, spec.id)
     if group not in model.groups:
         have = ", ".join(f"{n} ({g.obs_dim}/{g.act_dim})" for n, g in model.groups.items())
         raise EvalError(f"{spec.id} (dims {obs_dim}/{act_dim}, group {group}) matches no group of the checkpoint: {have}")
     notes.append(f"held-out task: {spec.id} is not among the checkpoint's training tasks; it shares group {group}")
+    hidden = _hidden_for(model, None, group, spec, notes)
     scores = None
     if cfg.stats_from:
         from vintix_model.data import DataError, open_task
@@ -198,83 +243,146 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
         if data.task != spec.id:
             notes.append(f"observation stats from a dataset of {data.task}, not {spec.id}")
     else:
-        mean, std = _estimate_stats(spec, cfg.stats_steps, cfg.seed)
+        mean, std = _estimate_stats(spec, cfg.stats_steps, cfg.seed, hidden)
         reward_scale = spec.reward_scale
         stats_source = f"estimated from {cfg.stats_steps:,} uniform-random steps"
         notes.append(f"observation stats estimated from {cfg.stats_steps:,} uniform-random steps (no dataset given)")
     ctx = TaskContext(spec.id, group, mean, std, float(reward_scale), space.low, space.high)
-    return ResolvedTask(spec, ctx, True, stats_source, _reference(scores, spec, paper_comparable(spec)), notes)
+    return ResolvedTask(spec, ctx, True, stats_source, _reference(scores, spec, paper_comparable(spec)), notes, hidden)
 
 
-def _prompt(envs, spec, cfg: EvalConfig) -> dict[str, np.ndarray]:
+def _hidden_for(model, key: str | None, group: str, spec, notes: list[str]):
+    """The checkpoint's hidden components, checked against the task (refused where the task lacks them)."""
+    from vintix_data.hiding import HidingError, check_components
+
+    hidden = _training_hidden(model, key, group)
+    if hidden is None:
+        return None
+    try:
+        check_components(spec, hidden)
+    except HidingError as e:
+        raise EvalError(str(e)) from None
+    notes.append(f"latent task: observation component(s) {', '.join(hidden.components)} hidden (set to {hidden.fill}) "
+                 "as in the training data")
+    return hidden
+
+
+def _prompt(envs, spec, cfg: EvalConfig, task: ResolvedTask, run_ids: list[int]) -> dict[str, np.ndarray]:
     """``cfg.prompt_steps`` uniform-random transitions per run, stacked ``(runs, steps, ...)``."""
     runs = [random_transitions(env, spec, EVAL_SEED_BASE + cfg.seed, s, PROMPT_EPISODE_BASE, cfg.prompt_steps)
-            for s, env in enumerate(envs)]
+            for s, env in zip(run_ids, envs)]
+    if task.hidden is not None:
+        for r in runs:
+            r["obs"] = task.observe(r["obs"])
     return {key: np.stack([r[key] for r in runs]) for key in runs[0]}
 
 
+class _Desynchronized(Exception):
+    """Episodes of the batched runs stopped starting together (early terminations)."""
+
+
 def rollout(model, task: ResolvedTask, cfg: EvalConfig,
-            on_episode: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
-    """Run ``cfg.seeds`` contexts for ``cfg.episodes`` episodes each; per-seed returns, lengths and successes."""
+            on_episode: Callable[[int, int, float], None] | None = None, clear_context: bool = False) -> dict[str, Any]:
+    """Run ``cfg.seeds`` contexts for ``cfg.episodes`` episodes each; per-seed returns, lengths and successes.
+
+    ``clear_context``: the ablation that tells in-context learning from behaviour cloning: every episode starts
+    from an empty context, so nothing carries across episodes (a prompt is replayed at every episode start).
+    Batched runs clear together while their episodes start together (fixed-length episodes); if they stop doing
+    so, each run is played on its own agent instead. Either way the returns are the same.
+    """
+    if clear_context:
+        try:
+            return _rollout(model, task, cfg, on_episode, clear_context=True, rows=None)
+        except _Desynchronized:
+            runs = [_rollout(model, task, cfg, on_episode, clear_context=True, rows=[s]) for s in range(cfg.seeds)]
+            merged = {k: [r[k][0] for r in runs] for k in ("returns", "lengths", "variations")}
+            merged["successes"] = [r["successes"][0] for r in runs] if runs[0]["successes"] is not None else None
+            for k in ("env_steps", "prompt_steps", "wall_s", "prompt_s"):
+                merged[k] = sum(r[k] for r in runs)
+            merged["steps_per_s"] = merged["env_steps"] / max(merged["wall_s"] - merged["prompt_s"], 1e-9)
+            return merged
+    return _rollout(model, task, cfg, on_episode, clear_context=False, rows=None)
+
+
+def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_context: bool,
+             rows: list[int] | None) -> dict[str, Any]:
+    """Runs ``rows`` (default: all ``cfg.seeds``) in one batched agent; row ``i`` is run ``rows[i]``."""
     from vintix_data.domains import episode_reset_seed, make_env
 
-    S, spec = cfg.seeds, task.spec
+    runs = list(range(cfg.seeds)) if rows is None else list(rows)
+    S, spec = len(runs), task.spec
     agent = ICRLAgent(model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device,
                       precision=cfg.precision)
     agent.reset(task.ctx)
     envs = [make_env(spec) for _ in range(S)]
     base = EVAL_SEED_BASE + cfg.seed
     t0 = time.perf_counter()
-    if cfg.prompt_steps:
-        p = _prompt(envs, spec, cfg)
-        agent.prefill(p["obs"], p["act"], p["rew"], p["first"])
+    prompt = _prompt(envs, spec, cfg, task, runs) if cfg.prompt_steps else None
+    if prompt is not None:
+        agent.prefill(prompt["obs"], prompt["act"], prompt["rew"], prompt["first"])
     t_prompt = time.perf_counter() - t0
-    returns = [[] for _ in range(S)]
-    lengths = [[] for _ in range(S)]
+    returns: list[list[float]] = [[] for _ in range(S)]
+    lengths: list[list[int]] = [[] for _ in range(S)]
     successes: list[list[bool]] = [[] for _ in range(S)]
+    variations: list[list[int | None]] = [[] for _ in range(S)]
     track_success = spec.domain == "meta-world"
-    obs = [env.reset(seed=episode_reset_seed(spec, base, s, 0))[0] for s, env in enumerate(envs)]
+
+    def reset(i: int, k: int) -> np.ndarray:
+        o, info = envs[i].reset(seed=episode_reset_seed(spec, base, runs[i], k))
+        v = info.get("variation")
+        variations[i].append(None if v is None else int(v))
+        return task.observe(o)
+
+    obs = [reset(i, 0) for i in range(S)]
     ret, length, success = np.zeros(S), np.zeros(S, np.int64), np.zeros(S, bool)
     prev_r, first = np.zeros(S, np.float32), np.ones(S, bool)
     active, steps = list(range(S)), 0
     while active:
-        actions = agent.act(np.stack([obs[s] for s in active]), prev_r[active], first[active])
+        if clear_context and steps > 0 and first[active].any():  # at step 0 the context is empty (or the prompt)
+            if not first[active].all():
+                raise _Desynchronized
+            agent.clear()
+            if prompt is not None:
+                idx = np.asarray(active)
+                agent.prefill(prompt["obs"][idx], prompt["act"][idx], prompt["rew"][idx], prompt["first"][idx])
+        actions = agent.act(np.stack([obs[i] for i in active]), prev_r[active], first[active])
         finished = []
-        for i, s in enumerate(active):
-            o, r, terminated, truncated, info = envs[s].step(actions[i])
-            ret[s] += float(r)
-            length[s] += 1
-            success[s] |= bool(info.get("success", False))
-            prev_r[s], first[s], obs[s] = r, False, o
+        for j, i in enumerate(active):
+            o, r, terminated, truncated, info = envs[i].step(actions[j])
+            ret[i] += float(r)
+            length[i] += 1
+            success[i] |= bool(info.get("success", False))
+            prev_r[i], first[i], obs[i] = r, False, task.observe(o)
             if terminated or truncated:
-                returns[s].append(float(ret[s]))
-                lengths[s].append(int(length[s]))
-                successes[s].append(bool(success[s]))
+                returns[i].append(float(ret[i]))
+                lengths[i].append(int(length[i]))
+                successes[i].append(bool(success[i]))
                 if on_episode is not None:
-                    on_episode(s, len(returns[s]) - 1, float(ret[s]))
-                ret[s], length[s], success[s] = 0.0, 0, False
-                if len(returns[s]) == cfg.episodes:
-                    finished.append(i)
+                    on_episode(runs[i], len(returns[i]) - 1, float(ret[i]))
+                ret[i], length[i], success[i] = 0.0, 0, False
+                if len(returns[i]) == cfg.episodes:
+                    finished.append(j)
                 else:
-                    obs[s] = envs[s].reset(seed=episode_reset_seed(spec, base, s, len(returns[s])))[0]
-                    first[s] = True
+                    obs[i] = reset(i, len(returns[i]))
+                    first[i] = True
         steps += len(active)
         if finished:
-            keep = [i for i in range(len(active)) if i not in finished]
-            active = [active[i] for i in keep]
+            keep = [j for j in range(len(active)) if j not in finished]
+            active = [active[j] for j in keep]
             if active:
                 agent.keep(keep)
     for env in envs:
         env.close()
     wall = time.perf_counter() - t0
     return {"returns": returns, "lengths": lengths, "successes": successes if track_success else None,
-            "env_steps": steps, "prompt_steps": cfg.prompt_steps * S, "wall_s": wall, "prompt_s": t_prompt,
+            "variations": [v[:cfg.episodes] for v in variations], "env_steps": steps,
+            "prompt_steps": cfg.prompt_steps * S, "wall_s": wall, "prompt_s": t_prompt,
             "steps_per_s": steps / max(wall - t_prompt, 1e-9)}
 
 
 def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, model=None) -> dict[str, Any]:
     """Load (unless given), resolve, roll out and summarize: the ``results.json`` content."""
-    from vintix_model.eval_report import summarize
+    from vintix_model.eval_report import paired_difference, summarize
 
     cfg.check()
     if model is None:
@@ -284,9 +392,10 @@ def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, mod
     task = resolve_task(model, cfg)
     if cfg.window is not None and cfg.window > model.config.context:
         task.notes.append(f"window {cfg.window} > the training context {model.config.context} (ALiBi extrapolates)")
-    bar = _Bar(cfg.episodes * cfg.seeds, task.spec.id) if progress else None
+    bar = _Bar(cfg.episodes * cfg.seeds * (2 if cfg.ablation else 1), task.spec.id) if progress else None
     try:
         run = rollout(model, task, cfg, bar.episode if bar else None)
+        cleared = rollout(model, task, cfg, bar.episode if bar else None, clear_context=True) if cfg.ablation else None
     finally:
         if bar:
             bar.close()
@@ -296,7 +405,13 @@ def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, mod
               "task": task.spec.id, "env_id": task.spec.env_id, "group": task.ctx.group, "held_out": task.held_out,
               "stats_source": task.stats_source, "reward_scale": task.ctx.reward_scale, "reference": task.reference,
               "notes": task.notes, "config": {**dataclasses.asdict(cfg), "window": cfg.window or model.config.context}}
-    return {**header, **summarize(run, task.reference)}
+    if task.hidden is not None:
+        header["hidden_observation"] = task.hidden.to_dict()
+    results = {**header, **summarize(run, task.reference)}
+    if cleared is not None:
+        results["ablation"] = {"context_reset": summarize(cleared, task.reference),
+                               "paired_difference": paired_difference(run["returns"], cleared["returns"])}
+    return results
 
 
 class _Bar:

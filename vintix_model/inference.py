@@ -115,6 +115,19 @@ class ICRLAgent:
             self.tokens = torch.zeros(self.batch, 2 * self.window, cfg.d_model, device=self.device, dtype=self.dtype)
             self.n_tokens = 0
 
+    def clear(self) -> None:
+        """Empty every row's context, keeping the task and the current rows (the context-reset ablation)."""
+        if self.ctx is None:
+            raise RuntimeError("call reset(task) before clear()")
+        cfg = self.model.config
+        self.prev_action = torch.zeros_like(self.prev_action)
+        if self.use_cache:
+            self.cache = KVCache(cfg.n_layer, self.batch, self.window, cfg.n_head, cfg.d_model // cfg.n_head,
+                                 self.device, self.dtype)
+        else:
+            self.tokens = torch.zeros(self.batch, 2 * self.window, cfg.d_model, device=self.device, dtype=self.dtype)
+            self.n_tokens = 0
+
     @property
     def context_length(self) -> int:
         """Tokens the next step attends to besides itself."""
