@@ -22,7 +22,7 @@ def _h5_metadata(info: DatasetInfo) -> str:
     meta = {"task_name": info.task, "observation_shape": {"proprio": [info.obs_dim]}, "action_dim": info.act_dim,
             "action_type": "continuous", "reward_scale": info.reward_scale, "episode_limit": info.episode_limit,
             "domain": info.domain}
-    return json.dumps(meta, indent=2) + "\n"
+    return json.dumps(meta, indent=2, allow_nan=False) + "\n"
 
 
 def _file_names(info: DatasetInfo) -> list[str]:

@@ -44,15 +44,17 @@ def save_pretrained(model, folder: str | Path, metadata: dict[str, Any] | None =
     """Write weights, config and metadata into ``folder`` (callers make the folder itself atomic)."""
     from safetensors.torch import save_file
 
+    from vintix_data.jsonio import dumps
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
     config = {"model_type": "vintix", "vintix_version": _version(), "model": to_dict(model.config),
               "groups": {name: g.to_dict() for name, g in model.groups.items()}}
-    (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    (folder / CONFIG).write_text(dumps(config, indent=2) + "\n")  # strict JSON (vintix_data/jsonio.py)
     meta = {"tasks": model.tasks, "groups": config["groups"], "parameters": model.num_parameters(), **(metadata or {})}
-    (folder / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
+    (folder / METADATA).write_text(dumps(meta, indent=2) + "\n")
     return folder
 
 

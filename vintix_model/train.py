@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from vintix_data.format import FormatError
+from vintix_data.jsonio import dumps
 
 from vintix_model import hub
 from vintix_model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
@@ -267,7 +268,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
             shutil.rmtree(stale, ignore_errors=True)
         if metrics_path.exists() and resume_from is not None:
             metrics = [m for m in map(json.loads, metrics_path.read_text().splitlines()) if m["step"] <= step]
-        metrics_path.write_text("".join(json.dumps(m) + "\n" for m in metrics))
+        metrics_path.write_text("".join(dumps(m) + "\n" for m in metrics))  # strict JSON lines
         log(f"vintix-model train: {model.num_parameters():,} parameters, {len(tasks)} task(s) in {len(groups)} group(s), "
             f"{order.total:,} windows of {model_cfg.context + 1}; {ddp.world} process(es) on {dev.type}; "
             f"{'resuming at step ' + str(step) if resume_from else 'from scratch'}")
@@ -336,7 +337,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
                            "tokens_per_s": tokens_per_step / dt, "step_s": dt,
                            "elapsed_s": time.perf_counter() - t_start, "batch_crc": crcs}
                     metrics.append(rec)
-                    mf.write(json.dumps(rec) + "\n")
+                    mf.write(dumps(rec) + "\n")
                     mf.flush()
                     if step % train_cfg.log_every == 0 or step == train_cfg.steps:
                         tps = tokens_per_step * steps_run / (time.perf_counter() - t_start)
