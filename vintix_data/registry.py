@@ -22,6 +22,14 @@ from typing import Any
 
 DOMAINS = ("industrial-benchmark", "mujoco", "meta-world", "bi-dexhands")
 SPLITS = ("train", "test")
+# Every spelling of a domain that a command accepts (`tasks --domain`, `demonstrator eval --all --domain`, ...):
+# keys are compared lower-case with "_" and " " read as "-".
+DOMAIN_ALIASES: dict[str, str] = {
+    "industrial-benchmark": "industrial-benchmark", "industrialbenchmark": "industrial-benchmark", "ib": "industrial-benchmark",
+    "mujoco": "mujoco", "meta-world": "meta-world", "metaworld": "meta-world",
+    "bi-dexhands": "bi-dexhands", "bidexhands": "bi-dexhands",
+}
+DOMAIN_HELP = "industrial-benchmark (ib), mujoco, meta-world (metaworld) or bi-dexhands (bidexhands)"
 
 
 class UnknownTaskError(ValueError):
@@ -157,9 +165,18 @@ def _unknown_task_message(name: str, key: str) -> str:
     return f"unknown task {name!r}{hint} (see `vintix-data tasks` for the {len(ids)} known ids)"
 
 
+def canonical_domain(name: str) -> str:
+    """The registry's name of a domain from any accepted spelling (DOMAIN_ALIASES); one-line ValueError otherwise."""
+    key = str(name).strip().lower().replace("_", "-").replace(" ", "-")
+    try:
+        return DOMAIN_ALIASES[key]
+    except KeyError:
+        raise ValueError(f"unknown domain {name!r}; choose from {DOMAIN_HELP}") from None
+
+
 def list_tasks(domain: str | None = None, split: str | None = None) -> list[TaskSpec]:
-    if domain is not None and domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    if domain is not None:
+        domain = canonical_domain(domain)
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     return [t for t in all_tasks() if (domain is None or t.domain == domain) and (split is None or t.split == split)]
