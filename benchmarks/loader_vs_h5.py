@@ -17,7 +17,7 @@ On the same transitions (a collected dataset folder, exported with ``vintix-data
 
 Goal of issue 8: >= 5x the windows/s, <= 1.0x the bytes of the zip.
 
-    python benchmarks/loader_vs_h5.py                       # /work/runs/ib50_pre if present, else collects one
+    python benchmarks/loader_vs_h5.py                       # collects IB p50 (zero demonstrator, 4 x 100,000) into --work once
     python benchmarks/loader_vs_h5.py --dataset DIR --work /tmp/h5bench --contexts 8192 1024 --windows 400
 """
 
@@ -40,7 +40,6 @@ import pyarrow.parquet as pq
 from vintix_data.format import DatasetInfo, fixed_list_to_numpy, iter_batches, row_schema, rows_per_shard, write_shards
 from vintix_data.legacy_h5 import OriginalLayoutReader, export_h5
 
-DEFAULT_DATASET = Path("/work/runs/ib50_pre")
 TASK = "industrial-benchmark-50-v1"
 
 
@@ -76,10 +75,10 @@ def dir_bytes(paths) -> int:
 
 def collect_if_needed(dataset: Path | None, work: Path) -> Path:
     if dataset is not None:
+        if not (dataset / "meta" / "manifest.json").exists():
+            sys.exit(f"error: --dataset {dataset}: not a dataset folder (no meta/manifest.json)")
         return dataset
-    if (DEFAULT_DATASET / "meta" / "manifest.json").exists():
-        return DEFAULT_DATASET
-    out = work / "ib"
+    out = work / "ib"  # reused by later runs with the same --work
     if not (out / "meta" / "manifest.json").exists():
         print(f"collecting {TASK} into {out} (4 histories x 100,000 steps) ...", flush=True)
         subprocess.run([sys.executable, "-m", "vintix_data.cli", "collect", TASK, "--out", str(out), "--demonstrator", "zero",
@@ -203,7 +202,7 @@ def windows_report(folder: Path, h5_dir: Path, context: int, n_windows: int, sec
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, default=None, help="A dataset folder (default: /work/runs/ib50_pre, else collect).")
+    ap.add_argument("--dataset", type=Path, default=None, help="A dataset folder (default: collect IB p50, 4 x 100,000 steps, into --work once, then reuse it).")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "h5bench")
     ap.add_argument("--contexts", type=int, nargs="+", default=[8192, 1024])
     ap.add_argument("--windows", type=int, default=400, help="Random windows per side and context.")
@@ -249,7 +248,7 @@ def main() -> None:
               f"HDF5 {r['h5_windows_per_s']:8.1f}/s ({r['h5_windows']} windows)   {r['speedup']:6.1f}x   "
               f"[ours: {r['ours']}; prepare {r['prepare_s_ours']:.1f} s vs {r['prepare_s_h5']:.2f} s]", flush=True)
     out = work / "loader_vs_h5.json"
-    out.write_text(json.dumps({"dataset": str(folder), "bytes": sizes, "windows": results}, indent=2) + "\n")
+    out.write_text(json.dumps({"dataset": str(folder), "bytes": sizes, "windows": results}, indent=2, allow_nan=False) + "\n")
     print(f"\nwrote {out}")
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,12 @@ def test_variation_fixed_goal_false_is_off_and_true_is_on(tmp_path):
                    "--variation fixed_goal takes true or false")
     help_text = run_model("eval", "--help", env={"COLUMNS": "200"}).stdout
     assert "fixed_goal" in help_text and "viscosity" in help_text
+
+
+def test_loader_benchmark_needs_no_machine_specific_path(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "loader_vs_h5.py"
+    assert "/work/" not in script.read_text()  # its default collects a dataset into --work instead
+    proc = subprocess.run([sys.executable, str(script), "--dataset", str(tmp_path / "nope"), "--work", str(tmp_path / "w")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: --dataset {tmp_path / 'nope'}: not a dataset folder (no meta/manifest.json)"
