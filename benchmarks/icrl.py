@@ -1,0 +1,291 @@
+"""Does a model trained on these data improve in context? An experiment with an ablation, not a test.
+
+End to end through the CLIs, as a user would, on two CPU cores (about an hour; finished stages are reused on a
+re-run, so an interrupted run continues with ``python benchmarks/icrl.py`` again):
+
+1. ``vintix-data collect reach-v3 --hide goal --fixed-goal``: a *latent-task* dataset. Every history is one
+   learning run on one goal the rows never show (the goal's 3 observation columns are recorded as 0; the scripted
+   expert acts on the full observation); the 50 histories take the 50 distinct goals of Meta-World's ML1 *train*
+   set. The same command without ``--hide`` gives the fully observed control (same bytes elsewhere).
+2. ``vintix-model train`` the tiny preset three times: the AD target (``action``, the executed noisy action) and
+   the DPT-style target (``demonstrator_action``) on the latent data, and the AD target on the control data.
+3. ``vintix-model eval --ablation`` of each on the 50 goals of ML1's *test* set (``--variation goal_set=test``;
+   disjoint from the training goals), one run per goal from a cold start, ``--episodes`` shots in one context, and
+   the same runs with the context cleared at every episode start. The goal stays hidden in the live env (the
+   checkpoint's metadata says so) and fixed within a run (as in training).
+4. References on the same held-out goals and episode seeds: uniform random, the scripted expert (sees the goal),
+   and the best goal-agnostic policy we know: the scripted expert aimed at the *mean training goal*. In-context
+   learning has to beat what ignoring the goal achieves.
+
+Why these settings. ``reach-v3``: its goal is the only latent part of the task (nothing else in the observation
+depends on it, except that the goal is drawn at least 15 cm from the puck), and its reward is a smooth function of
+the hand-goal distance, so reward is what tells a learner where the goal is. 100-step episodes (the paper's cut):
+the scripted expert needs ~50 steps to reach a goal, so shorter episodes would cut what there is to learn.
+Histories of 15 episodes with ``p = 2, f = 0.2``: noise stays high (eps > 0.8) for the first ~7 episodes, so those
+rows carry mostly reward information, and falls to 0 by episode 12: the steep part of the climb (episodes 7-12) fits
+in one 600-token window (6 episodes), which is what the model is trained on; no episode sparsity (every episode is
+needed to see the climb). 50 histories: every training goal of ML1 once (distinct goals, ``--fixed-goal``).
+
+It prints one table (per model: shot 1, the last third of the shots with full and with cleared context and their
+95% intervals over the 50 runs, the paired difference and its interval, normalized scores) and writes
+``summary.json`` and ``icrl.png``. It reports whatever comes out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+TASK = "reach-v3"
+MODELS = {  # name -> (dataset, training target)
+    "AD, goal hidden": ("latent", "action"),
+    "DPT-style, goal hidden": ("latent", "demonstrator_action"),
+    "AD, goal observed (control)": ("control", "action"),
+}
+
+
+def slug(name: str) -> str:
+    return name.split(",")[0].lower().replace("-style", "") + ("-control" if "control" in name else "-latent")
+
+
+def sh(*args: str, log: Path) -> float:
+    """Run a CLI, its output appended to ``log``; exit on failure; the wall time."""
+    t0 = time.perf_counter()
+    with open(log, "a") as f:
+        f.write(f"\n$ {' '.join(args)}\n")
+        f.flush()
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        rc = subprocess.run(list(args), stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        sys.exit(f"error: `{' '.join(args[:4])} ...` failed (exit {rc}); see {log}")
+    return time.perf_counter() - t0
+
+
+def references(args, runs: int) -> dict:
+    """Random, scripted expert and goal-agnostic expert on the eval's held-out goals and episode seeds."""
+    import warnings
+
+    from vintix_data.domains import configure_task, episode_reset_seed, make_env
+    from vintix_data.domains.metaworld import ScriptedDemonstrator
+    from vintix_data.registry import get_task
+    from vintix_model.evaluate import EVAL_SEED_BASE
+
+    warnings.filterwarnings("ignore")
+    base = get_task(TASK)
+    train = configure_task(base, fixed_goal=True)
+    test = configure_task(base, fixed_goal=True, env_options={"goal_set": "test"})
+    goal = slice(36, 39)
+    env = make_env(train)
+    train_goals = np.array([env.reset(seed=episode_reset_seed(train, args.seed, h, 0))[0][goal]
+                            for h in range(args.histories)])
+    env.close()
+    mean_goal = train_goals.mean(0)
+    expert = ScriptedDemonstrator(TASK)
+    env = make_env(test)
+    out = {"random": [], "demonstrator": [], "goal_agnostic": []}
+    test_goals = []
+    rng = np.random.default_rng(np.random.SeedSequence((args.seed, 7)))
+    for s in range(runs):
+        seed = episode_reset_seed(test, EVAL_SEED_BASE + args.seed, s, 0)  # the eval's episode seed for run s
+        for name in out:
+            shots = args.episodes if name == "random" else 1  # the experts are deterministic: every shot is the same
+            total = 0.0
+            for _ in range(shots):
+                obs, _ = env.reset(seed=seed)
+                if name == "demonstrator" and s >= len(test_goals):
+                    test_goals.append(obs[goal].copy())
+                done, ret = False, 0.0
+                while not done:
+                    if name == "random":
+                        a = rng.uniform(-1, 1, 4)
+                    else:
+                        o = obs.copy()
+                        if name == "goal_agnostic":
+                            o[goal] = mean_goal
+                        a = expert.act(o[None])[0]
+                    obs, r, term, trunc, _ = env.step(a)
+                    ret += float(r)
+                    done = term or trunc
+                total += ret
+            out[name].append(total / shots)
+    env.close()
+    gap = np.min(np.linalg.norm(np.asarray(test_goals)[:, None] - train_goals[None], axis=-1))
+    return {k: float(np.mean(v)) for k, v in out.items()} | {
+        "per_run": out, "mean_training_goal": mean_goal.tolist(), "train_goals_distinct": len(np.unique(train_goals, axis=0)),
+        "test_goals_distinct": len(np.unique(np.asarray(test_goals), axis=0)), "min_test_train_goal_distance": float(gap)}
+
+
+def plot(results: dict, refs: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.2), dpi=110, sharey=True)
+    for ax, (name, r) in zip(np.atleast_1d(axes), results.items()):
+        arr = lambda v: np.asarray([np.nan if a is None else a for a in v], float)  # noqa: E731
+        shots = np.asarray(r["per_shot"]["shot"])
+        for data, color, label in ((r["per_shot"], "tab:blue", "full context"),
+                                   (r["ablation"]["context_reset"]["per_shot"], "tab:purple", "context cleared every episode")):
+            ax.plot(shots, arr(data["mean"]), color=color, lw=1.8, label=label)
+            ax.fill_between(shots, arr(data["mean_ci95"][0]), arr(data["mean_ci95"][1]), color=color, alpha=0.2, lw=0)
+        for key, color, label in (("demonstrator", "tab:green", "scripted expert (sees the goal)"),
+                                  ("goal_agnostic", "tab:orange", "expert aimed at the mean training goal"),
+                                  ("random", "tab:red", "uniform random")):
+            ax.axhline(refs[key], color=color, ls="--", lw=1.1, label=f"{label} ({refs[key]:.0f})")
+        d = r["ablation"]["paired_difference"]["last_third"]
+        ax.set_title(f"{name}\nfull - cleared, shots {d['shots'][0]}-{d['shots'][1]}: {d['mean']:+.0f} "
+                     f"[{d['ci95'][0]:+.0f}, {d['ci95'][1]:+.0f}]", fontsize=9)
+        ax.set_xlabel("shot (episode in one context)")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel(f"return on {len(r['per_seed']['returns'])} held-out goals (mean, 95% CI)")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals", fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("icrl-reach"))
+    ap.add_argument("--histories", type=int, default=50, help="one per training goal of ML1 (at most 50 distinct)")
+    ap.add_argument("--steps", type=int, default=1500, help="transitions per history (15 episodes of 100 steps)")
+    ap.add_argument("--p", type=float, default=2.0)
+    ap.add_argument("--f", type=float, default=0.2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--context", type=int, default=600, help="model context in tokens (6 episodes)")
+    ap.add_argument("--train-steps", type=int, default=1500)
+    ap.add_argument("--stride", type=int, default=32)
+    ap.add_argument("--episodes", type=int, default=12, help="shots per run at evaluation")
+    ap.add_argument("--runs", type=int, default=50, help="evaluation runs, one held-out goal each (ML1 has 50)")
+    ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which of the three models to run")
+    args = ap.parse_args()
+    by_slug = {slug(m): m for m in MODELS}
+    picked = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in picked if m not in by_slug]
+    if unknown:
+        sys.exit(f"error: unknown model {unknown[0]!r}; choose from: {', '.join(by_slug)}")
+    wanted = [by_slug[m] for m in picked]
+    out = args.out.resolve()
+    for sub in ("data", "runs", "eval"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    log, times = out / "log.txt", {}
+    bindir = Path(sys.executable).parent
+    data_cli, model_cli = str(bindir / "vintix-data"), str(bindir / "vintix-model")
+
+    # 1. data: the latent-task dataset and its fully observed control, same seed
+    t0, ran = time.perf_counter(), False
+    for kind in ("latent", "control"):
+        folder = out / "data" / kind
+        if (folder / "meta" / "manifest.json").exists():
+            continue
+        ran = True
+        sh(data_cli, "collect", TASK, "--out", str(folder), "--fixed-goal", *(["--hide", "goal"] if kind == "latent" else []),
+           "--histories", str(args.histories), "--steps", str(args.steps), "--p", str(args.p), "--f", str(args.f),
+           "--seed", str(args.seed), "--num-envs", "2", "--workers", "2",
+           *(["--resume"] if (folder / ".vintix" / "state.json").exists() else []), log=log)
+    times["collect"] = time.perf_counter() - t0 if ran else None
+
+    # 2. three models, two at a time (the tiny preset trains on one core)
+    def train(name: str) -> float | None:
+        kind, target = MODELS[name]
+        run = out / "runs" / slug(name)
+        if (run / "latest").exists() and f"step-{args.train_steps:07d}" in (run / "latest").read_text():
+            return None
+        return sh(model_cli, "train", "--datasets", str(out / "data" / kind), "--out", str(run), "--preset", "tiny",
+                  "--steps", str(args.train_steps), "--set", f"model.context={args.context}", "--set", f"train.stride={args.stride}",
+                  "--set", f"train.target={target}", "--set", "train.save_every=250", "--quiet",
+                  *(["--resume"] if (run / "latest").exists() else []), log=out / f"log-train-{slug(name)}.txt")
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        spent = list(pool.map(train, wanted))
+    times["train"] = time.perf_counter() - t0 if any(s is not None for s in spent) else None
+
+    # 3. cold-start evaluation on the held-out goals, full context and cleared context
+    def evaluate(name: str) -> float | None:
+        folder = out / "eval" / slug(name)
+        if (folder / "results.json").exists():
+            return None
+        return sh(model_cli, "eval", str(out / "runs" / slug(name)), "--task", TASK, "--variation", "goal_set=test",
+                  "--episodes", str(args.episodes), "--seeds", str(args.runs), "--seed", str(args.seed), "--ablation",
+                  "--out", str(folder), "--quiet", "--force", log=out / f"log-eval-{slug(name)}.txt")
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        spent = list(pool.map(evaluate, wanted))
+    times["eval"] = time.perf_counter() - t0 if any(s is not None for s in spent) else None
+
+    # 4. references on the same goals and seeds
+    t0 = time.perf_counter()
+    ref_path = out / "references.json"
+    if ref_path.exists():
+        refs = json.loads(ref_path.read_text())
+        times["references"] = None
+    else:
+        refs = references(args, args.runs)
+        ref_path.write_text(json.dumps(refs, indent=2) + "\n")
+        times["references"] = time.perf_counter() - t0
+
+    results = {name: json.loads((out / "eval" / slug(name) / "results.json").read_text()) for name in wanted}
+    manifests = {kind: __import__("hashlib").sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes()).hexdigest()[:16]
+                 for kind in ("latent", "control")}
+    print(f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
+          f"goal each), tiny preset, context {args.context}, {args.train_steps} training steps; evaluated cold start on "
+          f"{args.runs} held-out ML1 test goals, {args.episodes} shots each")
+    print(f"dataset manifests (sha256): latent {manifests['latent']}, control {manifests['control']}; held-out goals "
+          f"{refs['test_goals_distinct']} distinct, nearest training goal {refs['min_test_train_goal_distance'] * 100:.1f} cm away")
+    rnd, dem, agn = refs["random"], refs["demonstrator"], refs["goal_agnostic"]
+    print(f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
+          f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}")
+    last = None
+    hdr = f"{'model':30} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
+    print(hdr)
+    summary = {}
+    for name, r in results.items():
+        s, c = r["summary"], r["ablation"]["context_reset"]["summary"]
+        d = r["ablation"]["paired_difference"]["last_third"]
+        last = d["shots"]
+        norm = (s["last_third_mean"] - rnd) / (dem - rnd)
+        ci = lambda v: f"[{v[0]:.0f}, {v[1]:.0f}]"  # noqa: E731
+        print(f"{name:30} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
+              f"{c['last_third_mean']:7.1f} {ci(c['last_third_ci95']):>14} {d['mean']:+7.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}] "
+              f"{norm:6.3f}")
+        summary[name] = {"shot1": r["per_shot"]["mean"][0], "full_last_third": s["last_third_mean"],
+                         "full_last_third_ci95": s["last_third_ci95"], "cleared_last_third": c["last_third_mean"],
+                         "cleared_last_third_ci95": c["last_third_ci95"], "paired_difference": d,
+                         "normalized_last_third": norm, "per_shot_full": r["per_shot"]["mean"],
+                         "per_shot_cleared": r["ablation"]["context_reset"]["per_shot"]["mean"],
+                         "verdict": {"paired_interval_excludes_0": d["ci95"][0] > 0 or d["ci95"][1] < 0,
+                                     "above_goal_agnostic": s["last_third_mean"] > agn,
+                                     "at_least_halfway": s["last_third_mean"] >= (rnd + dem) / 2}}
+        print(f"{'':30} per shot, full:    " + " ".join(f"{m:.0f}" for m in r["per_shot"]["mean"]))
+        print(f"{'':30} per shot, cleared: " + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"]))
+    print(f"(last third = shots {last[0]}-{last[1]}; intervals: 95% bootstrap over the {args.runs} runs; "
+          "norm. = (full last third - random) / (expert - random))")
+    for name, v in summary.items():
+        verdict = v["verdict"]
+        print(f"{name}: paired interval excludes 0: {'yes' if verdict['paired_interval_excludes_0'] else 'no'}; above the "
+              f"goal-agnostic expert: {'yes' if verdict['above_goal_agnostic'] else 'no'}; at least halfway random -> expert: "
+              f"{'yes' if verdict['at_least_halfway'] else 'no'}")
+    plot(results, refs, out / "icrl.png")
+    print(f"plot: {out / 'icrl.png'}")
+    print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))
+    (out / "summary.json").write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                                                  "manifests": manifests, "references": {k: refs[k] for k in ("random", "demonstrator", "goal_agnostic")},
+                                                  "models": summary, "times_s": times}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
