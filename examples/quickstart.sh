@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole data pipeline on a small local default, in about two minutes on 2 CPU cores:
+# The whole data pipeline on a small local default, in about 4 minutes on 2 shared CPU cores (README):
 # train a PPO demonstrator for Industrial Benchmark (setpoint 50), collect noise-distilled
 # learning histories with it, validate them, and load the folder with `datasets`.
 # No token, no network. The paper-size run is the same commands with the defaults:
