@@ -71,3 +71,16 @@ def uniform_policy(action_space) -> Callable[[np.ndarray, np.random.Generator], 
 
 def demonstrator_policy(demonstrator) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
     return lambda obs, rng: demonstrator.act(obs)
+
+
+def noisy_demonstrator_policy(demonstrator, action_space, epsilon: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    """The collector's mixture at a constant ``epsilon``: ``clip((1 - eps) demo + eps u)``, u uniform in the box."""
+    from vintix_data.schedule import mix_actions
+
+    low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
+
+    def act(obs, rng):
+        u = rng.uniform(low, high, size=(len(obs),) + low.shape)
+        return mix_actions(demonstrator.act(obs), u, np.full(len(obs), epsilon), low, high)
+
+    return act

@@ -185,6 +185,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
     report = validate(folder)
     for line in report.errors:
         err.print(f"[red]invalid:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    for line in report.notes:
+        err.print(f"note: {escape(line)}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
     err.print(f"collected and validated {folder}: {report.figures['rows']:,} rows, {report.figures['episodes']:,} episodes")
@@ -201,6 +203,8 @@ def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json")):
     else:
         for line in report.errors:
             err.print(f"[red]invalid:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        for line in report.notes:
+            err.print(f"note: {escape(line)}", highlight=False, soft_wrap=True)
         if report.ok:
             err.print(f"{folder}: valid ({report.figures.get('rows', 0):,} rows, {report.figures.get('episodes', 0):,} episodes)")
     if not report.ok:

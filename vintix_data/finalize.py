@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from vintix_data import __version__
-from vintix_data.baselines import demonstrator_policy, run_episodes, uniform_policy
+from vintix_data.baselines import demonstrator_policy, noisy_demonstrator_policy, run_episodes, uniform_policy
 from vintix_data.collect import CollectConfig, part_path
 from vintix_data.domains import episode_variation, make_env, paper_comparable
 from vintix_data.format import (
@@ -55,15 +55,33 @@ def provenance(command: list[str]) -> dict:
             "command": " ".join(command), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
-def reference_scores(task: TaskSpec, demonstrator, episodes: int, seed: int) -> ReferenceScores:
+def tenth_epsilons(schedule: NoiseSchedule) -> tuple[float, float]:
+    """Mean eps over the first and the last 10% of a history's steps."""
+    n = schedule.steps
+    cut = max(1, int(np.ceil(0.1 * n)))
+    t = np.arange(n)
+    eps = schedule.epsilon(t)
+    return float(eps[:cut].mean()), float(eps[t >= 0.9 * n].mean() if (t >= 0.9 * n).any() else eps[-1])
+
+
+def reference_scores(task: TaskSpec, demonstrator, episodes: int, seed: int,
+                     schedule: NoiseSchedule | None = None) -> ReferenceScores:
     env = make_env(task)
-    rnd = run_episodes(task, uniform_policy(env.action_space), episodes, seed)
+    space = env.action_space
+    rnd = run_episodes(task, uniform_policy(space), episodes, seed)
     dem = run_episodes(task, demonstrator_policy(demonstrator), episodes, seed)
+    tenths: dict[str, float | None] = {}
+    if schedule is not None:
+        for which, eps in zip(("first", "last"), tenth_epsilons(schedule)):
+            if 1e-3 < eps < 1 - 1e-3:  # at eps 1 the reference is random's, at 0 the demonstrator's
+                mixed = run_episodes(task, noisy_demonstrator_policy(demonstrator, space, eps), episodes, seed)
+                tenths |= {f"{which}_tenth_epsilon": round(eps, 6), f"{which}_tenth_mean": mixed.mean,
+                           f"{which}_tenth_std": mixed.std}
     env.close()
     return ReferenceScores(random_mean=rnd.mean, random_std=rnd.std, demonstrator_mean=dem.mean,
                            demonstrator_std=dem.std, episodes=episodes, paper_random_mean=task.random_mean,
                            paper_random_std=task.random_std, paper_expert_mean=task.expert_mean,
-                           paper_expert_std=task.expert_std)
+                           paper_expert_std=task.expert_std, **tenths)
 
 
 def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, spec: str, histories: int,
@@ -100,7 +118,7 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
     total = histories * schedule.steps
     shards = write_shards(out, tables(), schema, total, rows_per_shard(obs_dim, act_dim))
     write_episodes_and_stats(out, episodes, stats, obs_dim)
-    refs = reference_scores(task, demonstrator, config.reference_episodes, config.seed)
+    refs = reference_scores(task, demonstrator, config.reference_episodes, config.seed, schedule)
     info = DatasetInfo(
         task=task.id, domain=task.domain, split=task.split, env_id=task.env_id, env_kwargs=dict(task.env_kwargs),
         observation_space=space_dict(obs_space), action_space=space_dict(act_space), obs_dim=obs_dim, act_dim=act_dim,

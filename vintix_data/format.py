@@ -141,6 +141,15 @@ class ReferenceScores:
     paper_random_std: float | None = None
     paper_expert_mean: float | None = None
     paper_expert_std: float | None = None
+    # the noise-mixed demonstrator at the mean eps of a history's first / last tenth of steps, on the same seeds:
+    # what `validate` holds those tenths to (a short history's first tenth may already run at eps 0.9, a history
+    # with f < 0.1 may end above eps 0); None where that eps is 1 (= random) or 0 (= demonstrator)
+    first_tenth_epsilon: float | None = None
+    first_tenth_mean: float | None = None
+    first_tenth_std: float | None = None
+    last_tenth_epsilon: float | None = None
+    last_tenth_mean: float | None = None
+    last_tenth_std: float | None = None
 
 
 @dataclass

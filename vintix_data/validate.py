@@ -26,9 +26,10 @@ MAX_LINES_PER_CHECK = 5
 class ValidationConfig:
     """Thresholds of the learning-curve checks (the structural checks have none)."""
 
-    band_sigmas: float = 2.0  # a band is mean +- band_sigmas * std of the baseline's episode returns ...
+    band_sigmas: float = 2.0  # a band is mean +- z * std of the reference's episode returns, z >= band_sigmas ...
+    family_alpha: float = 0.05  # ... and z wide enough that a correct dataset of H histories fails at most this often
     band_min_fraction: float = 0.1  # ... and at least this fraction of |demonstrator - random|
-    min_spearman: float = 0.5
+    rank_alpha: float = 0.01  # one-sided Spearman test that returns rise over a history's episodes
     check_curve: bool = True
 
 
@@ -36,6 +37,7 @@ class ValidationConfig:
 class ValidationReport:
     errors: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # checks that could not decide at this size (not failures)
     _counts: dict = field(default_factory=dict)
 
     @property
@@ -215,20 +217,51 @@ def _decile_masks(lengths: np.ndarray, steps: int, limit: int) -> tuple[np.ndarr
     return first, last
 
 
+def _band(center: float, std: float | None, z: float, floor: float) -> float:
+    return max(z * (std or 0.0), floor)
+
+
 def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report: ValidationReport,
                  lengths=None) -> None:
+    """Each history must start where its first tenth's noise puts it and end where its last tenth's does, and rise.
+
+    The references are measured at finalize on the same seeded episodes: the first tenth is held to the noise-mixed
+    demonstrator at that tenth's mean eps (uniform random where eps is 1), the last tenth to the demonstrator (or the
+    mixture at its eps where ``f < 0.1``). A band is ``z`` standard deviations of that reference's episode returns,
+    ``z`` chosen so that a correct dataset of ``H`` histories falls outside some history's band with probability
+    about ``family_alpha`` (Bonferroni; z = 2.0 for one history, 3.3 for 50), and never narrower than
+    ``band_min_fraction`` of the random-to-demonstrator gap. The rise is a one-sided Spearman test of return against
+    episode index at level ``rank_alpha``; with too few episodes for that test to ever pass, it is reported as
+    inconclusive (a note), not as a failure.
+    """
+    import math
+
+    from scipy.stats import norm
+
     refs = info.reference_scores
     if refs.random_mean is None or refs.demonstrator_mean is None:
         report.figures["curve"] = "skipped: no measured reference scores"
         return
-    gap = abs(refs.demonstrator_mean - refs.random_mean)
-    half_r = max(cfg.band_sigmas * (refs.random_std or 0.0), cfg.band_min_fraction * gap)
-    half_d = max(cfg.band_sigmas * (refs.demonstrator_std or 0.0), cfg.band_min_fraction * gap)
-    report.figures["random_band"] = [refs.random_mean - half_r, refs.random_mean + half_r]
-    report.figures["demonstrator_band"] = [refs.demonstrator_mean - half_d, refs.demonstrator_mean + half_d]
     keys, returns = np.asarray(keys), np.asarray(returns)
-    per_history = {}
-    for hh in np.unique(keys[:, 0]):
+    histories = np.unique(keys[:, 0])
+    z = max(cfg.band_sigmas, float(norm.ppf(1 - cfg.family_alpha / (2 * len(histories)))))
+    floor = cfg.band_min_fraction * abs(refs.demonstrator_mean - refs.random_mean)
+    if refs.first_tenth_mean is not None:
+        first_ref, first_std = refs.first_tenth_mean, refs.first_tenth_std
+        first_name = f"noisy-demonstrator band (eps {refs.first_tenth_epsilon:.3f})"
+    else:
+        first_ref, first_std, first_name = refs.random_mean, refs.random_std, "random band"
+    if refs.last_tenth_mean is not None:
+        last_ref, last_std = refs.last_tenth_mean, refs.last_tenth_std
+        last_name = f"noisy-demonstrator band (eps {refs.last_tenth_epsilon:.3f})"
+    else:
+        last_ref, last_std, last_name = refs.demonstrator_mean, refs.demonstrator_std, "demonstrator band"
+    half_f, half_l = _band(first_ref, first_std, z, floor), _band(last_ref, last_std, z, floor)
+    report.figures["band_z"] = z
+    report.figures["first_tenth_band"] = [first_ref - half_f, first_ref + half_f]
+    report.figures["last_tenth_band"] = [last_ref - half_l, last_ref + half_l]
+    per_history, too_short, high_starts = {}, [], []
+    for hh in histories:
         rets = returns[keys[:, 0] == hh]
         if lengths is not None:
             m_first, m_last = _decile_masks(np.asarray(lengths)[keys[:, 0] == hh], info.steps_per_history, info.episode_limit)
@@ -236,14 +269,34 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
         else:
             n = max(1, len(rets) // 10)
             first, last = float(rets[:n].mean()), float(rets[-n:].mean())
-        rho = float(spearmanr(np.arange(len(rets)), rets)[0]) if len(rets) > 2 else float("nan")
-        per_history[int(hh)] = {"first_decile": first, "last_decile": last, "spearman": rho, "episodes": len(rets)}
-        if abs(first - refs.random_mean) > half_r:
-            report.fail("curve", f"history {hh}: first-decile mean return {first:.2f} outside the random band {refs.random_mean:.2f} +- {half_r:.2f}")
-        if abs(last - refs.demonstrator_mean) > half_d:
-            report.fail("curve", f"history {hh}: last-decile mean return {last:.2f} outside the demonstrator band {refs.demonstrator_mean:.2f} +- {half_d:.2f}")
-        if not rho > cfg.min_spearman:
-            report.fail("curve", f"history {hh}: return does not rise over episodes (Spearman rho {rho:.3f} <= {cfg.min_spearman})")
+        rho, p = (spearmanr(np.arange(len(rets)), rets, alternative="greater") if len(rets) > 2 and np.ptp(rets) > 0
+                  else (float("nan"), 1.0))
+        rho, p = float(rho), float(p)
+        per_history[int(hh)] = {"first_decile": first, "last_decile": last, "spearman": rho, "spearman_p": p,
+                                "episodes": len(rets)}
+        if abs(first - first_ref) > half_f:
+            midpoint = (first_ref + last_ref) / 2
+            if (first > first_ref) and (first - midpoint) * np.sign(last_ref - first_ref) < 0:
+                # above the band, yet nearer the start's reference than the end's: one history's own variation
+                # (--fixed-goal: a goal close to the start) can make noisy play score that high; not a broken schedule
+                high_starts.append(f"{int(hh)} ({first:.1f})")
+            else:
+                report.fail("curve", f"history {hh}: first-decile mean return {first:.2f} outside the {first_name} "
+                                     f"{first_ref:.2f} +- {half_f:.2f}")
+        if abs(last - last_ref) > half_l:
+            report.fail("curve", f"history {hh}: last-decile mean return {last:.2f} outside the {last_name} "
+                                 f"{last_ref:.2f} +- {half_l:.2f}")
+        if math.factorial(min(len(rets), 20)) * cfg.rank_alpha < 1:  # even a perfect rise could not reach the level
+            too_short.append(int(hh))
+        elif not p < cfg.rank_alpha:
+            report.fail("curve", f"history {hh}: return does not rise over episodes (Spearman rho {rho:.3f}, one-sided "
+                                 f"p {p:.3g} >= {cfg.rank_alpha})")
+    if high_starts:
+        report.notes.append(f"first tenth above the {first_name} {first_ref:.2f} +- {half_f:.2f} but below the midpoint "
+                            f"to the last tenth's reference in {len(high_starts)} history(ies): {', '.join(high_starts[:10])}")
+    if too_short:
+        report.notes.append(f"rise over episodes inconclusive for {len(too_short)} history(ies) (fewer episodes than a "
+                            f"one-sided rank test at level {cfg.rank_alpha} can decide): {too_short[:10]}")
     report.figures["histories"] = per_history
 
 
