@@ -334,6 +334,8 @@ def prepare(config: CollectConfig):
         raise CollectError(f"--vector must be sync, async or auto, got {config.vector!r}")
     from vintix_data.hiding import HidingError, resolve_hidden
 
+    if not np.isfinite(config.hide_fill):  # checked with or without --hide: it is part of the run's identity (JSON)
+        raise CollectError(f"--hide-fill must be a finite number, got {config.hide_fill}")
     try:
         hidden = resolve_hidden(task, config.hide, config.hide_fill)
     except HidingError as e:
