@@ -27,13 +27,14 @@ import numpy as np
 
 from vintix_data import __version__
 from vintix_data.demonstrators import load_demonstrator
+from vintix_data.errors import UserError
 from vintix_data.domains import adapter_for, configure_task, episode_reset_seed
 from vintix_data.format import STATE_DIR, EpisodeData, atomic_write_text
 from vintix_data.registry import TaskSpec, get_task
 from vintix_data.schedule import NoiseSchedule, mix_actions
 
 
-class CollectError(ValueError):
+class CollectError(UserError, ValueError):
     """A collection that cannot start or resume (one-line message)."""
 
 

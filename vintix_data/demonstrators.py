@@ -25,10 +25,11 @@ import gymnasium as gym
 import numpy as np
 
 from vintix_data.format import file_sha256
+from vintix_data.errors import UserError
 
 
 
-class DemonstratorError(ValueError):
+class DemonstratorError(UserError, ValueError):
     """A demonstrator spec or checkpoint that cannot be used for the task (one-line message)."""
 
 

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from vintix_data.errors import UserError
 
 FORMAT_VERSION = "1.0"
 DATA_DIR = "data"
@@ -30,7 +31,7 @@ COLUMNS = ("history", "episode", "step", "t", "observation", "action", "demonstr
            "terminated", "truncated")
 
 
-class FormatError(ValueError):
+class FormatError(UserError, ValueError):
     """A dataset folder or file that does not follow the format (one-line message)."""
 
 

@@ -21,9 +21,10 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from vintix_data.registry import TaskSpec
+from vintix_data.errors import UserError
 
 
-class GateError(ValueError):
+class GateError(UserError, ValueError):
     """The demonstrator is not clearly better than random (one-line message)."""
 
 

@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from vintix_data.errors import UserError
 
 
-class HidingError(ValueError):
+class HidingError(UserError, ValueError):
     """An unknown or unavailable observation component (one-line message)."""
 
 

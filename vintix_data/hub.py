@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
+from vintix_data.errors import UserError
 
 # dot-files and dot-folders at any depth (fnmatch's `*` crosses `/`): resume state, temporary files, caches
 IGNORE_PATTERNS = [".*", "*/.*"]
@@ -37,7 +38,7 @@ _REF_RE = re.compile(r"^(?!.*(\.\.|//|@\{))(?!.*\.lock$)(?!.*/$)[A-Za-z0-9][A-Za
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 
 
-class HubError(Exception):
+class HubError(UserError):
     """A push, verify or download that cannot proceed: one line for the user."""
 
     def __init__(self, message: str, lines: list[str] | None = None):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+from vintix_data.errors import UserError
 
 DOMAINS = ("industrial-benchmark", "mujoco", "meta-world", "bi-dexhands")
 SPLITS = ("train", "test")
@@ -32,7 +33,7 @@ DOMAIN_ALIASES: dict[str, str] = {
 DOMAIN_HELP = "industrial-benchmark (ib), mujoco, meta-world (metaworld) or bi-dexhands (bidexhands)"
 
 
-class UnknownTaskError(ValueError):
+class UnknownTaskError(UserError, ValueError):
     """A task id that is neither a registry id nor a paper name."""
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from vintix_data.errors import UserError
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UserError, ValueError):
     """Invalid schedule parameters (one-line message)."""
 
 

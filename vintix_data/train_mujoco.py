@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vintix_data.registry import TaskSpec
+from vintix_data.errors import UserError
 
 ALGOS = ("ppo", "sac", "td3")
 
 
-class TrainError(ValueError):
+class TrainError(UserError, ValueError):
     """A training request that cannot run (one-line message)."""
 
 

@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from vintix_data.errors import UserError
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad preset, field or value (one-line message)."""
 
 

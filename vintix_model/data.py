@@ -23,11 +23,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from vintix_model.groups import group_name
+from vintix_data.errors import UserError
 
 ARRAY_FILES = ("observation", "action", "demonstrator_action", "reward", "step", "history", "episode")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A dataset that cannot be trained on (one-line message)."""
 
 

@@ -27,13 +27,14 @@ from typing import Any, Callable
 import numpy as np
 
 from vintix_model.inference import ICRLAgent, TaskContext
+from vintix_data.errors import UserError
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
 STATS_EPISODE_BASE = 1 << 21
 
 
-class EvalError(ValueError):
+class EvalError(UserError, ValueError):
     """A checkpoint/task combination or setting that cannot be evaluated (one-line message)."""
 
 

@@ -23,6 +23,7 @@ import torch
 
 from vintix_model.config import ConfigError, ModelConfig, model_config_from_dict, to_dict
 from vintix_model.groups import GroupSpec
+from vintix_data.errors import UserError
 
 WEIGHTS, CONFIG, METADATA, STATE = "model.safetensors", "config.json", "metadata.json", "training_state.pt"
 LATEST = "latest"
@@ -30,7 +31,7 @@ CARD_TEMPLATE = "model_card.md"
 PUSHED_FILES = (WEIGHTS, CONFIG, METADATA, "loss.png", "metrics.jsonl")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be found, read or used (one-line message)."""
 
 

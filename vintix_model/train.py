@@ -37,12 +37,13 @@ from vintix_model.groups import GroupSpec
 from vintix_model.layers import flash_attn_func
 from vintix_model.model import Vintix
 from vintix_model.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
+from vintix_data.errors import UserError
 
 # TrainConfig fields that do not change the math: they may differ on --resume
 RESUME_FREE = {"log_every", "save_every", "keep_checkpoints", "num_workers", "validate", "cpu_threads"}
 
 
-class TrainError(ValueError):
+class TrainError(UserError, ValueError):
     """A run that cannot start or resume (one-line message)."""
 
 

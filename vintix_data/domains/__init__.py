@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 from vintix_data.domains.base import DomainAdapter
+from vintix_data.errors import UserError
 from vintix_data.domains.bidexhands import BiDexHandsAdapter
 from vintix_data.domains.industrial_benchmark import IndustrialBenchmarkAdapter
 from vintix_data.domains.metaworld import MetaWorldAdapter
@@ -15,7 +16,7 @@ _ADAPTERS: dict[str, DomainAdapter] = {"industrial-benchmark": IndustrialBenchma
                                        "mujoco": MujocoAdapter(), "bi-dexhands": BiDexHandsAdapter()}
 
 
-class DomainUnavailableError(RuntimeError):
+class DomainUnavailableError(UserError, RuntimeError):
     """The task's domain cannot be run on this installation (one-line message)."""
 
 
