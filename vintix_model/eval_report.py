@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from vintix_data.jsonio import dumps
+
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 RESULTS, PLOT = "results.json", "returns.png"
@@ -190,6 +192,6 @@ def write(results: dict[str, Any], out: Path, force: bool = False) -> tuple[Path
     out.mkdir(parents=True, exist_ok=True)
     plot_path = plot(results, out / PLOT)
     tmp = out / f".{RESULTS}.tmp"
-    tmp.write_text(json.dumps({**results, "plot": PLOT}, indent=2) + "\n")
+    tmp.write_text(dumps({**results, "plot": PLOT}, indent=2) + "\n")  # strict JSON: non-finite values as null
     os.replace(tmp, target)
     return target, plot_path

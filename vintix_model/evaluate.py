@@ -289,7 +289,8 @@ def rollout(model, task: ResolvedTask, cfg: EvalConfig,
     ``clear_context``: the ablation that tells in-context learning from behaviour cloning: every episode starts
     from an empty context, so nothing carries across episodes (a prompt is replayed at every episode start).
     Batched runs clear together while their episodes start together (fixed-length episodes); if they stop doing
-    so, each run is played on its own agent instead. Either way the returns are the same.
+    so, each run is played on its own agent instead. Either way each run sees only its own episodes (the returns
+    agree up to the float differences torch's kernels show between batch shapes).
     """
     if clear_context:
         try:

@@ -1,0 +1,161 @@
+"""Evaluating latent-task checkpoints: the hidden observation and one variation per run carried from the training
+data into evaluation without a flag, the context-reset ablation and its paired difference, and the refusals.
+
+Real Meta-World reach-v3 data collected by the CLI, a tiny model trained a few steps by the CLI, eval by the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from vintix_model.eval_report import last_third, paired_difference
+
+pytest.importorskip("metaworld")
+
+TASK = "reach-v3"
+
+
+def model_cli(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """`vintix-model ...` in a subprocess, as a user runs it."""
+    proc = subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vintix-model {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def latent_run(tmp_path_factory) -> Path:
+    """A reach-v3 dataset with the goal hidden (one goal per history) and a checkpoint trained on it for 6 steps."""
+    root = tmp_path_factory.mktemp("icrl")
+    env = {"VINTIX_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    run_cli("collect", TASK, "--out", str(root / "data"), "--fixed-goal", "--hide", "goal", "--histories", "2",
+            "--steps", "400", "--p", "2", "--f", "0.2", "--gate-episodes", "3", "--reference-episodes", "3",
+            check=True, env=env)
+    model_cli("train", "--datasets", str(root / "data"), "--out", str(root / "run"), "--preset", "tiny",
+            "--steps", "6", "--set", "model.context=120", "--set", "train.stride=40", "--set", "train.num_workers=0",
+            "--set", "train.warmup_steps=2", "--quiet", check=True, env=env)
+    return root
+
+
+def eval_cli(run: Path, out: Path, *extra: str):
+    return model_cli("eval", str(run), "--task", TASK, "--episodes", "3", "--seeds", "3", "--out", str(out),
+                     "--quiet", *extra, env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+
+
+def test_checkpoint_carries_what_was_hidden(latent_run):
+    meta = json.loads(next((latent_run / "run" / "checkpoints").glob("*/metadata.json")).read_text())
+    task = meta["tasks"][TASK]
+    assert task["hidden_observation"] == {"components": ["goal"], "indices": [36, 37, 38], "fill": 0.0}
+    assert task["env_options"] == {"fixed_goal": True}
+
+
+def test_ablation_on_held_out_goals(latent_run):
+    out = latent_run / "eval"
+    proc = eval_cli(latent_run / "run", out, "--variation", "goal_set=test", "--ablation")
+    assert proc.returncode == 0, proc.stderr
+    assert "paired difference" in proc.stderr and "context cleared every episode" in proc.stderr
+    r = json.loads((out / "results.json").read_text())
+    assert r["hidden_observation"]["components"] == ["goal"]
+    assert any("latent task" in n for n in r["notes"]) and any("one task variation per run" in n for n in r["notes"])
+    full = np.asarray(r["per_seed"]["returns"])
+    cleared = np.asarray(r["ablation"]["context_reset"]["per_seed"]["returns"])
+    assert full.shape == cleared.shape == (3, 3)
+    # shot 1 starts from an empty context either way; with the context cleared and the goal fixed, every episode of
+    # a run replays the first (deterministic model, same reset seed): nothing carries across episodes
+    np.testing.assert_array_equal(full[:, 0], cleared[:, 0])
+    np.testing.assert_array_equal(cleared, np.repeat(cleared[:, :1], 3, axis=1))
+    # one distinct held-out goal per run, the same for every episode of the run
+    variations = np.asarray(r["per_seed"]["variations"])
+    assert (variations == variations[:, :1]).all() and len(set(variations[:, 0])) == 3
+    d = r["ablation"]["paired_difference"]
+    np.testing.assert_allclose(d["per_shot"]["mean"], (full - cleared).mean(0), atol=1e-5)
+    assert d["last_third"]["shots"] == [3, 3]
+    np.testing.assert_allclose(d["last_third"]["mean"], (full - cleared)[:, 2].mean(), atol=1e-9)
+    lo, hi = d["last_third"]["ci95"]
+    assert lo <= d["last_third"]["mean"] <= hi
+    assert (out / "returns.png").stat().st_size > 0
+
+
+def test_held_out_goals_differ_from_training_goals(latent_run):
+    """goal_set=test: the runs play ML1's test goals, which no training history had."""
+    from vintix_data.domains import configure_task, make_env
+    from vintix_data.registry import get_task
+
+    base = get_task(TASK)
+    goals = {}
+    for name, options in (("train", {}), ("test", {"goal_set": "test"})):
+        spec = configure_task(base, env_options=options)
+        env = make_env(spec)
+        tasks = env.get_wrapper_attr("tasks")
+        goals[name] = set()
+        for v in range(len(tasks)):
+            env.unwrapped.set_task(tasks[v])
+            obs, _ = env.env.reset()
+            goals[name].add(tuple(np.round(obs[36:39], 6)))
+        env.close()
+    assert len(goals["train"]) == len(goals["test"]) == 50 and not goals["train"] & goals["test"]
+
+
+def test_latent_checkpoint_refused_where_the_component_does_not_exist(latent_run, tmp_path):
+    """A checkpoint whose metadata hides a component the task does not have is refused in one line."""
+    run = tmp_path / "run"
+    shutil.copytree(latent_run / "run", run)
+    for meta_path in run.glob("checkpoints/*/metadata.json"):
+        meta = json.loads(meta_path.read_text())
+        meta["tasks"][TASK]["hidden_observation"] = {"components": ["setpoint"], "indices": [0], "fill": 0.0}
+        meta_path.write_text(json.dumps(meta))
+    proc = eval_cli(run, tmp_path / "eval")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no observation component 'setpoint'" in lines[0], proc.stderr
+    assert not (tmp_path / "eval").exists()
+
+
+def test_check_components_names_the_missing_one():
+    from vintix_data.hiding import HiddenObservation, HidingError, check_components
+    from vintix_data.registry import get_task
+
+    hidden = HiddenObservation(("goal",), (36, 37, 38))
+    check_components(get_task(TASK), hidden)
+    with pytest.raises(HidingError, match="InvertedPendulum-v5 has no observation component 'goal'"):
+        check_components(get_task("InvertedPendulum-v5"), hidden)
+    with pytest.raises(HidingError, match="columns"):
+        check_components(get_task(TASK), HiddenObservation(("goal",), (0, 1, 2)))
+
+
+def test_cleared_rollout_batched_equals_run_by_run(latent_run):
+    """The batched context-reset rollout gives every run the returns it gets on an agent of its own, up to float
+    differences between batch shapes (torch picks kernels by shape; MuJoCo then amplifies them a little)."""
+    from vintix_model.evaluate import EvalConfig, _rollout, resolve_task
+    from vintix_model.model import Vintix
+
+    model = Vintix.from_pretrained(str(latent_run / "run"))
+    cfg = EvalConfig(task=TASK, episodes=2, seeds=2, variation={"goal_set": "test"})
+    task = resolve_task(model, cfg)
+    assert task.hidden is not None and np.all(task.observe(np.ones(39))[36:] == 0)
+    batched = _rollout(model, task, cfg, None, clear_context=True, rows=None)
+    alone = [_rollout(model, task, cfg, None, clear_context=True, rows=[s]) for s in range(2)]
+    np.testing.assert_allclose(batched["returns"], [a["returns"][0] for a in alone], rtol=0.02)
+
+
+def test_paired_difference_statistics():
+    rng = np.random.default_rng(0)
+    cleared = rng.normal(500, 50, size=(40, 9))
+    full = cleared + 30 + rng.normal(0, 10, size=(40, 9))
+    d = paired_difference(full.tolist(), cleared.tolist())
+    assert last_third(9) == slice(6, 9) and d["last_third"]["shots"] == [7, 9]
+    lo, hi = d["last_third"]["ci95"]
+    assert 25 < lo < d["last_third"]["mean"] < hi < 35 and d["last_third"]["runs_positive"] == 40
+    same = paired_difference(cleared.tolist(), cleared.tolist())
+    assert same["last_third"]["mean"] == 0 and same["last_third"]["ci95"] == [0.0, 0.0]
+    with pytest.raises(ValueError):
+        paired_difference(full[:3].tolist(), cleared.tolist())
