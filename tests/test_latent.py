@@ -1,4 +1,4 @@
-"""Latent-task data (DESIGN §9): `collect --hide`, its record in info.json/card/name, validate's hidden check,
+"""Latent-task data (docs/design.md §8): `collect --hide`, its record in info.json/card/name, validate's hidden check,
 Meta-World's per-history goals (`--fixed-goal`) and held-out goal set (`goal_set=test`).
 
 Real envs, real files, the real CLI; sizes kept small (the whole file runs in well under a minute on one core).

@@ -5,7 +5,7 @@ the whole batch. The vector env runs with autoreset *disabled*: after an episode
 resets that sub-env itself with the episode's own seed, so gymnasium 1.x's "reset step" (the extra
 step that autoreset inserts after an episode end) never exists and can never be written.
 
-Determinism (DESIGN §2): episode ``k`` of history ``h`` resets with a seed from
+Determinism (docs/design.md §3): episode ``k`` of history ``h`` resets with a seed from
 ``SeedSequence((seed, h, k))`` and draws its uniform noise from ``SeedSequence((seed, h, k),
 spawn_key=(1,))``; epsilon depends only on ``t``; the demonstrator is batch-invariant. Every completed
 episode is saved at once (atomically) under ``DIR/.vintix/parts``, so ``--resume`` restarts each
@@ -274,7 +274,7 @@ def _worker(collector: Collector, histories: list[int], num_envs: int, queue) ->
 
 
 def run_workers(collector: Collector, workers: int, num_envs: int, progress=None) -> None:
-    """Split the unfinished histories over ``workers`` processes (histories are independent, DESIGN §2).
+    """Split the unfinished histories over ``workers`` processes (histories are independent, docs/design.md §3).
 
     Worth it when the env is cheap: gymnasium's async vector env pays a pipe round trip per step,
     which costs more than an Industrial Benchmark step, while a worker process pays nothing per step.

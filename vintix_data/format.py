@@ -1,4 +1,4 @@
-"""The published dataset layout (DESIGN §4): row schema, shards, metadata files, manifest.
+"""The published dataset layout (docs/design.md §5): row schema, shards, metadata files, manifest.
 
 A dataset folder *is* the Hub dataset repo: ``load_dataset(folder)`` works on it, and ``push`` uploads
 it as is. Everything here is written atomically (temporary name, then ``os.replace``) so a crash never

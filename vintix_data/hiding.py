@@ -1,4 +1,4 @@
-"""Latent-task data: named observation components hidden from the recorded rows (docs: DESIGN §9).
+"""Latent-task data: named observation components hidden from the recorded rows (docs/design.md §8).
 
 In-context improvement needs a task the learner cannot read off its observation. The demonstrator (privileged)
 still acts on the full observation; only what is *recorded* (and what the model sees at evaluation) has the

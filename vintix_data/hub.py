@@ -1,4 +1,4 @@
-"""Publish a dataset folder to the Hugging Face Hub, and check what was published (DESIGN §4, §5).
+"""Publish a dataset folder to the Hugging Face Hub, and check what was published (docs/design.md §5, §9).
 
 This module is the only place that talks to the Hub (``huggingface_hub`` calls only). The endpoint is
 ``huggingface_hub``'s (``HF_ENDPOINT``, so private deployments and mirrors work) and the token comes

@@ -11,7 +11,7 @@ float32 (n, act_dim). Episodes are delimited only by ``step_num == 0``; there ar
 observation, no epsilon.
 
 Import (``vintix-data import-h5``) checks every group of every file first (names, row ranges, shapes,
-dtypes, step numbers; with ``chunk_check`` also every value), then writes the dataset folder of DESIGN §4
+dtypes, step numbers; with ``chunk_check`` also every value), then writes the dataset folder of docs/design.md §5
 into a hidden sibling folder and renames it to ``--out`` only once it is complete and validates, so a
 failed import never leaves a folder that looks complete. The end flags are reconstructed:
 

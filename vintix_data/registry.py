@@ -6,7 +6,7 @@ On top of them each task gets a *runnable id*, the name users type and the Hub r
 (``vintix-<id>``), and the gymnasium id + kwargs that build it here:
 
 * Industrial Benchmark: ``industrial-benchmark-<p>-v1`` -> ``vintix/IndustrialBenchmark-v1`` (setpoint p).
-* MuJoCo: the paper's ``-v4`` tasks run as gymnasium ``-v5`` by default (DESIGN §6).
+* MuJoCo: the paper's ``-v4`` tasks run as gymnasium ``-v5`` by default (docs/design.md §7).
 * Meta-World: ``<name>-v3`` (the paper's v2 envs need mujoco-py, which no registry carries).
 * Bi-DexHands: the paper's lowercase names (needs IsaacGym; data come in through ``import-h5``).
 """
@@ -48,7 +48,7 @@ class TaskSpec:
     table_g_name: str
     env_id: str  # gymnasium id
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    obs_dim: int = 0  # the paper's published dims (MuJoCo: see DESIGN §6; read dims from the env)
+    obs_dim: int = 0  # the paper's published dims (MuJoCo: see docs/design.md §7; read dims from the env)
     act_dim: int = 0
     reward_scale: float = 1.0
     episode_limit: int = 0  # steps before truncation used for collection

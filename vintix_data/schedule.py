@@ -2,7 +2,7 @@
 
 ``eps(t) = (1 - (t / ((1 - f) N))^p)^(1/p)`` for ``t <= (1 - f) N``, else 0, with ``N`` the number of
 transitions in the history and ``t`` a transition's index in it. So epsilon depends on nothing but
-``t``: that is what lets a history stop and resume at any episode (DESIGN §2).
+``t``: that is what lets a history stop and resume at any episode (docs/design.md §3).
 ``p > 1`` keeps the noise high for longer, ``0 < p < 1`` drops it early; ``f`` is the noise-free tail.
 """
 

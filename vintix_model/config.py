@@ -1,6 +1,6 @@
 """Typed model and training configuration, the two presets, and YAML / ``--set`` overrides.
 
-``paper`` is the paper's model (DESIGN §7): 20 pre-norm blocks of width 1024 = 511 observation + 511 action
+``paper`` is the paper's model (docs/design.md §10): 20 pre-norm blocks of width 1024 = 511 observation + 511 action
 + 2 reward embedding, 16 heads, MLP 4096, context 8192; AdamW lr 3e-4, betas (0.9, 0.99), weight decay 0.1,
 bf16. Its batch (8 windows x 2 accumulation steps per device) and warm-up fraction (0.5%) are the released
 code's defaults. ``tiny`` is a 2-layer, width-128 model that trains on two CPU cores in about a minute.

@@ -1,4 +1,4 @@
-"""Cold-start many-shot evaluation of a checkpoint in the task's real environment (DESIGN §7, the paper's protocol).
+"""Cold-start many-shot evaluation of a checkpoint in the task's real environment (docs/design.md §10, the paper's protocol).
 
 For each of ``seeds`` independent runs the agent starts with an empty context (or a random-policy prompt), acts
 for ``episodes`` consecutive episodes of the env that ``vintix_data``'s domain adapter builds, and keeps every

@@ -21,7 +21,7 @@ from vintix_data.registry import UnknownTaskError, get_task, list_tasks
 
 # gymnasium's v4 MuJoCo observation dims with default options (gymnasium/envs/mujoco/*_v4.py: Ant 27 without
 # contact forces, exclude_current_positions_from_observation=True where it applies). The released Vintix used
-# these; our registry lists the paper table's dims (= v5 defaults, DESIGN §6).
+# these; our registry lists the paper table's dims (= v5 defaults, docs/design.md §7).
 MUJOCO_V4_OBS_DIMS = {
     "Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Humanoid": 376, "HumanoidStandup": 376,
     "InvertedDoublePendulum": 11, "InvertedPendulum": 4, "Pusher": 23, "Reacher": 11, "Swimmer": 8, "Walker2d": 17,

@@ -42,7 +42,7 @@ def unavailable(task: TaskSpec) -> str | None:
 
 
 def default_episode_seed(seed: int, history: int, episode: int) -> int:
-    """The reset seed of episode ``episode`` of history ``history`` (DESIGN §2)."""
+    """The reset seed of episode ``episode`` of history ``history`` (docs/design.md §3)."""
     import numpy as np
 
     return int(np.random.SeedSequence((seed, history, episode)).generate_state(1)[0])
@@ -63,7 +63,7 @@ def episode_variation(task: TaskSpec, reset_seed: int) -> int | None:
 def observation_components(task: TaskSpec) -> dict[str, list[int]]:
     """The task's named observation components -> their column indices, in observation order (empty: none named).
 
-    What ``--hide`` can hide from recorded data (latent tasks, DESIGN §9).
+    What ``--hide`` can hide from recorded data (latent tasks, docs/design.md §8).
     """
     fn = getattr(adapter_for(task), "observation_components", None)
     return dict(fn(task)) if fn is not None else {}

@@ -7,7 +7,7 @@
   validates by those bounds (the env checker, which would warn about it on every step, is off).
 * Episodes: cut at ``episode_limit`` steps (100 by default, the paper's setting; ``--episode-limit`` up to
   Meta-World's own ``max_path_length`` of 500). Episodes never terminate on success.
-* Seeding (DESIGN §2): MT1 ignores ``reset(seed=...)``; its task wrapper draws the variation from the env's
+* Seeding (docs/design.md §3): MT1 ignores ``reset(seed=...)``; its task wrapper draws the variation from the env's
   RNG *before* reset. :class:`SeededVariation` takes over: ``reset(seed=s)`` selects variation
   :func:`variation_index` ``(s)`` of the 50, re-seeds the env's RNG with ``s`` and resets. An episode is then a
   pure function of its reset seed and its actions. ``--fixed-goal`` keeps one variation per history: every
@@ -79,7 +79,7 @@ def history_seed(seed: int, history: int) -> int:
     """The reset seed of every episode of a history under ``--fixed-goal``.
 
     History ``h`` runs variation ``goal_order(seed)[h % 50]``, so up to 50 histories have 50 distinct goals (drawn
-    with replacement, 24 histories had 19). The variation stays a function of the reset seed alone (DESIGN §2):
+    with replacement, 24 histories had 19). The variation stays a function of the reset seed alone (docs/design.md §3):
     the seed is the first of ``SeedSequence((seed, h, j), spawn_key=(2,))``, j = 0, 1, ... that selects it.
     """
     want = int(goal_order(seed)[history % MT1_VARIATIONS])

@@ -7,7 +7,7 @@
   paper) and ``gravity=S`` scales ``model.opt.gravity`` (0.9 and 1.1 for -+10%). They are applied to the
   model after construction, so they hold for every episode, and are recorded in ``info.json``.
 * Seeding: gymnasium's MuJoCo envs draw their reset noise from ``reset(seed=...)``, so the collector's
-  per-episode seeds are all it takes (DESIGN §2).
+  per-episode seeds are all it takes (docs/design.md §3).
 * Demonstrators: ``sb3:PATH.zip`` (space-checked), ``hub:`` where available, or one trained here with
   ``vintix-data demonstrator train <Env>-v5 --algo ppo|sac|td3`` (installed as the task's default).
 """

@@ -3,7 +3,7 @@
 Why our own implementation: the upstream ``industrial_benchmark_python`` package calls ``np.float``
 (removed in NumPy 1.24) and draws every random number from NumPy's *global* stream, so two
 environments in one process, or sub-environments of a vector env, cannot be seeded apart and a
-learning history cannot be a pure function of its seeds (DESIGN §2).
+learning history cannot be a pure function of its seeds (docs/design.md §3).
 
 Two randomness modes:
 
