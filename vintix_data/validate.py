@@ -18,6 +18,7 @@ from scipy.stats import spearmanr
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256, fixed_list_to_numpy, row_schema
 from vintix_data.schedule import NoiseSchedule
+from vintix_data.tenths import tenth_masks
 
 MAX_LINES_PER_CHECK = 5
 
@@ -55,10 +56,10 @@ class ValidationReport:
     def to_json(self) -> str:
         from vintix_data.jsonio import dumps  # strict JSON: a non-finite figure is null
 
-        return dumps({"ok": self.ok, "errors": self.errors, "figures": self.figures}, indent=2)
+        return dumps({"ok": self.ok, "errors": self.errors, "notes": self.notes, "figures": self.figures}, indent=2)
 
 
-def _check_manifest(folder: Path, report: ValidationReport) -> list[Path]:
+def _check_manifest(folder: Path, report: ValidationReport, hashes: dict[str, str] | None = None) -> list[Path]:
     path = folder / META_DIR / "manifest.json"
     try:
         manifest = json.loads(path.read_text())
@@ -76,7 +77,7 @@ def _check_manifest(folder: Path, report: ValidationReport) -> list[Path]:
             report.fail("manifest", f"{e['name']}: listed in the manifest but missing")
         elif p.stat().st_size != e["size"]:
             report.fail("manifest", f"{e['name']}: size {p.stat().st_size} != manifest {e['size']}")
-        elif file_sha256(p) != e["sha256"]:
+        elif ((hashes or {}).get(e["name"]) or file_sha256(p)) != e["sha256"]:
             report.fail("manifest", f"{e['name']}: sha256 does not match the manifest (corrupted or modified)")
     return sorted(folder / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/") and (folder / e["name"]).exists())
 
@@ -201,22 +202,6 @@ class _RowChecker:
         self.rows += len(h)
 
 
-def _decile_masks(lengths: np.ndarray, steps: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """Episodes of one history that start in its first / last 10% of *steps* (not of episodes: where episodes
-    end early, e.g. MuJoCo falls under noise, the last tenth of the episodes would reach deep into the noisy part).
-    The history's final episode, when the history length cut it short, has a partial return and is left out of
-    the last decile unless nothing else is there."""
-    starts = np.cumsum(lengths) - lengths
-    first = starts < 0.1 * steps
-    first[0] = True
-    cut = (starts + lengths == steps) & (lengths < limit) if limit else np.zeros(len(lengths), bool)
-    last = (starts >= 0.9 * steps) & ~cut
-    if not last.any():
-        complete = np.flatnonzero(~cut)
-        last[complete[-1] if len(complete) else len(lengths) - 1] = True
-    return first, last
-
-
 def _band(center: float, std: float | None, z: float, floor: float) -> float:
     return max(z * (std or 0.0), floor)
 
@@ -264,7 +249,7 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
     for hh in histories:
         rets = returns[keys[:, 0] == hh]
         if lengths is not None:
-            m_first, m_last = _decile_masks(np.asarray(lengths)[keys[:, 0] == hh], info.steps_per_history, info.episode_limit)
+            m_first, m_last = tenth_masks(np.asarray(lengths)[keys[:, 0] == hh], info.steps_per_history, info.episode_limit)
             first, last = float(rets[m_first].mean()), float(rets[m_last].mean())
         else:
             n = max(1, len(rets) // 10)
@@ -300,7 +285,10 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
     report.figures["histories"] = per_history
 
 
-def validate(folder: str | Path, config: ValidationConfig | None = None) -> ValidationReport:
+def validate(folder: str | Path, config: ValidationConfig | None = None,
+             hashes: dict[str, str] | None = None) -> ValidationReport:
+    """Every check a dataset folder must pass. ``hashes`` (manifest name -> sha256) are digests the caller has
+    already computed for these very files (``verify``), so no file is hashed twice."""
     cfg = config or ValidationConfig()
     folder = Path(folder)
     report = ValidationReport()
@@ -313,7 +301,7 @@ def validate(folder: str | Path, config: ValidationConfig | None = None) -> Vali
         report.fail("info", str(e))
         return report
     _check_hidden_spec(info, report)
-    shards = _check_manifest(folder, report)
+    shards = _check_manifest(folder, report, hashes)
     if not shards:
         report.fail("shards", f"{folder}: no data shards")
         return report
