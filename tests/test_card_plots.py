@@ -10,7 +10,7 @@ from PIL import Image
 
 from vintix_data.card import template_path, write_card
 from vintix_data.format import DatasetInfo, ReferenceScores, episodes_schema, write_parquet_atomic
-from vintix_data.plots import learning_curve
+from vintix_data.card.plots import learning_curve
 from vintix_data.schedule import NoiseSchedule
 
 OBS_DIM, ACT_DIM, LIMIT = 6, 3, 250

@@ -132,7 +132,7 @@ def test_train_help_has_no_stray_positional_and_datasets_still_take_several_valu
 
 
 def test_switch_options_parse_strictly():
-    from vintix_data.cli_domains import parse_bool, parse_options
+    from vintix_data.domains import parse_bool, parse_options
 
     assert parse_options(["fixed_goal=false", "viscosity=0.05"], "--variation") == {"fixed_goal": False, "viscosity": "0.05"}
     assert [parse_bool(v, "x") for v in ("true", "1", "YES", "on", "false", "0", "No", "off")] == [True] * 4 + [False] * 4
@@ -144,7 +144,7 @@ def test_switch_options_parse_strictly():
 
 def test_variation_fixed_goal_false_is_off_and_true_is_on(tmp_path):
     pytest.importorskip("metaworld")
-    from vintix_data.cli_domains import parse_options
+    from vintix_data.domains import parse_options
     from vintix_model.evaluate import EvalConfig, resolve_task
     from vintix_model.groups import GroupSpec
     from vintix_model.model import Vintix

@@ -200,7 +200,7 @@ def test_eval_all_domain_reports_a_table(tmp_path):
 # -- the gate ------------------------------------------------------------------------------------
 
 def test_gate_judgement():
-    from vintix_data.gate import GateConfig, judge
+    from vintix_data.demonstrators.gate import GateConfig, judge
 
     rnd = [150.0, 120.0, 180.0, 140.0, 160.0]
     assert judge([800.0, 790.0, 810.0, 805.0, 795.0], rnd, 1.0)[0]

@@ -17,4 +17,12 @@ class UsageError(UserError, ValueError):
     """Options that do not fit together, or a value out of range (one line, naming the option)."""
 
 
-__all__ = ["UserError", "UsageError"]
+class DemonstratorError(UserError, ValueError):
+    """A demonstrator spec or checkpoint that cannot be used for the task (one-line message).
+
+    Here rather than in ``vintix_data.demonstrators`` (which re-exports it) because the domain adapters raise it
+    too, and the demonstrator loaders call the adapters: neither package imports the other's errors that way.
+    """
+
+
+__all__ = ["UserError", "UsageError", "DemonstratorError"]

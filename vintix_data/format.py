@@ -151,6 +151,9 @@ class ReferenceScores:
     last_tenth_epsilon: float | None = None
     last_tenth_mean: float | None = None
     last_tenth_std: float | None = None
+    # success rates of the same reference episodes where the env reports success (Meta-World); None elsewhere
+    random_success_rate: float | None = None
+    demonstrator_success_rate: float | None = None
 
 
 @dataclass

@@ -10,24 +10,81 @@ metadata the model side needs (observation normalization is read from ``stats``,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError
 
 
+def _close_all(iterators: weakref.WeakSet) -> None:
+    for it in list(iterators):
+        it.close()
+
+
 @dataclass
 class LoadedDataset:
+    """The rows (``dataset``, or iterate ``rows``) plus typed metadata.
+
+    Iterate ``rows`` (or the object itself) rather than ``dataset`` when streaming: those iterators are closed by
+    :meth:`close`, on leaving a ``with`` block, and at the latest when the interpreter exits, while it is still
+    whole. A streaming iterator that is abandoned half-way and left to the interpreter's teardown is finalized after
+    ``pyarrow``/``datasets`` are gone (an "Exception ignored" traceback, or an abort).
+    """
+
     dataset: Any  # datasets.Dataset, or datasets.IterableDataset when streaming
     info: DatasetInfo
     stats: dict[str, Any]
     folder: Path  # the local folder (a Hub snapshot for Hub ids): shards are under folder / "data"
     source: str  # what the caller passed
+    _iterators: weakref.WeakSet = field(default_factory=weakref.WeakSet, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # runs at close(), when this object is collected, or at interpreter exit (atexit), whichever is first
+        self._finalizer = weakref.finalize(self, _close_all, self._iterators)
 
     @property
     def shards(self) -> list[Path]:
         return sorted((self.folder / DATA_DIR).glob("*.parquet"))
+
+    @property
+    def rows(self) -> "_Rows":
+        """The dataset's rows (dicts), as iterators this object closes (see the class docstring)."""
+        return _Rows(self)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def close(self) -> None:
+        """Close every iterator of ``rows`` still open (idempotent)."""
+        _close_all(self._iterators)
+
+    def __enter__(self) -> "LoadedDataset":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Rows:
+    def __init__(self, owner: LoadedDataset):
+        self.owner = owner
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        gen = _rows(self.owner.dataset)
+        self.owner._iterators.add(gen)
+        return gen
+
+
+def _rows(dataset) -> Iterator[dict[str, Any]]:
+    it = iter(dataset)
+    try:
+        yield from it
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:  # the streaming reader's generator: its files are closed now, not at teardown
+            close()
 
 
 def resolve(repo_or_dir: str | Path, revision: str | None = None, metadata_only: bool = False) -> Path:

@@ -1,12 +1,12 @@
-"""Checkpoints on disk and on the Hub: ``model.safetensors`` + ``config.json`` + ``metadata.json``.
+"""Checkpoints on disk: ``model.safetensors`` + ``config.json`` + ``metadata.json`` (save, load, atomic writes).
 
 * ``config.json``: the model config and the groups (name -> obs/act dims): enough to rebuild the network.
 * ``metadata.json``: per task its group, dims, observation mean/std, reward scale, episode sparsity and the
   dataset it came from (source, requested and resolved revision, manifest sha256); the training config; step.
 
 A training run folder holds ``checkpoints/step-XXXXXXX/`` and a ``latest`` pointer; every loader here accepts
-a checkpoint folder, a run folder (its latest checkpoint) or a Hub model id. ``push`` uploads one checkpoint
-(without the optimizer state) plus a model card rendered from ``cards/model_card.md``.
+a checkpoint folder, a run folder (its latest checkpoint) or a Hub model id (downloaded through the data side's
+Hub client, ``vintix_data.hub.client``). Publishing is in ``vintix_model.hub``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +25,13 @@ from vintix_data.errors import UserError
 
 WEIGHTS, CONFIG, METADATA, STATE = "model.safetensors", "config.json", "metadata.json", "training_state.pt"
 LATEST = "latest"
-CARD_TEMPLATE = "model_card.md"
-PUSHED_FILES = (WEIGHTS, CONFIG, METADATA, "loss.png", "metrics.jsonl")
 
 
 class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be found, read or used (one-line message)."""
 
 
-def _version() -> str:
+def vintix_version() -> str:
     from vintix_data import __version__
 
     return __version__
@@ -51,7 +47,7 @@ def save_pretrained(model, folder: str | Path, metadata: dict[str, Any] | None =
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
-    config = {"model_type": "vintix", "vintix_version": _version(), "model": to_dict(model.config),
+    config = {"model_type": "vintix", "vintix_version": vintix_version(), "model": to_dict(model.config),
               "groups": {name: g.to_dict() for name, g in model.groups.items()}}
     (folder / CONFIG).write_text(dumps(config, indent=2) + "\n")  # strict JSON (vintix_data/jsonio.py)
     meta = {"tasks": model.tasks, "groups": config["groups"], "parameters": model.num_parameters(), **(metadata or {})}
@@ -80,14 +76,12 @@ def resolve(id_or_dir: str | Path, revision: str | None = None) -> Path:
     repo = str(id_or_dir)
     if repo.count("/") != 1 or repo.startswith((".", "/")):
         raise CheckpointError(f"{id_or_dir}: no such folder, and not a Hub model id of the form ORG/NAME")
-    from huggingface_hub import snapshot_download
+    from vintix_data.hub.client import HubError, snapshot
 
     try:
-        return Path(snapshot_download(repo, repo_type="model", revision=revision,
-                                      allow_patterns=[WEIGHTS, CONFIG, METADATA, "README.md"]))
-    except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise CheckpointError(f"{id_or_dir}: cannot download ({type(e).__name__}: {msg})") from None
+        return snapshot(repo, revision=revision, allow_patterns=[WEIGHTS, CONFIG, METADATA, "README.md"], repo_type="model")
+    except HubError as e:
+        raise CheckpointError(f"{id_or_dir}: cannot download ({e})") from None
 
 
 def read_config(folder: Path) -> tuple[ModelConfig, dict[str, GroupSpec], dict[str, Any]]:
@@ -101,18 +95,17 @@ def read_config(folder: Path) -> tuple[ModelConfig, dict[str, GroupSpec], dict[s
     return model_cfg, groups, metadata
 
 
-def load_pretrained(id_or_dir: str | Path, revision: str | None = None, device: str | torch.device = "cpu"):
+def load_pretrained(model_cls, id_or_dir: str | Path, revision: str | None = None, device: str | torch.device = "cpu"):
+    """A ``model_cls`` (:class:`vintix_model.model.Vintix`) with the weights of a checkpoint folder, run folder or Hub id."""
     from safetensors.torch import load_file
-
-    from vintix_model.model import Vintix
 
     folder = resolve(id_or_dir, revision)
     model_cfg, groups, metadata = read_config(folder)
     with torch.device("meta"):
-        model = Vintix(model_cfg, groups, metadata.get("tasks", {}))
+        model = model_cls(model_cfg, groups, metadata.get("tasks", {}))
     try:
         state = load_file(str(folder / WEIGHTS), device=str(device))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own and OS errors on a bad file: one line
         raise CheckpointError(f"{folder / WEIGHTS}: unreadable ({type(e).__name__})") from None
     expected = {k: v.shape for k, v in model.state_dict().items()}
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)
@@ -126,50 +119,6 @@ def load_pretrained(id_or_dir: str | Path, revision: str | None = None, device: 
     model.metadata = metadata
     model.folder = folder  # where the weights came from (a Hub snapshot folder for a Hub id)
     return model.eval()
-
-
-# -- the model card and push ------------------------------------------------------------------------
-
-def render_card(folder: Path, repo_id: str | None = None) -> str:
-    from huggingface_hub import ModelCard, ModelCardData
-
-    model_cfg, groups, meta = read_config(folder)
-    tasks = meta.get("tasks", {})
-    datasets = [t["dataset"] for t in tasks.values() if t.get("dataset")]
-    hub_datasets = [d["source"] for d in datasets if d.get("resolved_revision")]
-    card_data = ModelCardData(license="apache-2.0", library_name="vintix", tags=["reinforcement-learning",
-                              "in-context-reinforcement-learning", "algorithm-distillation", "vintix"],
-                              datasets=hub_datasets or None)
-    template = Path(str(resources.files("vintix_data.cards") / CARD_TEMPLATE))
-    card = ModelCard.from_template(card_data, template_path=str(template), repo_id=repo_id or "vintix-model",
-                                   model=to_dict(model_cfg), d_model=model_cfg.d_model, groups=groups, tasks=tasks,
-                                   datasets=datasets, train=meta.get("train_config", {}), step=meta.get("step"),
-                                   parameters=meta.get("parameters"), final_loss=meta.get("final_loss"),
-                                   world=meta.get("world_size", 1),
-                                   has_plot=(folder / "loss.png").exists(), version=_version())
-    return str(card)
-
-
-def push(checkpoint: str | Path, repo_id: str, private: bool = False, token: str | None = None,
-         revision: str | None = None, commit_message: str | None = None) -> str:
-    """Upload one checkpoint (weights, config, metadata, card, loss curve) as a Hub model repo; the commit URL."""
-    from huggingface_hub import HfApi
-
-    folder = checkpoint_dir(checkpoint)
-    read_config(folder)
-    if repo_id.count("/") != 1:
-        raise CheckpointError(f"--repo {repo_id!r}: expected ORG/NAME")
-    api = HfApi(token=token)
-    with tempfile.TemporaryDirectory(prefix="vintix-push-") as tmp:
-        stage = Path(tmp)
-        for name in PUSHED_FILES:
-            if (folder / name).exists():
-                shutil.copy2(folder / name, stage / name)
-        (stage / "README.md").write_text(render_card(folder, repo_id))
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(stage), revision=revision,
-                                 commit_message=commit_message or f"Vintix checkpoint {folder.name}")
-    return str(getattr(info, "commit_url", info))
 
 
 def atomic_checkpoint(run_dir: Path, name: str, write) -> Path:

@@ -1,6 +1,7 @@
 """`vintix-model`: train, evaluate, describe and publish the Vintix model (a thin Typer layer over the package).
 
-Every error a user can cause is printed as one line on stderr with exit code 2. Under ``torchrun`` the same
+Every error a user can cause is a :class:`vintix_data.errors.UserError`, printed as one line on stderr with exit
+code 2 by the data CLI's ``fail()``; anything else is a bug and propagates with its traceback. Under ``torchrun`` the same
 command runs one process per device: ``torchrun --nproc-per-node 8 $(which vintix-model) train ...``.
 """
 
@@ -15,6 +16,8 @@ from rich.console import Console
 from typer.core import TyperCommand
 
 from vintix_data import __version__
+from vintix_data.cli.output import fail
+from vintix_data.errors import UsageError, UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, evaluate and publish the Vintix in-context RL model on vintix datasets.")
@@ -22,29 +25,11 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from vintix_data.format import FormatError
-    from vintix_data.registry import UnknownTaskError
-    from vintix_model.config import ConfigError
-    from vintix_model.data import DataError
-    from vintix_model.hub import CheckpointError
-    from vintix_model.train import TrainError
-
-    return (ConfigError, DataError, CheckpointError, TrainError, FormatError, UnknownTaskError, ValueError, ImportError)
-
-
-def fail(message: str, code: int = 2):
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
-    raise typer.Exit(code)
-
-
 def _num(x) -> str:
     return "n/a" if x is None else f"{x:,.1f}"
 
 
 def _message(e: BaseException) -> str:
-    if isinstance(e, ImportError):
-        return f"{e.name or e}: not installed; pip install 'vintix[train]'"
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
 
@@ -87,7 +72,7 @@ def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (O
     try:
         model_cfg, train_cfg = cfg.resolve(preset, config, set_ or [], steps)
         summary = run_train(refs, out_dir, model_cfg, train_cfg, device=device, resume=resume, progress=not quiet)
-    except _user_errors() as e:
+    except UserError as e:
         fail(_message(e))
     except KeyboardInterrupt:
         fail(f"interrupted; re-run with --resume to continue from the last checkpoint in {out_dir}", code=130)
@@ -113,11 +98,11 @@ def describe(preset: str = typer.Option("paper", help="tiny or paper."),
 
     try:
         if mujoco_obs not in ("v4", "registry"):
-            raise ValueError(f"--mujoco-obs must be v4 or registry, got {mujoco_obs!r}")
+            raise UsageError(f"--mujoco-obs must be v4 or registry, got {mujoco_obs!r}")
         model_cfg, _ = cfg.resolve(preset, config, set_ or [])
         dims = task_set(tasks, mujoco_obs)
         groups = groups_of(dims)
-    except _user_errors() as e:
+    except UserError as e:
         fail(_message(e))
     with torch.device("meta"):
         model = Vintix(model_cfg, groups)
@@ -158,10 +143,8 @@ def push(checkpoint: Path = typer.Argument(..., help="A checkpoint folder or a r
 
     try:
         url = do_push(checkpoint, repo, private=private, revision=revision)
-    except _user_errors() as e:
+    except UserError as e:  # a bad checkpoint, or the Hub client's one-line HubError (repo id, token, answers)
         fail(_message(e))
-    except Exception as e:  # Hub errors (auth, network) as one line
-        fail(f"push to {repo} failed ({type(e).__name__}: {_message(e)})")
     err.print(f"pushed {checkpoint} to {repo}: {url}", highlight=False, soft_wrap=True)
 
 
@@ -193,8 +176,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
                                         "every episode start, and report the paired difference (full minus cleared): "
                                         "in-context learning vs behaviour cloning.")):
     """Cold-start many-shot in-context evaluation in the task's real environment."""
-    from vintix_data.cli_domains import parse_options
-    from vintix_data.domains import DomainUnavailableError
+    from vintix_data.domains import parse_options
     from vintix_model.eval_report import RESULTS, write
     from vintix_model.evaluate import EvalConfig, EvalError, evaluate, parse_prompt
     from vintix_model.model import Vintix
@@ -210,10 +192,8 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
         model = Vintix.from_pretrained(checkpoint, revision=revision, device=device)
         results = evaluate(checkpoint, cfg, progress=not quiet, model=model)
         path, png = write(results, out_dir, force=force)
-    except (EvalError, DomainUnavailableError, FileExistsError) + _user_errors() as e:
+    except UserError as e:
         fail(_message(e))
-    except RuntimeError as e:  # e.g. an unusable --device
-        fail(f"evaluation failed ({_message(e)})")
     s, ref = results["summary"], results["reference"]
     norm = (f"; normalized {s['normalized_first_tenth']:.3f} -> {s['normalized_last_tenth']:.3f}"
             if s["normalized_mean"] is not None else "")

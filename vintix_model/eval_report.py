@@ -17,6 +17,11 @@ from typing import Any
 import numpy as np
 
 from vintix_data.jsonio import dumps
+from vintix_data.errors import UserError
+
+
+class ResultsExistError(UserError, FileExistsError):
+    """results.json is already in --out (and no --force): one line for the user."""
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -188,7 +193,7 @@ def write(results: dict[str, Any], out: Path, force: bool = False) -> tuple[Path
     out = Path(out)
     target = out / RESULTS
     if target.exists() and not force:
-        raise FileExistsError(f"{target} exists; choose another --out or pass --force to replace it")
+        raise ResultsExistError(f"{target} exists; choose another --out or pass --force to replace it")
     out.mkdir(parents=True, exist_ok=True)
     plot_path = plot(results, out / PLOT)
     tmp = out / f".{RESULTS}.tmp"

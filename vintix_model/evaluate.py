@@ -27,64 +27,11 @@ from typing import Any, Callable
 import numpy as np
 
 from vintix_model.inference import ICRLAgent, TaskContext
-from vintix_data.errors import UserError
+from vintix_model.eval_config import EvalConfig, EvalError, parse_prompt  # noqa: F401  (their old home)
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
 STATS_EPISODE_BASE = 1 << 21
-
-
-class EvalError(UserError, ValueError):
-    """A checkpoint/task combination or setting that cannot be evaluated (one-line message)."""
-
-
-@dataclass
-class EvalConfig:
-    task: str
-    episodes: int = 50
-    seeds: int = 3
-    seed: int = 0
-    prompt_steps: int = 0  # --prompt random:STEPS: uniform-random transitions put in the context first
-    variation: dict[str, Any] = field(default_factory=dict)  # MuJoCo viscosity= / gravity= (and version=v4)
-    stats_from: str | None = None  # a dataset (folder or Hub id) of the task: its stats and reference scores
-    stats_steps: int = 10_000  # random-policy steps to estimate observation stats for a held-out task
-    window: int | None = None  # context window in tokens (default: the checkpoint's training context)
-    use_cache: bool = True
-    device: str = "cpu"
-    precision: str = "auto"  # auto: bf16 autocast on CUDA (as in training), fp32 on CPU
-    ablation: bool = False  # also run with the context cleared at every episode start; report the paired difference
-
-    def check(self) -> None:
-        if self.episodes < 1:
-            raise EvalError(f"--episodes must be >= 1, got {self.episodes}")
-        if self.seeds < 1:
-            raise EvalError(f"--seeds must be >= 1, got {self.seeds}")
-        if self.prompt_steps < 0:
-            raise EvalError(f"--prompt random:STEPS needs STEPS >= 0, got {self.prompt_steps}")
-        if self.stats_steps < 2:
-            raise EvalError(f"--stats-steps must be >= 2, got {self.stats_steps}")
-        if self.window is not None and self.window < 1:
-            raise EvalError(f"--window must be >= 1, got {self.window}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise EvalError(f"--precision must be auto, bf16 or fp32, got {self.precision!r}")
-        import torch
-
-        try:
-            device = torch.device(self.device)
-        except RuntimeError:
-            raise EvalError(f"--device {self.device!r}: not a torch device (cpu, cuda, cuda:1 ...)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise EvalError(f"--device {self.device}: CUDA is not available on this machine")
-
-
-def parse_prompt(text: str | None) -> int:
-    """``random:STEPS`` -> STEPS (``None``/``none`` -> 0)."""
-    if text is None or text.strip().lower() in ("", "none"):
-        return 0
-    kind, _, steps = text.partition(":")
-    if kind.strip().lower() != "random" or not steps.strip().isdigit():
-        raise EvalError(f"--prompt takes random:STEPS (e.g. random:1000), got {text!r}")
-    return int(steps)
 
 
 @dataclass
@@ -179,7 +126,7 @@ def _estimate_stats(spec, steps: int, seed: int, hidden=None) -> tuple[np.ndarra
 
 def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     """The env, the tokenization and the reference scores of ``cfg.task`` for this checkpoint."""
-    from vintix_data.domains import configure_task, make_env, paper_comparable
+    from vintix_data.domains import adapter_for, configure_task, make_env, paper_comparable
     from vintix_data.registry import get_task
     from vintix_model.groups import group_name
 
@@ -202,8 +149,8 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     if inherited:
         notes.append("one task variation per run (fixed_goal), as in the training data")
     env_id = meta.get("env_id")
-    if spec.domain == "mujoco" and env_id and env_id.endswith("-v4") and "version" not in options:
-        options["version"] = "v4"  # the checkpoint was trained on gymnasium's v4 layout of this task
+    for key_, value in adapter_for(spec).checkpoint_options(spec, env_id).items():
+        options.setdefault(key_, value)  # e.g. MuJoCo: the checkpoint was trained on gymnasium's v4 layout of this task
     try:
         spec = configure_task(spec, episode_limit=meta.get("episode_limit"), env_options=options)
     except ValueError as e:
@@ -309,10 +256,10 @@ def rollout(model, task: ResolvedTask, cfg: EvalConfig,
 def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_context: bool,
              rows: list[int] | None) -> dict[str, Any]:
     """Runs ``rows`` (default: all ``cfg.seeds``) in one batched agent; row ``i`` is run ``rows[i]``."""
-    from vintix_data.domains import episode_reset_seed, make_env
+    from vintix_data.domains import episode_reset_seed, make_env, resolve
 
     runs = list(range(cfg.seeds)) if rows is None else list(rows)
-    S, spec = len(runs), task.spec
+    S, spec = len(runs), resolve(task.spec)
     agent = ICRLAgent(model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device,
                       precision=cfg.precision)
     agent.reset(task.ctx)
@@ -327,7 +274,7 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
     lengths: list[list[int]] = [[] for _ in range(S)]
     successes: list[list[bool]] = [[] for _ in range(S)]
     variations: list[list[int | None]] = [[] for _ in range(S)]
-    track_success = spec.domain == "meta-world"
+    track_success = spec.adapter.reports_success
 
     def reset(i: int, k: int) -> np.ndarray:
         o, info = envs[i].reset(seed=episode_reset_seed(spec, base, runs[i], k))

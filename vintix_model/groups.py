@@ -17,17 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vintix_data.domains import resolve
+from vintix_data.domains.bidexhands import DOOR_TASKS as BIDEXHANDS_DOOR_TASKS  # noqa: F401  (kept importable here)
+from vintix_data.domains.mujoco import V4_OBS_DIMS as MUJOCO_V4_OBS_DIMS  # noqa: F401  (kept importable here)
 from vintix_data.registry import UnknownTaskError, get_task, list_tasks
-
-# gymnasium's v4 MuJoCo observation dims with default options (gymnasium/envs/mujoco/*_v4.py: Ant 27 without
-# contact forces, exclude_current_positions_from_observation=True where it applies). The released Vintix used
-# these; our registry lists the paper table's dims (= v5 defaults, docs/design.md §7).
-MUJOCO_V4_OBS_DIMS = {
-    "Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Humanoid": 376, "HumanoidStandup": 376,
-    "InvertedDoublePendulum": 11, "InvertedPendulum": 4, "Pusher": 23, "Reacher": 11, "Swimmer": 8, "Walker2d": 17,
-}
-BIDEXHANDS_DOOR_TASKS = frozenset({"shadowhanddoorcloseinward", "shadowhanddoorcloseoutward", "shadowhanddooropeninward",
-                                   "shadowhanddooropenoutward"})
 
 
 @dataclass(frozen=True)
@@ -61,20 +54,15 @@ def group_name(domain: str, obs_dim: int, act_dim: int, task: str | None = None)
             spec = get_task(task)
         except UnknownTaskError:
             spec = None
-        if spec is not None and spec.domain == domain:
-            if domain == "mujoco":
-                family = f"mujoco-{spec.paper_name.rsplit('-v', 1)[0].lower()}"
-            elif domain == "bi-dexhands" and spec.paper_name.lower() in BIDEXHANDS_DOOR_TASKS:
-                family = "bi-dexhands-door"
+        if spec is not None and spec.domain == domain:  # the registry's task of that domain: its adapter names it
+            family = resolve(spec).adapter.model_family(spec)
     return f"{family}-{obs_dim}x{act_dim}"
 
 
 def registry_task_dims(task: str, mujoco_obs: str = "registry") -> TaskDims:
     """A registry task's dims: the paper table's, or gymnasium v4's for MuJoCo (``mujoco_obs="v4"``)."""
     spec = get_task(task)
-    obs = spec.obs_dim
-    if spec.domain == "mujoco" and mujoco_obs == "v4":
-        obs = MUJOCO_V4_OBS_DIMS[spec.paper_name.rsplit("-v", 1)[0]]
+    obs = resolve(spec).adapter.model_obs_dim(spec, mujoco_obs)
     return TaskDims(spec.id, spec.domain, obs, spec.act_dim, group_name(spec.domain, obs, spec.act_dim, spec.id),
                     spec.reward_scale, spec.episode_sparsity)
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vintix_model import checkpoint
 from vintix_model.config import ModelConfig
 from vintix_model.groups import GroupSpec
 from vintix_model.layers import KV, Backbone
@@ -185,11 +186,7 @@ class Vintix(nn.Module):
     @classmethod
     def from_pretrained(cls, id_or_dir: str | Path, revision: str | None = None, device: str | torch.device = "cpu"):
         """A checkpoint folder, a training run folder (its latest checkpoint) or a Hub model id."""
-        from vintix_model.hub import load_pretrained
-
-        return load_pretrained(id_or_dir, revision=revision, device=device)
+        return checkpoint.load_pretrained(cls, id_or_dir, revision=revision, device=device)
 
     def save_pretrained(self, folder: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-        from vintix_model.hub import save_pretrained
-
-        return save_pretrained(self, folder, metadata)
+        return checkpoint.save_pretrained(self, folder, metadata)

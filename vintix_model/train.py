@@ -4,7 +4,7 @@ MSE on every position; AdamW with weight decay on Linear weights only; linear wa
 optimizer step from the step number alone (so resuming needs no scheduler state); gradient accumulation with
 the loss divided by the number of micro-batches (and DDP's gradient all-reduce skipped on all but the last);
 optional global-norm clipping; bf16 autocast on CUDA. Rank 0 writes ``metrics.jsonl``, ``loss.png`` and
-checkpoints (``hub.atomic_checkpoint``: a crash mid-save leaves the previous one intact).
+checkpoints (``checkpoint.atomic_checkpoint``: a crash mid-save leaves the previous one intact).
 
 ``--resume`` reloads the weights, the optimizer and the number of windows consumed, so the run continues with
 exactly the batches it would have seen; a checkpoint whose model, data or math-relevant training settings
@@ -30,7 +30,7 @@ from torch import nn
 from vintix_data.format import FormatError
 from vintix_data.jsonio import dumps
 
-from vintix_model import hub
+from vintix_model import checkpoint as hub
 from vintix_model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
 from vintix_model.data import DataError, TaskData, prepare
 from vintix_model.groups import GroupSpec

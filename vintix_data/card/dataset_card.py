@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, atomic_write_text
-from vintix_data.plots import PLOT_PATH, episode_table
+from vintix_data.card.plots import PLOT_PATH
+from vintix_data.tenths import cut_final, tenth_masks
 
 TEMPLATE = "dataset_card.md"
 SIZE_BINS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -38,21 +39,22 @@ def size_category(rows: int) -> str:
 
 
 def decile_means(folder: Path, info: DatasetInfo) -> tuple[float | None, float | None, bool]:
-    """Mean return over the first and last tenth of each history's episodes (pooled over histories),
-    and whether a cut final episode was left out anywhere."""
-    table = episode_table(folder, info)
-    first, last = [], []
-    for e in table.values():
-        r = e["return"]
-        if len(r) == 0:
-            continue
-        k = max(1, round(len(r) / 10))
-        first.append(r[:k])
-        last.append(r[-k:])
+    """Mean return of the episodes that start in the first and in the last tenth of each history's *steps*
+    (pooled over histories; the rule ``validate`` checks, :func:`vintix_data.tenths.tenth_masks`), and whether a
+    final episode cut short by the history's end was left out anywhere."""
+    t = pq.read_table(Path(folder) / META_DIR / "episodes.parquet", columns=["history", "episode", "length", "return"])
+    cols = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names}
+    first, last, cut = [], [], False
+    for h in np.unique(cols["history"]):
+        idx = np.flatnonzero(cols["history"] == h)
+        idx = idx[np.argsort(cols["episode"][idx], kind="stable")]
+        lengths, returns = cols["length"][idx].astype(np.int64), cols["return"][idx].astype(np.float64)
+        m_first, m_last = tenth_masks(lengths, info.steps_per_history, info.episode_limit)
+        first.append(returns[m_first])
+        last.append(returns[m_last])
+        cut = cut or bool((cut_final(lengths, info.steps_per_history, info.episode_limit) & ~m_last).any())
     if not first:
         return None, None, False
-    total = pq.read_metadata(Path(folder) / META_DIR / "episodes.parquet").num_rows
-    cut = total > sum(len(e["return"]) for e in table.values())
     return float(np.mean(np.concatenate(first))), float(np.mean(np.concatenate(last))), cut
 
 

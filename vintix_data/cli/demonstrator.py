@@ -1,72 +1,47 @@
-"""The domain side of `vintix-data`: the demonstrator gate (`demonstrator eval`, one task or `--all`) and the
-collectable column of `tasks`. cli.py keeps the options; the work is here."""
+"""`vintix-data demonstrator train` and `demonstrator eval` (the demonstrator gate, one task or `--all`)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
 
 import typer
-from rich.console import Console
 
+from vintix_data.cli.output import err, fail, out
+from vintix_data.cli.tables import Col, console, fit_table
+from vintix_data.demonstrators import DemonstratorError, load_demonstrator
+from vintix_data.demonstrators.gate import GateConfig, evaluate
+from vintix_data.domains import configure_task, install_default_demonstrator, parse_options
+from vintix_data.errors import UsageError, UserError
 from vintix_data.jsonio import strict
-
-out = Console()
-err = Console(stderr=True)
+from vintix_data.registry import DOMAIN_HELP, canonical_domain, get_task, list_tasks
 
 
-# Domain options that are switches (Meta-World's fixed_goal): their values are parsed strictly, so "false" is False
-# (a plain bool("false") is True).
-BOOL_OPTIONS = ("fixed_goal",)
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+@dataclass(frozen=True)
+class GateRequest:
+    """What `demonstrator eval` asks of the gate: which demonstrator, the gate's options, the per-run task settings."""
+
+    demonstrator: str | None = None
+    gate: GateConfig = GateConfig()
+    episode_limit: int | None = None
+    fixed_goal: bool = False
+    env_options: dict = field(default_factory=dict)
 
 
-def parse_bool(text: str, what: str) -> bool:
-    """true/1/yes/on -> True, false/0/no/off -> False (any case); one-line ValueError naming ``what`` otherwise."""
-    v = str(text).strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise ValueError(f"{what} takes true or false (also 1/0, yes/no, on/off), got {text!r}")
-
-
-def parse_options(items: list[str] | None, flag: str = "--env-option") -> dict:
-    """``KEY=VALUE`` items of ``--env-option`` (vintix-data) / ``--variation`` (vintix-model) -> dict: values are
-    strings checked by the task's domain adapter, except switches (BOOL_OPTIONS), parsed here into bools. One-line
-    ValueError naming ``flag`` on a malformed item."""
-    out: dict = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise ValueError(f"{flag} takes KEY=VALUE, got {item!r}")
-        out[key] = parse_bool(value, f"{flag} {key}") if key in BOOL_OPTIONS else value
-    return out
-
-
-def collectable(task) -> tuple[bool, str]:
-    """(can collect here, why not) for `vintix-data tasks`."""
-    from vintix_data.domains import unavailable
-
-    why = unavailable(task)
-    return (why is None, why or "")
-
-
-def _eval_one(task_spec, demonstrator_spec, episodes, seed, episode_limit, fixed_goal, env_options):
-    from vintix_data.demonstrators import load_demonstrator
-    from vintix_data.domains import adapter_for, configure_task, make_env
-    from vintix_data.gate import evaluate
-
-    task = configure_task(task_spec, episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=env_options)
-    dspec = demonstrator_spec or adapter_for(task).default_demonstrator(task)
+def _eval_one(task_spec, request: GateRequest):
+    task = configure_task(task_spec, episode_limit=request.episode_limit, fixed_goal=request.fixed_goal,
+                          env_options=request.env_options)
+    dspec = request.demonstrator or task.default_demonstrator()
     if dspec is None:
-        raise ValueError(f"{task.id}: no demonstrator given and none trained; pass --demonstrator sb3:PATH.zip "
+        raise DemonstratorError(f"{task.id}: no demonstrator given and none trained; pass --demonstrator sb3:PATH.zip "
                          f"or train one with `vintix-data demonstrator train {task.id} --out FILE.zip`")
-    env = make_env(task)
+    env = task.make_env()
     demo = load_demonstrator(dspec, env.observation_space, env.action_space, task=task)
     env.close()
-    return evaluate(task, demo, dspec, episodes, seed)
+    return evaluate(task, demo, dspec, request.gate)
 
 
 def _fmt(x, spec=".2f"):
@@ -76,8 +51,6 @@ def _fmt(x, spec=".2f"):
 def _print_table(results, title: str) -> None:
     """The gate's figures, one row per task with whole task ids; why a task fails goes in lines under the table, so
     the verdict cell stays one short word (pass / FAIL / error)."""
-    from vintix_data.cli_tables import Col, console, fit_table
-
     cols = [Col("task", is_id=True), Col("demonstrator", 1), Col("steps", 2, justify="right"), Col("random", 5),
             Col("demonstrator return", 5), Col("success (demo / random)", 4), Col("normalized (paper)", 3), Col("gate", 9)]
     rows, notes = [], []
@@ -102,34 +75,29 @@ def _print_table(results, title: str) -> None:
         con.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def run_eval(task: str | None, demonstrator: str | None, episodes: int, seed: int, as_json: bool, all_tasks: bool,
-             domain: str | None, episode_limit: int | None, fixed_goal: bool, env_option: list[str] | None,
-             user_errors: tuple, fail) -> None:
+def run_eval(task: str | None, request: GateRequest, as_json: bool = False, all_tasks: bool = False,
+             domain: str | None = None) -> None:
     """`vintix-data demonstrator eval`: the gate's figures for one task, or for every task of a domain."""
-    from vintix_data.registry import DOMAIN_HELP, canonical_domain, get_task, list_tasks
-
+    episodes, seed = request.gate.episodes, request.gate.seed
     try:
-        if episodes < 1:
-            raise ValueError(f"--episodes must be >= 1, got {episodes}")
-        options = parse_options(env_option)
         if all_tasks:
             if task is not None:
-                raise ValueError("give either a TASK or --all --domain D, not both")
+                raise UsageError("give either a TASK or --all --domain D, not both")
             if domain is None:
-                raise ValueError(f"--all needs --domain ({DOMAIN_HELP})")
+                raise UsageError(f"--all needs --domain ({DOMAIN_HELP})")
             domain = canonical_domain(domain)
             tasks = list_tasks(domain)
         else:
             if task is None:
-                raise ValueError("give a TASK, or --all --domain D")
+                raise UsageError("give a TASK, or --all --domain D")
             tasks = [get_task(task)]
-    except user_errors as e:
+    except UserError as e:
         fail(str(e))
     if not all_tasks:
         try:
             with err.status(f"gate: {tasks[0].id}, {episodes} episodes each of random and the demonstrator"):
-                result = _eval_one(tasks[0], demonstrator, episodes, seed, episode_limit, fixed_goal, options)
-        except user_errors as e:
+                result = _eval_one(tasks[0], request)
+        except UserError as e:
             fail(str(e))
         if as_json:
             print(json.dumps(strict(result.to_dict()), indent=2, allow_nan=False))
@@ -152,14 +120,14 @@ def run_eval(task: str | None, demonstrator: str | None, episodes: int, seed: in
         for t in tasks:
             bar.update(job, description=f"gate: {t.id}")
             try:
-                results.append(_eval_one(t, demonstrator, episodes, seed, episode_limit, fixed_goal, options))
-            except user_errors as e:
+                results.append(_eval_one(t, request))
+            except UserError as e:
                 results.append((t.id, str(e)))
             bar.advance(job)
     rows = [r.to_dict() if not isinstance(r, tuple) else {"task": r[0], "error": r[1]} for r in results]
     failed = [r for r in rows if "error" in r or not r["passed"]]
     if as_json:
-        print(json.dumps(strict({"domain": domain, "episodes": episodes, "seed": seed, "episode_limit": episode_limit,
+        print(json.dumps(strict({"domain": domain, "episodes": episodes, "seed": seed, "episode_limit": request.episode_limit,
                                  "passed": not failed, "tasks": rows, "failed": [r["task"] for r in failed]}),
                          indent=2, allow_nan=False))
     else:
@@ -169,3 +137,66 @@ def run_eval(task: str | None, demonstrator: str | None, episodes: int, seed: in
     sys.stdout.flush()
     if failed:  # any task failing (or erroring) fails the run
         raise typer.Exit(1)
+
+
+def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", help="Where to write the SB3 zip."),
+                       timesteps: int = typer.Option(1_000_000, help="PPO environment steps (the paper: 1M)."),
+                       seed: int = typer.Option(0),
+                       install: bool = typer.Option(True, help="Also make it the task's default demonstrator (copied to $VINTIX_CACHE)."),
+                       algo: Optional[str] = typer.Option(None, "--algo", help="ppo, sac or td3 (see vintix_data/train_mujoco.py); "
+                                                          "default: the paper's PPO recipe on Industrial Benchmark, ppo elsewhere."),
+                       checkpoint_every: int = typer.Option(0, help="Also save OUT-<steps>.zip every N steps (sac/td3/ppo via --algo).")):
+    """Train a demonstrator: the paper's PPO for Industrial Benchmark, SB3 PPO/SAC/TD3 (--algo) for MuJoCo."""
+    from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
+    from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, check_algo, train_sb3
+
+    try:
+        if algo is not None:
+            algo = check_algo(algo)
+        spec = configure_task(get_task(task))
+        if timesteps < 1:
+            raise UsageError(f"--timesteps must be >= 1, got {timesteps}")
+        if out_path.suffix != ".zip":
+            raise UsageError(f"--out must name a .zip file, got {out_path}")
+        if out_path.is_dir():
+            raise UsageError(f"--out {out_path} is a directory")
+        if spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
+            result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed))
+        else:
+            result = train_sb3(spec, out_path, SB3TrainConfig(algo=algo or "ppo", timesteps=timesteps, seed=seed,
+                                                              checkpoint_every=checkpoint_every))
+        default = install_default_demonstrator(spec, out_path) \
+            if install and spec.adapter.installs_trained_demonstrator(spec.spec) else None
+    except UserError as e:
+        fail(str(e))
+    err.print(f"saved {result['out']} after {timesteps:,} steps in {result['wall_s']:.0f} s")
+    if default is not None:
+        err.print(f"installed as the default demonstrator of {spec.id}: {default}")
+
+
+def demonstrator_eval(task: Optional[str] = typer.Argument(None, help="A task id (or --all --domain D)."),
+                      demonstrator: Optional[str] = typer.Option(None, help="scripted, sb3:PATH.zip, random or zero (default: the task's)."),
+                      episodes: int = typer.Option(20, help="Episodes for each of random and the demonstrator."),
+                      seed: int = typer.Option(0), as_json: bool = typer.Option(False, "--json"),
+                      all_tasks: bool = typer.Option(False, "--all", help="Every task of --domain, one table at the end."),
+                      domain: Optional[str] = typer.Option(None, help=f"With --all: {DOMAIN_HELP}."),
+                      episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the registry's; Meta-World 100)."),
+                      fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history."),
+                      env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version).")):
+    """The demonstrator gate: random and demonstrator returns on the same seeded episodes, success rate where the env
+    reports it, the paper-normalized score where the env version matches, and the verdict `collect` applies."""
+    try:
+        if episodes < 1:
+            raise UsageError(f"--episodes must be >= 1, got {episodes}")
+        request = GateRequest(demonstrator=demonstrator, gate=GateConfig(episodes=episodes, seed=seed),
+                              episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option))
+    except UserError as e:
+        fail(str(e))
+    run_eval(task, request, as_json=as_json, all_tasks=all_tasks, domain=domain)
+
+
+def register(app: typer.Typer) -> None:
+    demonstrator_app = typer.Typer(no_args_is_help=True, help="Train and evaluate demonstrators.")
+    demonstrator_app.command("train")(demonstrator_train)
+    demonstrator_app.command("eval")(demonstrator_eval)
+    app.add_typer(demonstrator_app, name="demonstrator")

@@ -11,28 +11,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
-err = Console(stderr=True)
-
-
-def _close_progress_bars() -> None:
-    """Bars left open by an upload that failed in a worker thread would otherwise print after the error line."""
-    try:
-        from tqdm import tqdm
-
-        for bar in list(getattr(tqdm, "_instances", [])):
-            bar.close()
-    except Exception:  # noqa: BLE001 - cosmetic only
-        pass
-
-
-def _fail(message: str, code: int = 2, lines: list[str] | None = None):
-    _close_progress_bars()
-    for line in lines or []:
-        err.print(f"[red]invalid:[/red] {line}", highlight=False, soft_wrap=True)
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+from vintix_data.cli.output import err, fail
+from vintix_data.errors import UserError
+from vintix_data.hub.client import HubError
 
 
 def _log(message: str) -> None:
@@ -47,14 +30,16 @@ def register(app: typer.Typer) -> None:
              tag: Optional[str] = typer.Option(None, "--tag", help="Tag the pushed commit with this version, e.g. v1.0."),
              revision: Optional[str] = typer.Option(None, "--revision", help="Branch to push to (created from main if missing; default main).")):
         """Validate a dataset folder and publish it to the Hub as one commit (then tag it)."""
-        from vintix_data.hub import HubError, push as hub_push
+        from vintix_data.hub.push import push as hub_push
 
         try:
             result = hub_push(folder, repo, private=private, tag=tag, revision=revision, log=_log)
         except HubError as e:
-            _fail(str(e), code=1 if e.lines else 2, lines=e.lines)
+            fail(str(e), code=1 if e.lines else 2, lines=e.lines)
+        except UserError as e:
+            fail(str(e))
         except KeyboardInterrupt:
-            _fail("interrupted; nothing is committed until the upload completes: run the same push again", code=130)
+            fail("interrupted; nothing is committed until the upload completes: run the same push again", code=130)
         what = (f"new commit {result.commit[:8]} (parent {result.previous[:8]})" if result.new_commit
                 else f"no changes: already at commit {result.commit[:8]}, no new commit")
         tag_note = "" if result.tag is None else f", tag {result.tag}" + (" created" if result.tag_created else " already there")
@@ -65,18 +50,17 @@ def register(app: typer.Typer) -> None:
     def verify(repo: str = typer.Argument(..., help="The dataset repo, ORG/NAME."),
                revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit (default main).")):
         """Download a published dataset, check its manifest sha256s, re-validate it and load it by repo id."""
-        from vintix_data.hub import HubError
-        from vintix_data.hub_verify import verify as hub_verify
+        from vintix_data.hub.verify import verify as hub_verify
 
         try:
             report = hub_verify(repo, revision=revision, log=_log)
-        except HubError as e:
-            _fail(str(e))
+        except UserError as e:
+            fail(str(e))
         for line in report.errors:
-            err.print(f"[red]problem:[/red] {line}", highlight=False, soft_wrap=True)
+            err.print(f"[red]problem:[/red] {escape(line)}", highlight=False, soft_wrap=True)
         f = report.figures
         if not report.ok:
-            _fail(f"{repo}@{report.revision} (commit {report.commit[:8]}) fails verification: {len(report.errors)} problem(s)", code=1)
+            fail(f"{repo}@{report.revision} (commit {report.commit[:8]}) fails verification: {len(report.errors)} problem(s)", code=1)
         err.print(f"{repo}@{report.revision} (commit {report.commit[:8]}): verified: {f['manifest_files']} files match the "
                   f"manifest sha256, validate passes ({f['rows']:,} rows, {f['episodes']:,} episodes), "
                   f"load_dataset({repo!r}) gives {f['load_dataset_rows']:,} rows", highlight=False, soft_wrap=True)

@@ -11,21 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-_err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2):
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from vintix_data.format import FormatError
-    from vintix_data.registry import UnknownTaskError
-
-    return (FormatError, UnknownTaskError, ValueError, OSError)
+from vintix_data.cli.output import err, fail
+from vintix_data.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -49,13 +37,11 @@ def register(app: typer.Typer) -> None:
             info, report = import_h5(src, out_dir, task, episode_limit=episode_limit, truncate_histories=truncate_histories,
                                      chunk_check=chunk_check, command=["vintix-data"] + sys.argv[1:])
         except ImportNotValid as e:
-            for line in e.errors:
-                _err.print(f"[red]invalid:[/red] {line}", highlight=False, soft_wrap=True)
-            _fail(str(e), code=1)
-        except _user_errors() as e:
-            _fail(str(e))
+            fail(str(e), code=1, lines=e.errors)
+        except UserError as e:
+            fail(str(e))
         layout = info.extra["h5_source"]["layout"]
-        _err.print(f"imported {len(info.extra['h5_source']['files'])} files ({layout}) into {out_dir}: task {info.task}, "
+        err.print(f"imported {len(info.extra['h5_source']['files'])} files ({layout}) into {out_dir}: task {info.task}, "
                    f"{report.figures['rows']:,} rows, {report.figures['episodes']:,} episodes, episode limit "
                    f"{info.episode_limit} ({info.extra['episode_limit_source']}); valid "
                    f"(learning-curve check {report.figures.get('curve', 'run')})", highlight=False, soft_wrap=True)
@@ -72,8 +58,8 @@ def register(app: typer.Typer) -> None:
 
         try:
             summary = export_h5(folder, out_dir, chunk_rows)
-        except _user_errors() as e:
-            _fail(str(e))
-        _err.print(f"exported {summary['rows']:,} rows into {len(summary['files'])} files of {summary['chunk_rows']:,}-row "
+        except UserError as e:
+            fail(str(e))
+        err.print(f"exported {summary['rows']:,} rows into {len(summary['files'])} files of {summary['chunk_rows']:,}-row "
                    f"groups ({'with' if summary['demonstrator_action'] else 'without'} demonstrator_action) and "
                    f"{summary['metadata']} in {out_dir}", highlight=False, soft_wrap=True)

@@ -13,9 +13,12 @@ import numpy as np
 import pyarrow as pa
 
 from vintix_data import __version__
-from vintix_data.baselines import demonstrator_policy, noisy_demonstrator_policy, run_episodes, uniform_policy
-from vintix_data.collect import CollectConfig, part_path
-from vintix_data.domains import episode_variation, make_env, paper_comparable
+from vintix_data.card import write_card
+from vintix_data.card.plots import learning_curve
+from vintix_data.collect.config import CollectConfig, CollectPlan
+from vintix_data.collect.parts import part_path
+from vintix_data.demonstrators.baselines import demonstrator_policy, noisy_demonstrator_policy, run_episodes, uniform_policy
+from vintix_data.domains import ConfiguredTask, resolve
 from vintix_data.format import (
     META_DIR,
     DatasetInfo,
@@ -64,9 +67,10 @@ def tenth_epsilons(schedule: NoiseSchedule) -> tuple[float, float]:
     return float(eps[:cut].mean()), float(eps[t >= 0.9 * n].mean() if (t >= 0.9 * n).any() else eps[-1])
 
 
-def reference_scores(task: TaskSpec, demonstrator, episodes: int, seed: int,
+def reference_scores(task: TaskSpec | ConfiguredTask, demonstrator, episodes: int, seed: int,
                      schedule: NoiseSchedule | None = None) -> ReferenceScores:
-    env = make_env(task)
+    task = resolve(task)
+    env = task.make_env()
     space = env.action_space
     rnd = run_episodes(task, uniform_policy(space), episodes, seed)
     dem = run_episodes(task, demonstrator_policy(demonstrator), episodes, seed)
@@ -81,12 +85,14 @@ def reference_scores(task: TaskSpec, demonstrator, episodes: int, seed: int,
     return ReferenceScores(random_mean=rnd.mean, random_std=rnd.std, demonstrator_mean=dem.mean,
                            demonstrator_std=dem.std, episodes=episodes, paper_random_mean=task.random_mean,
                            paper_random_std=task.random_std, paper_expert_mean=task.expert_mean,
-                           paper_expert_std=task.expert_std, **tenths)
+                           paper_expert_std=task.expert_std, random_success_rate=rnd.success_rate,
+                           demonstrator_success_rate=dem.success_rate, **tenths)
 
 
-def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, spec: str, histories: int,
-             config: CollectConfig, collect_seconds: float = 0.0, hidden=None) -> DatasetInfo:
-    env = make_env(task)
+def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_seconds: float = 0.0) -> DatasetInfo:
+    task, schedule, demonstrator, spec = plan.task, plan.schedule, plan.demonstrator, plan.spec
+    histories, hidden = plan.histories, plan.hidden
+    env = task.make_env()
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
@@ -110,7 +116,7 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
                                  "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)) if ep.epsilon is not None else None,
                                  "terminated": bool(ep.terminated[-1]), "truncated": bool(ep.truncated[-1]),
                                  "final_observation": ep.final_observation.tolist(), "reset_seed": ep.reset_seed,
-                                 "variation": episode_variation(task, ep.reset_seed)})
+                                 "variation": task.variation(ep.reset_seed)})
                 row += len(ep)
                 yield ep.to_table(schema)
                 k += 1
@@ -127,10 +133,10 @@ def finalize(out: Path, task: TaskSpec, schedule: NoiseSchedule, demonstrator, s
         schedule={"p": schedule.p, "f": schedule.f, "steps": schedule.steps, "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0"},
         demonstrator={"kind": demonstrator.kind, "id": demonstrator.name, "spec": spec,
                       "sha256": demonstrator.sha256, "measured_mean_return": refs.demonstrator_mean,
-                      "normalized_score_paper": task.normalized_score(refs.demonstrator_mean) if paper_comparable(task) else None,
-                      "paper_comparable": paper_comparable(task)},
+                      "normalized_score_paper": task.normalized_score(refs.demonstrator_mean) if task.paper_comparable() else None,
+                      "paper_comparable": task.paper_comparable()},
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
-        observation_names=["setpoint", "velocity", "gain", "shift", "fatigue", "consumption"] if task.domain == "industrial-benchmark" else None,
+        observation_names=task.observation_names(),
         extra={"env_options": dict(task.env_options)} if task.env_options else {},
         hidden_observation=hidden.to_dict() if hidden is not None else None,
     )
@@ -152,8 +158,5 @@ def write_info_manifest_plot_card(out: Path, info: DatasetInfo) -> None:
     """The last steps of every dataset folder, in this order: info.json, manifest, plot, card (README.md)."""
     atomic_write_text(out / META_DIR / "info.json", info.to_json())
     write_manifest(out)
-    from vintix_data.card import write_card
-    from vintix_data.plots import learning_curve
-
     learning_curve(out, info)
     write_card(out, info)

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from vintix_data.domains import make_env
+from vintix_data.domains import ConfiguredTask, resolve
 from vintix_data.registry import TaskSpec
 
 REFERENCE_SEED_TAG = 0x5EED  # keeps reference episodes apart from any history's seeds
@@ -39,10 +39,11 @@ def episode_seeds(seed: int, episodes: int) -> list[int]:
     return [int(np.random.SeedSequence((REFERENCE_SEED_TAG, seed, k)).generate_state(1)[0]) for k in range(episodes)]
 
 
-def run_episodes(task: TaskSpec, policy: Callable[[np.ndarray, np.random.Generator], np.ndarray], episodes: int,
+def run_episodes(task: TaskSpec | ConfiguredTask, policy: Callable[[np.ndarray, np.random.Generator], np.ndarray], episodes: int,
                  seed: int = 0) -> EpisodeReturns:
     """Run ``episodes`` full episodes; ``policy(obs_batch_of_1, rng) -> actions``."""
-    env = make_env(task)
+    task = resolve(task)
+    env = task.make_env()
     returns, lengths, successes = [], [], []
     for k, s in enumerate(episode_seeds(seed, episodes)):
         obs, _ = env.reset(seed=s)
@@ -60,8 +61,8 @@ def run_episodes(task: TaskSpec, policy: Callable[[np.ndarray, np.random.Generat
         lengths.append(n)
         successes.append(success)
     env.close()
-    has_success = task.domain == "meta-world"
-    return EpisodeReturns(np.array(returns), np.array(lengths), np.array(successes) if has_success else None)
+    return EpisodeReturns(np.array(returns), np.array(lengths),
+                          np.array(successes) if task.adapter.reports_success else None)
 
 
 def uniform_policy(action_space) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from vintix_data.demonstrators.baselines import demonstrator_policy, run_episodes, uniform_policy
+from vintix_data.domains import ConfiguredTask, resolve
 from vintix_data.registry import TaskSpec
 from vintix_data.errors import UserError
 
@@ -30,7 +32,10 @@ class GateError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class GateConfig:
+    """The gate's evaluation options: how many seeded episodes, on which seed, and the thresholds it applies."""
+
     episodes: int = 10
+    seed: int = 0
     sigmas: float = 3.0
     min_relative: float = 0.1
     min_success: float = 0.8
@@ -96,22 +101,20 @@ def judge(dem_returns, rnd_returns, dem_success: float | None = None,
     return not reasons, required, reasons
 
 
-def evaluate(task: TaskSpec, demonstrator, spec: str, episodes: int = GateConfig.episodes, seed: int = 0,
-             config: GateConfig = GateConfig()) -> GateResult:
+def evaluate(task: TaskSpec | ConfiguredTask, demonstrator, spec: str, config: GateConfig = GateConfig()) -> GateResult:
     """Run random and the demonstrator on the same seeded episodes and judge the demonstrator."""
     import time
 
-    from vintix_data.baselines import demonstrator_policy, run_episodes, uniform_policy
-    from vintix_data.domains import make_env, paper_comparable
-
+    task = resolve(task)
+    episodes, seed = config.episodes, config.seed
     t0 = time.perf_counter()
-    env = make_env(task)
+    env = task.make_env()
     space = env.action_space
     env.close()
     rnd = run_episodes(task, uniform_policy(space), episodes, seed)
     dem = run_episodes(task, demonstrator_policy(demonstrator), episodes, seed)
     passed, required, reasons = judge(dem.returns, rnd.returns, dem.success_rate, config)
-    comparable = paper_comparable(task)
+    comparable = task.paper_comparable()
     return GateResult(
         task=task.id, domain=task.domain, demonstrator=spec, episodes=episodes, seed=seed, episode_limit=task.episode_limit,
         demonstrator_mean=dem.mean, demonstrator_std=dem.std, random_mean=rnd.mean, random_std=rnd.std,
@@ -123,19 +126,16 @@ def evaluate(task: TaskSpec, demonstrator, spec: str, episodes: int = GateConfig
         demonstrator_returns=[float(x) for x in dem.returns], random_returns=[float(x) for x in rnd.returns])
 
 
-def require_gate(task: TaskSpec, demonstrator, spec: str, episodes: int = GateConfig.episodes, seed: int = 0,
-                 config: GateConfig = GateConfig()) -> GateResult:
+def require_gate(task: TaskSpec | ConfiguredTask, demonstrator, spec: str, config: GateConfig = GateConfig()) -> GateResult:
     """``evaluate`` and raise GateError (one line: the figures, why, and what to do) unless it passes."""
-    result = evaluate(task, demonstrator, spec, episodes, seed, config)
+    task = resolve(task)
+    result = evaluate(task, demonstrator, spec, config)
     if not result.passed:
         hint = ""
-        if task.domain == "meta-world" and result.demonstrator_success_rate is not None \
-                and result.demonstrator_success_rate < config.min_success:
-            from vintix_data.domains.metaworld import SUGGESTED_EPISODE_LIMITS
-
-            longer = SUGGESTED_EPISODE_LIMITS.get(task.env_kwargs.get("env_name", ""))
-            if longer and longer > task.episode_limit:
+        if result.demonstrator_success_rate is not None and result.demonstrator_success_rate < config.min_success:
+            longer = task.adapter.suggested_episode_limit(task.spec)
+            if longer:
                 hint = f" (its scripted expert passes with --episode-limit {longer})"
-        raise GateError(f"{task.id}: demonstrator {spec} {result.verdict()} over {episodes} seeded episodes "
+        raise GateError(f"{task.id}: demonstrator {spec} {result.verdict()} over {config.episodes} seeded episodes "
                         f"of {task.episode_limit} steps{hint}; pass --force to collect anyway")
     return result

@@ -1,77 +1,30 @@
 """Demonstrators: the expert policy pi_D that noise distillation corrupts.
 
 The protocol is one method, ``act(obs_batch) -> actions``, deterministic and *batch-invariant*: row i of
-the answer depends only on row i of the input, bit for bit, whatever else is in the batch. DESIGN §2
+the answer depends only on row i of the input, bit for bit, whatever else is in the batch. docs/design.md §3
 needs that, because a history's bytes must not depend on ``--num-envs`` or on which sub-env ran it.
 Torch (like any BLAS) does not promise it: the kernel and the summation order change with the batch
 shape. So an SB3 checkpoint's deterministic actor is re-evaluated here in NumPy float64 with one fixed
 reduction per output unit (``(x[:, None, :] * W).sum(-1)``, whose order depends only on the layer width),
 and only architectures we cannot translate fall back to torch with one row per call.
 
-Specs users type (DESIGN §5): ``sb3:PATH.zip``, ``hub:ORG/REPO[/FILE.zip]`` (an SB3 zip downloaded from a
-Hub model repo, the ``sb3/<algo>-<Env>`` convention naming the file ``<algo>-<Env>.zip``), ``random``, ``zero``;
-``scripted`` arrives with the Meta-World issue.
+``hub:ORG/REPO[/FILE.zip]`` is an SB3 zip downloaded from a Hub model repo (the ``sb3/<algo>-<Env>`` convention
+naming the file ``<algo>-<Env>.zip``), loaded like ``sb3:PATH.zip``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable
 
 import gymnasium as gym
 import numpy as np
 
+from vintix_data.errors import DemonstratorError
 from vintix_data.format import file_sha256
-from vintix_data.errors import UserError
-
-
-
-class DemonstratorError(UserError, ValueError):
-    """A demonstrator spec or checkpoint that cannot be used for the task (one-line message)."""
-
-
-@runtime_checkable
-class Demonstrator(Protocol):
-    kind: str
-    name: str
-    sha256: str | None
-
-    def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass
-class ZeroDemonstrator:
-    """The all-zero action clipped into the box: IB's 'do nothing' baseline."""
-
-    action_space: gym.spaces.Box
-    kind: str = "zero"
-    name: str = "zero"
-    sha256: str | None = None
-
-    def act(self, obs_batch: np.ndarray) -> np.ndarray:
-        zero = np.clip(np.zeros(self.action_space.shape), self.action_space.low, self.action_space.high)
-        return np.broadcast_to(zero.astype(np.float32), (len(obs_batch),) + self.action_space.shape).copy()
-
-
-@dataclass
-class RandomDemonstrator:
-    """Uniform actions seeded by each observation's bytes: random, yet a pure function of the state."""
-
-    action_space: gym.spaces.Box
-    kind: str = "random"
-    name: str = "random"
-    sha256: str | None = None
-
-    def act(self, obs_batch: np.ndarray) -> np.ndarray:
-        low, high = self.action_space.low.astype(np.float64), self.action_space.high.astype(np.float64)
-        out = np.empty((len(obs_batch),) + self.action_space.shape, np.float32)
-        for i, row in enumerate(np.ascontiguousarray(obs_batch)):
-            seed = int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
-            out[i] = np.random.default_rng(seed).uniform(low, high)
-        return out
 
 
 # -- SB3 checkpoints ------------------------------------------------------------------------------
@@ -176,8 +129,6 @@ class SB3Demonstrator:
 
 def _algo_from_zip(path: Path) -> str:
     """The algorithm that saved a zip, from the policy class module SB3 records in ``data``."""
-    import json
-
     try:
         with zipfile.ZipFile(path) as z:
             data = json.loads(z.read("data"))
@@ -244,7 +195,7 @@ def load_hub(spec: str, observation_space: gym.Space | None = None, action_space
 
     Without FILE the ``sb3/<algo>-<Env>`` convention applies: the file is ``<algo>-<Env>.zip`` (the repo's name).
     """
-    from vintix_data.hub import HubError, download_file
+    from vintix_data.hub.client import HubError, download_file
 
     parts = spec[len("hub:"):].split("/")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or f"{parts[-1]}.zip"
@@ -257,22 +208,3 @@ def load_hub(spec: str, observation_space: gym.Space | None = None, action_space
     demo = load_sb3(path, observation_space, action_space)
     demo.name = f"{demo.algo}:hub:{repo_id}/{filename}" + (f"@{commit[:12]}" if commit else "")
     return demo
-
-
-def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym.Space, task=None) -> Demonstrator:
-    """Resolve a demonstrator SPEC (DESIGN §5) against a task's spaces (``scripted`` also needs the TaskSpec)."""
-    if spec == "scripted":
-        from vintix_data.domains.metaworld import scripted_demonstrator
-
-        return scripted_demonstrator(task)
-    if spec == "zero":
-        return ZeroDemonstrator(action_space)
-    if spec == "random":
-        return RandomDemonstrator(action_space)
-    if spec.startswith("sb3:"):
-        return load_sb3(spec[4:], observation_space, action_space)
-    if spec.startswith("hub:"):
-        return load_hub(spec, observation_space, action_space)
-    if spec.endswith(".zip"):
-        return load_sb3(spec, observation_space, action_space)
-    raise DemonstratorError(f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, hub:ORG/REPO[/FILE.zip], random or zero")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
+from vintix_data.errors import UsageError
 from vintix_data.registry import TaskSpec
 
 
@@ -46,11 +47,11 @@ def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = Tru
     from stable_baselines3 import PPO
     from stable_baselines3.common.monitor import Monitor
 
-    from vintix_data.domains import make_env
+    from vintix_data.domains import make_env, resolve
     from vintix_data.sb3_extras import ScaledObservation
 
-    if task.domain != "industrial-benchmark":
-        raise ValueError(f"demonstrator training with the paper's PPO recipe is for Industrial Benchmark tasks, not {task.domain}")
+    if not resolve(task).adapter.trains_paper_ppo:
+        raise UsageError(f"demonstrator training with the paper's PPO recipe is for Industrial Benchmark tasks, not {task.domain}")
     torch.set_num_threads(1)  # a 64x64 MLP: more threads only add overhead
     env = Monitor(DeltaReward(make_env(task)))
     env.reset(seed=config.seed)

@@ -1,30 +1,181 @@
-"""The interface every domain adapter implements."""
+"""What every domain adapter is: an abstract base with the defaults, and the task that carries its adapter.
+
+An adapter answers every domain question the rest of the package asks (how to build, limit and seed the env,
+what the observation's parts are called, whether the env reports success, which demonstrator is the default,
+which per-run options it takes), so nothing outside ``vintix_data.domains`` branches on a domain's name.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
+import os
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
+from vintix_data.errors import DemonstratorError, UserError
 from vintix_data.registry import TaskSpec
 
 
-class DomainAdapter(Protocol):
-    #: demonstrator specs this domain supports, the first is the default
-    demonstrator_kinds: tuple[str, ...]
+class DomainUnavailableError(UserError, RuntimeError):
+    """The task's domain cannot be run on this installation (one-line message)."""
 
+
+class DomainOptionError(UserError, ValueError):
+    """A per-run setting (env option, episode limit, fixed goal) the task's domain does not take (one line)."""
+
+
+def default_episode_seed(seed: int, history: int, episode: int) -> int:
+    """The reset seed of episode ``episode`` of history ``history`` (docs/design.md §3)."""
+    return int(np.random.SeedSequence((seed, history, episode)).generate_state(1)[0])
+
+
+def demonstrator_cache() -> Path:
+    """Where `demonstrator train` installs a task's default checkpoint: $VINTIX_CACHE or ~/.cache/vintix."""
+    root = os.environ.get("VINTIX_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vintix")
+    return Path(root) / "demonstrators"
+
+
+def install_default_demonstrator(task: TaskSpec, checkpoint: Path) -> Path:
+    """Copy a trained checkpoint to the cache (atomically), so `collect TASK --out DIR` needs no --demonstrator."""
+    dst = demonstrator_cache() / f"{task.id}.zip"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(checkpoint, tmp)
+    os.replace(tmp, dst)
+    return dst
+
+
+class DomainAdapter(ABC):
+    """One domain. Subclasses implement :meth:`make_env` and override the defaults that differ."""
+
+    #: the registry's name of the domain
+    domain: str = ""
+    #: demonstrator specs this domain supports, the first is the default
+    demonstrator_kinds: tuple[str, ...] = ()
+    #: per-run env options (``--env-option KEY=VALUE``) -> what they do; empty: none taken
+    options: dict[str, str] = {}
+    #: the env's step info carries ``success`` (the gate and the reference episodes report a success rate)
+    reports_success: bool = False
+    #: the registry's episode limit is only the paper's *mean* episode length (an import may exceed it)
+    episode_limit_is_mean: bool = False
+    #: ``demonstrator train`` without --algo runs the paper's PPO recipe (vintix_data.demonstrators.train_ib)
+    trains_paper_ppo: bool = False
+
+    @abstractmethod
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:
         """A fresh env for the task, truncating at ``episode_limit(task)``."""
 
+    def unavailable(self, task: TaskSpec | None = None) -> str | None:
+        """Why the env cannot be made on this installation (one line), or None."""
+        return None
+
     def episode_limit(self, task: TaskSpec) -> int:
         """Steps before an episode is truncated."""
+        return task.episode_limit
+
+    def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
+        """The task with per-run env options applied and checked (default: the domain takes none)."""
+        if options:
+            raise DomainOptionError(f"{task.id}: {task.domain} tasks take no env options (got {', '.join(sorted(options))})")
+        return task
 
     def default_demonstrator(self, task: TaskSpec) -> str | None:
-        """The demonstrator spec ``collect`` uses when none is given (None: the user must pass one)."""
+        """The spec ``collect`` uses when none is given: the checkpoint ``demonstrator train`` installed, if any."""
+        path = demonstrator_cache() / f"{task.id}.zip"
+        return f"sb3:{path}" if path.exists() else None
 
-    # Optional (``vintix_data.domains`` falls back to the defaults noted when an adapter omits one):
-    #   unavailable(task) -> str | None          why the env cannot be made here, one line (default: None)
-    #   configure(task, options) -> TaskSpec     apply/validate per-run env options (default: refuse any)
-    #   episode_seed(task, seed, h, k) -> int    an episode's reset seed (default: SeedSequence((seed, h, k)))
-    #   variation(task, reset_seed) -> int|None  the task variation that seed selects, for episodes.parquet
-    #   paper_comparable(task) -> bool           the paper's reference scores are for this very env
+    def installs_trained_demonstrator(self, task: TaskSpec) -> bool:
+        """Whether ``demonstrator train`` makes its checkpoint the task's default (the cache above)."""
+        return True
+
+    def scripted_demonstrator(self, task: TaskSpec):
+        """The domain's scripted expert (``--demonstrator scripted``)."""
+        raise DemonstratorError(f"demonstrator 'scripted' is Meta-World's scripted experts; {task.id} has none "
+                                "(use sb3:PATH.zip, random or zero)")
+
+    def episode_seed(self, task: TaskSpec, seed: int, history: int, episode: int) -> int:
+        """The seed the collector resets an episode with."""
+        return default_episode_seed(seed, history, episode)
+
+    def variation(self, task: TaskSpec, reset_seed: int) -> int | None:
+        """The task variation an episode reset with ``reset_seed`` runs (for episodes.parquet), else None."""
+        return None
+
+    def observation_components(self, task: TaskSpec) -> dict[str, list[int]]:
+        """Named observation components -> their column indices, in observation order (empty: none named)."""
+        return {}
+
+    def observation_names(self, task: TaskSpec) -> list[str] | None:
+        """One name per observation column (info.json), when every column is a component of its own; else None."""
+        comps = self.observation_components(task)
+        if comps and all(len(v) == 1 for v in comps.values()):
+            return [name for name, _ in sorted(comps.items(), key=lambda kv: kv[1][0])]
+        return None
+
+    def paper_comparable(self, task: TaskSpec) -> bool:
+        """Whether the paper's reference scores are for this very env (same version, no variation)."""
+        return not task.env_options
+
+    def suggested_episode_limit(self, task: TaskSpec) -> int | None:
+        """An episode limit at which the default demonstrator passes the gate when it fails at the task's own."""
+        return None
+
+    def model_family(self, task: TaskSpec) -> str:
+        """The family of the Vintix model's encoder/head group of this task (``vintix_model.groups``): the domain,
+        unless the domain's tasks of equal dims differ in meaning."""
+        return self.domain
+
+    def model_obs_dim(self, task: TaskSpec, mujoco_obs: str = "registry") -> int:
+        """The observation dims the model is built for: the registry's, or the released model's layout."""
+        return task.obs_dim
+
+    def checkpoint_options(self, task: TaskSpec, env_id: str | None) -> dict[str, Any]:
+        """Env options that make the task the env a checkpoint was trained on (its metadata's ``env_id``)."""
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfiguredTask:
+    """A registry task with its per-run settings applied, carrying its domain adapter.
+
+    Reads like the :class:`TaskSpec` it wraps (``task.id``, ``task.env_kwargs``, ...) and answers the domain's
+    questions directly (``task.make_env()``, ``task.adapter.reports_success``), so no caller looks the adapter up
+    again by the task's domain.
+    """
+
+    spec: TaskSpec
+    adapter: DomainAdapter
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("spec", "adapter"):  # pickling/copying look these up before __dict__ is set
+            raise AttributeError(name)
+        return getattr(self.spec, name)
+
+    def make_env(self, **overrides) -> gym.Env:
+        return self.adapter.make_env(self.spec, **overrides)
+
+    def episode_seed(self, seed: int, history: int, episode: int) -> int:
+        return self.adapter.episode_seed(self.spec, seed, history, episode)
+
+    def variation(self, reset_seed: int) -> int | None:
+        return self.adapter.variation(self.spec, reset_seed)
+
+    def observation_components(self) -> dict[str, list[int]]:
+        return dict(self.adapter.observation_components(self.spec))
+
+    def observation_names(self) -> list[str] | None:
+        return self.adapter.observation_names(self.spec)
+
+    def paper_comparable(self) -> bool:
+        return self.adapter.paper_comparable(self.spec)
+
+    def default_demonstrator(self) -> str | None:
+        return self.adapter.default_demonstrator(self.spec)
+
+    def replace(self, **changes) -> "ConfiguredTask":
+        return ConfiguredTask(dataclasses.replace(self.spec, **changes), self.adapter)

@@ -13,8 +13,11 @@ import importlib.util
 
 import gymnasium as gym
 
+from vintix_data.domains.base import DomainAdapter, DomainUnavailableError
 from vintix_data.registry import TaskSpec
 
+DOOR_TASKS = frozenset({"shadowhanddoorcloseinward", "shadowhanddoorcloseoutward", "shadowhanddooropeninward",
+                        "shadowhanddooropenoutward"})
 INSTALL_HINT = ("needs NVIDIA IsaacGym Preview 4 (download from https://developer.nvidia.com/isaac-gym, then "
                 "`pip install -e isaacgym/python`) and bidexhands (`pip install -e .` in a clone of "
                 "https://github.com/PKU-MARL/DexterousHands); neither is on PyPI. The published Vintix data for "
@@ -30,16 +33,17 @@ def bidexhands_missing(task_id: str = "TASK") -> str:
             f"GPU envs yet; bring the published data in with `vintix-data import-h5 SRC --task {task_id} --out DIR`")
 
 
-class BiDexHandsAdapter:
+class BiDexHandsAdapter(DomainAdapter):
     domain = "bi-dexhands"
     demonstrator_kinds = ()
-    options: dict[str, str] = {}
+    episode_limit_is_mean = True  # the registry has only the paper's mean episode length
 
     def unavailable(self, task: TaskSpec | None = None) -> str | None:
         return bidexhands_missing(task.id if task is not None else "TASK")
 
-    def episode_limit(self, task: TaskSpec) -> int:
-        return task.episode_limit
+    def model_family(self, task: TaskSpec) -> str:
+        """The door tasks share a group of their own (same dims as other ShadowHand tasks, other semantics)."""
+        return "bi-dexhands-door" if task.paper_name.lower() in DOOR_TASKS else self.domain
 
     def configure(self, task: TaskSpec, options: dict) -> TaskSpec:
         self._refuse(task)
@@ -52,6 +56,4 @@ class BiDexHandsAdapter:
         self._refuse(task)
 
     def _refuse(self, task: TaskSpec):
-        from vintix_data.domains import DomainUnavailableError
-
         raise DomainUnavailableError(f"{task.id}: {bidexhands_missing(task.id)}")

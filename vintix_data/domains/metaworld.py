@@ -28,6 +28,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from vintix_data.domains.base import DomainAdapter, DomainOptionError, DomainUnavailableError, default_episode_seed
+from vintix_data.errors import DemonstratorError
 from vintix_data.registry import TaskSpec
 
 MT1_VARIATIONS = 50
@@ -99,7 +101,7 @@ def _flag(value, name: str) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
+    raise DomainOptionError(f"{name} must be true or false, got {value!r}")
 
 
 def _find_wrapper(env: gym.Env, name: str):
@@ -183,37 +185,22 @@ class ScriptedDemonstrator:
         return out
 
 
-def scripted_demonstrator(task: TaskSpec | None):
-    from vintix_data.demonstrators import DemonstratorError
-
-    if task is None or task.domain != "meta-world":
-        name = task.id if task is not None else "this task"
-        raise DemonstratorError(f"demonstrator 'scripted' is Meta-World's scripted experts; {name} has none "
-                                "(use sb3:PATH.zip, random or zero)")
-    missing = metaworld_missing()
-    if missing:
-        raise DemonstratorError(f"{task.id}: {missing}")
-    return ScriptedDemonstrator(task.env_kwargs["env_name"])
-
-
-class MetaWorldAdapter:
+class MetaWorldAdapter(DomainAdapter):
     domain = "meta-world"
     demonstrator_kinds = ("scripted", "sb3", "hub", "random", "zero")
     options = OPTIONS
+    reports_success = True
 
     def unavailable(self, task: TaskSpec | None = None) -> str | None:
         return metaworld_missing()
 
-    def episode_limit(self, task: TaskSpec) -> int:
-        return task.episode_limit
-
     def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
         for key in options:
             if key not in OPTIONS:
-                raise ValueError(f"{task.id}: unknown env option {key!r}; Meta-World tasks take "
+                raise DomainOptionError(f"{task.id}: unknown env option {key!r}; Meta-World tasks take "
                                  + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
         if task.episode_limit > MAX_PATH_LENGTH:
-            raise ValueError(f"{task.id}: --episode-limit {task.episode_limit} is above Meta-World's max_path_length "
+            raise DomainOptionError(f"{task.id}: --episode-limit {task.episode_limit} is above Meta-World's max_path_length "
                              f"of {MAX_PATH_LENGTH}")
         opts = dict(task.env_options)
         if "fixed_goal" in options:
@@ -225,7 +212,7 @@ class MetaWorldAdapter:
         if "goal_set" in options:
             goal_set = str(options["goal_set"]).strip().lower()
             if goal_set not in GOAL_SETS:
-                raise ValueError(f"{task.id}: goal_set must be train or test, got {options['goal_set']!r}")
+                raise DomainOptionError(f"{task.id}: goal_set must be train or test, got {options['goal_set']!r}")
             if goal_set == "test":
                 opts["goal_set"] = "test"
             else:
@@ -243,25 +230,34 @@ class MetaWorldAdapter:
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:
         missing = metaworld_missing()
         if missing:
-            from vintix_data.domains import DomainUnavailableError
-
             raise DomainUnavailableError(f"{task.id}: {missing}")
         import metaworld  # noqa: F401  (registers Meta-World/MT1)
 
         kwargs = {**task.env_kwargs, **{k: v for k, v in overrides.items() if k not in OPTIONS}}
         limit = self.episode_limit(task)
         if not 1 <= limit <= MAX_PATH_LENGTH:
-            raise ValueError(f"{task.id}: episode limit {limit} outside 1..{MAX_PATH_LENGTH} (Meta-World's max_path_length)")
+            raise DomainOptionError(f"{task.id}: episode limit {limit} outside 1..{MAX_PATH_LENGTH} (Meta-World's max_path_length)")
         return SeededVariation(_make_mt1(task.env_id, kwargs, limit))
 
     def default_demonstrator(self, task: TaskSpec) -> str | None:
         return "scripted"
 
+    def installs_trained_demonstrator(self, task: TaskSpec) -> bool:
+        return False  # the scripted expert stays the default
+
+    def scripted_demonstrator(self, task: TaskSpec) -> ScriptedDemonstrator:
+        missing = metaworld_missing()
+        if missing:
+            raise DemonstratorError(f"{task.id}: {missing}")
+        return ScriptedDemonstrator(task.env_kwargs["env_name"])
+
+    def suggested_episode_limit(self, task: TaskSpec) -> int | None:
+        longer = SUGGESTED_EPISODE_LIMITS.get(task.env_kwargs.get("env_name", ""))
+        return longer if longer and longer > task.episode_limit else None
+
     def episode_seed(self, task: TaskSpec, seed: int, history: int, episode: int) -> int:
         if task.env_options.get("fixed_goal"):
             return history_seed(seed, history)
-        from vintix_data.domains import default_episode_seed
-
         return default_episode_seed(seed, history, episode)
 
     def variation(self, task: TaskSpec, reset_seed: int) -> int | None:

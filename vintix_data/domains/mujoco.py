@@ -20,8 +20,16 @@ from typing import Any
 
 import gymnasium as gym
 
+from vintix_data.domains.base import DomainAdapter, DomainOptionError, DomainUnavailableError
 from vintix_data.registry import TaskSpec
 
+# gymnasium's v4 MuJoCo observation dims with default options (gymnasium/envs/mujoco/*_v4.py: Ant 27 without
+# contact forces, exclude_current_positions_from_observation=True where it applies). The released Vintix used
+# these; our registry lists the paper table's dims (= v5 defaults, docs/design.md §7).
+V4_OBS_DIMS = {
+    "Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Humanoid": 376, "HumanoidStandup": 376,
+    "InvertedDoublePendulum": 11, "InvertedPendulum": 4, "Pusher": 23, "Reacher": 11, "Swimmer": 8, "Walker2d": 17,
+}
 OPTIONS = {"viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
            "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
            "version": "gymnasium id version, v5 (default) or v4"}
@@ -53,7 +61,7 @@ class ApplyPhysics(gym.Wrapper):
             opt.gravity[:] = opt.gravity * float(gravity)
 
 
-class MujocoAdapter:
+class MujocoAdapter(DomainAdapter):
     domain = "mujoco"
     demonstrator_kinds = ("sb3", "hub", "random", "zero")
     options = OPTIONS
@@ -61,34 +69,31 @@ class MujocoAdapter:
     def unavailable(self, task: TaskSpec | None = None) -> str | None:
         return mujoco_missing()
 
-    def episode_limit(self, task: TaskSpec) -> int:
-        return task.episode_limit
-
     def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
-        """A TaskSpec with the env options applied and validated (one-line ValueError on a bad one)."""
+        """A TaskSpec with the env options applied and validated (one-line DomainOptionError on a bad one)."""
         opts: dict[str, Any] = {}
         for key, value in options.items():
             if key not in OPTIONS:
-                raise ValueError(f"{task.id}: unknown env option {key!r}; MuJoCo tasks take "
+                raise DomainOptionError(f"{task.id}: unknown env option {key!r}; MuJoCo tasks take "
                                  + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
             if key == "version":
                 v = str(value).lower().lstrip("-")
                 if v not in ("v4", "v5"):
-                    raise ValueError(f"{task.id}: env option version must be v4 or v5, got {value!r}")
+                    raise DomainOptionError(f"{task.id}: env option version must be v4 or v5, got {value!r}")
                 if v == "v4":
                     opts["version"] = v
                 continue
             try:
                 x = float(value)
             except (TypeError, ValueError):
-                raise ValueError(f"{task.id}: env option {key} must be a number, got {value!r}") from None
+                raise DomainOptionError(f"{task.id}: env option {key} must be a number, got {value!r}") from None
             if not math.isfinite(x) or x < 0 or (key == "gravity" and x == 0):
-                raise ValueError(f"{task.id}: env option {key} must be {'> 0' if key == 'gravity' else '>= 0'}, got {value!r}")
+                raise DomainOptionError(f"{task.id}: env option {key} must be {'> 0' if key == 'gravity' else '>= 0'}, got {value!r}")
             opts[key] = x
         if opts.get("version") == "v4":
             base = _base(task)
             if base == "Pusher":
-                raise ValueError("Pusher-v4 needs mujoco<3 (gymnasium refuses it on mujoco 3.x, which metaworld pins); "
+                raise DomainOptionError("Pusher-v4 needs mujoco<3 (gymnasium refuses it on mujoco 3.x, which metaworld pins); "
                                  "use Pusher-v5, the paper's own Pusher version")
             task = dataclasses.replace(task, id=f"{base}-v4", env_id=f"{base}-v4")
             opts.pop("version")
@@ -98,8 +103,6 @@ class MujocoAdapter:
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:
         missing = mujoco_missing()
         if missing:
-            from vintix_data.domains import DomainUnavailableError
-
             raise DomainUnavailableError(f"{task.id}: {missing}")
         opts = {**getattr(task, "env_options", {}), **overrides}
         import warnings
@@ -112,13 +115,17 @@ class MujocoAdapter:
             env = ApplyPhysics(env, opts.get("viscosity"), opts.get("gravity"))
         return env
 
-    def default_demonstrator(self, task: TaskSpec) -> str | None:
-        """The checkpoint `demonstrator train` installed in the cache, when there is one."""
-        from vintix_data.domains.industrial_benchmark import demonstrator_cache
-
-        path = demonstrator_cache() / f"{task.id}.zip"
-        return f"sb3:{path}" if path.exists() else None
-
     def paper_comparable(self, task: TaskSpec) -> bool:
         """The paper's table is for its own env versions (v4, Pusher v5) without variations."""
         return task.env_id == task.paper_name and not getattr(task, "env_options", {})
+
+    def model_family(self, task: TaskSpec) -> str:
+        """One group per MuJoCo task: equal dims do not mean equal observation semantics here."""
+        return f"mujoco-{task.paper_name.rsplit('-v', 1)[0].lower()}"
+
+    def model_obs_dim(self, task: TaskSpec, mujoco_obs: str = "registry") -> int:
+        return V4_OBS_DIMS[task.paper_name.rsplit("-v", 1)[0]] if mujoco_obs == "v4" else task.obs_dim
+
+    def checkpoint_options(self, task: TaskSpec, env_id: str | None) -> dict[str, Any]:
+        """A checkpoint trained on gymnasium's v4 layout of the task evaluates on v4."""
+        return {"version": "v4"} if env_id and env_id.endswith("-v4") else {}

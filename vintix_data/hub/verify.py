@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from vintix_data.format import COLUMNS, DATA_DIR, META_DIR, file_sha256
-from vintix_data.hub import REPO_TYPE, _api, _hub_errors, _one_line, card_problems, check_repo_id, endpoint, get_token
+from vintix_data.hub.client import REPO_TYPE, api as make_api, check_repo_id, endpoint, get_token, hub_errors, one_line
+from vintix_data.hub.push import card_problems
 
 
 @dataclass
@@ -37,17 +38,18 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
 
     check_repo_id(repo_id)
     rev = revision or "main"
-    api = _api(get_token(token))
-    with _hub_errors(repo_id, rev):
+    api = make_api(get_token(token))
+    with hub_errors(repo_id, rev):
         commit = api.dataset_info(repo_id, revision=rev).sha
     report = VerifyReport(repo_id=repo_id, revision=rev, commit=commit)
     log(f"verifying {repo_id}@{rev} (commit {commit[:8]}) from {endpoint()}")
-    with _hub_errors(repo_id, rev, prefix="download failed: "):
+    with hub_errors(repo_id, rev, prefix="download failed: "):
         # a fresh download of the pinned commit: what the server sends now, not what an earlier run cached
         folder = Path(api.snapshot_download(repo_id, repo_type=REPO_TYPE, revision=commit, force_download=True))
 
     # 1. every file of the manifest, byte for byte
     flagged: set[str] = set()
+    digests: dict[str, str] = {}  # name -> sha256, hashed once here and handed to validate
     data_rows = 0
     try:
         manifest = json.loads((folder / META_DIR / "manifest.json").read_text())
@@ -62,7 +64,7 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
             report.errors.append(f"{name}: listed in the manifest but not in the repo")
             flagged.add(name)
             continue
-        digest = file_sha256(p)
+        digest = digests[name] = file_sha256(p)
         if digest != e.get("sha256") or p.stat().st_size != e.get("size"):
             report.errors.append(f"{name}: sha256 on the Hub {digest[:12]}... (size {p.stat().st_size}) != manifest "
                                  f"{str(e.get('sha256'))[:12]}... (size {e.get('size')})")
@@ -73,7 +75,7 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
     report.figures["manifest_rows"] = data_rows
 
     # 2. every check of validate, on the download
-    v = validate(folder)
+    v = validate(folder, hashes=digests)
     for line in v.errors:
         if not any(line.startswith(n + ":") for n in flagged):
             report.errors.append(line)
@@ -94,7 +96,7 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
             report.errors.append(f"load_dataset({repo_id!r}): {ds.num_rows:,} rows, the manifest lists {data_rows:,}")
         del ds
     except Exception as e:  # noqa: BLE001 - whatever load_dataset raises is the finding
-        report.errors.append(f"load_dataset({repo_id!r}, revision={commit[:8]!r}) failed: {type(e).__name__}: {_one_line(e, 200)}")
+        report.errors.append(f"load_dataset({repo_id!r}, revision={commit[:8]!r}) failed: {type(e).__name__}: {one_line(e, 200)}")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return report

@@ -29,17 +29,17 @@ dataset has it. A dataset that was itself imported is exported under its origina
 and metadata JSON.
 """
 
-# The code is split by concern; this module keeps the public import path ``vintix_data.legacy_h5``:
-#   legacy_h5_layout  names, errors and the lazy h5py import shared by all of them
-#   legacy_h5_scan    reading and checking a task folder in the original layout
-#   legacy_h5_import  import_h5 (and how tasks, spaces, episode limits and end flags are reconstructed)
-#   legacy_h5_export  export_h5
-#   legacy_h5_publish staging folders renamed to --out only once complete
-#   legacy_h5_reader  OriginalLayoutReader, the released loader's access pattern
+# The code is split by concern; this package keeps the public import path ``vintix_data.legacy_h5``:
+#   layout  names, errors and the lazy h5py import shared by all of them
+#   scan    reading and checking a task folder in the original layout
+#   importer  import_h5 (and how tasks, spaces, episode limits and end flags are reconstructed)
+#   export  export_h5
+#   staging staging folders renamed to --out only once complete
+#   reader  OriginalLayoutReader, the released loader's access pattern
 
-from vintix_data.legacy_h5_export import export_h5
-from vintix_data.legacy_h5_import import import_h5, resolve_task
-from vintix_data.legacy_h5_layout import (
+from vintix_data.legacy_h5.export import export_h5
+from vintix_data.legacy_h5.importer import import_h5, resolve_task
+from vintix_data.legacy_h5.layout import (
     DEFAULT_CHUNK_ROWS,
     DEMO_KEY,
     GROUP_NAME,
@@ -47,8 +47,8 @@ from vintix_data.legacy_h5_layout import (
     ImportNotValid,
     LegacyH5Error,
 )
-from vintix_data.legacy_h5_reader import OriginalLayoutReader
-from vintix_data.legacy_h5_scan import Chunk, SourceFile, SourceScan, read_metadata, scan_source
+from vintix_data.legacy_h5.reader import OriginalLayoutReader
+from vintix_data.legacy_h5.scan import Chunk, SourceFile, SourceScan, read_metadata, scan_source
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",

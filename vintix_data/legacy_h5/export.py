@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from vintix_data.format import DatasetInfo, fixed_list_to_numpy, iter_batches
-from vintix_data.legacy_h5_layout import DEFAULT_CHUNK_ROWS, DEMO_KEY, LegacyH5Error, _h5py
-from vintix_data.legacy_h5_publish import _check_out, _publish, _staging
+from vintix_data.legacy_h5.layout import DEFAULT_CHUNK_ROWS, DEMO_KEY, LegacyH5Error, h5py_module
+from vintix_data.legacy_h5.staging import check_out, publish, staging_path
 
 
 def _h5_metadata(info: DatasetInfo) -> str:
@@ -36,7 +36,7 @@ def _file_names(info: DatasetInfo) -> list[str]:
 
 def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None) -> dict[str, Any]:
     """Write a dataset folder in the original layout at ``out`` (a task folder); returns a summary."""
-    h5py = _h5py()
+    h5py = h5py_module()
     folder, out = Path(folder), Path(out)
     info = DatasetInfo.load(folder)
     if chunk_rows is None:
@@ -46,9 +46,9 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
         raise LegacyH5Error(f"--chunk-rows must be >= 1, got {chunk_rows}")
     if not list((folder / "data").glob("*.parquet")):
         raise LegacyH5Error(f"{folder}: no data shards")
-    _check_out(out)
+    check_out(out)
     names = _file_names(info)
-    staging = _staging(out, "export")
+    staging = staging_path(out, "export")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -118,7 +118,7 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
         if len(summary["files"]) != info.histories:
             raise LegacyH5Error(f"{folder}: {len(summary['files'])} histories in the shards, info.json says {info.histories}")
         (staging / meta_name).write_text(_h5_metadata(info))
-        _publish(staging, out)
+        publish(staging, out)
     except BaseException:
         if state["file"] is not None:
             state["file"].close()

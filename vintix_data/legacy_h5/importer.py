@@ -20,9 +20,10 @@ from vintix_data.format import (
     space_dict,
     write_shards,
 )
-from vintix_data.legacy_h5_layout import DEMO_KEY, ImportNotValid, LegacyH5Error, _h5py
-from vintix_data.legacy_h5_publish import _check_out, _publish, _staging
-from vintix_data.legacy_h5_scan import SourceFile, SourceScan, scan_source
+from vintix_data.legacy_h5.layout import DEMO_KEY, ImportNotValid, LegacyH5Error, h5py_module
+from vintix_data.legacy_h5.staging import check_out, publish, staging_path
+from vintix_data.legacy_h5.scan import SourceFile, SourceScan, scan_source
+from vintix_data.domains import DomainUnavailableError, make_env, resolve
 from vintix_data.registry import TaskSpec, UnknownTaskError, get_task
 
 
@@ -48,12 +49,10 @@ def resolve_task(task: str | None, metadata_task: Any, meta_path: Path) -> TaskS
 def _spaces(spec: TaskSpec, obs_dim: int, act_dim: int, meta_path: Path) -> tuple[dict, dict, str]:
     """Observation/action spaces from the task's environment when it can be built here, else unbounded."""
     try:
-        from vintix_data.domains import make_env
-
         env = make_env(spec)
         obs_space, act_space = env.observation_space, env.action_space
         env.close()
-    except Exception:  # the domain cannot run here (Bi-DexHands needs IsaacGym): spaces are unknown
+    except (DomainUnavailableError, ImportError, OSError):  # the domain cannot run here (Bi-DexHands needs IsaacGym)
         if (spec.obs_dim, spec.act_dim) != (obs_dim, act_dim):
             raise LegacyH5Error(f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s "
                                 f"{spec.obs_dim}/{spec.act_dim}") from None
@@ -79,7 +78,7 @@ def _episode_limit(spec: TaskSpec, scan: SourceScan, steps: int, override: int |
         if override < 1:
             raise LegacyH5Error(f"--episode-limit must be >= 1, got {override}")
         limit, source = override, "--episode-limit"
-    elif spec.domain == "bi-dexhands":
+    elif resolve(spec).adapter.episode_limit_is_mean:
         limit, source = spec.episode_limit, "registry (the paper's mean episode length)"
         if longest > limit:
             limit, source = longest, "the longest episode in the data (the registry only has the paper's mean length)"
@@ -103,7 +102,7 @@ class _Writer:
         self.row = 0  # global row index of the next row
 
     def tables(self, history: int, sf: SourceFile) -> Iterator[pa.Table]:
-        h5py = _h5py()
+        h5py = h5py_module()
         steps = self.steps
         starts = sf.starts[sf.starts < steps]
         open_rewards: list[np.ndarray] = []
@@ -174,9 +173,9 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
     written, and :class:`ImportNotValid` when the written folder does not validate (then ``out`` is untouched).
     """
     src, out = Path(src), Path(out)
-    _check_out(out)
+    check_out(out)
     scan = scan or scan_source(src, chunk_check=chunk_check)
-    from vintix_data.finalize import provenance, write_episodes_and_stats, write_info_manifest_plot_card
+    from vintix_data.collect.finalize import provenance, write_episodes_and_stats, write_info_manifest_plot_card
     from vintix_data.validate import ValidationConfig, validate
 
     spec = resolve_task(task, scan.metadata.get("task_name"), scan.metadata_path)
@@ -190,7 +189,7 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
                             f"a dataset has the same length: pass --truncate-histories to cut all to {steps}")
     limit, limit_source = _episode_limit(spec, scan, steps, episode_limit)
 
-    staging = _staging(out, "import")
+    staging = staging_path(out, "import")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -217,8 +216,7 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
             demonstrator={"kind": "unknown", "id": "unknown (imported from the original HDF5 layout)", "sha256": None,
                           "measured_mean_return": None, "normalized_score_paper": None},
             reference_scores=refs, seed=None, provenance=provenance(command or ["vintix-data", "import-h5", str(src)]),
-            observation_names=["setpoint", "velocity", "gain", "shift", "fatigue", "consumption"]
-            if spec.domain == "industrial-benchmark" else None,
+            observation_names=resolve(spec).observation_names(),
             source="import-h5",
             extra={
                 "source_files": [f"{sf.name} sha256:{sf.sha256}" for sf in scan.files]
@@ -246,7 +244,7 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
         report = validate(staging, ValidationConfig())
         if not report.ok:
             raise ImportNotValid(report.errors, staging)
-        _publish(staging, out)
+        publish(staging, out)
         published = True
         return info, report
     except ImportNotValid:

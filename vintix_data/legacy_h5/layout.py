@@ -25,7 +25,7 @@ class ImportNotValid(FormatError):
         self.errors, self.staging = errors, staging
 
 
-def _h5py():
+def h5py_module():
     try:
         import h5py
     except ImportError:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vintix_data.legacy_h5_layout import _h5py
+from vintix_data.legacy_h5.layout import h5py_module
 
 
 class OriginalLayoutReader:
@@ -23,7 +23,7 @@ class OriginalLayoutReader:
     """
 
     def __init__(self, folder: str | Path, context_len: int):
-        h5py = _h5py()
+        h5py = h5py_module()
         folder = Path(folder)
         self.context_len = context_len
         self.paths = sorted(p for p in folder.iterdir() if p.name.endswith(".h5"))

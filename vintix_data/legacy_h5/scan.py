@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from vintix_data.format import file_sha256
-from vintix_data.legacy_h5_layout import DEMO_KEY, GROUP_NAME, H5_KEYS, LegacyH5Error, _h5py
+from vintix_data.legacy_h5.layout import DEMO_KEY, GROUP_NAME, H5_KEYS, LegacyH5Error, h5py_module
 
 
 @dataclass
@@ -85,39 +85,39 @@ def read_metadata(src: Path) -> tuple[Path, dict[str, Any], int, int]:
     return path, meta, obs_dim, act_dim
 
 
-def _fail(path: Path, group: str | None, message: str) -> LegacyH5Error:
+def _error(path: Path, group: str | None, message: str) -> LegacyH5Error:
     return LegacyH5Error(f"{path} group '{group}': {message}" if group is not None else f"{path}: {message}")
 
 
 def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str] | None, check_values: bool) -> SourceFile:
-    h5py = _h5py()
+    h5py = h5py_module()
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise _fail(path, None, f"not a readable HDF5 file ({str(e).splitlines()[0][:100]})") from None
+        raise _error(path, None, f"not a readable HDF5 file ({str(e).splitlines()[0][:100]})") from None
     with f:
         chunks = []
         for key in f.keys():
             obj = f.get(key)
             if not isinstance(obj, h5py.Group):
-                raise _fail(path, key, "is not a chunk group (the layout holds only groups named '<first>-<last>')")
+                raise _error(path, key, "is not a chunk group (the layout holds only groups named '<first>-<last>')")
             m = GROUP_NAME.match(key)
             if not m:
-                raise _fail(path, key, "name is not '<first>-<last>'")
+                raise _error(path, key, "name is not '<first>-<last>'")
             first, last = int(m.group(1)), int(m.group(2))
             if last < first:
-                raise _fail(path, key, f"last row {last} before first row {first}")
+                raise _error(path, key, f"last row {last} before first row {first}")
             chunks.append(Chunk(key, first, last))
         if not chunks:
-            raise _fail(path, None, "no chunk groups")
+            raise _error(path, None, "no chunk groups")
         chunks.sort(key=lambda c: (c.first, c.last))
         expected, prev = 0, None
         for c in chunks:
             if c.first < expected:
-                raise _fail(path, c.name, f"rows {c.first}..{c.last} overlap group '{prev.name}'")
+                raise _error(path, c.name, f"rows {c.first}..{c.last} overlap group '{prev.name}'")
             if c.first > expected:
                 where = f"after group '{prev.name}'" if prev else "at the start of the file"
-                raise _fail(path, c.name, f"rows {expected}..{c.first - 1} are missing {where}")
+                raise _error(path, c.name, f"rows {expected}..{c.first - 1} are missing {where}")
             expected, prev = c.last + 1, c
 
         has_demo = None
@@ -126,7 +126,7 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str
             g = f[c.name]
             for k in H5_KEYS:
                 if k not in g:
-                    raise _fail(path, c.name, f"no dataset '{k}'")
+                    raise _error(path, c.name, f"no dataset '{k}'")
             shapes = {"proprio_observation": (c.rows, obs_dim), "action": (c.rows, act_dim), "step_num": (c.rows,)}
             g_demo = DEMO_KEY in g
             if g_demo:
@@ -134,36 +134,36 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str
             for k, shape in shapes.items():
                 d = g[k]
                 if not isinstance(d, h5py.Dataset):
-                    raise _fail(path, c.name, f"'{k}' is not a dataset")
+                    raise _error(path, c.name, f"'{k}' is not a dataset")
                 if d.shape != shape:
                     if len(d.shape) == len(shape) and d.shape[0] == c.rows and len(shape) == 2:
                         which = "obs dim" if k == "proprio_observation" else "action dim"
-                        raise _fail(path, c.name, f"'{k}' has {which} {d.shape[1]}, the metadata JSON says {shape[1]}")
-                    raise _fail(path, c.name, f"'{k}' has shape {d.shape}, expected {shape} (the group name says {c.rows} rows)")
+                        raise _error(path, c.name, f"'{k}' has {which} {d.shape[1]}, the metadata JSON says {shape[1]}")
+                    raise _error(path, c.name, f"'{k}' has shape {d.shape}, expected {shape} (the group name says {c.rows} rows)")
             rew = g["reward"]
             if rew.shape not in ((c.rows,), (c.rows, 1)):
-                raise _fail(path, c.name, f"'reward' has shape {rew.shape}, expected ({c.rows},)")
+                raise _error(path, c.name, f"'reward' has shape {rew.shape}, expected ({c.rows},)")
             for k in ("proprio_observation", "action", "reward") + ((DEMO_KEY,) if g_demo else ()):
                 if g[k].dtype.kind != "f":
-                    raise _fail(path, c.name, f"'{k}' has dtype {g[k].dtype}, expected float32")
+                    raise _error(path, c.name, f"'{k}' has dtype {g[k].dtype}, expected float32")
             if g["step_num"].dtype.kind not in "iu":
-                raise _fail(path, c.name, f"'step_num' has dtype {g['step_num'].dtype}, expected int32")
+                raise _error(path, c.name, f"'step_num' has dtype {g['step_num'].dtype}, expected int32")
             if has_demo is None:
                 has_demo = g_demo
                 if demo_ref is not None and demo_ref[0] != g_demo:
-                    raise _fail(path, c.name, f"{'has' if g_demo else 'lacks'} '{DEMO_KEY}' but {demo_ref[1]} "
+                    raise _error(path, c.name, f"{'has' if g_demo else 'lacks'} '{DEMO_KEY}' but {demo_ref[1]} "
                                               f"{'lacks' if g_demo else 'has'} it")
             elif has_demo != g_demo:
-                raise _fail(path, c.name, f"{'has' if g_demo else 'lacks'} '{DEMO_KEY}' unlike the file's first group")
+                raise _error(path, c.name, f"{'has' if g_demo else 'lacks'} '{DEMO_KEY}' unlike the file's first group")
             step = np.asarray(g["step_num"][()], dtype=np.int64)
             if prev_step is None and step[0] != 0:
-                raise _fail(path, c.name, f"the file starts at step_num {step[0]}, not 0")
+                raise _error(path, c.name, f"the file starts at step_num {step[0]}, not 0")
             full = np.r_[prev_step, step] if prev_step is not None else step
             bad = (full[1:] != 0) & (full[1:] != full[:-1] + 1)
             if bad.any():
                 i = int(np.argmax(bad)) + 1
                 row = c.first + i - (1 if prev_step is not None else 0)
-                raise _fail(path, c.name, f"step_num {full[i - 1]} -> {full[i]} at row {row}: "
+                raise _error(path, c.name, f"step_num {full[i - 1]} -> {full[i]} at row {row}: "
                                           f"step numbers must count up by 1 and restart at 0")
             prev_step = step[-1]
             steps.append(np.flatnonzero(step == 0) + c.first)
@@ -172,9 +172,9 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str
                     x = g[k][()]
                     finite = np.isfinite(x).reshape(len(x), -1).all(1)
                     if not finite.all():
-                        raise _fail(path, c.name, f"'{k}' has NaN or inf at row {c.first + int(np.argmin(finite))}")
+                        raise _error(path, c.name, f"'{k}' has NaN or inf at row {c.first + int(np.argmin(finite))}")
                     if x.dtype != np.float32 and not np.array_equal(x.astype(np.float32).astype(x.dtype), x):
-                        raise _fail(path, c.name, f"'{k}' ({x.dtype}) does not fit float32 exactly")
+                        raise _error(path, c.name, f"'{k}' ({x.dtype}) does not fit float32 exactly")
     return SourceFile(path, chunks, np.concatenate(steps).astype(np.int64), bool(has_demo))
 
 

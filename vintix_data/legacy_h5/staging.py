@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vintix_data.legacy_h5_layout import LegacyH5Error
+from vintix_data.legacy_h5.layout import LegacyH5Error
 
 
-def _staging(out: Path, what: str) -> Path:
+def staging_path(out: Path, what: str) -> Path:
     return out.parent / f".{out.name}.{what}-{os.getpid()}.tmp"
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise LegacyH5Error(f"{out}: already exists and is not an empty folder; choose a new --out")
     out.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _publish(staging: Path, out: Path) -> None:
+def publish(staging: Path, out: Path) -> None:
     if out.exists():
         out.rmdir()  # empty (checked before); a non-empty one was refused
     os.rename(staging, out)

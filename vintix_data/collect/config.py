@@ -1,0 +1,74 @@
+"""``CollectConfig``: everything a collection run is asked to do, built once (frozen) from the command line; and
+``CollectPlan``: what :func:`vintix_data.collect.run.prepare` resolved it into."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field
+
+from vintix_data.domains import ConfiguredTask
+from vintix_data.errors import UserError
+from vintix_data.hiding import HiddenObservation
+from vintix_data.schedule import NoiseSchedule
+
+
+class CollectError(UserError, ValueError):
+    """A collection that cannot start or resume (one-line message)."""
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """The settings of one ``vintix-data collect`` run (checked by :func:`vintix_data.collect.run.prepare`)."""
+
+    task: str
+    out: str
+    demonstrator: str | None = None
+    histories: int | None = None
+    steps: int | None = None
+    p: float = 1.0
+    f: float = 0.1
+    seed: int = 0
+    num_envs: int = 1
+    vector: str = "auto"  # sync | async | auto (async when num_envs > 1)
+    workers: int = 1  # processes, each running its own vector env on a disjoint set of histories
+    resume: bool = False
+    reference_episodes: int = 20
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+    # per-run task settings (vintix_data.domains.configure_task) and the demonstrator gate (vintix_data.gate)
+    episode_limit: int | None = None
+    fixed_goal: bool = False
+    env_options: dict = field(default_factory=dict)
+    force: bool = False
+    gate_episodes: int = 10
+    # latent tasks (vintix_data.hiding): observation components recorded as `hide_fill` instead of their values
+    hide: tuple[str, ...] = ()
+    hide_fill: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "hide", tuple(self.hide))  # a list from a caller is stored as a tuple
+        object.__setattr__(self, "env_options", dict(self.env_options))
+
+    def identity(self) -> dict:
+        """What must match for ``--resume`` to continue a run (not how it is executed)."""
+        d = asdict(self)
+        for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes"):
+            d.pop(k)
+        d["hide"] = list(d["hide"])
+        for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {}), ("hide", []),
+                           ("hide_fill", 0.0)):
+            if d[k] == default:  # absent when unused, so runs started before these settings existed still resume
+                d.pop(k)
+        return d
+
+
+@dataclass(frozen=True)
+class CollectPlan:
+    """What a checked run needs: the configured task, the schedule, the loaded demonstrator and its spec, the
+    number of histories and the hidden observation components (None: nothing hidden)."""
+
+    task: ConfiguredTask
+    schedule: NoiseSchedule
+    demonstrator: object
+    spec: str
+    histories: int
+    hidden: HiddenObservation | None = None

@@ -1,0 +1,17 @@
+"""Demonstrators: the expert policy pi_D that noise distillation corrupts (docs/design.md §3, §1).
+
+  base.py          the protocol (batch-invariant ``act``) and the ``zero`` / ``random`` baselines
+  sb3.py           Stable-Baselines3 zips (``sb3:PATH.zip``, ``hub:ORG/REPO[/FILE.zip]``), re-evaluated in NumPy
+  specs.py         ``load_demonstrator(SPEC, ...)``
+  baselines.py     seeded episode returns of a policy (reference scores, the gate)
+  gate.py          is a demonstrator clearly better than random here?
+  train_ib.py      the paper's PPO recipe for Industrial Benchmark
+  train_mujoco.py  SB3 PPO/SAC/TD3 for MuJoCo (and any other Box task)
+"""
+
+from vintix_data.demonstrators.base import Demonstrator, DemonstratorError, RandomDemonstrator, ZeroDemonstrator
+from vintix_data.demonstrators.sb3 import SB3Demonstrator, load_hub, load_sb3
+from vintix_data.demonstrators.specs import load_demonstrator
+
+__all__ = ["Demonstrator", "DemonstratorError", "RandomDemonstrator", "SB3Demonstrator", "ZeroDemonstrator", "load_demonstrator",
+           "load_hub", "load_sb3"]
