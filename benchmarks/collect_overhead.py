@@ -48,9 +48,9 @@ def bare_vector_loop(task, demonstrator, steps: int) -> float:
     """The same loop over the collector's own one-env vector env (sync, copy=False, no info)."""
     import gymnasium as gym
 
-    from vintix_data.collect import _DropInfo
+    from vintix_data.collect import DropInfo
 
-    envs = gym.vector.SyncVectorEnv([lambda: _DropInfo(make_env(task))], copy=False,
+    envs = gym.vector.SyncVectorEnv([lambda: DropInfo(make_env(task))], copy=False,
                                     autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     obs, _ = envs.reset(seed=[0])
     rng = np.random.default_rng(0)
@@ -71,9 +71,10 @@ def collector(args, num_envs: int, vector: str, workers: int = 1) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = CollectConfig(task=args.task, out=str(Path(tmp) / "ds"), demonstrator=args.demonstrator,
                             histories=args.histories, steps=args.steps, num_envs=num_envs, vector=vector, workers=workers)
-        task, schedule, demo, _, histories = prepare(cfg)
+        plan = prepare(cfg)
+        schedule, histories = plan.schedule, plan.histories
         Path(cfg.out).mkdir()
-        c = Collector(cfg, task, schedule, demo, histories)
+        c = Collector(cfg, plan.task, schedule, plan.demonstrator, histories)
         t0 = time.perf_counter()
         if workers > 1:
             run_workers(c, workers, num_envs)
@@ -91,8 +92,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
-    task, _, demo, _, _ = prepare(CollectConfig(task=args.task, out=tempfile.mkdtemp(), demonstrator=args.demonstrator,
-                                                steps=args.steps))
+    plan = prepare(CollectConfig(task=args.task, out=tempfile.mkdtemp(), demonstrator=args.demonstrator, steps=args.steps))
+    task, demo = plan.task, plan.demonstrator
     total = args.histories * args.steps
     best = {"bare": 0.0, "bare_vec": 0.0, "collect1": 0.0, "collect2": 0.0, "workers2": 0.0}
     for r in range(args.rounds):
