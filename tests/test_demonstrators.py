@@ -85,8 +85,11 @@ def test_demonstrator_eval_cli_reports_scores(ppo_zip):
     r = json.loads(proc.stdout)
     assert r["demonstrator_mean"] > r["random_mean"] + 50  # zero action beats uniform noise on IB p50
     assert r["normalized_score_paper"] == pytest.approx((r["demonstrator_mean"] + 574.9) / (574.9 - 377.9))
-    proc = run_cli("demonstrator", "eval", TASK, "--demonstrator", f"sb3:{ppo_zip}", "--episodes", "2", check=True,
+    # a PPO of one rollout may well fail the gate: the figures are printed either way, the exit status is the verdict
+    proc = run_cli("demonstrator", "eval", TASK, "--demonstrator", f"sb3:{ppo_zip}", "--episodes", "2",
                    env={"COLUMNS": "200"})
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
     assert "normalized" in proc.stdout
+    assert (proc.returncode == 0) == ("passes the gate" in proc.stdout)
     bad = run_cli("demonstrator", "eval", TASK, "--demonstrator", "sb3:/nonexistent.zip")
     assert bad.returncode == 2 and "checkpoint not found" in bad.stderr and "Traceback" not in bad.stderr
