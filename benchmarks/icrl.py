@@ -7,8 +7,13 @@ re-run, so an interrupted run continues with ``python benchmarks/icrl.py`` again
    learning run on one goal the rows never show (the goal's 3 observation columns are recorded as 0; the scripted
    expert acts on the full observation); the 50 histories take the 50 distinct goals of Meta-World's ML1 *train*
    set. The same command without ``--hide`` gives the fully observed control (same bytes elsewhere).
-2. ``vintix-model train`` the tiny preset three times: the AD target (``action``, the executed noisy action) and
-   the DPT-style target (``demonstrator_action``) on the latent data, and the AD target on the control data.
+2. ``vintix-model train`` the tiny preset five times: the AD target (``action``, the executed noisy action) and
+   the DPT-style target (``demonstrator_action``) on the latent data, each with and without the previous action in
+   the tokens (``model.action_input``), and the AD target on the control data. Why the knob: the demonstrator is
+   privileged, so the executed actions in a training context point at the hidden goal (``(1 - eps)`` of every
+   action is the expert's); a model can read the goal off them instead of off the rewards, and at evaluation it then
+   reads a goal off its *own* actions, which carry none. Rewards are the one channel that tells the truth about the
+   goal whatever the policy.
 3. ``vintix-model eval --ablation`` of each on the 50 goals of ML1's *test* set (``--variation goal_set=test``;
    disjoint from the training goals), one run per goal from a cold start, ``--episodes`` shots in one context, and
    the same runs with the context cleared at every episode start. The goal stays hidden in the live env (the
@@ -45,15 +50,17 @@ from pathlib import Path
 import numpy as np
 
 TASK = "reach-v3"
-MODELS = {  # name -> (dataset, training target)
-    "AD, goal hidden": ("latent", "action"),
-    "DPT-style, goal hidden": ("latent", "demonstrator_action"),
-    "AD, goal observed (control)": ("control", "action"),
+MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens)
+    "AD, goal hidden": ("ad-latent", "latent", "action", True),
+    "DPT-style, goal hidden": ("dpt-latent", "latent", "demonstrator_action", True),
+    "AD, goal hidden, no action input": ("ad-latent-noact", "latent", "action", False),
+    "DPT-style, goal hidden, no action input": ("dpt-latent-noact", "latent", "demonstrator_action", False),
+    "AD, goal observed (control)": ("ad-control", "control", "action", True),
 }
 
 
 def slug(name: str) -> str:
-    return name.split(",")[0].lower().replace("-style", "") + ("-control" if "control" in name else "-latent")
+    return MODELS[name][0]
 
 
 def sh(*args: str, log: Path) -> float:
@@ -129,8 +136,13 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.2), dpi=110, sharey=True)
-    for ax, (name, r) in zip(np.atleast_1d(axes), results.items()):
+    cols = min(3, len(results))
+    rows = -(-len(results) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), dpi=110, sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(results):]:
+        ax.set_visible(False)
+    axes = axes.ravel()
+    for ax, (name, r) in zip(axes, results.items()):
         arr = lambda v: np.asarray([np.nan if a is None else a for a in v], float)  # noqa: E731
         shots = np.asarray(r["per_shot"]["shot"])
         for data, color, label in ((r["per_shot"], "tab:blue", "full context"),
@@ -146,8 +158,9 @@ def plot(results: dict, refs: dict, path: Path) -> None:
                      f"[{d['ci95'][0]:+.0f}, {d['ci95'][1]:+.0f}]", fontsize=9)
         ax.set_xlabel("shot (episode in one context)")
         ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel(f"return on {len(r['per_seed']['returns'])} held-out goals (mean, 95% CI)")
-    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower right")
+    for ax in axes[::cols]:
+        ax.set_ylabel(f"return, {len(r['per_seed']['returns'])} held-out goals")
+    axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals", fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
@@ -169,7 +182,7 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=32)
     ap.add_argument("--episodes", type=int, default=12, help="shots per run at evaluation")
     ap.add_argument("--runs", type=int, default=50, help="evaluation runs, one held-out goal each (ML1 has 50)")
-    ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which of the three models to run")
+    ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)")
     args = ap.parse_args()
     by_slug = {slug(m): m for m in MODELS}
     picked = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -197,15 +210,16 @@ def main() -> None:
            *(["--resume"] if (folder / ".vintix" / "state.json").exists() else []), log=log)
     times["collect"] = time.perf_counter() - t0 if ran else None
 
-    # 2. three models, two at a time (the tiny preset trains on one core)
+    # 2. the models, two at a time (the tiny preset trains on one core)
     def train(name: str) -> float | None:
-        kind, target = MODELS[name]
+        _, kind, target, action_input = MODELS[name]
         run = out / "runs" / slug(name)
         if (run / "latest").exists() and f"step-{args.train_steps:07d}" in (run / "latest").read_text():
             return None
         return sh(model_cli, "train", "--datasets", str(out / "data" / kind), "--out", str(run), "--preset", "tiny",
                   "--steps", str(args.train_steps), "--set", f"model.context={args.context}", "--set", f"train.stride={args.stride}",
-                  "--set", f"train.target={target}", "--set", "train.save_every=250", "--quiet",
+                  "--set", f"train.target={target}", "--set", f"model.action_input={str(action_input).lower()}",
+                  "--set", "train.save_every=250", "--quiet",
                   *(["--resume"] if (run / "latest").exists() else []), log=out / f"log-train-{slug(name)}.txt")
 
     t0 = time.perf_counter()
@@ -250,7 +264,7 @@ def main() -> None:
     print(f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
           f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}")
     last = None
-    hdr = f"{'model':30} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
+    hdr = f"{'model':40} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
     print(hdr)
     summary = {}
     for name, r in results.items():
@@ -259,7 +273,7 @@ def main() -> None:
         last = d["shots"]
         norm = (s["last_third_mean"] - rnd) / (dem - rnd)
         ci = lambda v: f"[{v[0]:.0f}, {v[1]:.0f}]"  # noqa: E731
-        print(f"{name:30} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
+        print(f"{name:40} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
               f"{c['last_third_mean']:7.1f} {ci(c['last_third_ci95']):>14} {d['mean']:+7.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}] "
               f"{norm:6.3f}")
         summary[name] = {"shot1": r["per_shot"]["mean"][0], "full_last_third": s["last_third_mean"],
@@ -270,8 +284,8 @@ def main() -> None:
                          "verdict": {"paired_interval_excludes_0": d["ci95"][0] > 0 or d["ci95"][1] < 0,
                                      "above_goal_agnostic": s["last_third_mean"] > agn,
                                      "at_least_halfway": s["last_third_mean"] >= (rnd + dem) / 2}}
-        print(f"{'':30} per shot, full:    " + " ".join(f"{m:.0f}" for m in r["per_shot"]["mean"]))
-        print(f"{'':30} per shot, cleared: " + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"]))
+        print(f"{'':40} per shot, full:    " + " ".join(f"{m:.0f}" for m in r["per_shot"]["mean"]))
+        print(f"{'':40} per shot, cleared: " + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"]))
     print(f"(last third = shots {last[0]}-{last[1]}; intervals: 95% bootstrap over the {args.runs} runs; "
           "norm. = (full last third - random) / (expert - random))")
     for name, v in summary.items():

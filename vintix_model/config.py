@@ -35,6 +35,10 @@ class ModelConfig:
     dropout: float = 0.0
     leaky_slope: float = 0.01  # LeakyReLU in encoders and heads
     head_layers: int = 3  # hidden Linear(d_model) + LeakyReLU layers of each action head
+    # False: every token's previous-action input is zero, so the context carries observations and rewards only. On
+    # latent-task data from a privileged demonstrator the executed actions point at the hidden goal, and a model that
+    # reads the goal off them reads it off its *own* actions at evaluation (benchmarks/icrl.py); rewards cannot lie.
+    action_input: bool = True
 
     @property
     def d_model(self) -> int:

@@ -114,6 +114,8 @@ class Vintix(nn.Module):
     # -- pieces (also what incremental inference uses) ----------------------------------------------
     def embed(self, group: str, obs, prev_action, prev_reward, first) -> torch.Tensor:
         """Tokens ``(n, T, d)`` for windows of one group."""
+        if not self.config.action_input:  # the ablation: the context holds observations and rewards only
+            prev_action = torch.zeros_like(prev_action)
         return self.encoders[group](obs, prev_action, prev_reward, first, self.pad_action, self.pad_reward)
 
     def transform(self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False):
