@@ -89,10 +89,13 @@ def test_semantic_corruptions_are_named(copy, column, mutate, expected):
 def test_learning_curve_checks(copy):
     # Move the measured random reference far away: the first decile no longer sits in its band.
     info = json.loads((copy / "meta/info.json").read_text())
-    info["reference_scores"]["random_mean"] = -100.0
+    refs = info["reference_scores"]
+    refs["random_mean"] = -100.0
+    if refs.get("first_tenth_mean") is not None:  # the first tenth is held to the mixture at its eps
+        refs["first_tenth_mean"] = -100.0
     (copy / "meta/info.json").write_text(json.dumps(info))
     errors = validate(copy).errors
-    assert any("first-decile mean return" in e and "random band" in e for e in errors)
+    assert any("first-decile mean return" in e and "band" in e for e in errors)
     assert validate(copy, ValidationConfig(check_curve=False)).ok
 
 
@@ -102,3 +105,62 @@ def test_missing_info_and_not_a_folder(tmp_path):
     assert "no meta/info.json" in validate(tmp_path / "empty").errors[0]
     proc = run_cli("validate", str(tmp_path / "empty"))
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def curve_report(copy: Path, returns_by_history: list[list[float]], limit: int = 100, **refs):
+    """Run the learning-curve check on synthetic episode returns with the copy's info (references overridden)."""
+    from vintix_data.format import DatasetInfo
+    from vintix_data.validate import ValidationReport, _check_curve
+
+    info = DatasetInfo.load(copy)
+    for k, v in refs.items():
+        setattr(info.reference_scores, k, v)
+    info.episode_limit = limit
+    info.steps_per_history = limit * len(returns_by_history[0])
+    keys = [(h, k) for h, rets in enumerate(returns_by_history) for k in range(len(rets))]
+    returns = [r for rets in returns_by_history for r in rets]
+    report = ValidationReport()
+    _check_curve(info, keys, returns, ValidationConfig(), report, [limit] * len(returns))
+    return report
+
+
+REFS = dict(random_mean=140.0, random_std=40.0, demonstrator_mean=840.0, demonstrator_std=20.0, first_tenth_mean=None,
+            last_tenth_mean=None)
+
+
+def test_curve_bands_widen_with_the_number_of_histories(copy):
+    climb = list(np.linspace(140, 840, 20))
+    report = curve_report(copy, [climb] * 50, **REFS)
+    assert report.ok and abs(report.figures["band_z"] - 3.29) < 0.01
+    assert curve_report(copy, [climb], **REFS).figures["band_z"] == 2.0
+
+
+def test_curve_high_noisy_start_of_one_history_is_a_note_not_a_failure(copy):
+    """--fixed-goal: a goal near the start lets noisy play score above the random band; still nearer random than expert."""
+    climb = list(np.linspace(140, 840, 20))
+    easy = [300.0, 300.0] + climb[2:]
+    report = curve_report(copy, [climb] * 49 + [easy], **REFS)
+    assert report.ok and any("below the midpoint" in n for n in report.notes), report.errors
+    expert_from_start = [840.0] * 20  # no noise at the start: nearer the expert than random, a real failure
+    bad = curve_report(copy, [climb] * 49 + [expert_from_start], **REFS)
+    assert any("first-decile mean return" in e for e in bad.errors)
+
+
+def test_curve_first_tenth_held_to_the_mixture_at_its_eps(copy):
+    """A short history's first tenth runs at eps ~0.9: its band comes from the mixture measured at that eps."""
+    climb = [590.0, 610.0] + list(np.linspace(650, 840, 18))  # returns saturate: eps 0.9 already scores 600
+    assert not curve_report(copy, [climb] * 2, **REFS).ok
+    ok = curve_report(copy, [climb] * 2, **{**REFS, "first_tenth_mean": 600.0, "first_tenth_std": 40.0,
+                                            "first_tenth_epsilon": 0.9})
+    assert ok.ok and not ok.notes, (ok.errors, ok.notes)
+
+
+def test_curve_rise_is_a_one_sided_rank_test(copy):
+    noisy_rise = list(np.linspace(140, 840, 30) + np.random.default_rng(0).normal(0, 150, 30))
+    noisy_rise[:3], noisy_rise[-3:] = [140.0] * 3, [840.0] * 3
+    report = curve_report(copy, [noisy_rise], **REFS)
+    assert report.ok, report.errors  # rho well below the old 0.5 threshold, yet a significant rise
+    no_rise = curve_report(copy, [list(np.random.default_rng(1).normal(140, 40, 30))], **{**REFS, "demonstrator_mean": 140.0})
+    assert any("does not rise" in e for e in no_rise.errors)
+    short = curve_report(copy, [[140.0, 500.0, 700.0, 840.0]], **REFS)  # 4 episodes: no rank test can reach 0.01
+    assert short.ok and any("inconclusive" in n for n in short.notes)
