@@ -7,9 +7,9 @@ re-run, so an interrupted run continues with ``python benchmarks/icrl.py`` again
    learning run on one goal the rows never show (the goal's 3 observation columns are recorded as 0; the scripted
    expert acts on the full observation); the 50 histories take the 50 distinct goals of Meta-World's ML1 *train*
    set. The same command without ``--hide`` gives the fully observed control (same bytes elsewhere).
-2. ``vintix-model train`` the tiny preset five times: the AD target (``action``, the executed noisy action) and
+2. ``vintix-model train`` the tiny preset six times: the AD target (``action``, the executed noisy action) and
    the DPT-style target (``demonstrator_action``) on the latent data, each with and without the previous action in
-   the tokens (``model.action_input``), and the AD target on the control data. Why the knob: the demonstrator is
+   the tokens (``model.action_input``), and the AD target on the control data, with and without it. Why the knob: the demonstrator is
    privileged, so the executed actions in a training context point at the hidden goal (``(1 - eps)`` of every
    action is the expert's); a model can read the goal off them instead of off the rewards, and at evaluation it then
    reads a goal off its *own* actions, which carry none. Rewards are the one channel that tells the truth about the
@@ -56,6 +56,7 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
     "AD, goal hidden, no action input": ("ad-latent-noact", "latent", "action", False),
     "DPT-style, goal hidden, no action input": ("dpt-latent-noact", "latent", "demonstrator_action", False),
     "AD, goal observed (control)": ("ad-control", "control", "action", True),
+    "AD, goal observed, no action input (control)": ("ad-control-noact", "control", "action", False),
 }
 
 
@@ -136,7 +137,7 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = min(3, len(results))
+    cols = min(2 if len(results) == 4 else 3, len(results))
     rows = -(-len(results) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), dpi=110, sharey=True, squeeze=False)
     for ax in axes.ravel()[len(results):]:
