@@ -161,9 +161,10 @@ def plot(results: dict, refs: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     for ax in axes[::cols]:
         ax.set_ylabel(f"return, {len(r['per_seed']['returns'])} held-out goals")
-    axes[0].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.suptitle(f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
