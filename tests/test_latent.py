@@ -276,6 +276,7 @@ def test_goal_set_test_is_disjoint_from_train(tmp_path):
 
 
 def test_fixed_goal_gives_fifty_distinct_variations():
+    from vintix_data.domains.base import history_variation_seed
     from vintix_data.domains.metaworld import goal_order, history_seed, variation_index
 
     seeds = [history_seed(0, h) for h in range(50)]
@@ -284,7 +285,46 @@ def test_fixed_goal_gives_fifty_distinct_variations():
     assert variations == [int(v) for v in goal_order(0)]
     assert variation_index(history_seed(0, 50)) == variations[0]  # repeats after 50 histories
     # deterministic: the same seeds recomputed without the cache, and another seed gives another order
-    history_seed.cache_clear()
+    history_variation_seed.cache_clear()
     assert [history_seed(0, h) for h in range(50)] == seeds
     assert [variation_index(history_seed(7, h)) for h in range(50)] != variations
     assert sorted(variation_index(history_seed(7, h)) for h in range(50)) == list(range(50))
+
+
+def test_ib_setpoints_one_per_history_hidden(tmp_path):
+    """The latent Industrial Benchmark task: --env-option setpoints=... gives each history one setpoint of the list
+    (distinct up to the list's length), and --hide setpoint keeps it out of the rows."""
+    out = tmp_path / "ib-setpoints"
+    run_cli("collect", IB, "--out", str(out), "--demonstrator", "zero", "--force", "--env-option", "setpoints=20,40,60",
+            "--hide", "setpoint", "--histories", "3", "--steps", "500", "--reference-episodes", "20", check=True)
+    info = json.loads((out / "meta/info.json").read_text())
+    assert info["extra"]["env_options"] == {"setpoints": [20.0, 40.0, 60.0]}
+    episodes = pq.read_table(out / "meta/episodes.parquet").to_pydict()
+    per_history = {h: {v for hh, v in zip(episodes["history"], episodes["variation"]) if hh == h} for h in range(3)}
+    assert all(len(v) == 1 for v in per_history.values())
+    assert sorted(next(iter(v)) for v in per_history.values()) == [0, 1, 2]
+    obs = np.asarray(pq.read_table(out / "data").column("observation").to_pylist())
+    assert (obs[:, 0] == 0.0).all() and obs[:, 1:].std() > 0
+
+
+def test_ib_setpoints_follow_the_reset_seed_and_bad_lists_are_refused():
+    from vintix_data.domains import configure_task, episode_reset_seed, make_env
+    from vintix_data.errors import UserError
+    from vintix_data.registry import get_task
+
+    task = configure_task(get_task(IB), env_options={"setpoints": "20,40,60"})
+    env = make_env(task)
+    seen = []
+    for h in range(3):
+        seed = episode_reset_seed(task, 0, h, 5)
+        assert seed == episode_reset_seed(task, 0, h, 0)  # every episode of a history: the same setpoint
+        obs, info = env.reset(seed=seed)
+        assert obs[0] == [20.0, 40.0, 60.0][info["variation"]]
+        seen.append(info["variation"])
+    env.close()
+    assert sorted(seen) == [0, 1, 2]
+    for bad in ("20", "20,20", "20,140", "a,b"):
+        with pytest.raises(UserError, match="setpoints"):
+            configure_task(get_task(IB), env_options={"setpoints": bad})
+    with pytest.raises(UserError, match="unknown env option"):
+        configure_task(get_task(IB), env_options={"viscosity": "0.1"})

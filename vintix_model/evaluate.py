@@ -67,10 +67,16 @@ def json_key(x) -> str:
     return json.dumps(x, sort_keys=True)
 
 
-def _training_options(model, key: str | None, group: str | None) -> dict[str, Any]:
-    """Env options a run inherits from the training data: one task variation per history -> one per run."""
+def _training_options(model, key: str | None, group: str | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """Env options a run inherits from the training data: those of ``names`` (the domain's one-variation-per-history
+    options) that every training dataset of the task (or group) used with the same value -> one variation per run."""
     metas = [model.tasks[key]] if key is not None else [m for m in model.tasks.values() if m.get("group") == group]
-    return {"fixed_goal": True} if metas and all((m.get("env_options") or {}).get("fixed_goal") for m in metas) else {}
+    out = {}
+    for name in names:
+        values = [json_key((m.get("env_options") or {}).get(name)) for m in metas]
+        if metas and len(set(values)) == 1 and (metas[0].get("env_options") or {}).get(name) not in (None, False):
+            out[name] = metas[0]["env_options"][name]
+    return out
 
 
 def _reference(scores: dict | None, spec, comparable: bool) -> dict[str, Any]:
@@ -144,10 +150,11 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
         group0 = group_name(spec.domain, d0[0], d0[1], spec.id)
     else:
         group0 = meta.get("group")
-    inherited = _training_options(model, key, group0)
+    inherited = _training_options(model, key, group0, adapter_for(spec).variation_options)
     options = {**inherited, **dict(cfg.variation)}
     if inherited:
-        notes.append("one task variation per run (fixed_goal), as in the training data")
+        notes.append(f"one task variation per run ({', '.join(f'{k}={v}' for k, v in inherited.items())}), as in the "
+                     "training data")
     env_id = meta.get("env_id")
     for key_, value in adapter_for(spec).checkpoint_options(spec, env_id).items():
         options.setdefault(key_, value)  # e.g. MuJoCo: the checkpoint was trained on gymnasium's v4 layout of this task

@@ -145,7 +145,8 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
                        install: bool = typer.Option(True, help="Also make it the task's default demonstrator (copied to $VINTIX_CACHE)."),
                        algo: Optional[str] = typer.Option(None, "--algo", help="ppo, sac or td3 (see vintix_data/train_mujoco.py); "
                                                           "default: the paper's PPO recipe on Industrial Benchmark, ppo elsewhere."),
-                       checkpoint_every: int = typer.Option(0, help="Also save OUT-<steps>.zip every N steps (sac/td3/ppo via --algo).")):
+                       checkpoint_every: int = typer.Option(0, help="Also save OUT-<steps>.zip every N steps (sac/td3/ppo via --algo)."),
+                       env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default.")):
     """Train a demonstrator: the paper's PPO for Industrial Benchmark, SB3 PPO/SAC/TD3 (--algo) for MuJoCo."""
     from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
     from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, check_algo, train_sb3
@@ -153,7 +154,9 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
     try:
         if algo is not None:
             algo = check_algo(algo)
-        spec = configure_task(get_task(task))
+        options = parse_options(env_option)
+        spec = configure_task(get_task(task), env_options=options)
+        install = install and not options  # the task's default demonstrator acts on the task as the registry has it
         if timesteps < 1:
             raise UsageError(f"--timesteps must be >= 1, got {timesteps}")
         if out_path.suffix != ".zip":

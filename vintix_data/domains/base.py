@@ -11,6 +11,7 @@ import dataclasses
 import os
 import shutil
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,32 @@ class DomainOptionError(UserError, ValueError):
 def default_episode_seed(seed: int, history: int, episode: int) -> int:
     """The reset seed of episode ``episode`` of history ``history`` (docs/design.md §3)."""
     return int(np.random.SeedSequence((seed, history, episode)).generate_state(1)[0])
+
+
+def variation_index(reset_seed: int, n: int) -> int:
+    """Which of a task's ``n`` variations an episode reset with ``reset_seed`` runs (docs/design.md §3)."""
+    return int(np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(reset_seed), spawn_key=(3,)))).integers(n))
+
+
+def variation_order(seed: int, n: int) -> np.ndarray:
+    """The permutation of ``n`` variations that one-variation-per-history runs ``0, 1, ...`` take in turn."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(4,)))).permutation(n)
+
+
+@lru_cache(maxsize=8192)
+def history_variation_seed(seed: int, history: int, n: int) -> int:
+    """The reset seed of every episode of a history that keeps one of ``n`` variations.
+
+    History ``h`` runs variation ``variation_order(seed, n)[h % n]``, so up to ``n`` histories have distinct
+    variations, and the variation stays a function of the reset seed alone: the seed is the first of
+    ``SeedSequence((seed, h, j), spawn_key=(2,))``, j = 0, 1, ... that selects it.
+    """
+    want = int(variation_order(seed, n)[history % n])
+    for j in range(1_000_000):
+        s = int(np.random.SeedSequence((int(seed), int(history), j), spawn_key=(2,)).generate_state(1)[0])
+        if variation_index(s, n) == want:
+            return s
+    raise RuntimeError("no seed selects the variation")  # unreachable: each j hits with probability 1/n
 
 
 def demonstrator_cache() -> Path:
@@ -65,6 +92,9 @@ class DomainAdapter(ABC):
     episode_limit_is_mean: bool = False
     #: ``demonstrator train`` without --algo runs the paper's PPO recipe (vintix_data.demonstrators.train_ib)
     trains_paper_ppo: bool = False
+    #: the options that make each history (and each evaluation run) keep one task variation; a checkpoint trained
+    #: on such data is evaluated with them too, one variation per run
+    variation_options: tuple[str, ...] = ()
 
     @abstractmethod
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:

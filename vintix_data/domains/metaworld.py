@@ -28,7 +28,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.domains.base import DomainAdapter, DomainOptionError, DomainUnavailableError, default_episode_seed
+from vintix_data.domains.base import (DomainAdapter, DomainOptionError, DomainUnavailableError, default_episode_seed,
+                                      history_variation_seed, variation_order)
+from vintix_data.domains.base import variation_index as base_variation_index
 from vintix_data.errors import DemonstratorError
 from vintix_data.registry import TaskSpec
 
@@ -68,28 +70,19 @@ def metaworld_missing() -> str | None:
 
 def variation_index(reset_seed: int, n: int = MT1_VARIATIONS) -> int:
     """Which of MT1's ``n`` variations an episode reset with ``reset_seed`` runs."""
-    return int(np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(reset_seed), spawn_key=(3,)))).integers(n))
+    return base_variation_index(reset_seed, n)
 
 
 def goal_order(seed: int, n: int = MT1_VARIATIONS) -> np.ndarray:
     """The permutation of the ``n`` variations that ``--fixed-goal`` histories ``0, 1, ...`` take in turn."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(4,)))).permutation(n)
+    return variation_order(seed, n)
 
 
-@lru_cache(maxsize=4096)
 def history_seed(seed: int, history: int) -> int:
-    """The reset seed of every episode of a history under ``--fixed-goal``.
-
-    History ``h`` runs variation ``goal_order(seed)[h % 50]``, so up to 50 histories have 50 distinct goals (drawn
-    with replacement, 24 histories had 19). The variation stays a function of the reset seed alone (docs/design.md §3):
-    the seed is the first of ``SeedSequence((seed, h, j), spawn_key=(2,))``, j = 0, 1, ... that selects it.
-    """
-    want = int(goal_order(seed)[history % MT1_VARIATIONS])
-    for j in range(1_000_000):
-        s = int(np.random.SeedSequence((int(seed), int(history), j), spawn_key=(2,)).generate_state(1)[0])
-        if variation_index(s) == want:
-            return s
-    raise RuntimeError("no seed selects the variation")  # unreachable: each j hits with probability 1/50
+    """The reset seed of every episode of a history under ``--fixed-goal``: history ``h`` runs variation
+    ``goal_order(seed)[h % 50]``, so up to 50 histories have 50 distinct goals (drawn with replacement, 24
+    histories had 19); see ``domains.base.history_variation_seed``."""
+    return history_variation_seed(seed, history, MT1_VARIATIONS)
 
 
 def _flag(value, name: str) -> bool:
@@ -190,6 +183,7 @@ class MetaWorldAdapter(DomainAdapter):
     demonstrator_kinds = ("scripted", "sb3", "hub", "random", "zero")
     options = OPTIONS
     reports_success = True
+    variation_options = ("fixed_goal",)
 
     def unavailable(self, task: TaskSpec | None = None) -> str | None:
         return metaworld_missing()
