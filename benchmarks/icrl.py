@@ -266,7 +266,7 @@ def main() -> None:
     print(f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
           f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}")
     last = None
-    hdr = f"{'model':40} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
+    hdr = f"{'model':46} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
     print(hdr)
     summary = {}
     for name, r in results.items():
@@ -275,7 +275,7 @@ def main() -> None:
         last = d["shots"]
         norm = (s["last_third_mean"] - rnd) / (dem - rnd)
         ci = lambda v: f"[{v[0]:.0f}, {v[1]:.0f}]"  # noqa: E731
-        print(f"{name:40} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
+        print(f"{name:46} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
               f"{c['last_third_mean']:7.1f} {ci(c['last_third_ci95']):>14} {d['mean']:+7.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}] "
               f"{norm:6.3f}")
         summary[name] = {"shot1": r["per_shot"]["mean"][0], "full_last_third": s["last_third_mean"],
@@ -286,8 +286,8 @@ def main() -> None:
                          "verdict": {"paired_interval_excludes_0": d["ci95"][0] > 0 or d["ci95"][1] < 0,
                                      "above_goal_agnostic": s["last_third_mean"] > agn,
                                      "at_least_halfway": s["last_third_mean"] >= (rnd + dem) / 2}}
-        print(f"{'':40} per shot, full:    " + " ".join(f"{m:.0f}" for m in r["per_shot"]["mean"]))
-        print(f"{'':40} per shot, cleared: " + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"]))
+        print(f"{'':46} per shot, full:    " + " ".join(f"{m:.0f}" for m in r["per_shot"]["mean"]))
+        print(f"{'':46} per shot, cleared: " + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"]))
     print(f"(last third = shots {last[0]}-{last[1]}; intervals: 95% bootstrap over the {args.runs} runs; "
           "norm. = (full last third - random) / (expert - random))")
     for name, v in summary.items():
