@@ -260,7 +260,7 @@ def test_bad_input_gives_one_line_errors(checkpoint, tmp_path):
         "unknown task": (["--task", "industrial-benchmark-51-v1"], "industrial-benchmark-51-v1"),
         "zero episodes": (["--task", TASK, "--episodes", "0"], "--episodes must be >= 1"),
         "bad prompt": (["--task", TASK, "--prompt", "expert:10"], "random:STEPS"),
-        "variation on IB": (["--task", TASK, "--variation", "gravity=1.1"], "take no env options"),
+        "variation on IB": (["--task", TASK, "--variation", "gravity=1.1"], "unknown env option 'gravity'"),
     }
     if not __import__("importlib").util.find_spec("mujoco"):
         cases.pop("dims match no group")
