@@ -27,6 +27,23 @@ def run_cli(*args: str, check: bool = False, env: dict | None = None, timeout: f
     return proc
 
 
+def run_model_cli(*args: str, check: bool = False, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `vintix-model ...` in a subprocess (one torch thread, Hub offline), as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vintix-model {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *fragments: str, code: int = 2) -> None:
+    """The CLI refused with exit ``code`` and exactly one line on stderr (no traceback) naming ``fragments``."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    for f in fragments:
+        assert f in proc.stderr, (f, proc.stderr)
+
+
 def kill_mid_collection(args: list[str], out: Path, min_parts: int, timeout: float = 120) -> int:
     """Start `vintix-data collect ARGS --out OUT`, SIGKILL it once `min_parts` episodes are on disk; return the count."""
     import signal

@@ -11,22 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TASK, run_cli
+from tests.conftest import TASK, one_line_error, run_cli, run_model_cli as run_model
 from vintix_data.registry import DOMAIN_ALIASES, DOMAINS, canonical_domain, list_tasks
-
-
-def run_model(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})})
-
-
-def one_line_error(proc, *fragments, code: int = 2):
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    for f in fragments:
-        assert f in proc.stderr, (f, proc.stderr)
 
 
 # -- domain names ---------------------------------------------------------------------------------

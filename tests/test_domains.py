@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import kill_mid_collection, run_cli
+from tests.conftest import kill_mid_collection, one_line_error, run_cli
 
 pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
 
@@ -20,13 +20,6 @@ IP = "InvertedPendulum-v5"
 
 def manifest(folder: Path) -> bytes:
     return (folder / "meta" / "manifest.json").read_bytes()
-
-
-def one_line_error(proc, *fragments):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    for f in fragments:
-        assert f in proc.stderr, (f, proc.stderr)
 
 
 # -- Meta-World ----------------------------------------------------------------------------------

@@ -6,30 +6,18 @@ Real Meta-World reach-v3 data collected by the CLI, a tiny model trained a few s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_model_cli as model_cli
 from vintix_model.eval_report import last_third, paired_difference
 
 pytest.importorskip("metaworld")
 
 TASK = "reach-v3"
-
-
-def model_cli(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-    """`vintix-model ...` in a subprocess, as a user runs it."""
-    proc = subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"vintix-model {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")

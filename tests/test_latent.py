@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import one_line_error, run_cli
 
 pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
 
@@ -67,13 +67,6 @@ def collect_here(out: Path, task: str = MW, **kw) -> Path:
     report = validate(folder)  # what the CLI runs after collecting
     assert report.ok, report.errors
     return folder
-
-
-def one_line_error(proc, *fragments):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    for f in fragments:
-        assert f in proc.stderr, (f, proc.stderr)
 
 
 @pytest.fixture(scope="module")
