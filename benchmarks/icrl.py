@@ -41,13 +41,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from icrl_smoke import sh  # the same CLI runner (benchmarks/ is on sys.path when run as a script)
 
 TASK = "reach-v3"
 MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens)
@@ -62,19 +63,6 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
 
 def slug(name: str) -> str:
     return MODELS[name][0]
-
-
-def sh(*args: str, log: Path) -> float:
-    """Run a CLI, its output appended to ``log``; exit on failure; the wall time."""
-    t0 = time.perf_counter()
-    with open(log, "a") as f:
-        f.write(f"\n$ {' '.join(args)}\n")
-        f.flush()
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        rc = subprocess.run(list(args), stdout=f, stderr=subprocess.STDOUT, env=env).returncode
-    if rc != 0:
-        sys.exit(f"error: `{' '.join(args[:4])} ...` failed (exit {rc}); see {log}")
-    return time.perf_counter() - t0
 
 
 def references(args, runs: int) -> dict:

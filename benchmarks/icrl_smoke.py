@@ -37,7 +37,8 @@ def sh(*args: str, log: Path) -> float:
     with open(log, "a") as f:
         f.write(f"\n$ {' '.join(args)}\n")
         f.flush()
-        rc = subprocess.run(list(args), stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}).returncode
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # each CLI on one core
+        rc = subprocess.run(list(args), stdout=f, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:
         sys.exit(f"error: `{' '.join(args[:4])} ...` failed (exit {rc}); see {log}")
     return time.perf_counter() - t0

@@ -18,7 +18,7 @@ On the same transitions (a collected dataset folder, exported with ``vintix-data
 Goal of issue 8: >= 5x the windows/s, <= 1.0x the bytes of the zip.
 
     python benchmarks/loader_vs_h5.py                       # collects IB p50 (zero demonstrator, 4 x 100,000) into --work once
-    python benchmarks/loader_vs_h5.py --dataset DIR --work /tmp/h5bench --contexts 8192 1024 --windows 400
+    python benchmarks/loader_vs_h5.py --dataset DIR --work h5bench --contexts 8192 1024 --windows 400
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ Where the numbers come from:
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,8 +63,7 @@ def _training_hidden(model, key: str | None, group: str):
 
 
 def json_key(x) -> str:
-    import json
-
+    """A hashable, order-independent key of a JSON value (compares metadata entries)."""
     return json.dumps(x, sort_keys=True)
 
 
