@@ -83,15 +83,12 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
     plan = prepare(config)
     histories, schedule = plan.histories, plan.schedule
     out = Path(config.out)
-    state_path = out / STATE_DIR / "state.json"
     identity = run_identity(config, plan.spec, plan.demonstrator, histories, schedule.steps)
     if not config.resume:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True, allow_nan=False))
-    elif json.loads(state_path.read_text()).get("complete"):
+        create_state(out, identity)
+    elif is_complete(out):
         return out  # finalized already: nothing to resume
-    for tmp in (out / STATE_DIR).rglob("*.tmp"):
-        tmp.unlink()  # a part interrupted mid-write; its episode is collected again
+    drop_partial_parts(out)
     collector = Collector(config, plan.task, schedule, plan.demonstrator, histories, plan.hidden)
     t0 = time.perf_counter()
     progress = progress_factory(histories * schedule.steps, histories) if progress_factory else None
@@ -107,7 +104,33 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
         if progress is not None:
             progress.close()
     finalize(out, plan, config, collect_seconds=time.perf_counter() - t0)
-    atomic_write_text(state_path, json.dumps({"identity": identity, "vintix": __version__, "complete": True}, indent=2, allow_nan=False,
-                                             sort_keys=True))
-    shutil.rmtree(out / STATE_DIR / "parts", ignore_errors=True)
+    mark_complete(out, identity)
     return out
+
+
+# The run's state under DIR/.vintix/state.json, shared with `vintix-data release` (which runs the same histories as
+# separate units of work): created with the folder, marked complete after finalize, parts removed last.
+
+def create_state(out: Path, identity: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / STATE_DIR / "state.json",
+                      json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True, allow_nan=False))
+
+
+def read_state(out: Path) -> dict:
+    return json.loads((out / STATE_DIR / "state.json").read_text())
+
+
+def is_complete(out: Path) -> bool:
+    return bool(read_state(out).get("complete"))
+
+
+def drop_partial_parts(out: Path) -> None:
+    for tmp in (out / STATE_DIR).rglob("*.tmp"):
+        tmp.unlink()  # a part interrupted mid-write; its episode is collected again
+
+
+def mark_complete(out: Path, identity: dict) -> None:
+    atomic_write_text(out / STATE_DIR / "state.json", json.dumps({"identity": identity, "vintix": __version__, "complete": True},
+                                                                 indent=2, allow_nan=False, sort_keys=True))
+    shutil.rmtree(out / STATE_DIR / "parts", ignore_errors=True)
