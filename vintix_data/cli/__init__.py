@@ -8,6 +8,7 @@
   demonstrator.py  demonstrator train, demonstrator eval (the gate)
   hub.py           push, verify
   legacy_h5.py     import-h5, export-h5
+  release.py       release (many tasks, local processes or Ray)
 """
 
 from vintix_data.cli.app import app, main

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from vintix_data.cli import dataset, demonstrator, hub, legacy_h5, tasks
+from vintix_data.cli import dataset, demonstrator, hub, legacy_h5, release, tasks
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Collect, validate and publish noise-distilled learning histories (Vintix).")
@@ -19,6 +19,7 @@ dataset.register(app)
 hub.register(app)
 legacy_h5.register(app)
 demonstrator.register(app)
+release.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,68 @@
+"""``ReleaseConfig``: what one ``vintix-data release`` is asked to make, and the settings a ``--resume`` must share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from vintix_data.errors import UserError
+
+RELEASE_FORMAT = "vintix-release/1"
+EXECUTORS = ("local", "ray")
+
+
+class ReleaseError(UserError, ValueError):
+    """A release that cannot start or resume (one-line message)."""
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """The settings of one release. ``histories``/``steps`` of None mean each task's paper figures."""
+
+    selection: tuple[str, ...]
+    out: str
+    histories: int | None = None
+    steps: int | None = None
+    p: float = 1.0
+    f: float = 0.1
+    seed: int = 0
+    reference_episodes: int = 20
+    gate_episodes: int = 10
+    ppo_timesteps: int = 1_000_000  # demonstrators the release trains itself (the paper's IB recipe: 1M steps)
+    force: bool = False  # collect tasks whose demonstrator fails the gate anyway
+    # how it runs (not part of what a resumed release must share)
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int | None = None  # units at once (None: the machine's cores; with Ray: the cluster's CPUs)
+    max_retries: int = 2  # a unit whose process dies is run again at most this many times
+    resume: bool = False
+    command: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        object.__setattr__(self, "selection", tuple(self.selection))
+
+    def settings(self) -> dict:
+        """What must match for ``--resume`` to continue a release (what is made, not how it is run)."""
+        d = asdict(self)
+        for k in ("out", "executor", "ray_address", "workers", "max_retries", "resume", "command"):
+            d.pop(k)
+        d["selection"] = list(d["selection"])
+        return d
+
+    def check(self) -> None:
+        """The range checks that need nothing but the settings (ReleaseError, one line)."""
+        if self.executor not in EXECUTORS:
+            raise ReleaseError(f"--executor must be local or ray, got {self.executor!r}")
+        if self.ray_address and self.executor != "ray":
+            raise ReleaseError("--ray-address needs --executor ray")
+        for name in ("histories", "steps"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ReleaseError(f"--{name} must be >= 1, got {v}")
+        if self.workers is not None and self.workers < 1:
+            raise ReleaseError(f"--workers must be >= 1, got {self.workers}")
+        if self.max_retries < 0:
+            raise ReleaseError(f"--max-retries must be >= 0, got {self.max_retries}")
+        if self.ppo_timesteps < 1:
+            raise ReleaseError(f"--ppo-timesteps must be >= 1, got {self.ppo_timesteps}")
+        if self.reference_episodes < 1 or self.gate_episodes < 1:
+            raise ReleaseError("--reference-episodes and --gate-episodes must be >= 1")

@@ -1,0 +1,212 @@
+"""The release driver: walks every selected task through its stages and keeps the executor's slots busy.
+
+Stages of a task (``.release/tasks.json`` records where each task is): demonstrator (the registry's default, or
+trained here where the domain trains cheaply) -> gate -> one unit per history -> finalize + validate -> done.
+Scheduling is depth first: a ready unit of a later stage, then of an earlier task, goes first, so finished datasets
+appear early and an interrupted release has as many complete tasks as possible. The driver alone writes the
+release's state; units write only their task's dataset folder (vintix_data.release.units).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vintix_data.collect.parts import completed_episodes
+from vintix_data.domains import resolve, unavailable
+from vintix_data.registry import TaskSpec
+from vintix_data.release.config import ReleaseConfig
+from vintix_data.release.executors import check_ray_address, make_executor
+from vintix_data.release.state import ReleaseState
+from vintix_data.release.units import (
+    TaskRun,
+    dataset_dir,
+    demonstrator_path,
+    finalize_unit,
+    gate_unit,
+    history_unit,
+    train_unit,
+)
+from vintix_data.selection import select_tasks
+
+_RANK = {"finalize": 3, "h": 2, "gate": 1, "train": 0}
+
+
+@dataclass
+class ReleaseSummary:
+    root: Path
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    units_run: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Driver:
+    def __init__(self, cfg: ReleaseConfig, specs: list[TaskSpec], state: ReleaseState, executor, progress=None):
+        self.cfg, self.specs, self.state, self.ex, self.progress = cfg, specs, state, executor, progress
+        self.root = state.root
+        self.order = {t.id: i for i, t in enumerate(specs)}
+        self.running: set[str] = set()
+
+    # ---- what each task needs next -------------------------------------------------------------------------
+    def _run(self, task_id: str) -> TaskRun:
+        t = self.state.task(task_id)
+        return TaskRun(task_id, t["spec"], t["histories"], t["steps"], t.get("episode_limit"))
+
+    def _resolve_demonstrator(self, spec: TaskSpec) -> None:
+        """The registry's default demonstrator, copied into the release so every unit (on any node) loads the same
+        bytes; where there is none and the domain trains cheaply, a train unit makes one."""
+        t = self.state.task(spec.id)
+        t.setdefault("histories", self.cfg.histories or spec.num_histories)
+        t.setdefault("steps", self.cfg.steps or spec.history_steps)
+        why = unavailable(spec)
+        if why:
+            self.state.update(spec.id, stage="failed", error=why)
+            return
+        task = resolve(spec)
+        default = task.default_demonstrator()
+        if default and default.startswith("sb3:"):
+            dst = demonstrator_path(self.root, spec.id)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            shutil.copyfile(default[4:], tmp)
+            tmp.replace(dst)
+            self.state.update(spec.id, stage="gate", spec=f"sb3:{dst}", demonstrator_source=f"installed: {default[4:]}")
+        elif default:
+            self.state.update(spec.id, stage="gate", spec=default, demonstrator_source=default)
+        elif task.adapter.trains_paper_ppo:
+            self.state.update(spec.id, stage="train")
+        else:
+            self.state.update(spec.id, stage="failed", error=(
+                f"no demonstrator: train one with `vintix-data demonstrator train {spec.id} --out FILE.zip` "
+                "(it is installed as the task's default), then re-run with --resume"))
+
+    def ready(self) -> list[tuple[str, object, tuple]]:
+        units = []
+        for spec in self.specs:
+            t = self.state.task(spec.id)
+            if t["stage"] == "demonstrator":
+                self._resolve_demonstrator(spec)
+            stage, tid = t["stage"], spec.id
+            if stage == "train":
+                units.append((f"{tid}/train", train_unit, (str(self.root), tid, self.cfg)))
+            elif stage == "gate":
+                units.append((f"{tid}/gate", gate_unit, (str(self.root), self._run(tid), self.cfg)))
+            elif stage == "collect":
+                done = set(t.get("histories_done", []))
+                run = self._run(tid)
+                units += [(f"{tid}/h{h}", history_unit, (str(self.root), run, self.cfg, h))
+                          for h in range(run.histories) if h not in done]
+            elif stage == "finalize":
+                units.append((f"{tid}/finalize", finalize_unit, (str(self.root), self._run(tid), self.cfg,
+                                                                  t.get("collect_s", 0.0))))
+        units = [u for u in units if u[0] not in self.running]
+
+        def priority(unit):
+            tid, kind = unit[0].split("/")
+            return (-_RANK[kind[0] if kind.startswith("h") and kind[1:].isdigit() else kind], self.order[tid],
+                    int(kind[1:]) if kind[1:].isdigit() else 0)
+
+        return sorted(units, key=priority)
+
+    # ---- what a finished unit means ------------------------------------------------------------------------
+    def finished(self, key: str, result: dict) -> None:
+        tid, kind = key.split("/")
+        self.running.discard(key)
+        t = self.state.task(tid)
+        if "error" in result:
+            self.state.update(tid, stage="failed", error=f"{kind}: {result['error']}")
+            return
+        self.state.add_seconds(tid, result.get("wall_s", result.get("seconds", 0.0)))
+        if kind == "train":
+            self.state.update(tid, stage="gate", spec=result["spec"], demonstrator_source="trained by this release")
+        elif kind == "gate":
+            t["gate"] = {k: result[k] for k in ("passed", "tried")} | {"result": result["gate"]}
+            if result["collect"]:
+                self.state.update(tid, stage="collect", episode_limit=result["episode_limit"])
+            else:
+                self.state.update(tid, stage="failed", error=f"gate: {result['tried'][-1]['verdict']}")
+        elif kind == "finalize":
+            self.state.update(tid, stage="done" if result["valid"] else "failed", valid=result["valid"],
+                              validate_errors=result["errors"][:5], validate_notes=result["notes"][:5],
+                              **({} if result["valid"] else {"error": "validate: " + "; ".join(result["errors"][:2])}))
+            if self.progress is not None:
+                self.progress.task_done()
+        else:  # a history
+            t.setdefault("histories_done", []).append(int(kind[1:]))
+            t["collect_s"] = round(t.get("collect_s", 0.0) + result["seconds"], 1)
+            if len(set(t["histories_done"])) == t["histories"]:
+                t["stage"] = "finalize"
+            self.state.save_tasks()
+
+    def loop(self) -> int:
+        units_run, last_touch = 0, time.perf_counter()
+        while True:
+            for key, fn, args in self.ready()[: max(0, self.ex.capacity - len(self.running))]:
+                self.ex.submit(key, fn, *args)
+                self.running.add(key)
+                units_run += 1
+            if not self.running:
+                return units_run
+            for key, result in self.ex.wait(0.5):
+                self.finished(key, result)
+            for _, steps, _events in self.ex.drain_progress():
+                if self.progress is not None:
+                    self.progress.advance(steps)
+            if self.progress is not None:
+                self.progress.show(self.running, self.state.tasks)
+            if time.perf_counter() - last_touch > 30:
+                self.state.touch_run()
+                last_touch = time.perf_counter()
+
+
+def steps_on_disk(root: Path, state: ReleaseState) -> int:
+    """Transitions already collected (shown as done when a release resumes)."""
+    total = 0
+    for tid, t in state.tasks.items():
+        if t.get("stage") == "done":
+            total += t["histories"] * t["steps"]
+        elif "histories" in t and (dataset_dir(root, tid) / ".vintix").exists():
+            total += sum(min(completed_episodes(dataset_dir(root, tid), h)[1], t["steps"]) for h in range(t["histories"]))
+    return total
+
+
+def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
+    """Make every selected dataset under ``cfg.out`` (resumable), then write the release report."""
+    from vintix_data.release.report import write_report
+
+    cfg.check()
+    specs = select_tasks(list(cfg.selection))
+    if cfg.executor == "ray":
+        check_ray_address(cfg.ray_address)
+    state = ReleaseState.open(cfg, [t.id for t in specs])
+    executor = make_executor(cfg.executor, cfg.workers, cfg.max_retries, cfg.ray_address)
+    total_steps = sum((cfg.histories or t.num_histories) * (cfg.steps or t.history_steps) for t in specs)
+    progress = progress_factory(len(specs), total_steps) if progress_factory else None
+    if progress is not None:
+        progress.resumed(steps_on_disk(state.root, state), sum(t.get("stage") == "done" for t in state.tasks.values()))
+    state.begin_run(cfg.executor, cfg.command)
+    driver = Driver(cfg, specs, state, executor, progress)
+    finished = False
+    try:
+        units = driver.loop()
+        finished = True
+    finally:
+        executor.close()
+        if progress is not None:
+            progress.close()
+        state.end_run(finished)
+        write_report(state.root, specs, state)
+    summary = ReleaseSummary(state.root, units_run=units)
+    for t in specs:
+        s = state.task(t.id)
+        if s["stage"] == "done":
+            summary.done.append(t.id)
+        else:
+            summary.failed[t.id] = s.get("error", s["stage"])
+    return summary

@@ -1,0 +1,175 @@
+"""Where units run: local child processes (no set-up) or Ray (a local one, or a cluster's address).
+
+Both give the driver the same three calls: ``submit(key, fn, *args)``, ``wait(timeout)`` -> finished
+``(key, result)`` pairs, and ``drain_progress()`` -> the collectors' progress events. A unit whose *process* dies
+(SIGKILL, OOM killer, a lost node) is run again, at most ``max_retries`` times: by our own loop locally, by Ray's
+task retries on Ray. After that the result is ``{"error": ...}``. Units are idempotent (vintix_data.release.units),
+so a retry continues from the episodes already saved.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_mod
+import socket
+import time
+from urllib.parse import urlparse
+
+from vintix_data.collect.workers import QueueProgress
+from vintix_data.release.config import ReleaseError
+from vintix_data.release.units import guarded
+
+
+def _child(key, fn, args, results, progress_q) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one unit per core: no BLAS or torch thread pools fighting
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    results.put((key, guarded(fn, *args, progress=QueueProgress(progress_q))))
+
+
+class LocalExecutor:
+    """One forked process per unit, at most ``capacity`` at once."""
+
+    def __init__(self, capacity: int, max_retries: int):
+        import multiprocessing as mp
+
+        import stable_baselines3  # noqa: F401  imported once here, so no forked unit pays for torch's import
+        import torch  # noqa: F401
+
+        self.ctx = mp.get_context("fork")
+        self.capacity, self.max_retries = capacity, max_retries
+        self.results, self.progress = self.ctx.Queue(), self.ctx.Queue()
+        self.running: dict[str, tuple] = {}  # key -> (process, fn, args, attempt)
+
+    def _start(self, key, fn, args, attempt) -> None:
+        p = self.ctx.Process(target=_child, args=(key, fn, args, self.results, self.progress), daemon=False)
+        p.start()
+        self.running[key] = (p, fn, args, attempt)
+
+    def submit(self, key: str, fn, *args) -> None:
+        self._start(key, fn, args, 0)
+
+    def wait(self, timeout: float) -> list[tuple[str, dict]]:
+        done = []
+        try:
+            key, result = self.results.get(timeout=timeout)
+            done.append((key, result))
+            while True:
+                done.append(self.results.get_nowait())
+        except queue_mod.Empty:
+            pass
+        for key, _ in done:
+            p = self.running.pop(key)[0]
+            p.join()
+        for key, (p, fn, args, attempt) in list(self.running.items()):
+            if p.is_alive() or p.exitcode is None:
+                continue
+            p.join()
+            try:  # it may have put its result just before exiting
+                k, result = self.results.get(timeout=1.0)
+                done.append((k, result))
+                self.running.pop(k)[0].join()
+                continue
+            except queue_mod.Empty:
+                pass
+            del self.running[key]
+            if attempt < self.max_retries:
+                self._start(key, fn, args, attempt + 1)
+            else:
+                done.append((key, {"error": f"unit {key}: its process died {attempt + 1} times (last exit code {p.exitcode})"}))
+        return done
+
+    def drain_progress(self) -> list[tuple]:
+        events = []
+        try:
+            while True:
+                events.append(self.progress.get_nowait())
+        except queue_mod.Empty:
+            return events
+
+    def close(self) -> None:
+        for p, *_ in self.running.values():
+            p.kill()
+            p.join()
+
+
+def check_ray_address(address: str | None, timeout_s: float = 5.0) -> None:
+    """A cluster address must answer before anything is written (Ray itself waits a long time, then fails)."""
+    if address in (None, "", "auto", "local"):
+        return
+    url = urlparse(address if "://" in address else f"ray://{address}")
+    host, port = url.hostname, url.port
+    if not host or not port:
+        raise ReleaseError(f"--ray-address {address!r}: expected HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as e:
+        raise ReleaseError(f"--ray-address {address}: no Ray cluster answers there ({e.strerror or e})") from None
+
+
+def _ray_unit(key, fn, args, progress_q):
+    import torch
+
+    torch.set_num_threads(1)
+    return key, guarded(fn, *args, progress=QueueProgress(progress_q))
+
+
+class RayExecutor:
+    """One Ray task (1 CPU) per unit; Ray retries a unit whose worker dies (``max_retries``)."""
+
+    def __init__(self, capacity: int | None, max_retries: int, address: str | None):
+        try:
+            import ray
+            from ray.util.queue import Queue
+        except ImportError:
+            raise ReleaseError("--executor ray needs Ray: pip install 'vintix[ray]'") from None
+        self.ray = ray
+        env = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+        try:
+            if address in (None, "", "local"):
+                ray.init(num_cpus=capacity, include_dashboard=False, log_to_driver=False, runtime_env=env, logging_level="WARNING",
+                         ignore_reinit_error=True)
+            else:
+                ray.init(address=address, log_to_driver=False, runtime_env=env, ignore_reinit_error=True, logging_level="WARNING")
+        except (ConnectionError, RuntimeError) as e:
+            raise ReleaseError(f"Ray did not start ({str(e).splitlines()[0]})") from None
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.capacity = min(capacity, cpus) if capacity else cpus
+        self.progress = Queue(actor_options={"num_cpus": 0})
+        self.remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(_ray_unit)
+        self.refs: dict = {}  # ObjectRef -> key
+
+    def submit(self, key: str, fn, *args) -> None:
+        self.refs[self.remote.remote(key, fn, args, self.progress)] = key
+
+    def wait(self, timeout: float) -> list[tuple[str, dict]]:
+        if not self.refs:
+            time.sleep(timeout)
+            return []
+        ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=timeout, fetch_local=True)
+        done = []
+        for ref in ready:
+            key = self.refs.pop(ref)
+            try:
+                done.append(self.ray.get(ref))
+            except self.ray.exceptions.RayError as e:  # the worker died more often than max_retries, or a bug
+                done.append((key, {"error": f"unit {key}: {type(e).__name__}: {str(e).splitlines()[0]}"}))
+        return done
+
+    def drain_progress(self) -> list[tuple]:
+        n = self.progress.qsize()
+        return self.progress.get_nowait_batch(n) if n else []
+
+    def close(self) -> None:
+        for ref in self.refs:
+            self.ray.cancel(ref, force=True)
+        self.ray.shutdown()
+
+
+def make_executor(kind: str, capacity: int | None, max_retries: int, address: str | None):
+    if kind == "ray":
+        return RayExecutor(capacity, max_retries, address)
+    return LocalExecutor(capacity or os.cpu_count() or 1, max_retries)

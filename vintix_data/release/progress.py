@@ -1,0 +1,53 @@
+"""One rich view of a whole release: tasks done, units running, transitions collected, steps/s and the ETA."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class ReleaseProgress:
+    def __init__(self, tasks: int, total_steps: int, console: Console | None = None, refresh_s: float = 0.5):
+        self.progress = Progress(TextColumn("[bold]{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console or Console(stderr=True), transient=False)
+        self.tasks = self.progress.add_task("tasks", total=tasks, info="")
+        self.steps = self.progress.add_task("steps", total=total_steps, info="")
+        self.progress.start()
+        self.t0 = self.t_last = time.perf_counter()
+        self.run_steps, self.pending, self.refresh_s = 0, 0, refresh_s
+
+    def resumed(self, steps: int, tasks_done: int) -> None:
+        """What an earlier run of the release already made (shown as done, not counted in the rate)."""
+        self.progress.update(self.steps, advance=steps)
+        self.progress.update(self.tasks, advance=tasks_done)
+
+    def advance(self, steps: int) -> None:
+        self.pending += steps
+
+    def task_done(self) -> None:
+        self.progress.update(self.tasks, advance=1)
+
+    def show(self, running: set[str], tasks: dict) -> None:
+        now = time.perf_counter()
+        if now - self.t_last < self.refresh_s:
+            return
+        self.run_steps += self.pending
+        rate = self.run_steps / max(now - self.t0, 1e-9)
+        kinds = {}
+        for key in running:
+            kind = key.split("/")[1]
+            kind = "history" if kind[0] == "h" and kind[1:].isdigit() else kind
+            kinds[kind] = kinds.get(kind, 0) + 1
+        failed = sum(t.get("stage") == "failed" for t in tasks.values())
+        self.progress.update(self.tasks, info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
+                                              + (f"; {failed} failed" if failed else ""))
+        self.progress.update(self.steps, advance=self.pending, info=f"{rate:,.0f} steps/s")
+        self.pending, self.t_last = 0, now
+
+    def close(self) -> None:
+        self.t_last = 0.0
+        self.show(set(), {})
+        self.progress.stop()
