@@ -10,6 +10,7 @@ release's state; units write only their task's dataset folder (vintix_data.relea
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ class Driver:
         self.root = state.root
         self.order = {t.id: i for i, t in enumerate(specs)}
         self.running: set[str] = set()
+        self.stop_signal: int | None = None
+
+    def stop(self, signum, _frame) -> None:
+        self.stop_signal = signum
 
     # ---- what each task needs next -------------------------------------------------------------------------
     def _run(self, task_id: str) -> TaskRun:
@@ -147,6 +152,8 @@ class Driver:
     def loop(self) -> int:
         units_run, last_touch = 0, time.perf_counter()
         while True:
+            if self.stop_signal is not None:  # set by the handler below: Ray's wait does not let a signal through
+                raise KeyboardInterrupt(f"signal {self.stop_signal}")
             for key, fn, args in self.ready()[: max(0, self.ex.capacity - len(self.running))]:
                 self.ex.submit(key, fn, *args)
                 self.running.add(key)
@@ -193,10 +200,13 @@ def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
     state.begin_run(cfg.executor, cfg.command)
     driver = Driver(cfg, specs, state, executor, progress)
     finished = False
+    handlers = {sig: signal.signal(sig, driver.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         units = driver.loop()
         finished = True
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         executor.close()
         if progress is not None:
             progress.close()

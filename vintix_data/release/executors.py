@@ -21,6 +21,10 @@ from vintix_data.release.units import guarded
 
 
 def _child(key, fn, args, results, progress_q) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the driver's handler it was forked with
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one unit per core: no BLAS or torch thread pools fighting
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     import torch
@@ -128,6 +132,8 @@ class RayExecutor:
             raise ReleaseError("--executor ray needs Ray: pip install 'vintix[ray]'") from None
         self.ray = ray
         env = {"env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+        if address in (None, "", "local") and os.environ.get("PYTHONPATH"):  # a local Ray's workers import what we do
+            env["env_vars"]["PYTHONPATH"] = os.environ["PYTHONPATH"]
         try:
             if address in (None, "", "local"):
                 ray.init(num_cpus=capacity, include_dashboard=False, log_to_driver=False, runtime_env=env, logging_level="WARNING",
