@@ -216,6 +216,34 @@ def test_windows_stay_in_one_history_and_keep_every_kth_episode():
     assert len(task_windows(history, episode, context=50, stride=1, sparsity=1).starts) == 0  # 51 > 50 per history
 
 
+def original_window_starts(step_num: np.ndarray, context: int, stride: int, ep_sparsity: int) -> list[int]:
+    """The released loader's window starts over one history (FoundationMapDataset.__precompute_splits, dunnolab/vintix):
+    the rows of every ep_sparsity-th episode, then range(0, len(rows) - (context + 1), stride) into them."""
+    transes: list[list[int]] = []
+    for i, s in enumerate(step_num):
+        if s == 0:
+            transes.append([])
+        transes[-1].append(i)
+    kept = np.hstack(transes[::ep_sparsity])
+    return [int(kept[i]) for i in range(0, kept.shape[0] - (context + 1), stride)]
+
+
+def test_window_starts_are_the_released_loaders():
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        lengths = rng.integers(1, 30, rng.integers(2, 12))
+        step = np.concatenate([np.arange(k) for k in lengths])
+        episode = np.repeat(np.arange(len(lengths)), lengths)
+        context, stride, sparsity = int(rng.integers(1, 40)), int(rng.integers(1, 9)), int(rng.integers(1, 4))
+        history = np.r_[np.zeros(len(step), int), np.ones(len(step), int)]  # two equal histories back to back
+        w = task_windows(history, np.r_[episode, episode], context, stride, sparsity)
+        want = original_window_starts(step, context, stride, sparsity)
+        got = [int(w.kept[s]) for s in w.starts]
+        assert got == want + [len(step) + x for x in want], (lengths.tolist(), context, stride, sparsity)
+    # where (L - context - 1) is a multiple of the stride the released loader stops one start short, and so do we
+    assert len(task_windows(np.zeros(21, int), np.zeros(21, int), context=8, stride=4, sparsity=1).starts) == 3
+
+
 def test_window_order_is_a_pure_function_of_seed_and_epoch_and_shards_by_rank():
     counts = [50, 5, 20]
     a, b = WindowOrder(counts, seed=7, mixing="uniform"), WindowOrder(counts, seed=7, mixing="uniform")

@@ -16,6 +16,9 @@ from typing import Any
 from vintix_data.errors import UserError
 
 
+OBS_NORMS = ("vintix", "original", "none")
+
+
 class ConfigError(UserError, ValueError):
     """A bad preset, field or value (one-line message)."""
 
@@ -39,6 +42,10 @@ class ModelConfig:
     # latent-task data from a privileged demonstrator the executed actions point at the hidden goal, and a model that
     # reads the goal off them reads it off its *own* actions at evaluation (benchmarks/icrl.py); rewards cannot lie.
     action_input: bool = True
+    # How observations are normalized with their task's stats (metadata.json): "vintix" divides by std with std <= 1e-6
+    # taken as 1; "original" is the released Vintix's (obs - mean) / (std + 1e-6) with std over the data with ddof=1
+    # (converted checkpoints; on Meta-World the two differ by up to 1.1 in inputs); "none" feeds raw observations.
+    obs_norm: str = "vintix"
 
     @property
     def d_model(self) -> int:
@@ -52,6 +59,8 @@ class ModelConfig:
             raise ConfigError(f"model width {self.d_model} (obs_emb + act_emb + rew_emb) is not divisible by n_head {self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.obs_norm not in OBS_NORMS:
+            raise ConfigError(f"model.obs_norm must be one of {', '.join(OBS_NORMS)}, got {self.obs_norm!r}")
 
 
 @dataclass
@@ -241,5 +250,5 @@ def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**d)
 
 
-__all__ = ["ConfigError", "ModelConfig", "TrainConfig", "PRESETS", "preset", "resolve", "apply_overrides", "parse_set",
+__all__ = ["OBS_NORMS", "ConfigError", "ModelConfig", "TrainConfig", "PRESETS", "preset", "resolve", "apply_overrides", "parse_set",
            "to_dict", "model_config_from_dict", "train_config_from_dict"]

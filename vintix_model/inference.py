@@ -102,7 +102,8 @@ class ICRLAgent:
         if len(task.obs_mean) != g.obs_dim:
             raise ValueError(f"{task.task}: {len(task.obs_mean)} observation dims, group {task.group} takes {g.obs_dim}")
         self.ctx = task
-        self.mean, self.scale = (torch.as_tensor(x, device=self.device) for x in obs_normalizer(task.obs_mean, task.obs_std))
+        self.mean, self.scale = (torch.as_tensor(x, device=self.device) for x in obs_normalizer(
+            task.obs_mean, task.obs_std, self.model.config.obs_norm))
         self.low = None if task.action_low is None else torch.as_tensor(task.action_low, dtype=torch.float32, device=self.device)
         self.high = None if task.action_high is None else torch.as_tensor(task.action_high, dtype=torch.float32, device=self.device)
         self.batch = self.batch0

@@ -3,7 +3,7 @@
 Token ``t`` is ``concat(ObsEnc(o_t) [obs_emb], ActEnc(a_{t-1}) [act_emb], RewEnc(r_{t-1} * scale) [rew_emb])``;
 at an episode start the previous action/reward embeddings are replaced by two learned padding vectors.
 Observations arrive normalized with their task's dataset statistics (the sampler does it at train time, the
-agent at evaluation time, both from the same ``metadata.json`` numbers).
+agent at evaluation time, both from the same ``metadata.json`` numbers, the way ``config.obs_norm`` says).
 
 Shapes (per group, as the released model; ``d = obs_emb + act_emb + rew_emb``):
 
@@ -31,10 +31,17 @@ from vintix_model.groups import GroupSpec
 from vintix_model.layers import KV, Backbone
 
 
-def obs_normalizer(mean, std) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, scale)`` float32 with ``(obs - mean) / scale``; a constant feature (std ~ 0) gets scale 1, not 1e-6,
-    so it maps to ``obs - mean`` (0 on its own task) instead of exploding on a task where it differs."""
+def obs_normalizer(mean, std, mode: str = "vintix") -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, scale)`` float32 with ``(obs - mean) / scale`` (``ModelConfig.obs_norm``).
+
+    ``vintix``: a constant feature (std ~ 0) gets scale 1, not 1e-6, so it maps to ``obs - mean`` (0 on its own task)
+    instead of exploding on a task where it differs. ``original``: the released Vintix's ``std + 1e-6`` (float32, as
+    its encoder adds it), which a converted checkpoint's weights were trained with. ``none``: raw observations."""
     std = np.asarray(std, np.float32)
+    if mode == "original":
+        return np.asarray(mean, np.float32), (std + np.float32(1e-6)).astype(np.float32)
+    if mode == "none":
+        return np.zeros_like(std), np.ones_like(std)
     return np.asarray(mean, np.float32), np.where(std > 1e-6, std, np.float32(1.0)).astype(np.float32)
 
 
@@ -179,7 +186,7 @@ class Vintix(nn.Module):
 
     def normalize_obs(self, task: str, obs):
         """Normalize raw observations of a task with its dataset statistics (numpy or torch), as in training."""
-        mean, scale = obs_normalizer(self.tasks[task]["obs_mean"], self.tasks[task]["obs_std"])
+        mean, scale = obs_normalizer(self.tasks[task]["obs_mean"], self.tasks[task]["obs_std"], self.config.obs_norm)
         if isinstance(obs, torch.Tensor):
             return (obs - torch.as_tensor(mean, device=obs.device, dtype=obs.dtype)) / torch.as_tensor(
                 scale, device=obs.device, dtype=obs.dtype)

@@ -4,7 +4,7 @@ A window is ``context + 1`` consecutive kept transitions of one history: it cros
 but never histories. Token ``i`` of a window uses observation ``i + 1`` and the action/reward of transition
 ``i`` (the previous step; a learned padding vector instead at episode starts) and predicts action ``i + 1``.
 With episode sparsity ``k`` only episodes ``0, k, 2k, ...`` of each history are kept (the paper: MuJoCo 2).
-Windows start every ``stride`` kept transitions.
+Windows start every ``stride`` kept transitions, as the released loader's do: ``range(0, L - context - 1, stride)``.
 
 The order of an epoch is a pure function of ``(seed, epoch)``: ``proportional`` permutes all windows (big tasks
 are seen more, as the released code), ``uniform`` draws a task uniformly per slot then cycles through a
@@ -41,8 +41,10 @@ def task_windows(history: np.ndarray, episode: np.ndarray, context: int, stride:
     bounds = np.flatnonzero(np.diff(h)) + 1
     starts = []
     for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(kept)]):
-        if b - a >= context + 1:
-            starts.append(np.arange(a, b - context, stride))
+        # the released loader's starts: range(0, L - (context + 1), stride) over a history's L kept rows, so a window
+        # never starts at L - context - 1 (it would fit; the original leaves it out, and so do we, to train alike)
+        if b - a > context + 1:
+            starts.append(np.arange(a, b - context - 1, stride))
     return TaskWindows(kept, np.concatenate(starts) if starts else np.zeros(0, np.int64))
 
 
@@ -55,7 +57,7 @@ def index_tasks(tasks: list[TaskData], context: int, stride: int) -> list[TaskWi
         if len(w.starts) == 0:
             h = np.asarray(hist)[w.kept]
             longest = int(np.max(np.bincount(h - h.min()))) if len(h) else 0
-            raise DataError(f"task {t.task}: context {context} needs {context + 1} consecutive transitions of one history, "
+            raise DataError(f"task {t.task}: context {context} needs {context + 2} consecutive transitions of one history, "
                             f"but its longest history has {longest} (episode sparsity {t.episode_sparsity}); "
                             "lower model.context")
         out.append(w)
@@ -142,9 +144,9 @@ class WindowDataset(Dataset):
     """Window id -> numpy sample; every process (DataLoader worker) opens its own memory maps."""
 
     def __init__(self, tasks: list[TaskData], windows: list[TaskWindows], order: WindowOrder, context: int,
-                 target: str = "action"):
+                 target: str = "action", obs_norm: str = "vintix"):
         self.tasks, self.windows, self.order, self.context, self.target = tasks, windows, order, context, target
-        self.norm = [obs_normalizer(t.obs_mean, t.obs_std) for t in tasks]
+        self.norm = [obs_normalizer(t.obs_mean, t.obs_std, obs_norm) for t in tasks]
         self._pid, self._maps = None, None
 
     def _arrays(self) -> list[dict[str, np.ndarray]]:

@@ -38,8 +38,9 @@ class OriginalLayoutReader:
         self.rows = [int(last[-1]) + 1 for last in self.lasts]
 
     def num_starts(self, file: int) -> int:
-        """Window starts in a file: every row from which ``context_len + 1`` rows fit."""
-        return max(0, self.rows[file] - self.context_len)
+        """Window starts in a file at stride 1, as the released loader counts them: ``range(0, rows - (context_len +
+        1))``, which leaves out the last start from which ``context_len + 1`` rows would still fit."""
+        return max(0, self.rows[file] - self.context_len - 1)
 
     def window(self, file: int, start: int) -> dict[str, np.ndarray]:
         n = self.context_len + 1
