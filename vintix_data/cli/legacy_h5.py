@@ -52,14 +52,17 @@ def register(app: typer.Typer) -> None:
         out_dir: Path = typer.Option(..., "--out", help="Task folder to create in the original layout."),
         chunk_rows: Optional[int] = typer.Option(None, help="Transitions per HDF5 group (default 10,000, or the "
                                                             "imported source's chunk size)."),
+        flavor: Optional[str] = typer.Option(None, help="vintix-i (demonstrator actions as 'demonstrator_action') or "
+                                                        "vintix-ii (as 'demonstrator_actions', what Vintix II's loader "
+                                                        "reads; needs them). Default: an imported source's name, else vintix-i."),
     ):
         """Write a dataset folder in the original Vintix HDF5 layout (one .h5 per history + <folder>.json)."""
         from vintix_data.legacy_h5 import export_h5
 
         try:
-            summary = export_h5(folder, out_dir, chunk_rows)
+            summary = export_h5(folder, out_dir, chunk_rows, flavor)
         except UserError as e:
             fail(str(e))
         err.print(f"exported {summary['rows']:,} rows into {len(summary['files'])} files of {summary['chunk_rows']:,}-row "
-                   f"groups ({'with' if summary['demonstrator_action'] else 'without'} demonstrator_action) and "
+                   f"groups ({('with ' + summary['demonstrator_key']) if summary['demonstrator_action'] else 'without demonstrator actions'}) and "
                    f"{summary['metadata']} in {out_dir}", highlight=False, soft_wrap=True)

@@ -1,14 +1,15 @@
 """Import and export of the original Vintix release layout (HDF5), streaming, never a whole task in memory.
 
-The original layout (Vintix I, and Vintix II which adds ``demonstrator_action``): a task folder holds one
+The original layout (Vintix I, and Vintix II which adds the demonstrator's actions, as ``demonstrator_actions`` or
+``expert_action``; ours writes ``demonstrator_action``): a task folder holds one
 ``*.h5`` file per learning history (in file-name order) and one metadata JSON named ``<folder name>.json``
 with at least ``task_name``, ``observation_shape: {"proprio": [obs_dim]}``, ``action_dim`` and
 ``action_type: "continuous"``. A file holds only groups, one per chunk of consecutive transitions (10,000 by
 default; the last may be shorter), named ``"<first>-<last>"`` with ``last`` the inclusive index of the
 chunk's last row. Each group has ``proprio_observation`` float32 (n, obs_dim), ``action`` float32
-(n, act_dim), ``reward`` float32 (n,), ``step_num`` int32 (n,) and, in Vintix II, ``demonstrator_action``
-float32 (n, act_dim). Episodes are delimited only by ``step_num == 0``; there are no done flags, no final
-observation, no epsilon.
+(n, act_dim), ``reward`` float32 (n,), ``step_num`` int32 (n,) and, in Vintix II, the demonstrator's actions
+float32 (n, act_dim) under one of those names; any other dataset is refused by name, never dropped. Episodes are
+delimited only by ``step_num == 0``; there are no done flags, no final observation, no epsilon.
 
 Import (``vintix-data import-h5``) checks every group of every file first (names, row ranges, shapes,
 dtypes, step numbers; with ``chunk_check`` also every value), then writes the dataset folder of docs/design.md §5
@@ -42,6 +43,8 @@ from vintix_data.legacy_h5.importer import import_h5, resolve_task
 from vintix_data.legacy_h5.layout import (
     DEFAULT_CHUNK_ROWS,
     DEMO_KEY,
+    DEMO_KEYS,
+    FLAVORS,
     GROUP_NAME,
     H5_KEYS,
     ImportNotValid,
@@ -53,6 +56,8 @@ from vintix_data.legacy_h5.scan import Chunk, SourceFile, SourceScan, read_metad
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "DEMO_KEY",
+    "DEMO_KEYS",
+    "FLAVORS",
     "GROUP_NAME",
     "H5_KEYS",
     "Chunk",

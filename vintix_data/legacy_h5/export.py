@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from vintix_data.format import DatasetInfo, fixed_list_to_numpy, iter_batches
-from vintix_data.legacy_h5.layout import DEFAULT_CHUNK_ROWS, DEMO_KEY, LegacyH5Error, h5py_module
+from vintix_data.legacy_h5.layout import DEFAULT_CHUNK_ROWS, DEMO_KEY, FLAVORS, LegacyH5Error, h5py_module
 from vintix_data.legacy_h5.staging import check_out, publish, staging_path
 
 
@@ -34,11 +34,23 @@ def _file_names(info: DatasetInfo) -> list[str]:
     return [f"history_{h:0{width}d}.h5" for h in range(info.histories)]
 
 
-def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None) -> dict[str, Any]:
-    """Write a dataset folder in the original layout at ``out`` (a task folder); returns a summary."""
+def demo_key_for(info: DatasetInfo, flavor: str | None) -> str:
+    """The dataset name of the demonstrator's actions: ``vintix-i`` ours (``demonstrator_action``), ``vintix-ii`` what
+    Vintix II's loaders read (``demonstrator_actions``); by default the name an imported source used, else ours."""
+    if flavor is None:
+        return (info.extra.get("h5_source") or {}).get("demonstrator_key") or DEMO_KEY
+    if flavor not in FLAVORS:
+        raise LegacyH5Error(f"--flavor must be one of {', '.join(FLAVORS)}, got {flavor!r}")
+    return FLAVORS[flavor]
+
+
+def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None, flavor: str | None = None) -> dict[str, Any]:
+    """Write a dataset folder in the original layout at ``out`` (a task folder); returns a summary. ``flavor``
+    ``vintix-ii`` needs demonstrator actions (Vintix II's loader reads them) and refuses a dataset without."""
     h5py = h5py_module()
     folder, out = Path(folder), Path(out)
     info = DatasetInfo.load(folder)
+    demo_key = demo_key_for(info, flavor)
     if chunk_rows is None:
         files = (info.extra.get("h5_source") or {}).get("files") or []
         chunk_rows = files[0]["chunk_rows"] if files else DEFAULT_CHUNK_ROWS
@@ -61,7 +73,7 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
         n = len(arrays["reward"])
         first = state["written"]
         g = state["file"].create_group(f"{first}-{first + n - 1}")
-        for key in ("proprio_observation", "action", "reward", "step_num") + ((DEMO_KEY,) if state["demo"] else ()):
+        for key in ("proprio_observation", "action", "reward", "step_num") + ((demo_key,) if state["demo"] else ()):
             g.create_dataset(key, data=arrays[key], track_times=False)
         state["written"] += n
         state["groups"] += 1
@@ -92,6 +104,9 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
             demo_col = b.column("demonstrator_action")
             if state["demo"] is None:
                 state["demo"] = demo_col.null_count == 0
+                if flavor == "vintix-ii" and not state["demo"]:
+                    raise LegacyH5Error(f"{folder}: no demonstrator_action (imported Vintix I data?); --flavor vintix-ii "
+                                        "writes the demonstrator actions Vintix II's loader reads")
             elif state["demo"] != (demo_col.null_count == 0):
                 raise LegacyH5Error(f"{folder}: demonstrator_action is null in some rows and not in others")
             cuts = np.flatnonzero(np.diff(hist)) + 1
@@ -110,7 +125,7 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
                         "reward": sl.column("reward").to_numpy().astype(np.float32, copy=False),
                         "step_num": sl.column("step").to_numpy().astype(np.int32, copy=False)}
                 if state["demo"]:
-                    part[DEMO_KEY] = fixed_list_to_numpy(sl.column("demonstrator_action")).astype(np.float32, copy=False)
+                    part[demo_key] = fixed_list_to_numpy(sl.column("demonstrator_action")).astype(np.float32, copy=False)
                 state["buf"].append(part)
                 state["buffered"] += hi - lo
                 flush(final=False)
@@ -125,5 +140,6 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
         shutil.rmtree(staging, ignore_errors=True)
         raise
     summary.update(rows=sum(f["rows"] for f in summary["files"]), chunk_rows=chunk_rows, metadata=meta_name,
-                   demonstrator_action=bool(state["demo"]), out=str(out))
+                   demonstrator_action=bool(state["demo"]), demonstrator_key=demo_key if state["demo"] else None,
+                   out=str(out))
     return summary

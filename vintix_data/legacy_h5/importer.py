@@ -20,7 +20,7 @@ from vintix_data.format import (
     space_dict,
     write_shards,
 )
-from vintix_data.legacy_h5.layout import DEMO_KEY, ImportNotValid, LegacyH5Error, h5py_module
+from vintix_data.legacy_h5.layout import ImportNotValid, LegacyH5Error, h5py_module
 from vintix_data.legacy_h5.staging import check_out, publish, staging_path
 from vintix_data.legacy_h5.scan import SourceFile, SourceScan, scan_source
 from vintix_data.domains import DomainUnavailableError, make_env, resolve
@@ -117,7 +117,7 @@ class _Writer:
                 act = np.asarray(g["action"][:n], np.float32)
                 rew = np.asarray(g["reward"][:n], np.float32).reshape(n)
                 step = np.asarray(g["step_num"][:n], np.int32)
-                demo = np.asarray(g[DEMO_KEY][:n], np.float32) if self.has_demo else None
+                demo = np.asarray(g[sf.demo_key][:n], np.float32) if self.has_demo else None
                 t = np.arange(c.first, c.first + n, dtype=np.int64)
                 episode = (np.searchsorted(starts, t, side="right") - 1).astype(np.int32)
                 end = np.isin(t + 1, starts) | (t == steps - 1)
@@ -227,7 +227,8 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
                     "metadata_sha256": meta_sha,
                     "metadata": scan.metadata,
                     "metadata_text": scan.metadata_path.read_text(),
-                    "layout": "vintix-ii (demonstrator_action)" if scan.has_demo else "vintix-i",
+                    "layout": f"vintix-ii ({scan.demo_key})" if scan.has_demo else "vintix-i",
+                    "demonstrator_key": scan.demo_key,  # the name it had there; export-h5 writes it back under it
                     "files": [{"name": sf.name, "sha256": sf.sha256, "size": sf.path.stat().st_size, "rows": sf.rows,
                                "chunks": len(sf.chunks), "chunk_rows": sf.chunks[0].rows} for sf in scan.files],
                     "truncated_to_rows": steps if len(set(lengths.values())) > 1 else None,

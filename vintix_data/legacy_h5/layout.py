@@ -10,6 +10,10 @@ from vintix_data.format import FormatError
 DEFAULT_CHUNK_ROWS = 10_000
 H5_KEYS = ("proprio_observation", "action", "reward", "step_num")
 DEMO_KEY = "demonstrator_action"
+# the demonstrator's actions under the names writers have used: ours (and Vintix I tooling), then the two that Vintix
+# II's loaders read ("demonstrator_actions" in FoundationMapDataset, either in FoundationRandomMapDataset)
+DEMO_KEYS = (DEMO_KEY, "demonstrator_actions", "expert_action")
+FLAVORS = {"vintix-i": DEMO_KEY, "vintix-ii": "demonstrator_actions"}  # export-h5 --flavor -> the key it writes
 GROUP_NAME = re.compile(r"^(\d+)-(\d+)$")
 
 

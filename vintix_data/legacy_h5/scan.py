@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from vintix_data.format import file_sha256
-from vintix_data.legacy_h5.layout import DEMO_KEY, GROUP_NAME, H5_KEYS, LegacyH5Error, h5py_module
+from vintix_data.legacy_h5.layout import DEMO_KEYS, GROUP_NAME, H5_KEYS, LegacyH5Error, h5py_module
 
 
 @dataclass
@@ -31,6 +31,7 @@ class SourceFile:
     starts: np.ndarray  # row index of every episode start (step_num == 0), ascending, starts[0] == 0
     has_demo: bool
     sha256: str = ""
+    demo_key: str | None = None  # which of DEMO_KEYS holds the demonstrator's actions (Vintix II names it differently)
 
     @property
     def name(self) -> str:
@@ -53,6 +54,10 @@ class SourceScan:
     @property
     def has_demo(self) -> bool:
         return bool(self.files) and self.files[0].has_demo
+
+    @property
+    def demo_key(self) -> str | None:
+        return self.files[0].demo_key if self.files else None
 
 
 def read_metadata(src: Path) -> tuple[Path, dict[str, Any], int, int]:
@@ -89,7 +94,8 @@ def _error(path: Path, group: str | None, message: str) -> LegacyH5Error:
     return LegacyH5Error(f"{path} group '{group}': {message}" if group is not None else f"{path}: {message}")
 
 
-def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str] | None, check_values: bool) -> SourceFile:
+def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | None, str] | None,
+               check_values: bool) -> SourceFile:
     h5py = h5py_module()
     try:
         f = h5py.File(path, "r")
@@ -120,17 +126,25 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str
                 raise _error(path, c.name, f"rows {expected}..{c.first - 1} are missing {where}")
             expected, prev = c.last + 1, c
 
-        has_demo = None
+        has_demo, demo_key = None, None
         steps, prev_step = [], None
         for c in chunks:
             g = f[c.name]
             for k in H5_KEYS:
                 if k not in g:
                     raise _error(path, c.name, f"no dataset '{k}'")
+            unknown = sorted(set(g.keys()) - set(H5_KEYS) - set(DEMO_KEYS))
+            if unknown:  # refused by name rather than silently dropped
+                raise _error(path, c.name, f"dataset '{unknown[0]}' is not one import-h5 understands (it reads "
+                                          f"{', '.join(H5_KEYS + DEMO_KEYS)}); nothing imported")
+            demos = [k for k in DEMO_KEYS if k in g]
+            if len(demos) > 1:
+                raise _error(path, c.name, f"has both '{demos[0]}' and '{demos[1]}'; which are the demonstrator's actions?")
+            g_key = demos[0] if demos else None
+            g_demo = g_key is not None
             shapes = {"proprio_observation": (c.rows, obs_dim), "action": (c.rows, act_dim), "step_num": (c.rows,)}
-            g_demo = DEMO_KEY in g
             if g_demo:
-                shapes[DEMO_KEY] = (c.rows, act_dim)
+                shapes[g_key] = (c.rows, act_dim)
             for k, shape in shapes.items():
                 d = g[k]
                 if not isinstance(d, h5py.Dataset):
@@ -143,18 +157,19 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str
             rew = g["reward"]
             if rew.shape not in ((c.rows,), (c.rows, 1)):
                 raise _error(path, c.name, f"'reward' has shape {rew.shape}, expected ({c.rows},)")
-            for k in ("proprio_observation", "action", "reward") + ((DEMO_KEY,) if g_demo else ()):
+            for k in ("proprio_observation", "action", "reward") + ((g_key,) if g_demo else ()):
                 if g[k].dtype.kind != "f":
                     raise _error(path, c.name, f"'{k}' has dtype {g[k].dtype}, expected float32")
             if g["step_num"].dtype.kind not in "iu":
                 raise _error(path, c.name, f"'step_num' has dtype {g['step_num'].dtype}, expected int32")
             if has_demo is None:
-                has_demo = g_demo
-                if demo_ref is not None and demo_ref[0] != g_demo:
-                    raise _error(path, c.name, f"{'has' if g_demo else 'lacks'} '{DEMO_KEY}' but {demo_ref[1]} "
-                                              f"{'lacks' if g_demo else 'has'} it")
-            elif has_demo != g_demo:
-                raise _error(path, c.name, f"{'has' if g_demo else 'lacks'} '{DEMO_KEY}' unlike the file's first group")
+                has_demo, demo_key = g_demo, g_key
+                if demo_ref is not None and demo_ref[0] != g_key:
+                    raise _error(path, c.name, f"demonstrator actions {g_key or 'absent'!r} but {demo_ref[1]} has "
+                                              f"{demo_ref[0] or 'none'!r}")
+            elif demo_key != g_key:
+                raise _error(path, c.name, f"demonstrator actions {g_key or 'absent'!r} unlike the file's first group "
+                                          f"({demo_key or 'absent'!r})")
             step = np.asarray(g["step_num"][()], dtype=np.int64)
             if prev_step is None and step[0] != 0:
                 raise _error(path, c.name, f"the file starts at step_num {step[0]}, not 0")
@@ -168,14 +183,14 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[bool, str
             prev_step = step[-1]
             steps.append(np.flatnonzero(step == 0) + c.first)
             if check_values:
-                for k in ("proprio_observation", "action", "reward") + ((DEMO_KEY,) if g_demo else ()):
+                for k in ("proprio_observation", "action", "reward") + ((g_key,) if g_demo else ()):
                     x = g[k][()]
                     finite = np.isfinite(x).reshape(len(x), -1).all(1)
                     if not finite.all():
                         raise _error(path, c.name, f"'{k}' has NaN or inf at row {c.first + int(np.argmin(finite))}")
                     if x.dtype != np.float32 and not np.array_equal(x.astype(np.float32).astype(x.dtype), x):
                         raise _error(path, c.name, f"'{k}' ({x.dtype}) does not fit float32 exactly")
-    return SourceFile(path, chunks, np.concatenate(steps).astype(np.int64), bool(has_demo))
+    return SourceFile(path, chunks, np.concatenate(steps).astype(np.int64), bool(has_demo), demo_key=demo_key)
 
 
 def scan_source(src: str | Path, chunk_check: bool = False, hash_files: bool = True) -> SourceScan:
@@ -190,7 +205,7 @@ def scan_source(src: str | Path, chunk_check: bool = False, hash_files: bool = T
         raise LegacyH5Error(f"{src}: no *.h5 files")
     scan = SourceScan(src, meta_path, meta, obs_dim, act_dim)
     for p in paths:
-        ref = (scan.files[0].has_demo, f"{scan.files[0].name} group '{scan.files[0].chunks[0].name}'") if scan.files else None
+        ref = (scan.files[0].demo_key, f"{scan.files[0].name} group '{scan.files[0].chunks[0].name}'") if scan.files else None
         sf = _scan_file(p, obs_dim, act_dim, ref, chunk_check)
         if hash_files:
             sf.sha256 = file_sha256(p)
