@@ -148,6 +148,25 @@ def push(checkpoint: Path = typer.Argument(..., help="A checkpoint folder or a r
     err.print(f"pushed {checkpoint} to {repo}: {url}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def convert(src: str = typer.Argument(..., help="A released Vintix checkpoint in the original layout (model.pth, "
+                                      "config.json, metadata.json): a folder or a Hub model id such as dunnolab/Vintix."),
+            out_dir: Path = typer.Option(..., "--out", help="Checkpoint folder to create (must not exist, or be empty)."),
+            revision: Optional[str] = typer.Option(None, help="Hub revision of SRC (default: main).")):
+    """Convert an original-layout Vintix checkpoint into a vintix_model checkpoint (safetensors, config, metadata, card)."""
+    from vintix_model.convert import convert as do_convert
+
+    try:
+        summary = do_convert(src, out_dir, revision)
+    except UserError as e:
+        fail(_message(e))
+    at = f" at {summary['revision']}" if summary["revision"] else ""
+    groups = ", ".join(f"{o} -> {g}" for o, g in summary["groups"].items())
+    err.print(f"converted {summary['source']}{at} into {summary['out']}: {summary['parameters']:,} parameters, all "
+              f"{summary['keys']:,} tensors mapped (strict load), {summary['tasks']} task(s) in {len(summary['groups'])} "
+              f"group(s) ({groups}); observation normalization {summary['obs_norm']}", highlight=False, soft_wrap=True)
+
+
 @app.command("eval")
 def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a training run folder or a Hub model id."),
           task: str = typer.Option(..., "--task", help="Task id (a training task of the checkpoint or one sharing a group)."),

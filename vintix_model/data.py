@@ -65,12 +65,31 @@ class TaskData:
     arrays: Path | None = None
     has_demonstrator_action: bool = True
     env: dict[str, Any] = field(default_factory=dict)  # env id, kwargs, episode limit, reference scores (for evaluation)
+    obs_count: int = 0  # rows behind obs_mean/obs_std (stats.json's count)
+    obs_std_ddof: int = 0  # stats.json's std is over the rows (ddof 0); 1 after use_obs_norm(..., "original")
 
     def meta(self) -> dict[str, Any]:
         """What ``metadata.json`` keeps per task (enough to normalize, scale and route at evaluation time)."""
         return {"group": self.group, "domain": self.domain, "obs_dim": self.obs_dim, "act_dim": self.act_dim,
                 "reward_scale": self.reward_scale, "obs_mean": self.obs_mean, "obs_std": self.obs_std,
-                "episode_sparsity": self.episode_sparsity, "dataset": self.source, **self.env}
+                "episode_sparsity": self.episode_sparsity, "dataset": self.source, "obs_std_ddof": self.obs_std_ddof,
+                **self.env}
+
+
+def ddof1_std(std, count: int) -> list[float]:
+    """The sample std (ddof=1, the released Vintix's ``np.std(..., ddof=1)``) from a population std over ``count`` rows."""
+    factor = np.sqrt(count / (count - 1)) if count > 1 else 1.0
+    return [float(x) for x in np.asarray(std, np.float64) * factor]
+
+
+def use_obs_norm(tasks: list[TaskData], mode: str) -> list[TaskData]:
+    """Put the stats ``model.obs_norm`` asks for into the tasks (and so into metadata.json): ``original`` takes the
+    std with ddof=1, as the released code computed it; the others keep stats.json's."""
+    if mode == "original":
+        for t in tasks:
+            if t.obs_std_ddof == 0:
+                t.obs_std, t.obs_std_ddof = ddof1_std(t.obs_std, t.obs_count), 1
+    return tasks
 
 
 def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
@@ -108,7 +127,7 @@ def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
                     obs_dim=info.obs_dim, act_dim=info.act_dim, reward_scale=float(info.reward_scale),
                     obs_mean=[float(x) for x in mean], obs_std=[float(x) for x in std],
                     episode_sparsity=episode_sparsity or spec_sparsity, rows=info.total_steps, histories=info.histories,
-                    source=source, folder=folder,
+                    source=source, folder=folder, obs_count=int(stats["observation"].get("count") or 0),
                     env={"env_id": info.env_id, "env_kwargs": info.env_kwargs, "episode_limit": info.episode_limit,
                          "reference_scores": dataclasses.asdict(info.reference_scores),
                          # latent-task data: evaluation hides the same columns and keeps one variation per run

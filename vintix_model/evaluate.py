@@ -118,8 +118,9 @@ def random_transitions(env, spec, base: int, run: int, episode_base: int, steps:
             "rew": np.asarray(rows["rew"], np.float32), "first": np.asarray(rows["first"], bool)}
 
 
-def _estimate_stats(spec, steps: int, seed: int, hidden=None) -> tuple[np.ndarray, np.ndarray]:
-    """Observation mean/std over ``steps`` uniform-random steps of the task's env (held-out tasks)."""
+def _estimate_stats(spec, steps: int, seed: int, hidden=None, ddof: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Observation mean/std over ``steps`` uniform-random steps of the task's env (held-out tasks); ddof=1 for a
+    checkpoint with ``obs_norm='original'`` (the released code's sample std)."""
     from vintix_data.domains import make_env
 
     env = make_env(spec)
@@ -127,7 +128,7 @@ def _estimate_stats(spec, steps: int, seed: int, hidden=None) -> tuple[np.ndarra
     if hidden is not None:
         x = hidden.apply(x)
     env.close()
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
+    return x.mean(0).astype(np.float32), x.std(0, ddof=ddof).astype(np.float32)
 
 
 def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
@@ -184,10 +185,10 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     hidden = _hidden_for(model, None, group, spec, notes)
     scores = None
     if cfg.stats_from:
-        from vintix_model.data import DataError, open_task
+        from vintix_model.data import DataError, open_task, use_obs_norm
 
         try:
-            data = open_task(cfg.stats_from)
+            data = use_obs_norm([open_task(cfg.stats_from)], model.config.obs_norm)[0]
         except DataError as e:
             raise EvalError(str(e)) from None
         if data.obs_dim != obs_dim:
@@ -198,7 +199,7 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
         if data.task != spec.id:
             notes.append(f"observation stats from a dataset of {data.task}, not {spec.id}")
     else:
-        mean, std = _estimate_stats(spec, cfg.stats_steps, cfg.seed, hidden)
+        mean, std = _estimate_stats(spec, cfg.stats_steps, cfg.seed, hidden, int(model.config.obs_norm == "original"))
         reward_scale = spec.reward_scale
         stats_source = f"estimated from {cfg.stats_steps:,} uniform-random steps"
         notes.append(f"observation stats estimated from {cfg.stats_steps:,} uniform-random steps (no dataset given)")

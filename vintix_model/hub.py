@@ -48,7 +48,7 @@ def render_card(folder: Path, repo_id: str | None = None) -> str:
                                    model=to_dict(model_cfg), d_model=model_cfg.d_model, groups=groups, tasks=tasks,
                                    datasets=datasets, train=meta.get("train_config", {}), step=meta.get("step"),
                                    parameters=meta.get("parameters"), final_loss=meta.get("final_loss"),
-                                   world=meta.get("world_size", 1),
+                                   world=meta.get("world_size", 1), converted=meta.get("converted_from"),
                                    has_plot=(folder / "loss.png").exists(), version=vintix_version())
     return str(card)
 

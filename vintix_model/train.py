@@ -32,7 +32,7 @@ from vintix_data.jsonio import dumps
 
 from vintix_model import checkpoint as hub
 from vintix_model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
-from vintix_model.data import DataError, TaskData, prepare
+from vintix_model.data import DataError, TaskData, prepare, use_obs_norm
 from vintix_model.groups import GroupSpec
 from vintix_model.layers import flash_attn_func
 from vintix_model.model import Vintix
@@ -233,10 +233,10 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
     elif (out / hub.LATEST).exists():
         raise TrainError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
 
-    tasks = _prepare_data(refs, train_cfg, ddp)
+    tasks = use_obs_norm(_prepare_data(refs, train_cfg, ddp), model_cfg.obs_norm)  # ddof=1 std for 'original'
     windows = index_tasks(tasks, model_cfg.context, train_cfg.stride)
     order = WindowOrder([len(w.starts) for w in windows], train_cfg.seed, train_cfg.mixing, ddp.rank, ddp.world)
-    dataset = WindowDataset(tasks, windows, order, model_cfg.context, train_cfg.target)
+    dataset = WindowDataset(tasks, windows, order, model_cfg.context, train_cfg.target, model_cfg.obs_norm)
 
     groups: dict[str, GroupSpec] = {}
     for t in tasks:
