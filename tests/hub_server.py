@@ -2,8 +2,10 @@
 
 It answers the routes that ``huggingface_hub`` (``create_repo``, ``upload_folder`` over classic LFS with
 ``HF_HUB_DISABLE_XET=1``, ``create_tag``/``create_branch``, ``snapshot_download``, ``hf_hub_download``,
-``HfFileSystem``) and ``datasets.load_dataset("<org>/<name>")`` call, for model and dataset repos, and it
-is strict where a lenient fake would hide bugs:
+``HfFileSystem``), ``datasets.load_dataset("<org>/<name>")`` and the collections API (``create_collection``,
+``get_collection``, ``list_collections``, ``add_collection_item``, ``update_collection_item``,
+``delete_collection_item``, ``update_collection_metadata``, ``delete_collection``) call, for model and dataset
+repos, and it is strict where a lenient fake would hide bugs:
 
 - writes need ``Authorization: Bearer <token>`` (any non-empty token, or only those in ``tokens``); a token
   it does not accept is refused with 401 on every route, as the Hub does; private repos are invisible without;
@@ -14,7 +16,11 @@ is strict where a lenient fake would hide bugs:
 - errors carry the ``X-Error-Code`` headers the clients rely on (``RepoNotFound``, ``RevisionNotFound``,
   ``EntryNotFound``); unknown routes get a fast 404;
 - the README's YAML is checked by ``/api/validate-yaml`` (a mapping; ``configs``/``license``/
-  ``task_categories``/``tags`` of the right shapes).
+  ``task_categories``/``tags`` of the right shapes);
+- collections: a second collection with the same title in a namespace is a 409 carrying the existing ``slug``
+  (what ``exists_ok`` reads), an item already in a collection is a 409, a repo item must exist, a private
+  collection is invisible without a token, and ``list_collections`` shows at most 4 items per collection, as the
+  Hub does (``get_collection`` has them all).
 
 Tests drive it in process (``HubServer().start()``) and look at ``state``; faults are injected with
 ``state.drop_lfs_puts`` (connections closed mid-upload) and ``state.tamper`` (stored bytes changed in
@@ -125,6 +131,7 @@ class HubState:
         self.dropped_puts = 0
         self.secret = secrets.token_bytes(16)
         self._counter = 0
+        self.collections: dict[str, dict] = {}  # slug -> {"title", "description", "namespace", "private", "items", ...}
 
     # -- for tests ---------------------------------------------------------------------------------
     def repo(self, repo_type: str, repo_id: str) -> Repo:
@@ -280,6 +287,14 @@ _ROUTES = [
     ("POST", r"/_lfs/(model|dataset|space)/([^/]+)/([^/]+)/verify/([0-9a-f]{64})", "lfs_verify"),
     ("GET", r"/(?:(datasets|spaces)/)?([^/]+)/([^/]+)/resolve/([^/]+)/(.+)", "resolve"),
     ("HEAD", r"/(?:(datasets|spaces)/)?([^/]+)/([^/]+)/resolve/([^/]+)/(.+)", "resolve"),
+    ("GET", r"/api/collections", "list_collections"),
+    ("POST", r"/api/collections", "create_collection"),
+    ("GET", r"/api/collections/([^/]+)/([^/]+)", "get_collection"),
+    ("PATCH", r"/api/collections/([^/]+)/([^/]+)", "update_collection"),
+    ("DELETE", r"/api/collections/([^/]+)/([^/]+)", "delete_collection"),
+    ("POST", r"/api/collections/([^/]+)/([^/]+)/items", "add_collection_item"),
+    ("PATCH", r"/api/collections/([^/]+)/([^/]+)/items/([0-9a-f]{24})", "update_collection_item"),
+    ("DELETE", r"/api/collections/([^/]+)/([^/]+)/items/([0-9a-f]{24})", "delete_collection_item"),
 ]
 ROUTES = [(m, re.compile("^" + p + "$"), h) for m, p, h in _ROUTES]
 
@@ -322,7 +337,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
 
-    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _dispatch
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = _dispatch
 
     def body(self) -> bytes:
         if self._body is None:
@@ -668,6 +683,133 @@ class Handler(BaseHTTPRequestHandler):
             repo.branches[rev] = c.oid
         self.send_json(200, {"commitUrl": f"{self.base}/{self.prefix(repo.type)}{repo.id}/commit/{c.oid}",
                              "commitOid": c.oid, "pullRequestUrl": None})
+
+    # -- collections -----------------------------------------------------------------------------------
+    def collection_json(self, slug: str, preview: bool = False) -> dict:
+        c = self.state.collections[slug]
+        mine = sorted((s for s, x in self.state.collections.items() if x["namespace"] == c["namespace"]),
+                      key=lambda s: self.state.collections[s]["created"])
+        items = c["items"][:4] if preview else c["items"]
+        out = {"slug": slug, "title": c["title"], "description": c["description"],
+               "owner": {"name": c["namespace"], "type": "org" if c["namespace"] != USER else "user"},
+               "items": [dict(it, position=i) for i, it in enumerate(items)], "lastUpdated": c["updated"],
+               "position": mine.index(slug), "private": c["private"], "theme": c["theme"], "upvotes": 0,
+               "isUpvotedByUser": False, "gating": False}
+        if preview:  # a listing has no position (list_collections numbers the collections itself)
+            del out["position"]
+        return out
+
+    def collection(self, ns: str, rest: str, write: bool = False) -> str:
+        if write:
+            self.state.need_write(self.auth)
+        slug = f"{ns}/{rest}"
+        c = self.state.collections.get(slug)
+        if c is None or (c["private"] and self.state.user(self.auth) is None):
+            raise HubError(404, f"Collection not found: {slug}")
+        return slug
+
+    def h_list_collections(self):
+        owner = self.query.get("owner", [None])[0]
+        item = self.query.get("item", [None])[0]  # "models/ORG/NAME", "datasets/ORG/NAME", ...
+        limit = int(self.query.get("limit", ["100"])[0])
+        with self.state.lock:
+            out = []
+            for slug, c in sorted(self.state.collections.items(), key=lambda x: x[1]["created"]):
+                if (owner is not None and c["namespace"] != owner) or (c["private"] and self.state.user(self.auth) is None):
+                    continue
+                if item is not None and not any(f"{it['type']}s/{it['id']}" == item for it in c["items"]):
+                    continue
+                out.append(self.collection_json(slug, preview=True))
+            self.send_json(200, out[:limit])
+
+    def h_create_collection(self):
+        self.state.need_write(self.auth)
+        data = self.json_body()
+        title, ns = data.get("title"), data.get("namespace")
+        if not isinstance(title, str) or not title.strip() or len(title) > 60:
+            raise HubError(400, "a collection title is a non-empty string of at most 60 characters")
+        if not isinstance(ns, str) or not NAME_RE.match(ns):
+            raise HubError(400, f"Invalid namespace {ns!r}")
+        with self.state.lock:
+            for slug, c in self.state.collections.items():
+                if c["namespace"] == ns and c["title"] == title:
+                    raise HubError(409, "Collection already exists", body={"error": "Collection already exists", "slug": slug})
+            words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "collection"
+            slug = f"{ns}/{words}-{secrets.token_hex(12)}"
+            self.state.collections[slug] = {"title": title, "description": data.get("description") or "", "namespace": ns,
+                                            "private": bool(data.get("private")), "theme": "default", "items": [],
+                                            "created": time.monotonic_ns(), "updated": _now()}
+            self.send_json(200, self.collection_json(slug))
+
+    def h_get_collection(self, ns, rest):
+        with self.state.lock:
+            self.send_json(200, self.collection_json(self.collection(ns, rest)))
+
+    def h_update_collection(self, ns, rest):
+        data = self.json_body()
+        with self.state.lock:
+            slug = self.collection(ns, rest, write=True)
+            c = self.state.collections[slug]
+            for key in ("title", "description", "private", "theme"):
+                if key in data:
+                    c[key] = data[key]
+            if "position" in data:
+                raise HubError(400, "reordering collections is not supported by the test hub")
+            c["updated"] = _now()
+            self.send_json(200, {"success": True, "data": self.collection_json(slug)})
+
+    def h_delete_collection(self, ns, rest):
+        with self.state.lock:
+            del self.state.collections[self.collection(ns, rest, write=True)]
+        self.send_json(200, {"success": True})
+
+    def h_add_collection_item(self, ns, rest):
+        data = self.json_body()
+        item = data.get("item") if isinstance(data.get("item"), dict) else {}
+        kind, item_id = item.get("type"), item.get("id")
+        if kind not in ("model", "dataset", "space", "paper", "collection") or not isinstance(item_id, str):
+            raise HubError(400, f"invalid collection item {item!r}")
+        with self.state.lock:
+            slug = self.collection(ns, rest, write=True)
+            c = self.state.collections[slug]
+            entry = {"_id": secrets.token_hex(12), "id": item_id, "type": kind}
+            if kind in ("model", "dataset", "space"):
+                repo = self.state.readable(kind, item_id, self.auth)
+                entry.update({"author": item_id.split("/")[0], "private": repo.private,
+                              "lastModified": repo.resolve("main").date if repo.resolve("main") else repo.created})
+            if any(it["type"] == kind and it["id"] == item_id for it in c["items"]):
+                raise HubError(409, f"{kind} {item_id} is already in the collection")
+            note = data.get("note")
+            if note is not None:
+                if not isinstance(note, str) or len(note) > 500:
+                    raise HubError(400, "a note is a string of at most 500 characters")
+                entry["note"] = {"html": note, "text": note}
+            c["items"].append(entry)
+            c["updated"] = _now()
+            self.send_json(200, self.collection_json(slug))
+
+    def h_update_collection_item(self, ns, rest, object_id):
+        data = self.json_body()
+        with self.state.lock:
+            c = self.state.collections[self.collection(ns, rest, write=True)]
+            hits = [it for it in c["items"] if it["_id"] == object_id]
+            if not hits:
+                raise HubError(404, f"no item {object_id} in the collection")
+            if "note" in data:
+                hits[0]["note"] = {"html": data["note"], "text": data["note"]}
+            if "position" in data:
+                c["items"].remove(hits[0])
+                c["items"].insert(int(data["position"]), hits[0])
+            c["updated"] = _now()
+        self.send_json(200, {"success": True})
+
+    def h_delete_collection_item(self, ns, rest, object_id):
+        with self.state.lock:
+            c = self.state.collections[self.collection(ns, rest, write=True)]
+            if not any(it["_id"] == object_id for it in c["items"]):
+                raise HubError(404, f"no item {object_id} in the collection")
+            c["items"] = [it for it in c["items"] if it["_id"] != object_id]
+        self.send_json(200, {"success": True})
 
     # -- downloads -------------------------------------------------------------------------------------
     def h_resolve(self, kind, ns, name, rev, path):
