@@ -24,14 +24,29 @@ def _log(message: str) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def push(folder: Path,
-             repo: str = typer.Option(..., "--repo", help="The dataset repo, ORG/NAME (e.g. dunnolab/vintix-industrial-benchmark-50-v1)."),
+    def push(folder: Path = typer.Argument(..., help="A dataset folder, or a release root (a folder with release.json)."),
+             repo: Optional[str] = typer.Option(None, "--repo", help="The dataset repo of a dataset folder, ORG/NAME (e.g. dunnolab/vintix-industrial-benchmark-50-v1)."),
+             org: Optional[str] = typer.Option(None, "--org", help="For a release root: the organization its repos (ORG/vintix-TASK), index (ORG/vintix-index) and Collection go to."),
              private: bool = typer.Option(False, "--private", help="Create the repo private (an existing repo keeps its visibility)."),
-             tag: Optional[str] = typer.Option(None, "--tag", help="Tag the pushed commit with this version, e.g. v1.0."),
-             revision: Optional[str] = typer.Option(None, "--revision", help="Branch to push to (created from main if missing; default main).")):
-        """Validate a dataset folder and publish it to the Hub as one commit (then tag it)."""
+             tag: Optional[str] = typer.Option(None, "--tag", help="Tag the pushed commit with this version, e.g. v1.0 (a release root: every dataset and the index)."),
+             revision: Optional[str] = typer.Option(None, "--revision", help="Branch to push to (created from main if missing; default main; dataset folders only).")):
+        """Validate a dataset folder and publish it to the Hub as one commit (then tag it); or publish every dataset
+        of a release root, then its index and Collection."""
         from vintix_data.hub.push import push as hub_push
+        from vintix_data.hub.release_push import is_release_root
 
+        if is_release_root(folder):
+            if repo is not None or revision is not None:
+                fail(f"{folder} is a release root: push it with --org ORG (each dataset goes to ORG/vintix-TASK on main); "
+                     "--repo and --revision are for a single dataset folder")
+            if org is None:
+                fail(f"{folder} is a release root: give the organization to publish it to with --org ORG")
+            return _push_release(folder, org, tag, private)
+        if org is not None:
+            fail(f"--org is for a release root (a folder with release.json), and {folder} is not one; "
+                 "push a dataset folder with --repo ORG/NAME")
+        if repo is None:
+            fail(f"missing --repo ORG/NAME: the dataset repo to push {folder} to")
         try:
             result = hub_push(folder, repo, private=private, tag=tag, revision=revision, log=_log)
         except HubError as e:
@@ -64,3 +79,46 @@ def register(app: typer.Typer) -> None:
         err.print(f"{repo}@{report.revision} (commit {report.commit[:8]}): verified: {f['manifest_files']} files match the "
                   f"manifest sha256, validate passes ({f['rows']:,} rows, {f['episodes']:,} episodes), "
                   f"load_dataset({repo!r}) gives {f['load_dataset_rows']:,} rows", highlight=False, soft_wrap=True)
+
+
+def _push_release(root: Path, org: str, tag: Optional[str], private: bool) -> None:
+    """A rich progress bar over the datasets; one line per dataset (pushed, unchanged or skipped), then the index
+    and the Collection."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from vintix_data.hub.release_push import push_release, read_release
+
+    try:
+        total = len(read_release(root).tasks)
+    except UserError as e:
+        fail(str(e))
+    bar = Progress(TextColumn("[bold]push"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    job = bar.add_task("datasets", total=total, last="")
+    colors = {"pushed": "green", "unchanged": "cyan", "skipped": "red"}
+
+    def on_task(t) -> None:
+        bar.console.print(f"[{colors[t.status]}]{t.status}:[/{colors[t.status]}] {escape(t.task)} -> {escape(t.repo_id)}"
+                          f" ({escape(t.detail)})", highlight=False, soft_wrap=True)
+        bar.update(job, advance=1, last=t.task)
+
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    bars_were_off = are_progress_bars_disabled()
+    disable_progress_bars()  # one view: the bar over the datasets, not a tqdm bar per uploaded file
+    try:
+        with bar:
+            result = push_release(root, org, tag=tag, private=private, log=_log, on_task=on_task)
+    except UserError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail("interrupted; datasets already pushed stay pushed: run the same push again to resume", code=130)
+    finally:
+        if not bars_were_off:
+            enable_progress_bars()
+    err.print(f"pushed release {root} to {org}: {result.count('pushed')} new commit(s), {result.count('unchanged')} "
+              f"unchanged, {result.count('skipped')} skipped; index {result.index_repo}@{result.index_commit[:8]} "
+              f"({result.index_tasks} tasks{', tag ' + tag if tag else ''}); collection {result.collection_url}",
+              highlight=False, soft_wrap=True)
+    err.print(f"load it with: vintix_data.load_suite({org!r}, SELECTION)  or  vintix-model train --datasets suite:{org}/SELECTION",
+              highlight=False, soft_wrap=True)
