@@ -10,3 +10,11 @@ def load(repo_or_dir, **kwargs):
     from vintix_data.loading import load as _load
 
     return _load(repo_or_dir, **kwargs)
+
+
+def load_suite(org, selection, **kwargs):
+    """Every dataset of a selection (``"ml45-train"``, ``"ib"``, a task id, a list ...) from ``org``'s index, each at
+    the commit the index pins: see :func:`vintix_data.suite.load_suite`."""
+    from vintix_data.suite import load_suite as _load_suite
+
+    return _load_suite(org, selection, **kwargs)

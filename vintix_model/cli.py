@@ -52,8 +52,9 @@ class _UsageWithoutHiddenArguments(TyperCommand):
 
 
 @app.command(cls=_UsageWithoutHiddenArguments)
-def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (ORG/NAME or ORG/NAME@REVISION) or dataset folders "
-                                             "(--datasets A B C, or --datasets A --datasets B)."),
+def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (ORG/NAME or ORG/NAME@REVISION), dataset folders, or "
+                                             "suite:ORG/SELECTION[@INDEX_REVISION] (every task of a selection, pinned by "
+                                             "ORG/vintix-index) (--datasets A B C, or --datasets A --datasets B)."),
           # the datasets after the first of `--datasets A B C` (click options take one value each); hidden
           more: Optional[List[str]] = typer.Argument(None, hidden=True, help="More datasets after --datasets."),
           out_dir: Path = typer.Option(..., "--out", help="Run folder: checkpoints/, latest, metrics.jsonl, loss.png."),

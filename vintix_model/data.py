@@ -45,6 +45,25 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
     return ref, None
 
 
+def expand_suites(refs: list[str]) -> tuple[list[str], list[dict]]:
+    """Each ``suite:ORG/SELECTION[@INDEX_REVISION]`` becomes one ``ORG/NAME@COMMIT`` per task, pinned by the
+    organization's index (``vintix_data.suite``); other refs stay as given. Also returns what every suite resolved
+    to (index commit, repo and commit per task), which the run's checkpoints record."""
+    from vintix_data.suite import parse_suite_ref, resolve_suite
+
+    out: list[str] = []
+    suites: list[dict] = []
+    for ref in refs:
+        parsed = parse_suite_ref(ref)
+        if parsed is None:
+            out.append(ref)
+            continue
+        resolved = resolve_suite(*parsed)
+        out += resolved.refs
+        suites.append(resolved.describe())
+    return out, suites
+
+
 @dataclass
 class TaskData:
     """One dataset = one task: metadata for the model and paths of its cached arrays."""

@@ -32,7 +32,7 @@ from vintix_data.jsonio import dumps
 
 from vintix_model import checkpoint as hub
 from vintix_model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
-from vintix_model.data import DataError, TaskData, prepare, use_obs_norm
+from vintix_model.data import DataError, TaskData, expand_suites, prepare, use_obs_norm
 from vintix_model.groups import GroupSpec
 from vintix_model.layers import flash_attn_func
 from vintix_model.model import Vintix
@@ -233,6 +233,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
     elif (out / hub.LATEST).exists():
         raise TrainError(f"{out} already holds a training run; pass --resume to continue it or choose another --out")
 
+    refs, suites = expand_suites(refs)  # suite:ORG/SELECTION -> ORG/vintix-TASK@COMMIT, through the index
     tasks = use_obs_norm(_prepare_data(refs, train_cfg, ddp), model_cfg.obs_norm)  # ddof=1 std for 'original'
     windows = index_tasks(tasks, model_cfg.context, train_cfg.stride)
     order = WindowOrder([len(w.starts) for w in windows], train_cfg.seed, train_cfg.mixing, ddp.rank, ddp.world)
@@ -277,6 +278,8 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
     tokens_per_step = train_cfg.batch_size * train_cfg.grad_accum * ddp.world * model_cfg.context
     run_meta = {"model_config": to_dict(model_cfg), "train_config": to_dict(train_cfg), "datasets": list(refs),
                 "data": data_fingerprint(tasks), "world_size": ddp.world, "command": ["vintix-model"] + sys.argv[1:]}
+    if suites:
+        run_meta["suites"] = suites
 
     def save(at_step: int) -> None:
         def write(folder: Path) -> None:
