@@ -13,8 +13,12 @@ from vintix_data.schedule import NoiseSchedule
 SMALL = ["--demonstrator", "zero", "--histories", "2", "--steps", "5000", "--reference-episodes", "10"]
 
 
-def manifest(folder: Path) -> bytes:
-    return (folder / "meta" / "manifest.json").read_bytes()
+def manifest(folder: Path) -> list:
+    """The manifest's entries for the files that depend only on the data (info.json, the card and the plot record
+    provenance such as the date and command line, so their entries differ between equal collections)."""
+    from vintix_data.manifest import data_manifest
+
+    return data_manifest(folder)
 
 
 def tree_snapshot(folder: Path) -> dict:

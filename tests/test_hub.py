@@ -225,7 +225,7 @@ def test_card_renders_on_the_hub_side(remote_view):
 def test_verify_passes_then_catches_a_shard_tampered_with_on_the_server(hub, hub_env, published):
     ok = run_cli("verify", REPO, "--revision", "v1.0", env=hub_env)
     assert ok.returncode == 0, ok.stderr
-    assert "verified: 2 files match the manifest sha256" in ok.stderr and "gives 10,000 rows" in ok.stderr
+    assert "verified: 6 files match the manifest sha256" in ok.stderr and "gives 10,000 rows" in ok.stderr
 
     shard = "data/train-00000-of-00001.parquet"
     original = hub.state.files("dataset", REPO)[shard]

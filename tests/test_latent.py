@@ -51,8 +51,12 @@ def info(folder: Path) -> dict:
     return json.loads((folder / "meta" / "info.json").read_text())
 
 
-def manifest(folder: Path) -> bytes:
-    return (folder / "meta" / "manifest.json").read_bytes()
+def manifest(folder: Path) -> list:
+    """The manifest's entries for the files that depend only on the data (info.json, the card and the plot record
+    provenance such as the date and command line, so their entries differ between equal collections)."""
+    from vintix_data.manifest import data_manifest
+
+    return data_manifest(folder)
 
 
 def collect_here(out: Path, task: str = MW, **kw) -> Path:
@@ -155,7 +159,7 @@ def test_hidden_collection_is_deterministic(hidden_mw, tmp_path):
 
 def test_validate_rejects_a_leaked_hidden_column(hidden_mw, tmp_path):
     """A goal value written into a shard (manifest rewritten to match): only the hidden check can catch it."""
-    from vintix_data.format import write_manifest
+    from vintix_data.manifest import write_manifest
     from vintix_data.validate import validate
 
     bad = tmp_path / "bad"

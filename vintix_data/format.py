@@ -356,29 +356,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def data_files(folder: Path) -> list[Path]:
-    """The files the manifest covers: the shards and the episode table."""
-    folder = Path(folder)
-    files = sorted((folder / DATA_DIR).glob("*.parquet"))
-    ep = folder / META_DIR / "episodes.parquet"
-    return files + ([ep] if ep.exists() else [])
-
-
-def build_manifest(folder: Path) -> dict[str, Any]:
-    folder = Path(folder)
-    entries = []
-    for p in data_files(folder):
-        entries.append({"name": p.relative_to(folder).as_posix(), "size": p.stat().st_size,
-                        "rows": pq.ParquetFile(p).metadata.num_rows, "sha256": file_sha256(p)})
-    return {"format_version": FORMAT_VERSION, "files": entries}
-
-
-def write_manifest(folder: Path) -> dict[str, Any]:
-    manifest = build_manifest(folder)
-    atomic_write_text(Path(folder) / META_DIR / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    return manifest
-
-
 def iter_batches(folder: Path, columns: list[str] | None = None, batch_size: int = ROW_GROUP_ROWS) -> Iterator[pa.RecordBatch]:
     """Stream the shards of a dataset folder in row order."""
     for p in sorted((Path(folder) / DATA_DIR).glob("*.parquet")):

@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256, fixed_list_to_numpy, row_schema
+from vintix_data.integrity import RowTotals, check_episode_details, check_info, check_stats
+from vintix_data.manifest import manifest_files
 from vintix_data.schedule import NoiseSchedule
 from vintix_data.tenths import tenth_masks
 
@@ -69,9 +71,9 @@ def _check_manifest(folder: Path, report: ValidationReport, hashes: dict[str, st
         report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(e).__name__})")
         return sorted((folder / DATA_DIR).glob("*.parquet"))
     listed = {e["name"] for e in entries}
-    for p in sorted((folder / DATA_DIR).glob("*.parquet")):
+    for p in manifest_files(folder):  # the shards and every file a reader trusts (info, stats, episodes, card, plots)
         if p.relative_to(folder).as_posix() not in listed:
-            report.fail("manifest", f"{p.relative_to(folder).as_posix()}: shard not listed in the manifest")
+            report.fail("manifest", f"{p.relative_to(folder).as_posix()}: not listed in the manifest")
     for e in entries:
         p = folder / e["name"]
         if not p.exists():
@@ -111,6 +113,7 @@ class _RowChecker:
         self.ep_keys: list[tuple[int, int]] = []
         self.ep_returns: list[float] = []
         self.ep_lengths: list[int] = []
+        self.totals = RowTotals(info.obs_dim, info.act_dim)  # stats.json and episodes.parquet, recomputed
 
     def batch(self, b: pa.RecordBatch, where: str) -> None:
         r, info = self.r, self.info
@@ -172,6 +175,8 @@ class _RowChecker:
             i = int(np.flatnonzero(out.any(1))[0])
             r.fail("bounds", f"history {h[i]} episode {ep[i]} t={t[i]}: action {act[i].tolist()} outside the action space")
         eps_col, demo_col = b.column("epsilon"), b.column("demonstrator_action")
+        self.totals.features({"observation": obs, "action": act, "reward": rew,
+                              "demonstrator_action": fixed_list_to_numpy(demo_col) if demo_col.null_count == 0 else None})
         if eps_col.null_count == 0 and self.schedule is not None:
             eps = eps_col.to_numpy()
             expected = self.schedule.epsilon(t).astype(np.float32)
@@ -189,6 +194,10 @@ class _RowChecker:
         starts = np.flatnonzero(np.r_[True, (h[1:] != h[:-1]) | (ep[1:] != ep[:-1])])
         sums = np.add.reduceat(rew, starts)
         lens = np.diff(np.r_[starts, len(h)])
+        continued = bool(self.ep_keys) and self.ep_keys[-1] == (int(h[0]), int(ep[0]))
+        self.totals.episodes(starts, continued, eps_col.to_numpy(zero_copy_only=False) if eps_col.null_count == 0 else None,
+                             b.column("terminated").to_numpy(zero_copy_only=False),
+                             b.column("truncated").to_numpy(zero_copy_only=False))
         for s, total, n in zip(starts, sums, lens):
             key = (int(h[s]), int(ep[s]))
             if self.ep_keys and self.ep_keys[-1] == key:
@@ -328,6 +337,8 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
     if checker.rows != info.total_steps:
         report.fail("histories", f"{checker.rows} rows in the shards, info.json says {info.total_steps}")
     _check_episodes_table(folder, checker, report)
+    check_stats(folder, checker.totals, checker.ep_returns, report)
+    check_info(info, len(shards), len(checker.ep_keys), report)
     report.figures["rows"] = checker.rows
     report.figures["episodes"] = len(checker.ep_keys)
     if cfg.check_curve and checker.ep_keys:
@@ -349,6 +360,8 @@ def _check_episodes_table(folder: Path, checker: _RowChecker, report: Validation
     lengths = np.asarray(t.column("length").to_pylist())
     if not np.array_equal(lengths, checker.ep_lengths):
         report.fail("episodes", f"{META_DIR}/episodes.parquet: episode lengths differ from the shards")
+    else:
+        check_episode_details(folder, checker.info, checker.totals, checker.ep_lengths, report)
     if not np.allclose(t.column("return").to_numpy(), checker.ep_returns, rtol=1e-9, atol=1e-6):
         report.fail("episodes", f"{META_DIR}/episodes.parquet: episode returns differ from the shards")
     hidden = checker.info.hidden_observation

@@ -30,11 +30,11 @@ from vintix_data.format import (
     row_schema,
     rows_per_shard,
     space_dict,
-    write_manifest,
     write_parquet_atomic,
     write_shards,
 )
 from vintix_data.jsonio import strict
+from vintix_data.manifest import write_manifest
 from vintix_data.registry import TaskSpec
 from vintix_data.schedule import NoiseSchedule
 
@@ -155,8 +155,10 @@ def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, R
 
 
 def write_info_manifest_plot_card(out: Path, info: DatasetInfo) -> None:
-    """The last steps of every dataset folder, in this order: info.json, manifest, plot, card (README.md)."""
+    """The last steps of every dataset folder, in this order: info.json, plot, card (README.md), and the manifest
+    last, since it covers all of them (a kill before it leaves a folder that does not validate, never one whose
+    manifest vouches for files written after it)."""
     atomic_write_text(out / META_DIR / "info.json", info.to_json())
-    write_manifest(out)
     learning_curve(out, info)
     write_card(out, info)
+    write_manifest(out)

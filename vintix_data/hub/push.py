@@ -18,6 +18,7 @@ from typing import Callable
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
 from vintix_data.hub.client import (REPO_TYPE, HubError, api as make_api, check_ref, check_repo_id, describe, endpoint,
                                     hub_errors, one_line, require_token)
+from vintix_data.manifest import manifest_sha256
 
 # dot-files and dot-folders at any depth (fnmatch's `*` crosses `/`): resume state, temporary files, caches
 IGNORE_PATTERNS = [".*", "*/.*"]
@@ -116,7 +117,11 @@ class PushResult:
         return self.commit != self.previous
 
 
-def commit_message(info: DatasetInfo) -> tuple[str, str]:
+# the line of a push commit's description that records the manifest's own sha256, which `verify` compares
+MANIFEST_DIGEST_LINE = "manifest sha256: "
+
+
+def commit_message(info: DatasetInfo, manifest_digest: str | None = None) -> tuple[str, str]:
     from vintix_data import __version__
 
     title = (f"{info.task}: {info.histories} histories x {info.steps_per_history:,} steps "
@@ -128,7 +133,7 @@ def commit_message(info: DatasetInfo) -> tuple[str, str]:
         f"demonstrator: {demo.get('spec', demo.get('id', 'unknown'))} (sha256 {demo.get('sha256') or 'n/a'})",
         f"schedule: {json.dumps(info.schedule, sort_keys=True) if info.schedule else 'unknown'}; seed {info.seed}",
         f"format {info.format_version}; pushed with vintix {__version__} (vintix-data push)",
-    ])
+    ] + ([MANIFEST_DIGEST_LINE + manifest_digest] if manifest_digest else []))
     return title, body
 
 
@@ -175,7 +180,7 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, tag: str | 
     except FormatError as e:
         raise HubError(str(e)) from None
     files = local_files(folder)
-    title, body = commit_message(info)
+    title, body = commit_message(info, manifest_sha256(folder))
 
     with hub_errors(repo_id, branch, prefix=f"push to {repo_id} failed: "):
         url = str(api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True))

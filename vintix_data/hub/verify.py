@@ -15,7 +15,7 @@ from typing import Callable
 
 from vintix_data.format import COLUMNS, DATA_DIR, META_DIR, file_sha256
 from vintix_data.hub.client import REPO_TYPE, api as make_api, check_repo_id, endpoint, get_token, hub_errors, one_line
-from vintix_data.hub.push import card_problems
+from vintix_data.hub.push import MANIFEST_DIGEST_LINE, card_problems
 
 
 @dataclass
@@ -73,11 +73,14 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
             data_rows += int(e.get("rows", 0))
     report.figures["manifest_files"] = len(entries)
     report.figures["manifest_rows"] = data_rows
+    if entries:
+        _check_manifest_digest(api, repo_id, commit, folder, report)
 
     # 2. every check of validate, on the download
     v = validate(folder, hashes=digests)
     for line in v.errors:
-        if not any(line.startswith(n + ":") for n in flagged):
+        # validate's own manifest lines for files already reported above; its recomputations are kept
+        if not any(line.startswith(n + ":") and "manifest" in line for n in flagged):
             report.errors.append(line)
     report.errors += card_problems(folder)
     report.figures["rows"] = v.figures.get("rows")
@@ -100,3 +103,21 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return report
+
+
+def _check_manifest_digest(api, repo_id: str, commit: str, folder: Path, report: VerifyReport) -> None:
+    """The downloaded manifest must be the one the last ``vintix-data push`` in the history recorded (a manifest
+    rewritten on the Hub to match edited files would otherwise vouch for them). Repos never pushed by vintix-data
+    record none: noted in the figures, not an error."""
+    digest = file_sha256(folder / META_DIR / "manifest.json")
+    with hub_errors(repo_id, commit):
+        for c in api.list_repo_commits(repo_id, repo_type=REPO_TYPE, revision=commit):
+            recorded = [ln[len(MANIFEST_DIGEST_LINE):].strip() for ln in (c.message or "").splitlines()
+                        if ln.startswith(MANIFEST_DIGEST_LINE)]
+            if recorded:
+                report.figures["manifest_sha256"] = {"downloaded": digest, "recorded": recorded[0], "commit": c.commit_id}
+                if recorded[0] != digest:
+                    report.errors.append(f"{META_DIR}/manifest.json: sha256 {digest[:12]}... != {recorded[0][:12]}... that "
+                                         f"vintix-data push recorded in commit {c.commit_id[:8]} (changed after the push)")
+                return
+    report.figures["manifest_sha256"] = {"downloaded": digest, "recorded": None}
