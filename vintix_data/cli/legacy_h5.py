@@ -29,13 +29,16 @@ def register(app: typer.Typer) -> None:
                                                                "truncated from terminated episodes."),
         truncate_histories: bool = typer.Option(False, help="Cut every history to the shortest file's length "
                                                             "(the format needs equal-length histories)."),
+        sha256: Optional[Path] = typer.Option(None, "--sha256", help="A list of the source files' sha256 (sha256sum "
+                                                                     "format, as export-h5 writes beside its folder); "
+                                                                     "every file must match it before anything is read."),
     ):
         """Import a task in the original Vintix HDF5 layout into a validated dataset folder."""
         from vintix_data.legacy_h5 import ImportNotValid, import_h5
 
         try:
             info, report = import_h5(src, out_dir, task, episode_limit=episode_limit, truncate_histories=truncate_histories,
-                                     chunk_check=chunk_check, command=["vintix-data"] + sys.argv[1:])
+                                     chunk_check=chunk_check, command=["vintix-data"] + sys.argv[1:], sha256_list=sha256)
         except ImportNotValid as e:
             fail(str(e), code=1, lines=e.errors)
         except UserError as e:
@@ -65,4 +68,5 @@ def register(app: typer.Typer) -> None:
             fail(str(e))
         err.print(f"exported {summary['rows']:,} rows into {len(summary['files'])} files of {summary['chunk_rows']:,}-row "
                    f"groups ({('with ' + summary['demonstrator_key']) if summary['demonstrator_action'] else 'without demonstrator actions'}) and "
-                   f"{summary['metadata']} in {out_dir}", highlight=False, soft_wrap=True)
+                   f"{summary['metadata']} in {out_dir}; file hashes in {summary['sha256_list']}", highlight=False,
+                   soft_wrap=True)

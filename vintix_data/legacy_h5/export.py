@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from vintix_data.format import DatasetInfo, fixed_list_to_numpy, iter_batches
+from vintix_data.legacy_h5.hashes import hash_list_path, write_hash_list
 from vintix_data.legacy_h5.layout import DEFAULT_CHUNK_ROWS, DEMO_KEY, FLAVORS, LegacyH5Error, h5py_module
 from vintix_data.legacy_h5.staging import check_out, publish, staging_path
 
@@ -59,6 +60,9 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
     if not list((folder / "data").glob("*.parquet")):
         raise LegacyH5Error(f"{folder}: no data shards")
     check_out(out)
+    if hash_list_path(out).exists():
+        raise LegacyH5Error(f"{hash_list_path(out)}: already exists (an earlier export's hash list?); remove it or choose "
+                            "another --out")
     names = _file_names(info)
     staging = staging_path(out, "export")
     if staging.exists():
@@ -134,6 +138,7 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
             raise LegacyH5Error(f"{folder}: {len(summary['files'])} histories in the shards, info.json says {info.histories}")
         (staging / meta_name).write_text(_h5_metadata(info))
         publish(staging, out)
+        summary["sha256_list"] = str(write_hash_list(out, hash_list_path(out)))  # for import-h5 --sha256
     except BaseException:
         if state["file"] is not None:
             state["file"].close()

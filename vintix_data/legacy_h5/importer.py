@@ -20,9 +20,10 @@ from vintix_data.format import (
     space_dict,
     write_shards,
 )
+from vintix_data.legacy_h5.hashes import check_hashes, read_hash_list
 from vintix_data.legacy_h5.layout import ImportNotValid, LegacyH5Error, h5py_module
 from vintix_data.legacy_h5.staging import check_out, publish, staging_path
-from vintix_data.legacy_h5.scan import SourceFile, SourceScan, scan_source
+from vintix_data.legacy_h5.scan import SourceFile, SourceScan, read_metadata, scan_source
 from vintix_data.domains import DomainUnavailableError, make_env, resolve
 from vintix_data.registry import TaskSpec, UnknownTaskError, get_task
 
@@ -166,7 +167,7 @@ def _fixed(x: np.ndarray) -> pa.FixedSizeListArray:
 
 def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, episode_limit: int | None = None,
               truncate_histories: bool = False, chunk_check: bool = False, command: list[str] | None = None,
-              scan: SourceScan | None = None) -> tuple[DatasetInfo, Any]:
+              scan: SourceScan | None = None, sha256_list: str | Path | None = None) -> tuple[DatasetInfo, Any]:
     """Convert a task folder in the original layout into a validated dataset folder at ``out``.
 
     Returns ``(info, validation report)``. Raises :class:`LegacyH5Error` on bad input before anything is
@@ -174,7 +175,16 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
     """
     src, out = Path(src), Path(out)
     check_out(out)
-    scan = scan or scan_source(src, chunk_check=chunk_check)
+    hashes = None
+    if sha256_list is not None and src.is_dir():  # every file checked against the list before any is read as HDF5
+        expected = read_hash_list(Path(sha256_list))
+        meta_path = read_metadata(src)[0]
+        hashes = {p.name: file_sha256(p) for p in sorted(src.iterdir())
+                  if p.is_file() and (p.name.endswith(".h5") or p == meta_path)}
+        check_hashes(expected, hashes, Path(sha256_list))
+    scan = scan or scan_source(src, chunk_check=chunk_check, hash_files=hashes is None)
+    for sf in scan.files if hashes else []:
+        sf.sha256 = hashes[sf.name]
     from vintix_data.collect.finalize import provenance, write_episodes_and_stats, write_info_manifest_plot_card
     from vintix_data.validate import ValidationConfig, validate
 

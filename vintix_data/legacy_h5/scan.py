@@ -190,7 +190,24 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
                         raise _error(path, c.name, f"'{k}' has NaN or inf at row {c.first + int(np.argmin(finite))}")
                     if x.dtype != np.float32 and not np.array_equal(x.astype(np.float32).astype(x.dtype), x):
                         raise _error(path, c.name, f"'{k}' ({x.dtype}) does not fit float32 exactly")
+                    _check_magnitudes(x, path, c, k)
     return SourceFile(path, chunks, np.concatenate(steps).astype(np.int64), bool(has_demo), demo_key=demo_key)
+
+
+# The release's HDF5 files carry no checksums, so a flipped bit is found, if at all, by what it does to a value:
+# an exponent bit turns a value into a float32 denormal (|x| < 1.2e-38, e.g. 1e-43) or into an absurd magnitude.
+# Neither occurs in real observations, actions or rewards (--sha256 with the exporter's hash list catches the rest).
+MAX_ABS_VALUE = 1e9
+
+
+def _check_magnitudes(x: np.ndarray, path: Path, c: Chunk, k: str) -> None:
+    a = np.abs(np.asarray(x, np.float64)).reshape(len(x), -1)
+    denormal = (a > 0) & (a < np.finfo(np.float32).tiny)
+    for bad, what in ((denormal, "a denormal value"), (a > MAX_ABS_VALUE, f"a value beyond +-{MAX_ABS_VALUE:g}")):
+        if bad.any():
+            i, j = (int(v[0]) for v in np.nonzero(bad))
+            raise _error(path, c.name, f"'{k}' has {what} ({float(np.asarray(x).reshape(len(x), -1)[i, j]):.4g}) at row "
+                                      f"{c.first + i}: a corrupted file (flipped bits?), not data")
 
 
 def scan_source(src: str | Path, chunk_check: bool = False, hash_files: bool = True) -> SourceScan:
