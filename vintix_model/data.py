@@ -10,6 +10,7 @@ dataset's ``meta/stats.json`` and ``meta/info.json``; nothing is recomputed here
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -177,18 +178,55 @@ def validate_task(t: TaskData) -> None:
                         f"{report.errors[0]}); see `vintix-data validate {t.folder}`")
 
 
-def build_arrays(t: TaskData, root: Path | None = None) -> Path:
-    """Decode the shards once into ``.npy`` files (content-addressed by the manifest); return their folder."""
+def build_arrays(t: TaskData, root: Path | None = None, verified: bool = False) -> Path:
+    """Decode the shards once into ``.npy`` files (content-addressed by the manifest); return their folder.
+    ``verified``: the caller has just checked every shard's sha256 against the manifest (``validate``)."""
     root = Path(root) if root is not None else cache_root() / "arrays"
     key = t.source["manifest_sha256"] or hashlib.sha256(
         json.dumps([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((t.folder / "data").glob("*.parquet"))]).encode()
     ).hexdigest()
+    if t.source["manifest_sha256"]:
+        check_shards(t, root / ".verified" / f"{key[:16]}-{hashlib.sha256(str(t.folder).encode()).hexdigest()[:16]}.json",
+                     verified)
     final = root / f"{t.task}-{key[:16]}"
     if not (final / "done").exists():
         _write_arrays(t, final)
     t.arrays = final
     t.has_demonstrator_action = (final / "demonstrator_action.npy").exists()
     return final
+
+
+def check_shards(t: TaskData, mark: Path, verified: bool) -> None:
+    """The arrays are cached by the manifest's sha256: use (or build) them only while the folder's shards are the ones
+    that manifest lists, or a shard edited without its manifest would train, silently, on the old arrays. Hashing
+    every shard is a full read, so a check that passed is remembered (``mark``) with the shards' sizes and mtimes
+    and done again only when those change."""
+    from vintix_data.format import file_sha256
+
+    shards = sorted((t.folder / "data").glob("*.parquet"))
+    stamp = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in shards]
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(mark.read_text()) == stamp:
+            return
+    where = f"dataset {t.source['source']}"
+    try:
+        entries = {e["name"]: e for e in json.loads((t.folder / "meta" / "manifest.json").read_text())["files"]
+                   if e["name"].startswith("data/")}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{where}: meta/manifest.json unreadable ({type(e).__name__})") from None
+    names = {f"data/{p.name}" for p in shards}
+    if names != set(entries):
+        raise DataError(f"{where}: the shards under data/ ({len(names)}) are not those its manifest lists ({len(entries)}); "
+                        f"see `vintix-data validate {t.folder}`")
+    for p in shards:
+        e = entries[f"data/{p.name}"]
+        if p.stat().st_size != e.get("size") or (not verified and file_sha256(p) != e.get("sha256")):
+            raise DataError(f"{where}: data/{p.name} does not match its manifest (changed after the manifest was "
+                            f"written), so arrays cached for that manifest are not used; see `vintix-data validate {t.folder}`")
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    tmp = mark.with_name(f".{mark.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(stamp) + "\n")
+    os.replace(tmp, mark)
 
 
 def _write_arrays(t: TaskData, final: Path) -> None:
@@ -245,7 +283,7 @@ def prepare(refs: list[str], episode_sparsity: int | None = None, validate: bool
             validate_task(t)
     if build:
         for t in tasks:
-            build_arrays(t, cache)
+            build_arrays(t, cache, verified=validate)
             if target == "demonstrator_action" and not t.has_demonstrator_action:
                 raise DataError(f"dataset {t.source['source']} has no demonstrator_action (imported data?): "
                                 "train with train.target=action")

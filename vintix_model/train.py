@@ -29,6 +29,8 @@ import torch.distributed as dist
 from torch import nn
 from vintix_data.format import FormatError
 from vintix_data.jsonio import dumps
+from vintix_data.locking import exclusive_lock
+from vintix_data.preflight import check_output_folder
 
 from vintix_model import checkpoint as hub
 from vintix_model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
@@ -208,13 +210,16 @@ def train(refs: list[str], out: str | Path, model_cfg: ModelConfig, train_cfg: T
     log = log or (lambda s: print(s, file=sys.stderr))
     model_cfg.check()
     train_cfg.check()
+    check_output_folder(out)  # a file, an unwritable place or a non-UTF-8 name: one line before any work
     ddp = init_distributed(device)
     dev = ddp.device
     threads = torch.get_num_threads()
     if dev.type == "cpu" and train_cfg.cpu_threads:
         torch.set_num_threads(train_cfg.cpu_threads)
     try:
-        return _train(refs, Path(out), model_cfg, train_cfg, ddp, resume, progress, log)
+        # one run per folder: a second train on the same --out stops at once, naming this one's pid (rank 0 holds it)
+        with exclusive_lock(out, "vintix-model train") if ddp.main else contextlib.nullcontext():
+            return _train(refs, Path(out), model_cfg, train_cfg, ddp, resume, progress, log)
     finally:
         torch.set_num_threads(threads)
 
