@@ -18,7 +18,7 @@ PAPER_STATED_TRANSITIONS = 222.7e6  # the paper's text; the sum of its task tabl
 
 def _row(root: Path, spec: TaskSpec, t: dict) -> dict:
     info = None
-    if t.get("stage") == "done":
+    if t.get("valid") is not None:  # finalized (valid or not): its info.json says what was made
         try:
             info = DatasetInfo.load(dataset_dir(root, spec.id))
         except FormatError:
