@@ -151,5 +151,5 @@ def test_push_refuses_an_edited_folder(hub, tiny_dataset, tmp_path):
     shutil.copytree(tiny_dataset, copy, ignore=shutil.ignore_patterns(".vintix"))
     half_reward_scale(copy)
     proc = run_cli("push", str(copy), "--repo", "vintix-test/refused", env=hub_env(hub, tmp_path / "hf_home"))
-    assert proc.returncode == 2 and "fails validation" in proc.stderr and "reward_scale 0.5" in proc.stderr
+    assert proc.returncode == 1 and "fails validation" in proc.stderr and "reward_scale 0.5" in proc.stderr
     assert ("dataset", "vintix-test/refused") not in hub.state.repos
