@@ -167,6 +167,11 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, cache):
     one_line_error(run_cli("release", "ib", "--out", str(root)), "already holds a release", "other settings")
     one_line_error(run_cli("release", "ib", "--out", str(root), "--resume"), "other settings", "selection")
     assert (root / "release.json").read_text() == before and sorted(os.listdir(root)) == ["release.json"]
+    # a root another driver is writing: one line naming its pid
+    from vintix_data.locking import exclusive_lock
+
+    with exclusive_lock(root, "release"):
+        one_line_error(run_cli("release", "mujoco", "--out", str(root), "--resume"), "is in use by pid", str(os.getpid()))
 
 
 def test_selections_name_registry_sets_in_registry_order():

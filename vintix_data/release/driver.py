@@ -9,6 +9,7 @@ release's state; units write only their task's dataset folder (vintix_data.relea
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from vintix_data.collect.parts import completed_episodes
 from vintix_data.domains import resolve, unavailable
+from vintix_data.locking import LockedError, exclusive_lock
+from vintix_data.preflight import check_output_folder
 from vintix_data.registry import TaskSpec
 from vintix_data.release.config import ReleaseConfig
 from vintix_data.release.executors import check_ray_address, make_executor
@@ -48,8 +51,10 @@ class ReleaseSummary:
 
 
 class Driver:
-    def __init__(self, cfg: ReleaseConfig, specs: list[TaskSpec], state: ReleaseState, executor, progress=None):
+    def __init__(self, cfg: ReleaseConfig, specs: list[TaskSpec], state: ReleaseState, executor, progress=None,
+                 locks: contextlib.ExitStack | None = None):
         self.cfg, self.specs, self.state, self.ex, self.progress = cfg, specs, state, executor, progress
+        self.locks, self.locked = locks, set()
         self.root = state.root
         self.order = {t.id: i for i, t in enumerate(specs)}
         self.running: set[str] = set()
@@ -98,6 +103,13 @@ class Driver:
             if t["stage"] == "demonstrator":
                 self._resolve_demonstrator(spec)
             stage, tid = t["stage"], spec.id
+            if stage in ("gate", "collect", "finalize") and tid not in self.locked and self.locks is not None:
+                try:
+                    self.locks.enter_context(exclusive_lock(dataset_dir(self.root, tid), "release"))
+                    self.locked.add(tid)
+                except LockedError as e:
+                    self.state.update(tid, stage="failed", error=str(e))
+                    continue
             if stage == "train":
                 units.append((f"{tid}/train", train_unit, (str(self.root), tid, self.cfg)))
             elif stage == "gate":
@@ -189,8 +201,18 @@ def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
 
     cfg.check()
     specs = select_tasks(list(cfg.selection))
+    check_output_folder(cfg.out)
     if cfg.executor == "ray":
         check_ray_address(cfg.ray_address)
+    with contextlib.ExitStack() as locks:
+        # one driver per root, and no `collect --resume` in a dataset folder while the release writes it (units run
+        # under the driver's locks: forked ones inherit them, Ray's are the driver's own units)
+        locks.enter_context(exclusive_lock(cfg.out, "release"))
+        return _release_locked(cfg, specs, locks, progress_factory, write_report)
+
+
+def _release_locked(cfg: ReleaseConfig, specs: list[TaskSpec], locks: contextlib.ExitStack, progress_factory,
+                    write_report) -> ReleaseSummary:
     state = ReleaseState.open(cfg, [t.id for t in specs])
     executor = make_executor(cfg.executor, cfg.workers, cfg.max_retries, cfg.ray_address)
     total_steps = sum((cfg.histories or t.num_histories) * (cfg.steps or t.history_steps) for t in specs)
@@ -198,7 +220,7 @@ def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
     if progress is not None:
         progress.resumed(steps_on_disk(state.root, state), sum(t.get("stage") == "done" for t in state.tasks.values()))
     state.begin_run(cfg.executor, cfg.command)
-    driver = Driver(cfg, specs, state, executor, progress)
+    driver = Driver(cfg, specs, state, executor, progress, locks)
     finished = False
     handlers = {sig: signal.signal(sig, driver.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vintix_data import __version__
 from vintix_data.format import atomic_write_text
+from vintix_data.locking import LOCK_NAME
 from vintix_data.release.config import RELEASE_FORMAT, ReleaseConfig, ReleaseError
 from vintix_data.release.units import RELEASE_DIR
 
@@ -62,7 +63,7 @@ class ReleaseState:
             same = saved == cfg.settings()
             raise ReleaseError(f"{root} already holds a release" + (" of these settings; pass --resume to continue it"
                                                                    if same else " with other settings; choose another --out"))
-        if root.exists() and any(root.iterdir()):
+        if root.exists() and any(p.name != LOCK_NAME for p in root.iterdir()):
             raise ReleaseError(f"{root} exists and is not empty; choose a new --out")
         manifest = {"format": RELEASE_FORMAT, "selection": list(cfg.selection), "tasks": task_ids,
                     "settings": cfg.settings(), "vintix": __version__, "runs": []}
