@@ -99,7 +99,8 @@ def resolve(repo_or_dir: str | Path, revision: str | None = None, metadata_only:
         raise FormatError(f"{repo_or_dir}: no such folder, and not a Hub dataset id of the form ORG/NAME")
     from vintix_data.hub import HubError, snapshot
 
-    patterns = ["README.md", f"{META_DIR}/*"] + ([] if metadata_only else [f"{DATA_DIR}/*"])
+    # a full snapshot holds every file the manifest covers (plots/ too), so `validate` can check it as a folder
+    patterns = ["README.md", f"{META_DIR}/*"] + ([] if metadata_only else [f"{DATA_DIR}/*", "plots/*"])
     try:
         return snapshot(repo_id, revision=revision, allow_patterns=patterns)
     except HubError as e:
