@@ -1,51 +1,65 @@
 """What the collector costs on top of the environment and the demonstrator, and what sub-envs buy.
 
-Measured in one run, alternating rounds, best of each (absolute times on shared machines are noise):
+Absolute times on a shared machine are noise, the ratio of two runs made back to back much less so. So each
+round runs the bare loop and the collector one after the other (in alternating order), the figure is the
+median over rounds of that round's collector / bare, and the best rates are printed beside it. Both in wall
+time and in this process's CPU time: with more runnable processes than cores, wall time mostly measures the
+scheduler, CPU time still measures the work (on an idle machine the two agree):
 
-* bare loop: ``env.step`` + the same demonstrator (one row per call) on the same env, resetting at
-  episode ends: the floor for any collector;
-* collector, ``--num-envs 1`` (sync vector env): noise, schedule, bookkeeping and per-episode saves;
-* the same bare loop over the collector's one-env vector env (what gymnasium's vector env costs);
-* collector, ``--num-envs 2`` (async vector env, one process per sub-env, a pipe round trip per step);
-* collector, ``--num-envs 2 --workers 2`` (two processes, each a sync vector env on its own histories).
+* bare loop: ``env.step`` + the same demonstrator (one row per call) on the same env (one env, built by the
+  same ``make_env``), resetting at episode ends: the floor for any collector. It draws no noise: a collector
+  can draw an episode's noise in one call when the episode starts (ours does), so a per-step draw here would
+  only slow the baseline down (until issue 15 it did, by about 40% of an IB step);
+* collector, ``--num-envs 1`` (sync vector env): everything a collection does per step and per episode
+  (schedule, noise, mixer, the row log, part files), started the way ``collect`` starts it;
+* for reference, the bare loop through gymnasium's ``SyncVectorEnv.step`` on the collector's vector env (the
+  collector steps its sub-envs directly, so it does not pay this).
 
-Prints collector / bare (goal >= 0.9) and the speed-ups of 2 sub-envs over 1 (goal >= 1.7 on 2 cores).
+Then, in their own rounds, what sub-envs and worker processes buy over the collector with one sub-env:
+``--num-envs 2`` (async vector env, a pipe round trip per step) and ``--num-envs 2 --workers 2``.
 
-    python benchmarks/collect_overhead.py --demonstrator sb3:ppo.zip
+    python benchmarks/collect_overhead.py                                   # IB, zero demonstrator
+    python benchmarks/collect_overhead.py --demonstrator sb3:ppo-ib50.zip   # IB, a trained PPO
+    python benchmarks/collect_overhead.py --task reach-v3 --demonstrator scripted --steps 2000 --speedup-rounds 0
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 from vintix_data.collect import CollectConfig, Collector, prepare, run_workers
 from vintix_data.domains import make_env
 
 
-def bare_loop(task, demonstrator, steps: int) -> float:
+def clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def rates(steps: int, start: tuple[float, float]) -> tuple[float, float]:
+    """steps per second of wall time and of CPU time since ``start``."""
+    return tuple(steps / (now - then) for now, then in zip(clock(), start))
+
+
+def bare_loop(task, demonstrator, steps: int) -> tuple[float, float]:
     env = make_env(task)
     obs, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    low, high = env.action_space.low, env.action_space.high
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(steps):
         action = demonstrator.act(obs[None])[0]
-        rng.uniform(low, high)  # the noise draw any collector needs
         obs, _, terminated, truncated, _ = env.step(action)
         if terminated or truncated:
             obs, _ = env.reset()
-    dt = time.perf_counter() - t0
+    r = rates(steps, t0)
     env.close()
-    return steps / dt
+    return r
 
 
-def bare_vector_loop(task, demonstrator, steps: int) -> float:
-    """The same loop over the collector's own one-env vector env (sync, copy=False, no info)."""
+def bare_vector_loop(task, demonstrator, steps: int) -> tuple[float, float]:
+    """The same loop through gymnasium's SyncVectorEnv.step (copy=False, autoreset disabled, no info)."""
     import gymnasium as gym
 
     from vintix_data.collect import DropInfo
@@ -53,21 +67,19 @@ def bare_vector_loop(task, demonstrator, steps: int) -> float:
     envs = gym.vector.SyncVectorEnv([lambda: DropInfo(make_env(task))], copy=False,
                                     autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     obs, _ = envs.reset(seed=[0])
-    rng = np.random.default_rng(0)
-    low, high = envs.single_action_space.low, envs.single_action_space.high
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(steps):
         action = demonstrator.act(obs)
-        rng.uniform(low, high)
         obs, _, terminated, truncated, _ = envs.step(action)
         if terminated[0] or truncated[0]:
             obs, _ = envs.reset(options={"reset_mask": terminated | truncated})
-    dt = time.perf_counter() - t0
+    r = rates(steps, t0)
     envs.close()
-    return steps / dt
+    return r
 
 
-def collector(args, num_envs: int, vector: str, workers: int = 1) -> float:
+def collector(args, num_envs: int, vector: str, workers: int = 1) -> tuple[float, float]:
+    """Wall and CPU rates (CPU of this process only: meaningless with workers, which run in children)."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = CollectConfig(task=args.task, out=str(Path(tmp) / "ds"), demonstrator=args.demonstrator,
                             histories=args.histories, steps=args.steps, num_envs=num_envs, vector=vector, workers=workers)
@@ -75,12 +87,12 @@ def collector(args, num_envs: int, vector: str, workers: int = 1) -> float:
         schedule, histories = plan.schedule, plan.histories
         Path(cfg.out).mkdir()
         c = Collector(cfg, plan.task, schedule, plan.demonstrator, histories)
-        t0 = time.perf_counter()
+        t0 = clock()
         if workers > 1:
             run_workers(c, workers, num_envs)
         else:
             c.run()
-        return histories * schedule.steps / (time.perf_counter() - t0)
+        return rates(histories * schedule.steps, t0)
 
 
 def main() -> None:
@@ -88,31 +100,49 @@ def main() -> None:
     ap.add_argument("--task", default="industrial-benchmark-50-v1")
     ap.add_argument("--demonstrator", default="zero", help="sb3:PATH.zip for a neural demonstrator")
     ap.add_argument("--histories", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=20_000, help="transitions per history")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=10_000, help="transitions per history")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds of bare loop vs collector")
+    ap.add_argument("--speedup-rounds", type=int, default=3, help="rounds of 1 vs 2 sub-envs / workers (0: skip)")
     args = ap.parse_args()
 
     plan = prepare(CollectConfig(task=args.task, out=tempfile.mkdtemp(), demonstrator=args.demonstrator, steps=args.steps))
     task, demo = plan.task, plan.demonstrator
     total = args.histories * args.steps
-    best = {"bare": 0.0, "bare_vec": 0.0, "collect1": 0.0, "collect2": 0.0, "workers2": 0.0}
+    runs = {"bare": lambda: bare_loop(task, demo, total), "collect1": lambda: collector(args, 1, "sync"),
+            "bare_vec": lambda: bare_vector_loop(task, demo, total)}
+    wall: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     for r in range(args.rounds):
-        best["bare"] = max(best["bare"], bare_loop(task, demo, total))
-        best["bare_vec"] = max(best["bare_vec"], bare_vector_loop(task, demo, total))
-        best["collect1"] = max(best["collect1"], collector(args, 1, "sync"))
-        best["collect2"] = max(best["collect2"], collector(args, 2, "async"))
-        best["workers2"] = max(best["workers2"], collector(args, 2, "sync", workers=2))
-        print(f"round {r}: " + ", ".join(f"{k} {v:,.0f} steps/s" for k, v in best.items()), flush=True)
-    print(f"task {task.id}, demonstrator {args.demonstrator}, {args.histories} histories x {args.steps:,} steps")
-    print(f"  bare env.step + demonstrator       {best['bare']:>10,.0f} steps/s")
-    print(f"  bare loop on the same vector env   {best['bare_vec']:>10,.0f} steps/s")
-    print(f"  collector --num-envs 1 (sync)      {best['collect1']:>10,.0f} steps/s")
-    print(f"  collector --num-envs 2 (async)     {best['collect2']:>10,.0f} steps/s")
-    print(f"  collector --num-envs 2 --workers 2 {best['workers2']:>10,.0f} steps/s")
-    print(f"ratio collector/bare (plain env):  {best['collect1'] / best['bare']:.2f}")
-    print(f"ratio collector/bare (vector env): {best['collect1'] / best['bare_vec']:.2f} (goal >= 0.9)")
-    print(f"speed-up num-envs 2 async / 1:     {best['collect2'] / best['collect1']:.2f}")
-    print(f"speed-up num-envs 2 workers 2 / 1: {best['workers2'] / best['collect1']:.2f} (goal >= 1.7 on 2 cores)")
+        for name in (("bare", "collect1", "bare_vec") if r % 2 == 0 else ("collect1", "bare", "bare_vec")):
+            w, c = runs[name]()
+            wall[name].append(w)
+            cpu[name].append(c)
+        print(f"round {r}: " + ", ".join(f"{k} {wall[k][-1]:,.0f}" for k in runs) + " steps/s wall, "
+              + ", ".join(f"{k} {cpu[k][-1]:,.0f}" for k in runs) + " steps/s CPU; collector/bare "
+              f"{wall['collect1'][-1] / wall['bare'][-1]:.3f} wall, {cpu['collect1'][-1] / cpu['bare'][-1]:.3f} CPU", flush=True)
+
+    speed = {"collect1": [], "collect2": [], "workers2": []}
+    for r in range(args.speedup_rounds):
+        speed["collect1"].append(collector(args, 1, "sync")[0])
+        speed["collect2"].append(collector(args, 2, "async")[0])
+        speed["workers2"].append(collector(args, 2, "sync", workers=2)[0])
+        print(f"speed-up round {r}: " + ", ".join(f"{k} {v[-1]:,.0f} steps/s" for k, v in speed.items()), flush=True)
+
+    print(f"task {task.id}, demonstrator {args.demonstrator}, {args.histories} histories x {args.steps:,} steps, "
+          f"{args.rounds} rounds (best rate of each; wall / CPU)")
+    for name, label in (("bare", "bare env.step + demonstrator     "), ("collect1", "collector --num-envs 1 (sync)    "),
+                        ("bare_vec", "bare loop via SyncVectorEnv.step ")):
+        print(f"  {label} {max(wall[name]):>10,.0f} / {max(cpu[name]):>10,.0f} steps/s")
+    for clock_name, d in (("wall", wall), ("CPU", cpu)):
+        ratios = [c / b for c, b in zip(d["collect1"], d["bare"])]
+        print(f"ratio collector/bare ({clock_name:>4} time): median {statistics.median(ratios):.3f} over {len(ratios)} rounds "
+              f"(min {min(ratios):.3f}, max {max(ratios):.3f}; best/best {max(d['collect1']) / max(d['bare']):.3f}) "
+              "(goal >= 0.9)")
+    if args.speedup_rounds:
+        a = statistics.median(c2 / c1 for c2, c1 in zip(speed["collect2"], speed["collect1"]))
+        w = statistics.median(w2 / c1 for w2, c1 in zip(speed["workers2"], speed["collect1"]))
+        print(f"speed-up num-envs 2 async / 1:     {a:.2f} (wall, median over {args.speedup_rounds} rounds)")
+        print(f"speed-up num-envs 2 workers 2 / 1: {w:.2f} (goal >= 1.7 on 2 cores)")
 
 
 if __name__ == "__main__":

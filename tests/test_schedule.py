@@ -39,3 +39,26 @@ def test_mixer_is_the_convex_combination_clipped():
     np.testing.assert_allclose(a[0], [0.75 * 0.5 - 0.25, -0.75 + 0.25], rtol=1e-6)
     np.testing.assert_array_equal(a[1], [1.0, 0.0])  # clipped into the box
     assert a.dtype == np.float32
+
+
+def test_the_collectors_split_mixer_has_the_one_expression_bits():
+    """The collector precomputes ``1 - eps`` and ``eps * u`` per episode and mixes into preallocated rows; the
+    bytes of every dataset depend on that giving exactly the one-expression mixer's float32 actions."""
+    from vintix_data.schedule import mix_terms, mix_with
+
+    rng = np.random.default_rng(0)
+    for trial in range(500):
+        k, d = int(rng.integers(1, 6)), int(rng.integers(1, 18))
+        low, high = -rng.random(d) * 3, rng.random(d) * 3
+        demo = (rng.standard_normal((k, d)) * 2).astype(np.float32 if trial % 3 else np.float64)
+        demo[rng.random((k, d)) < 0.1] = -0.0
+        u, eps = rng.uniform(low, high, (k, d)), rng.random(k).astype(np.float32)
+        eps[rng.random(k) < 0.3] = 0.0
+        e64 = eps.astype(np.float64)[:, None]
+        expected = np.minimum(np.maximum((1.0 - e64) * demo + e64 * u, low), high).astype(np.float32)
+        keep, noise = mix_terms(eps, u)
+        out = np.empty((k, d), np.float32)
+        mix_with(demo.astype(np.float64), np.broadcast_to(keep, (k, d)).copy(), noise, np.tile(low, (k, 1)),
+                 np.tile(high, (k, 1)), np.empty((k, d)), out)
+        assert out.tobytes() == expected.tobytes()
+        assert mix_actions(demo, u, eps, low, high).tobytes() == expected.tobytes()

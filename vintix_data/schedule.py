@@ -41,8 +41,37 @@ class NoiseSchedule:
         return np.where(t <= horizon, eps, 0.0)
 
 
+def mix_terms(eps: np.ndarray, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mixer's two demonstrator-free factors, ``1 - eps`` (column) and ``eps * u``, in float64.
+
+    Split out so the collector computes them once per episode rather than once per step: the mixer's per-step
+    cost is what a collector adds on top of the env and the demonstrator.
+    """
+    eps = np.asarray(eps, np.float64)[:, None]
+    return 1.0 - eps, eps * uniform
+
+
+def mix_with(demo: np.ndarray, keep: np.ndarray, noise: np.ndarray, low: np.ndarray, high: np.ndarray,
+             scratch: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """``clip(keep * demo + noise, low, high)`` as float32, with ``keep, noise = mix_terms(eps, u)``.
+
+    The same float64 operations in the same order as the one-expression form (a float32 demo promotes to
+    float64 exactly, the result rounds to float32 once), so the bits equal :func:`mix_actions`'s. The collector
+    passes the demo already in float64, every operand at the batch's shape, a float64 ``scratch`` and a
+    float32 ``out``: NumPy then runs each ufunc on its fast path, without the broadcasting and casting set-up
+    that costs more than the arithmetic on a few numbers.
+    """
+    a = np.multiply(keep, demo, out=scratch)
+    np.add(a, noise, out=a)
+    np.maximum(a, low, out=a)
+    np.minimum(a, high, out=a)  # = np.clip, without its Python-level overhead
+    if out is None:
+        return a.astype(np.float32)
+    out[...] = a
+    return out
+
+
 def mix_actions(demo: np.ndarray, uniform: np.ndarray, eps: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """``clip((1 - eps) * demo + eps * u, low, high)`` row-wise, computed in float64, returned as float32."""
-    eps = np.asarray(eps, np.float64)[:, None]
-    a = (1.0 - eps) * demo + eps * uniform  # float32 demo promotes to float64 exactly
-    return np.minimum(np.maximum(a, low), high).astype(np.float32)  # = np.clip, without its Python-level overhead
+    keep, noise = mix_terms(eps, uniform)
+    return mix_with(demo, keep, noise, low, high)

@@ -21,10 +21,10 @@ import gymnasium as gym
 import numpy as np
 
 from vintix_data.collect.config import CollectConfig
-from vintix_data.collect.parts import completed_episodes, episode_noise, part_path
+from vintix_data.collect.parts import completed_episodes, episode_noise, part_path, save_part
 from vintix_data.domains import ConfiguredTask
 from vintix_data.format import EpisodeData
-from vintix_data.schedule import NoiseSchedule, mix_actions
+from vintix_data.schedule import NoiseSchedule, mix_terms, mix_with
 
 
 class DropInfo(gym.Wrapper):
@@ -50,10 +50,12 @@ class Collector:
         self.eps = schedule.epsilon(np.arange(schedule.steps)).astype(np.float32)
 
     def _make_vector_env(self, k: int) -> gym.vector.VectorEnv:
-        fns = [lambda: DropInfo(self.task.make_env()) for _ in range(k)]
         mode = self.cfg.vector if self.cfg.vector != "auto" else ("async" if k > 1 else "sync")
         if mode == "async":
+            fns = [lambda: DropInfo(self.task.make_env()) for _ in range(k)]
             return gym.vector.AsyncVectorEnv(fns, copy=False, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+        # _loop steps a sync vector env's sub-envs itself and ignores their infos: no DropInfo layer needed
+        fns = [self.task.make_env for _ in range(k)]
         return gym.vector.SyncVectorEnv(fns, copy=False, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
 
     def pending(self, histories: list[int] | None = None) -> list[tuple[int, int, int]]:
@@ -76,89 +78,168 @@ class Collector:
             envs.close()
 
     def _loop(self, envs, todo, progress) -> None:
+        """Step every slot in lockstep, logging each step as one row per slot; save an episode when it ends.
+
+        The per-step Python is all the collector adds to ``env.step`` + the demonstrator, so: what can be done
+        once per episode is (the reset seed, the noise, the mixer's ``1 - eps`` and ``eps * u``); a step writes
+        whole rows of the log through views made once (no per-slot scatter, no temporaries: the mixer rounds
+        straight into the action row); a sync vector env's sub-envs are stepped directly (with autoreset
+        disabled its ``step`` is that loop plus a batch copy and an info dict the collector does not use); and
+        the progress display hears at episode ends and every ``PROGRESS_EVERY`` steps, not every step.
+        """
         space = envs.single_action_space
         low, high = space.low.astype(np.float64), space.high.astype(np.float64)
         k, n_steps, limit = envs.num_envs, self.schedule.steps, self.limit
-        obs_dim, act_dim = int(np.prod(envs.single_observation_space.shape)), space.shape[0]
-        rows = np.arange(k)
-        # per-slot state: the history it runs (-1: idle), episode, t, step in episode, reset seed
-        hist = np.full(k, -1)
-        episode, t, step, seeds = (np.zeros(k, np.int64) for _ in range(4))
-        noise = np.zeros((k, limit, act_dim))
-        buf_obs = np.empty((k, limit, obs_dim), np.float32)
-        buf_act, buf_demo = np.empty((k, limit, act_dim), np.float32), np.empty((k, limit, act_dim), np.float32)
-        buf_rew = np.empty((k, limit), np.float32)
-        buf_term, buf_trunc = np.zeros((k, limit), bool), np.zeros((k, limit), bool)
+        batch_low, batch_high = np.tile(low, (k, 1)), np.tile(high, (k, 1))  # the mixer's operands at one shape
+        log = StepLog(3 * limit, k, envs.single_observation_space, space.shape[0])
+        scratch = np.empty((k, space.shape[0]))
+        # per-slot state: the history it runs (-1: idle), episode, its first t, its first log row, the log row
+        # where its plan ends (history end or episode limit), its reset seed
+        hist, episode, t0, g0, end, seeds = [-1] * k, [0] * k, [0] * k, [0] * k, [0] * k, [0] * k
         queue = list(todo)
+        parent_dirs: set[Path] = set()
 
-        def begin_episode(i: int) -> int:
-            h, e = int(hist[i]), int(episode[i])
-            step[i] = 0
+        def begin_episode(i: int, g: int) -> int:
+            h, e = hist[i], episode[i]
             seeds[i] = self.task.episode_seed(self.cfg.seed, h, e)
-            noise[i] = episode_noise(self.cfg.seed, h, e, low, high, limit)
-            return int(seeds[i])
+            m = min(limit, n_steps - t0[i])
+            noise = episode_noise(self.cfg.seed, h, e, low, high, limit)[:m]
+            log.keep[g: g + m, i], log.noise[g: g + m, i] = mix_terms(self.eps[t0[i]: t0[i] + m], noise)
+            g0[i], end[i] = g, g + m
+            return seeds[i]
 
-        def next_history(i: int) -> int | None:
+        def next_history(i: int, g: int) -> int | None:
             if not queue:
-                hist[i], step[i] = -1, 0
+                hist[i] = -1
+                log.keep[g:, i], log.noise[g:, i] = 1.0, 0.0  # an idle slot acts as the demonstrator
                 return None
-            hist[i], episode[i], t[i] = queue.pop(0)
-            return begin_episode(i)
+            hist[i], episode[i], t0[i] = (int(v) for v in queue.pop(0))
+            return begin_episode(i, g)
 
-        obs, _ = envs.reset(seed=[next_history(i) for i in range(k)])
-        obs = obs.reshape(k, -1)
+        obs, _ = envs.reset(seed=[next_history(i, 0) for i in range(k)])
+        log.obs[0] = obs
+        direct = envs.envs if isinstance(envs, gym.vector.SyncVectorEnv) else None
+        if direct is not None:  # per step: (slot, its env, its action row), made once like the row views
+            slot_steps = [list(zip(range(k), direct, log.act[g])) for g in range(log.size)]
+        rows, act_demo = log.rows, self.demo.act
+        tick = PROGRESS_EVERY if progress is not None else log.size + 1
+        g, reported, active = 0, 0, sum(h >= 0 for h in hist)
+        next_end = min(end[i] for i in range(k) if hist[i] >= 0)
+        event = min(next_end, tick)
         while True:
-            active = hist >= 0
-            if not active.any():
-                break
-            tc = np.minimum(t, n_steps - 1)
-            eps = np.where(active, self.eps[tc], np.float32(0.0))
-            demo = self.demo.act(obs)
-            actions = mix_actions(demo, noise[rows, step], eps, low, high)
-            buf_obs[rows, step] = obs  # before stepping: with copy=False the env reuses its observation buffer
-            next_obs, rewards, terminated, truncated, _ = envs.step(actions)
-            next_obs = next_obs.reshape(k, -1)
-            buf_act[rows, step] = actions
-            buf_demo[rows, step] = demo
-            buf_rew[rows, step] = rewards
-            t += active
-            history_done = active & (t == n_steps)
-            buf_term[rows, step] = terminated
-            buf_trunc[rows, step] = truncated | (history_done & ~terminated)
-            step += 1
-            ended = terminated | truncated | history_done
-            if progress is not None:
-                progress.advance(int(active.sum()))
-            if not ended.any():
-                obs = next_obs
+            obs, keep, noise, actions, demo_row, next_obs, rew, term, trunc = rows[g]
+            demo_row[...] = act_demo(obs)  # float64: exact, and the mixer's operand as it is
+            mix_with(demo_row, keep, noise, batch_low, batch_high, scratch, actions)
+            if direct is not None:  # = SyncVectorEnv.step with autoreset disabled, minus the batch copy and infos
+                ended = False
+                for i, env, action in slot_steps[g]:
+                    next_obs[i], rew[i], term[i], trunc[i], _ = out = env.step(action)
+                    if out[2] or out[3]:
+                        ended = True
+            else:
+                next_obs[...], rew[...], term[...], trunc[...], _ = envs.step(actions)
+                ended = term.any() or trunc.any()
+            g += 1
+            if not ended and g < event:
                 continue
-            reset_mask = np.zeros(k, bool)
-            reset_seeds: list[int | None] = [None] * k
-            for i in np.flatnonzero(ended):
-                reset_mask[i] = True
+            if progress is not None:
+                progress.advance(active * (g - reported))
+                reported = g
+            if not ended and g < next_end:
+                event = min(next_end, g + tick)
+                continue
+            reset_mask, reset_seeds, finished = np.zeros(k, bool), [None] * k, []
+            for i in range(k):
+                terminated, truncated = bool(log.term[g - 1, i]), bool(log.trunc[g - 1, i])
                 if hist[i] < 0:  # an idle sub-env in lockstep: restart it, store nothing
-                    step[i] = 0
+                    reset_mask[i] = terminated or truncated
                     continue
-                n = int(step[i])
-                final_obs = next_obs[i].astype(np.float32)
-                if self.hidden is not None:  # the demonstrator saw everything; the rows show the latent task only
-                    self.hidden.apply_(buf_obs[i, :n])
-                    self.hidden.apply_(final_obs)
-                ep = EpisodeData(history=int(hist[i]), episode=int(episode[i]), t0=int(t[i]) - n, reset_seed=int(seeds[i]),
-                                 observation=buf_obs[i, :n], action=buf_act[i, :n], demonstrator_action=buf_demo[i, :n],
-                                 epsilon=self.eps[t[i] - n: t[i]], reward=buf_rew[i, :n], terminated=buf_term[i, :n],
-                                 truncated=buf_trunc[i, :n], final_observation=final_obs)
+                n = g - g0[i]
+                history_done = t0[i] + n == n_steps
+                if not (terminated or truncated or history_done):
+                    if g >= end[i]:
+                        raise RuntimeError(f"{self.task.id}: an episode ran past the episode limit {limit}")
+                    continue
+                log.trunc[g - 1, i] = truncated or not terminated  # a history's last step ends its episode
+                ep = self._episode(log, i, g0[i], g, hist[i], episode[i], t0[i], seeds[i])
                 path = part_path(self.out, ep.history, ep.episode)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                ep.save_part(path)
+                if path.parent not in parent_dirs:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    parent_dirs.add(path.parent)
+                save_part(ep, path)
                 if progress is not None:
                     progress.episode_done(ep.history, float(ep.reward.sum(dtype=np.float64)), float(ep.epsilon[-1]))
-                if history_done[i]:
-                    reset_seeds[i] = next_history(i)
+                reset_mask[i] = True
+                finished.append((i, history_done, n))
+            if finished and g + limit > log.size:  # room for a whole new episode's plan below the log's end
+                lo = min([g0[i] for i in range(k) if hist[i] >= 0] + [g])
+                log.shift(lo, g + limit)
+                g0[:], end[:] = [max(v - lo, 0) for v in g0], [max(v - lo, 0) for v in end]
+                g, reported = g - lo, reported - lo
+            for i, history_done, n in finished:
+                if history_done:
+                    reset_seeds[i] = next_history(i, g)
                 else:
                     episode[i] += 1
-                    reset_seeds[i] = begin_episode(i)
-            if not (hist >= 0).any():
+                    t0[i] += n
+                    reset_seeds[i] = begin_episode(i, g)
+            active = sum(h >= 0 for h in hist)
+            if not active:
                 break
-            fresh, _ = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})
-            obs = np.where(reset_mask[:, None], fresh.reshape(k, -1), next_obs)
+            if direct is not None:  # = SyncVectorEnv.reset with a reset_mask, minus the batch copy and infos
+                for i in np.flatnonzero(reset_mask):
+                    log.obs[g, i] = direct[i].reset(seed=reset_seeds[i], options={})[0]
+            elif reset_mask.any():
+                fresh, _ = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})
+                log.obs[g, reset_mask] = fresh[reset_mask]
+            next_end = min(end[i] for i in range(k) if hist[i] >= 0)
+            event = min(next_end, g + tick)
+
+    def _episode(self, log: StepLog, i: int, start: int, stop: int, history: int, episode: int, t0: int,
+                 seed: int) -> EpisodeData:
+        """Slot ``i``'s rows ``start:stop`` of the log as an episode (copies: the log's rows are reused)."""
+        obs = log.obs_flat[start:stop, i].astype(np.float32)
+        final_obs = log.obs_flat[stop, i].astype(np.float32)
+        if self.hidden is not None:  # the demonstrator saw everything; the rows show the latent task only
+            self.hidden.apply_(obs)
+            self.hidden.apply_(final_obs)
+        rows = slice(start, stop)
+        return EpisodeData(history=history, episode=episode, t0=t0, reset_seed=seed, observation=obs,
+                           action=log.act[rows, i].copy(), demonstrator_action=log.demo[rows, i].astype(np.float32),
+                           epsilon=self.eps[t0: t0 + stop - start], reward=log.rew[rows, i].copy(),
+                           terminated=log.term[rows, i].copy(), truncated=log.trunc[rows, i].copy(),
+                           final_observation=final_obs)
+
+
+PROGRESS_EVERY = 256  # steps between progress reports when no episode ends (reports are throttled by time anyway)
+
+
+class StepLog:
+    """The collector's per-step arrays: row ``g`` is lockstep step ``g``, column ``i`` is slot ``i``.
+
+    An episode is one column of consecutive rows. Its past (<= limit rows) and its planned future (<= limit
+    rows) lie within ``[g - limit, g + limit)``, so ``3 * limit`` rows, shifted down when a new episode would
+    not fit (about once per ``limit`` steps), hold every running episode.
+    """
+
+    def __init__(self, size: int, k: int, obs_space: gym.spaces.Box, act_dim: int):
+        self.size = size
+        # what step g acts on, in the vector env's dtype (the demonstrator sees what it saw before); row g + 1
+        # is what step g returned
+        self.obs = np.empty((size + 1, k) + obs_space.shape, obs_space.dtype)
+        self.obs_flat = self.obs.reshape(size + 1, k, -1)  # a view: the demonstrator's rows
+        self.act = np.empty((size, k, act_dim), np.float32)
+        self.demo = np.empty((size, k, act_dim))  # float64: stored as float32, the cast the dataset always made
+        self.rew = np.empty((size, k), np.float32)
+        self.term, self.trunc = np.zeros((size, k), bool), np.zeros((size, k), bool)
+        self.keep, self.noise = np.ones((size, k, act_dim)), np.zeros((size, k, act_dim))  # mix_terms per step
+        # one tuple of row views per step, made once: indexing nine arrays per step costs more than the mixer
+        self.rows = [(self.obs_flat[g], self.keep[g], self.noise[g], self.act[g], self.demo[g], self.obs[g + 1],
+                      self.rew[g], self.term[g], self.trunc[g]) for g in range(size)]
+
+    def shift(self, lo: int, hi: int) -> None:
+        """Move rows ``lo:hi`` (everything live) to the top, in place (the row views stay valid)."""
+        hi = min(hi, self.size)
+        for a in (self.obs, self.act, self.demo, self.rew, self.term, self.trunc, self.keep, self.noise):
+            a[: hi + 1 - lo if a is self.obs else hi - lo] = a[lo: hi + 1 if a is self.obs else hi].copy()
+        self.keep[hi - lo:], self.noise[hi - lo:] = 1.0, 0.0
