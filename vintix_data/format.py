@@ -25,6 +25,7 @@ FORMAT_VERSION = "1.0"
 DATA_DIR = "data"
 META_DIR = "meta"
 STATE_DIR = ".vintix"  # resume state; push ignores dot-folders
+RELEASE_FORMAT = "vintix-release/1"  # release.json of a release root (vintix-data release writes it, push ROOT reads it)
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 ROW_GROUP_ROWS = 65_536
 COLUMNS = ("history", "episode", "step", "t", "observation", "action", "demonstrator_action", "epsilon", "reward",

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vintix_data.format import DatasetInfo, FormatError
+from vintix_data.format import RELEASE_FORMAT, DatasetInfo, FormatError
 from vintix_data.hub.client import (REPO_TYPE, HubError, api as make_api, check_ref, check_repo_id, hub_errors, one_line,
                                     require_token)
 from vintix_data.hub.index import (INDEX_FILE, IndexEntry, dataset_repo, index_repo, order_entries, read_index,
                                    write_index_folder)
 from vintix_data.hub.push import local_files, push, remote_diff
 
-RELEASE_FORMAT = "vintix-release/1"
 COLLECTION_TITLE = "Vintix datasets"
 
 

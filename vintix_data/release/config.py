@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 
 from vintix_data.errors import UserError
 
-RELEASE_FORMAT = "vintix-release/1"
 EXECUTORS = ("local", "ray")
 
 
