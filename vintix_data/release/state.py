@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 from vintix_data import __version__
-from vintix_data.format import atomic_write_text
+from vintix_data.format import RELEASE_FORMAT, atomic_write_text
 from vintix_data.locking import LOCK_NAME
-from vintix_data.format import RELEASE_FORMAT
 from vintix_data.release.config import ReleaseConfig, ReleaseError
 from vintix_data.release.units import RELEASE_DIR
 
