@@ -158,7 +158,8 @@ def test_hidden_collection_is_deterministic(hidden_mw, tmp_path):
 
 
 def test_validate_rejects_a_leaked_hidden_column(hidden_mw, tmp_path):
-    """A goal value written into a shard (manifest rewritten to match): only the hidden check can catch it."""
+    """A goal value written into a shard (manifest rewritten to match): the hidden check names the row (the stats
+    recomputed from the rows see the changed mean of that column too)."""
     from vintix_data.manifest import write_manifest
     from vintix_data.validate import validate
 
@@ -173,8 +174,9 @@ def test_validate_rejects_a_leaked_hidden_column(hidden_mw, tmp_path):
     pq.write_table(table, shard, compression="zstd")
     write_manifest(bad)
     report = validate(bad)
-    assert not report.ok and report.errors and all("hidden" in e for e in report.errors), report.errors
+    assert not report.ok and "hidden" in report.errors[0], report.errors
     assert "history 0 episode 1 t=123" in report.errors[0] and "goal" in report.errors[0]
+    assert all("hidden" in e or "observation mean[37]" in e for e in report.errors), report.errors
     proc = run_cli("validate", str(bad))
     assert proc.returncode == 1 and "hidden" in proc.stderr, proc.stderr
 

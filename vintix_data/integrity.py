@@ -102,8 +102,9 @@ def check_stats(folder: Path, totals: RowTotals, returns: list[float], report) -
                 g = np.array([np.nan])
             w = np.atleast_1d(np.asarray(want[field], np.float64))
             exact = field in ("min", "max")
-            if g.shape != w.shape or not np.all((g == w) if exact else _close(g, w, scale)):
-                i = int(np.argmax(g != w)) if g.shape == w.shape else 0
+            ok = (g == w) if exact else _close(g, w, scale) if g.shape == w.shape else None
+            if g.shape != w.shape or not np.all(ok):
+                i = int(np.argmax(~ok)) if g.shape == w.shape else 0  # the first element that fails, not merely differs
                 shown = g[i] if g.shape == w.shape else got.get(field)
                 report.fail("stats", f"{where}: {name} {field}[{i}] {shown} != {w[i]:.9g} recomputed from the rows")
                 break
