@@ -2,10 +2,11 @@
 
 One run, on this machine, through the real CLI (`vintix-data release`):
 
-1. Industrial Benchmark, the same 4 histories x STEPS with the same installed PPO demonstrator, released with 1 and
+1. Industrial Benchmark, the same HISTORIES x STEPS with the same installed PPO demonstrator, released with 1 and
    with 2 workers, on local processes and on a local Ray. The rate is the transitions of the history units over the
    span from the first history unit's start to the last one's end (``.release/units.jsonl``), so Ray's start-up, the
-   gate and finalize are not in it. Prints 2-worker / 1-worker (goal >= 1.8 on 2 cores).
+   gate and finalize are not in it (a Ray worker's first unit still pays its imports, ~5 s: enough work per worker
+   makes that small). Prints 2-worker / 1-worker (goal >= 1.8 on 2 cores).
 2. One history unit of a Meta-World task (scripted expert) and of a MuJoCo task (a PPO policy; its quality does not
    change the cost of a step) with 1 worker: transitions per second of one core, per domain.
 3. PPO training speed with the paper's IB recipe (steps/s of one core).
@@ -13,7 +14,7 @@ One run, on this machine, through the real CLI (`vintix-data release`):
 From these it prints an estimate of the wall time of the paper's collectable data (paper_tasks.csv: IB, Meta-World,
 MuJoCo) on a Ray cluster of CORES cores, at the 2-worker efficiency measured in 1.
 
-    python benchmarks/release_scaling.py [--steps 20000] [--cores 64]
+    python benchmarks/release_scaling.py [--histories 8 --steps 100000] [--cores 64]
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def release_rate(work: Path, task: str, cache: Path, executor: str, workers: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=20_000, help="transitions per history in part 1")
+    ap.add_argument("--histories", type=int, default=8, help="histories in part 1")
+    ap.add_argument("--steps", type=int, default=100_000, help="transitions per history in part 1")
     ap.add_argument("--cores", type=int, default=64)
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
@@ -80,11 +82,11 @@ def main() -> None:
     cli("demonstrator", "train", MJ, "--algo", "ppo", "--out", str(cache / "demonstrators" / f"{MJ}.zip"),
         "--timesteps", "2048", "--no-install")
 
-    print(f"1. {IB}: 4 histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s")
+    print(f"1. {IB}: {args.histories} histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s")
     rates = {}
     for executor in ("local", "ray"):
         for workers in (1, 2):
-            rates[executor, workers] = release_rate(work, IB, cache, executor, workers, 4, args.steps)
+            rates[executor, workers] = release_rate(work, IB, cache, executor, workers, args.histories, args.steps)
             print(f"   {executor:<5} {workers} worker{'s' if workers > 1 else ' '}: {rates[executor, workers]:8,.0f} steps/s")
         print(f"   {executor}: 2 workers / 1 worker = {rates[executor, 2] / rates[executor, 1]:.2f} (goal >= 1.8)")
 
