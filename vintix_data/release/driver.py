@@ -213,8 +213,13 @@ def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
 
 def _release_locked(cfg: ReleaseConfig, specs: list[TaskSpec], locks: contextlib.ExitStack, progress_factory,
                     write_report) -> ReleaseSummary:
-    state = ReleaseState.open(cfg, [t.id for t in specs])
+    ReleaseState.check(cfg)  # refuse a root of other settings before starting Ray, and write nothing until Ray is up
     executor = make_executor(cfg.executor, cfg.workers, cfg.max_retries, cfg.ray_address)
+    try:
+        state = ReleaseState.open(cfg, [t.id for t in specs])
+    except BaseException:
+        executor.close()
+        raise
     total_steps = sum((cfg.histories or t.num_histories) * (cfg.steps or t.history_steps) for t in specs)
     progress = progress_factory(len(specs), total_steps) if progress_factory else None
     if progress is not None:

@@ -9,9 +9,12 @@ so a retry continues from the episodes already saved.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as queue_mod
 import socket
+import sys
+import tempfile
 import time
 from urllib.parse import urlparse
 
@@ -114,6 +117,21 @@ def check_ray_address(address: str | None, timeout_s: float = 5.0) -> None:
         raise ReleaseError(f"--ray-address {address}: no Ray cluster answers there ({e.strerror or e})") from None
 
 
+@contextlib.contextmanager
+def stderr_captured():
+    """File descriptor 2 goes to a temporary file for the block (what C++ libraries print there included)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _ray_unit(key, fn, args, progress_q):
     import torch
 
@@ -135,11 +153,13 @@ class RayExecutor:
         if address in (None, "", "local") and os.environ.get("PYTHONPATH"):  # a local Ray's workers import what we do
             env["env_vars"]["PYTHONPATH"] = os.environ["PYTHONPATH"]
         try:
-            if address in (None, "", "local"):
-                ray.init(num_cpus=capacity, include_dashboard=False, log_to_driver=False, runtime_env=env, logging_level="WARNING",
-                         ignore_reinit_error=True)
-            else:
-                ray.init(address=address, log_to_driver=False, runtime_env=env, ignore_reinit_error=True, logging_level="WARNING")
+            with stderr_captured():  # Ray's C++ core logs each connection retry on fd 2: the user gets our one line
+                if address in (None, "", "local"):
+                    ray.init(num_cpus=capacity, include_dashboard=False, log_to_driver=False, runtime_env=env,
+                             logging_level="WARNING", ignore_reinit_error=True)
+                else:
+                    ray.init(address=address, log_to_driver=False, runtime_env=env, ignore_reinit_error=True,
+                             logging_level="WARNING")
         except (ConnectionError, RuntimeError) as e:
             raise ReleaseError(f"Ray did not start ({str(e).splitlines()[0]})") from None
         cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -37,8 +37,8 @@ class ReleaseState:
         self.root, self.manifest, self.tasks = Path(root), manifest, tasks
 
     @classmethod
-    def open(cls, cfg: ReleaseConfig, task_ids: list[str]) -> "ReleaseState":
-        """Check the root against the request (ReleaseError, one line; nothing written), then create or load it."""
+    def check(cls, cfg: ReleaseConfig) -> None:
+        """The refusals of :meth:`open` (ReleaseError, one line), without writing anything."""
         root = Path(cfg.out)
         if root.exists() and not root.is_dir():
             raise ReleaseError(f"--out {root} is a file, not a release folder")
@@ -46,11 +46,24 @@ class ReleaseState:
         if cfg.resume:
             if not path.exists():
                 raise ReleaseError(f"--resume: {root} holds no release (release.json)")
-            manifest = json.loads(path.read_text())
-            if manifest.get("settings") != cfg.settings():
-                saved = manifest.get("settings", {})
+            saved = json.loads(path.read_text()).get("settings", {})
+            if saved != cfg.settings():
                 diff = sorted(k for k in cfg.settings() if saved.get(k) != cfg.settings()[k])
                 raise ReleaseError(f"--resume: {root} is a release with other settings ({', '.join(diff)})")
+        elif path.exists():
+            same = json.loads(path.read_text()).get("settings", {}) == cfg.settings()
+            raise ReleaseError(f"{root} already holds a release" + (" of these settings; pass --resume to continue it"
+                                                                   if same else " with other settings; choose another --out"))
+        elif root.exists() and any(p.name != LOCK_NAME for p in root.iterdir()):
+            raise ReleaseError(f"{root} exists and is not empty; choose a new --out")
+
+    @classmethod
+    def open(cls, cfg: ReleaseConfig, task_ids: list[str]) -> "ReleaseState":
+        """Check the root against the request (:meth:`check`; nothing written), then create or load it."""
+        cls.check(cfg)
+        root = Path(cfg.out)
+        if cfg.resume:
+            manifest = json.loads((root / "release.json").read_text())
             tasks_path = root / RELEASE_DIR / "tasks.json"
             tasks = json.loads(tasks_path.read_text()) if tasks_path.exists() else {}
             for t in tasks.values():  # a failed task is tried again from the stage it failed in
@@ -58,19 +71,12 @@ class ReleaseState:
                     t.pop("error", None)
                     t["stage"] = _retry_stage(t)
             return cls(root, manifest, tasks)
-        if path.exists():
-            saved = json.loads(path.read_text()).get("settings", {})
-            same = saved == cfg.settings()
-            raise ReleaseError(f"{root} already holds a release" + (" of these settings; pass --resume to continue it"
-                                                                   if same else " with other settings; choose another --out"))
-        if root.exists() and any(p.name != LOCK_NAME for p in root.iterdir()):
-            raise ReleaseError(f"{root} exists and is not empty; choose a new --out")
         manifest = {"format": RELEASE_FORMAT, "selection": list(cfg.selection), "tasks": task_ids,
                     "settings": cfg.settings(), "vintix": __version__, "runs": []}
         (root / RELEASE_DIR).mkdir(parents=True, exist_ok=True)
         state = cls(root, manifest, {t: {"stage": "demonstrator"} for t in task_ids})
         state.save_tasks()
-        atomic_write_text(path, _dump(manifest))
+        atomic_write_text(root / "release.json", _dump(manifest))
         return state
 
     def task(self, task_id: str) -> dict:
