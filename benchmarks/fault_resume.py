@@ -1,6 +1,6 @@
 """SIGKILL `vintix-data collect` at a random moment, `--resume` it, and compare with an uninterrupted run; N times.
 
-    python benchmarks/fault_resume.py --trials 20 --work /tmp/fault [--histories 3 --steps 20000] [--seed 0]
+    python benchmarks/fault_resume.py --trials 20 --work fault [--histories 3 --steps 20000] [--seed 0]
 
 One uninterrupted collection is the reference (its wall time T sets the window). Each trial starts the same
 collection in a fresh folder, kills it with SIGKILL after a uniform random delay in [0.3 s, T] (so kills land in
@@ -16,7 +16,7 @@ start-up, in the state's creation, mid-collection, in finalize, or after the run
 Prints one line per trial (kill time, what the killed run had left, verdict) and then `k/N identical`. The
 children run at `nice 10` with one BLAS thread, one trial at a time, so the campaign stays in the background.
 
-    python benchmarks/fault_resume.py --concurrent --trials 20 --work /tmp/fault-concurrent
+    python benchmarks/fault_resume.py --concurrent --trials 20 --work fault-concurrent
 
 instead kills one collection mid-way, then per trial copies that interrupted folder and starts two
 `collect --resume` on it at the same moment: one must finish (exit 0) with the reference's data, the other must

@@ -75,3 +75,28 @@ def tiny_dataset(tmp_path_factory) -> Path:
     run_cli("collect", TASK, "--out", str(out), "--demonstrator", "zero", "--histories", "2", "--steps", "5000",
             "--reference-episodes", "10", check=True)
     return out
+
+
+# -- the project's test Hub (tests/hub_server.py): one server per test module, clients pointed at it over HTTP ------
+
+HUB_TOKEN = "hf_vintix_test_token"
+
+
+def hub_client_env(url: str, home: Path) -> dict[str, str]:
+    """The environment that points huggingface_hub and datasets (in-process or CLI subprocesses) at a test Hub."""
+    return {"HF_ENDPOINT": url, "HF_TOKEN": HUB_TOKEN, "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
+            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+@pytest.fixture(scope="module")
+def hub():
+    from tests.hub_server import HubServer
+
+    with HubServer(tokens={HUB_TOKEN}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hub_env(hub, tmp_path_factory) -> dict[str, str]:
+    return hub_client_env(hub.url, tmp_path_factory.mktemp("hf_home"))

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TASK, run_cli
-from tests.hub_server import HubServer
+from tests.conftest import HUB_TOKEN, TASK, run_cli
 
-TOKEN = "hf_vintix_test_token"
+TOKEN = HUB_TOKEN
 ORG = "vintix-test"
 REPO = f"{ORG}/vintix-{TASK}"
 
@@ -49,20 +48,6 @@ def assert_clean_failure(proc: subprocess.CompletedProcess, *needles: str, code:
     assert line.startswith("error: "), proc.stderr
     for n in needles:
         assert n in line, (n, line)
-
-
-@pytest.fixture(scope="module")
-def hub():
-    with HubServer(tokens={TOKEN}) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def hub_env(hub, tmp_path_factory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("hf_home")
-    return {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 def run_many(calls: list[tuple[list[str], dict]], timeout: float = 300) -> list[subprocess.CompletedProcess]:

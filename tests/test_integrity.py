@@ -12,12 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import TASK, run_cli
-from tests.hub_server import HubServer
+from tests.conftest import HUB_TOKEN, TASK, hub_client_env, run_cli
 from vintix_data.manifest import write_manifest
 from vintix_data.validate import validate
 
-TOKEN = "hf_vintix_test_token"
+TOKEN = HUB_TOKEN
 
 
 def edit_json(folder: Path, name: str, fn) -> None:
@@ -96,16 +95,6 @@ def test_an_edited_card_or_plot_is_caught_by_the_manifest(tiny_dataset, tmp_path
     assert "plots/extra.png: not listed in the manifest" in errors, errors
 
 
-@pytest.fixture(scope="module")
-def hub():
-    with HubServer(tokens={TOKEN}) as server:
-        yield server
-
-
-def hub_env(hub, home: Path) -> dict[str, str]:
-    return {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 def test_verify_after_a_push_rejects_each_metadata_edit_made_on_the_hub(hub, tiny_dataset, tmp_path):
@@ -113,7 +102,7 @@ def test_verify_after_a_push_rejects_each_metadata_edit_made_on_the_hub(hub, tin
     the manifest left alone and once with a manifest rewritten to match: verify refuses both, one line per problem."""
     from huggingface_hub import HfApi
 
-    env = hub_env(hub, tmp_path / "hf_home")
+    env = hub_client_env(hub.url, tmp_path / "hf_home")
     api = HfApi(endpoint=hub.url, token=TOKEN)
     for i, (name, (edit, message)) in enumerate(EDITS.items()):
         repo = f"vintix-test/integrity-{i}"
@@ -150,6 +139,6 @@ def test_push_refuses_an_edited_folder(hub, tiny_dataset, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_dataset, copy, ignore=shutil.ignore_patterns(".vintix"))
     half_reward_scale(copy)
-    proc = run_cli("push", str(copy), "--repo", "vintix-test/refused", env=hub_env(hub, tmp_path / "hf_home"))
+    proc = run_cli("push", str(copy), "--repo", "vintix-test/refused", env=hub_client_env(hub.url, tmp_path / "hf_home"))
     assert proc.returncode == 1 and "fails validation" in proc.stderr and "reward_scale 0.5" in proc.stderr
     assert ("dataset", "vintix-test/refused") not in hub.state.repos

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import one_line_error, run_cli, run_model_cli
-from tests.hub_server import HubServer
+from tests.conftest import HUB_TOKEN, one_line_error, run_cli, run_model_cli
 
-TOKEN = "hf_vintix_test_token"
+TOKEN = HUB_TOKEN
 ORG = "vintix-rel"
 T50, T70, T90, T100 = (f"industrial-benchmark-{p}-v1" for p in (50, 70, 90, 100))
 TASKS = [T50, T70, T90, T100]
@@ -44,17 +43,8 @@ def folder_files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def hub():
-    with HubServer(tokens={TOKEN}) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def hub_env(hub, tmp_path_factory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("hf_home")
-    return {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-            "HF_HUB_DISABLE_PROGRESS_BARS": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+def hub_env(hub_env) -> dict[str, str]:
+    return {**hub_env, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # conftest's, without tqdm bars in the CLIs' output
 
 
 @pytest.fixture(scope="module")
