@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vintix_data.collect import CollectConfig, Collector, prepare, run_identity
@@ -94,10 +94,9 @@ def gate_unit(root: str, run: TaskRun, cfg: ReleaseConfig, progress=None) -> dic
     t0 = time.perf_counter()
     log_unit(Path(root), f"{run.task}/gate", "start")
     spec = resolve(get_task(run.task))
+    suggested = spec.adapter.suggested_episode_limit(spec.spec)
     tried, result, limit = [], None, None
-    for limit in (None, spec.adapter.suggested_episode_limit(spec.spec)):
-        if limit is None and tried:
-            break
+    for limit in (None, suggested) if suggested else (None,):
         task = configure_task(spec.spec, episode_limit=limit)
         env = task.make_env()
         demo = load_demonstrator(run.demonstrator, env.observation_space, env.action_space, task=task)
@@ -112,7 +111,7 @@ def gate_unit(root: str, run: TaskRun, cfg: ReleaseConfig, progress=None) -> dic
         run = TaskRun(run.task, run.demonstrator, run.histories, run.steps, chosen)
         config = collect_config(Path(root), cfg, run, resume=False)
         out = Path(config.out)
-        plan = prepare(CollectConfig(**{**asdict(config), "resume": (out / STATE_DIR / "state.json").exists()}))
+        plan = prepare(replace(config, resume=(out / STATE_DIR / "state.json").exists()))
         identity = run_identity(config, plan.spec, plan.demonstrator, plan.histories, plan.schedule.steps)
         if not (out / STATE_DIR / "state.json").exists():
             create_state(out, identity)
