@@ -132,6 +132,16 @@ def stderr_captured():
             os.close(saved)
 
 
+def _warm_up() -> None:
+    """What every unit imports (torch, SB3, the collector): paid here, while the driver gates its first tasks."""
+    import stable_baselines3  # noqa: F401
+    import torch
+
+    import vintix_data.collect  # noqa: F401
+
+    torch.set_num_threads(1)
+
+
 def _ray_unit(key, fn, args, progress_q):
     import torch
 
@@ -167,6 +177,11 @@ class RayExecutor:
         self.progress = Queue(actor_options={"num_cpus": 0})
         self.remote = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(_ray_unit)
         self.refs: dict = {}  # ObjectRef -> key
+        # Ray starts a worker process when a task first needs one, and a unit's imports take seconds: without this,
+        # the second worker of a 2-core release began its first history ~4.5 s after the first (measured). Workers
+        # are reused for later tasks, so each core's worker starts (and imports) once, in parallel with the gates.
+        warm = ray.remote(num_cpus=1)(_warm_up)
+        self.warming = [warm.remote() for _ in range(self.capacity)]
 
     def submit(self, key: str, fn, *args) -> None:
         self.refs[self.remote.remote(key, fn, args, self.progress)] = key
