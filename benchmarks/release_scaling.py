@@ -6,7 +6,11 @@ One run, on this machine, through the real CLI (`vintix-data release`):
    with 2 workers, on local processes and on a local Ray. The rate is the transitions of the history units over the
    span from the first history unit's start to the last one's end (``.release/units.jsonl``), so Ray's start-up, the
    gate and finalize are not in it (a Ray worker's first unit still pays its imports, ~5 s: enough work per worker
-   makes that small). Prints 2-worker / 1-worker (goal >= 1.8 on 2 cores).
+   makes that small). Prints 2-worker / 1-worker (goal >= 1.8 on 2 cores). Beside it, in the same run, the machine's
+   own ceiling: the same histories collected by 1 process, then split over 2 independent processes that share
+   nothing (no release, no driver, no Ray), measured before and after the releases. Two busy cores of a shared VM
+   do not give twice one core's rate (caches, memory and the host's other guests are shared), so the release's
+   efficiency is its ratio over the ceiling's.
 2. One history unit of a Meta-World task (scripted expert) and of a MuJoCo task (a PPO policy; its quality does not
    change the cost of a step) with 1 worker: transitions per second of one core, per domain.
 3. PPO training speed with the paper's IB recipe (steps/s of one core).
@@ -14,7 +18,7 @@ One run, on this machine, through the real CLI (`vintix-data release`):
 From these it prints an estimate of the wall time of the paper's collectable data (paper_tasks.csv: IB, Meta-World,
 MuJoCo) on a Ray cluster of CORES cores, at the 2-worker efficiency measured in 1.
 
-    python benchmarks/release_scaling.py [--histories 8 --steps 100000] [--cores 64]
+    python benchmarks/release_scaling.py [--histories 8 --steps 50000] [--cores 64]
 """
 
 from __future__ import annotations
@@ -63,10 +67,41 @@ def release_rate(work: Path, task: str, cache: Path, executor: str, workers: int
     return rate
 
 
+WORKER = """
+import sys, time
+from pathlib import Path
+from vintix_data.collect import CollectConfig, Collector, prepare
+task, out, demo, steps, hs = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), [int(h) for h in sys.argv[5].split(",")]
+cfg = CollectConfig(task=task, out=str(out), demonstrator=demo, histories=max(hs) + 1, steps=steps, num_envs=1)
+plan = prepare(cfg)
+out.mkdir(parents=True)
+c = Collector(cfg, plan.task, plan.schedule, plan.demonstrator, plan.histories)
+t0 = time.time()
+c.run(None, hs, 1)
+print(t0, time.time(), len(hs) * steps)
+"""
+
+
+def ceiling_rate(work: Path, demo: str, processes: int, histories: int, steps: int, tag: str) -> float:
+    """Transitions/s of ``histories`` split over ``processes`` independent collector processes (first start to last end)."""
+    procs = []
+    for i in range(processes):
+        hs = ",".join(str(h) for h in range(i, histories, processes))
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, IB, str(work / f"ceiling-{tag}-{processes}-{i}"), demo,
+                                       str(steps), hs], stdout=subprocess.PIPE, text=True))
+    spans = []
+    for p in procs:
+        out, _ = p.communicate()
+        if p.returncode:
+            raise SystemExit(f"a ceiling process failed (exit {p.returncode})")
+        spans.append([float(v) for v in out.split()])
+    return sum(n for _, _, n in spans) / (max(e for _, e, _ in spans) - min(s for s, _, _ in spans))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--histories", type=int, default=8, help="histories in part 1")
-    ap.add_argument("--steps", type=int, default=100_000, help="transitions per history in part 1")
+    ap.add_argument("--steps", type=int, default=50_000, help="transitions per history in part 1")
     ap.add_argument("--cores", type=int, default=64)
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
@@ -83,12 +118,25 @@ def main() -> None:
         "--timesteps", "2048", "--no-install")
 
     print(f"1. {IB}: {args.histories} histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s")
+    demo = f"sb3:{cache / 'demonstrators' / f'{IB}.zip'}"
+    ceiling = {n: [ceiling_rate(work, demo, n, args.histories, args.steps, "before")] for n in (1, 2)}
+    print(f"   machine ceiling, before: 1 process {ceiling[1][0]:8,.0f} steps/s, 2 independent processes "
+          f"{ceiling[2][0]:8,.0f} steps/s = {ceiling[2][0] / ceiling[1][0]:.2f}")
     rates = {}
     for executor in ("local", "ray"):
         for workers in (1, 2):
             rates[executor, workers] = release_rate(work, IB, cache, executor, workers, args.histories, args.steps)
             print(f"   {executor:<5} {workers} worker{'s' if workers > 1 else ' '}: {rates[executor, workers]:8,.0f} steps/s")
         print(f"   {executor}: 2 workers / 1 worker = {rates[executor, 2] / rates[executor, 1]:.2f} (goal >= 1.8)")
+    for n in (1, 2):
+        ceiling[n].append(ceiling_rate(work, demo, n, args.histories, args.steps, "after"))
+    print(f"   machine ceiling, after:  1 process {ceiling[1][1]:8,.0f} steps/s, 2 independent processes "
+          f"{ceiling[2][1]:8,.0f} steps/s = {ceiling[2][1] / ceiling[1][1]:.2f}")
+    machine = (sum(ceiling[2]) / 2) / (sum(ceiling[1]) / 2)
+    for executor in ("local", "ray"):
+        ratio = rates[executor, 2] / rates[executor, 1]
+        print(f"   {executor}: 2 / 1 workers {ratio:.2f}, the machine's 2 / 1 processes {machine:.2f} (mean of before and "
+              f"after): the release gets {ratio / machine:.0%} of the machine's scaling")
 
     print("2. one history unit, 1 worker, per domain")
     per_core = {"industrial-benchmark": rates["local", 1]}
