@@ -8,7 +8,8 @@ One run, on this machine, through the real CLI (`vintix-data release`):
    gate and finalize are not in it (a Ray worker's first unit still pays its imports, ~5 s: enough work per worker
    makes that small). Prints 2-worker / 1-worker (goal >= 1.8 on 2 cores). Beside it, in the same run, the machine's
    own ceiling: the same histories collected by 1 process, then split over 2 independent processes that share
-   nothing (no release, no driver, no Ray), measured before and after the releases. Two busy cores of a shared VM
+   nothing (no release, no driver, no Ray). Each round measures all six back to back and the figures are medians of
+   each round's 2 / 1 ratio: this VM's speed drifts by tens of percent within minutes. Two busy cores of a shared VM
    do not give twice one core's rate (caches, memory and the host's other guests are shared), so the release's
    efficiency is its ratio over the ceiling's.
 2. One history unit of a Meta-World task (scripted expert) and of a MuJoCo task (a PPO policy; its quality does not
@@ -18,7 +19,7 @@ One run, on this machine, through the real CLI (`vintix-data release`):
 From these it prints an estimate of the wall time of the paper's collectable data (paper_tasks.csv: IB, Meta-World,
 MuJoCo) on a Ray cluster of CORES cores, at the 2-worker efficiency measured in 1.
 
-    python benchmarks/release_scaling.py [--histories 8 --steps 50000] [--cores 64]
+    python benchmarks/release_scaling.py [--histories 8 --steps 25000 --rounds 3] [--cores 64]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,10 +74,12 @@ import sys, time
 from pathlib import Path
 from vintix_data.collect import CollectConfig, Collector, prepare
 task, out, demo, steps, hs = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), [int(h) for h in sys.argv[5].split(",")]
+start_at = float(sys.argv[6])
 cfg = CollectConfig(task=task, out=str(out), demonstrator=demo, histories=max(hs) + 1, steps=steps, num_envs=1)
 plan = prepare(cfg)
 out.mkdir(parents=True)
 c = Collector(cfg, plan.task, plan.schedule, plan.demonstrator, plan.histories)
+time.sleep(max(0.0, start_at - time.time()))  # the processes start together, after their imports
 t0 = time.time()
 c.run(None, hs, 1)
 print(t0, time.time(), len(hs) * steps)
@@ -84,11 +88,11 @@ print(t0, time.time(), len(hs) * steps)
 
 def ceiling_rate(work: Path, demo: str, processes: int, histories: int, steps: int, tag: str) -> float:
     """Transitions/s of ``histories`` split over ``processes`` independent collector processes (first start to last end)."""
-    procs = []
+    procs, start_at = [], time.time() + 15
     for i in range(processes):
         hs = ",".join(str(h) for h in range(i, histories, processes))
         procs.append(subprocess.Popen([sys.executable, "-c", WORKER, IB, str(work / f"ceiling-{tag}-{processes}-{i}"), demo,
-                                       str(steps), hs], stdout=subprocess.PIPE, text=True))
+                                       str(steps), hs, str(start_at)], stdout=subprocess.PIPE, text=True))
     spans = []
     for p in procs:
         out, _ = p.communicate()
@@ -101,7 +105,8 @@ def ceiling_rate(work: Path, demo: str, processes: int, histories: int, steps: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--histories", type=int, default=8, help="histories in part 1")
-    ap.add_argument("--steps", type=int, default=50_000, help="transitions per history in part 1")
+    ap.add_argument("--steps", type=int, default=25_000, help="transitions per history in part 1")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (this VM's speed drifts: medians of paired ratios)")
     ap.add_argument("--cores", type=int, default=64)
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
@@ -117,36 +122,35 @@ def main() -> None:
     cli("demonstrator", "train", MJ, "--algo", "ppo", "--out", str(cache / "demonstrators" / f"{MJ}.zip"),
         "--timesteps", "2048", "--no-install")
 
-    print(f"1. {IB}: {args.histories} histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s")
+    print(f"1. {IB}: {args.histories} histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s; "
+          f"{args.rounds} rounds, each: the machine's 1 and 2 processes, then the releases")
     demo = f"sb3:{cache / 'demonstrators' / f'{IB}.zip'}"
-    ceiling = {n: [ceiling_rate(work, demo, n, args.histories, args.steps, "before")] for n in (1, 2)}
-    print(f"   machine ceiling, before: 1 process {ceiling[1][0]:8,.0f} steps/s, 2 independent processes "
-          f"{ceiling[2][0]:8,.0f} steps/s = {ceiling[2][0] / ceiling[1][0]:.2f}")
-    rates = {}
+    kinds = [("machine", 1), ("machine", 2), ("local", 1), ("local", 2), ("ray", 1), ("ray", 2)]
+    rates: dict[tuple[str, int], list[float]] = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        for kind, n in kinds:
+            if kind == "machine":
+                rates[kind, n].append(ceiling_rate(work / f"round{r}", demo, n, args.histories, args.steps, "ceiling"))
+            else:
+                rates[kind, n].append(release_rate(work / f"round{r}", IB, cache, kind, n, args.histories, args.steps))
+        print(f"   round {r}: " + ", ".join(f"{kind} {n}: {rates[kind, n][-1]:,.0f}" for kind, n in kinds) + " steps/s; 2 / 1: "
+              + ", ".join(f"{kind} {rates[kind, 2][-1] / rates[kind, 1][-1]:.2f}" for kind in ("machine", "local", "ray")),
+              flush=True)
+    ratio = {kind: statistics.median(b / a for a, b in zip(rates[kind, 1], rates[kind, 2])) for kind in ("machine", "local", "ray")}
+    print(f"   the machine (independent processes, no release): 2 / 1 = {ratio['machine']:.2f} (median over rounds)")
     for executor in ("local", "ray"):
-        for workers in (1, 2):
-            rates[executor, workers] = release_rate(work, IB, cache, executor, workers, args.histories, args.steps)
-            print(f"   {executor:<5} {workers} worker{'s' if workers > 1 else ' '}: {rates[executor, workers]:8,.0f} steps/s")
-        print(f"   {executor}: 2 workers / 1 worker = {rates[executor, 2] / rates[executor, 1]:.2f} (goal >= 1.8)")
-    for n in (1, 2):
-        ceiling[n].append(ceiling_rate(work, demo, n, args.histories, args.steps, "after"))
-    print(f"   machine ceiling, after:  1 process {ceiling[1][1]:8,.0f} steps/s, 2 independent processes "
-          f"{ceiling[2][1]:8,.0f} steps/s = {ceiling[2][1] / ceiling[1][1]:.2f}")
-    machine = (sum(ceiling[2]) / 2) / (sum(ceiling[1]) / 2)
-    for executor in ("local", "ray"):
-        ratio = rates[executor, 2] / rates[executor, 1]
-        print(f"   {executor}: 2 / 1 workers {ratio:.2f}, the machine's 2 / 1 processes {machine:.2f} (mean of before and "
-              f"after): the release gets {ratio / machine:.0%} of the machine's scaling")
+        print(f"   {executor}: 2 workers / 1 worker = {ratio[executor]:.2f} (goal >= 1.8; median over rounds), "
+              f"{ratio[executor] / ratio['machine']:.0%} of the machine's own 2 / 1")
 
     print("2. one history unit, 1 worker, per domain")
-    per_core = {"industrial-benchmark": rates["local", 1]}
+    per_core = {"industrial-benchmark": statistics.median(rates["local", 1])}
     per_core["meta-world"] = release_rate(work, MW, cache, "local", 1, 1, 5_000)
     per_core["mujoco"] = release_rate(work, MJ, cache, "local", 1, 1, 5_000)
     for d, v in per_core.items():
         print(f"   {d:<22} {v:8,.0f} steps/s per core")
     print(f"3. PPO, the paper's IB recipe: >= {ppo_rate:,.0f} steps/s per core (10,000 steps with start-up)")
 
-    eff = max(rates["ray", 2] / rates["ray", 1], rates["local", 2] / rates["local", 1]) / 2
+    eff = max(ratio["ray"], ratio["local"]) / 2
     core_s, lines = 0.0, []
     for domain in per_core:
         tasks = [t for t in all_tasks() if t.domain == domain]
