@@ -19,7 +19,7 @@ One run, on this machine, through the real CLI (`vintix-data release`):
 From these it prints an estimate of the wall time of the paper's collectable data (paper_tasks.csv: IB, Meta-World,
 MuJoCo) on a Ray cluster of CORES cores, at the 2-worker efficiency measured in 1.
 
-    python benchmarks/release_scaling.py [--histories 8 --steps 25000 --rounds 3] [--cores 64]
+    python benchmarks/release_scaling.py [--histories 8 --steps 100000 --rounds 3] [--cores 64]
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def ceiling_rate(work: Path, demo: str, processes: int, histories: int, steps: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--histories", type=int, default=8, help="histories in part 1")
-    ap.add_argument("--steps", type=int, default=25_000, help="transitions per history in part 1")
+    ap.add_argument("--steps", type=int, default=100_000, help="transitions per history in part 1 (long units: a unit pays ~1 s of start-up)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (this VM's speed drifts: medians of paired ratios)")
     ap.add_argument("--cores", type=int, default=64)
     ap.add_argument("--work", type=Path, default=None)
