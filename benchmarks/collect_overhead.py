@@ -9,12 +9,11 @@ scheduler, CPU time still measures the work (on an idle machine the two agree):
 * replay (the goal's baseline): ``env.step`` + the same demonstrator (one row per call) on the same env (one
   env, built by the same ``make_env``), stepping the actions the collector executed, episode by episode from the
   same reset seeds. The env then does exactly the collector's work (the same states and actions), so the
-  ratio is what the collector's own per-step Python costs: schedule, mixer, row log, part files. Replaying
-  matters because the env's cost depends on the actions: an Industrial Benchmark step with uniform actions
-  is ~8% slower than with the zero action (measured here), which the next baseline charges to the collector;
+  ratio is what the collector's own per-step Python costs: schedule, mixer, row log, part files, whatever the
+  env's cost does with the actions (on Industrial Benchmark with the zero demonstrator, replay and the bare
+  loop measured the same rate here; an env with contacts need not);
 * bare loop: the same, acting on the demonstrator's own actions (no noise), resetting at episode ends. It is
-  printed for comparison with earlier figures (issue 15's 0.71 was measured against it); with the zero
-  demonstrator its env does less work than the collector's;
+  printed for comparison with earlier figures (issue 15's 0.71 was measured against it);
 * collector, ``--num-envs 1`` (sync vector env): everything a collection does per step and per episode
   (schedule, noise, mixer, the row log, part files), started the way ``collect`` starts it;
 * for reference, the bare loop through gymnasium's ``SyncVectorEnv.step`` on the collector's vector env (the
@@ -85,17 +84,6 @@ def replay_loop(task, demonstrator, episodes: list[EpisodeData]) -> tuple[float,
     return r
 
 
-def collected_episodes(args) -> list[EpisodeData]:
-    """One collection's episodes (their executed actions and reset seeds), in each history's order."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = CollectConfig(task=args.task, out=str(Path(tmp) / "ds"), demonstrator=args.demonstrator,
-                            histories=args.histories, steps=args.steps, num_envs=1, vector="sync")
-        plan = prepare(cfg)
-        Path(cfg.out).mkdir()
-        Collector(cfg, plan.task, plan.schedule, plan.demonstrator, plan.histories).run()
-        return [EpisodeData.load_part(p) for p in sorted((Path(cfg.out) / STATE_DIR / "parts").glob("h*/e*.npz"))]
-
-
 def bare_vector_loop(task, demonstrator, steps: int) -> tuple[float, float]:
     """The same loop through gymnasium's SyncVectorEnv.step (copy=False, autoreset disabled, no info)."""
     import gymnasium as gym
@@ -116,8 +104,9 @@ def bare_vector_loop(task, demonstrator, steps: int) -> tuple[float, float]:
     return r
 
 
-def collector(args, num_envs: int, vector: str, workers: int = 1) -> tuple[float, float]:
-    """Wall and CPU rates (CPU of this process only: meaningless with workers, which run in children)."""
+def collector(args, num_envs: int, vector: str, workers: int = 1, episodes: list | None = None) -> tuple[float, float]:
+    """Wall and CPU rates (CPU of this process only: meaningless with workers, which run in children). With
+    ``episodes``, the collected episodes (executed actions, reset seeds) are appended to it, in each history's order."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = CollectConfig(task=args.task, out=str(Path(tmp) / "ds"), demonstrator=args.demonstrator,
                             histories=args.histories, steps=args.steps, num_envs=num_envs, vector=vector, workers=workers)
@@ -130,7 +119,10 @@ def collector(args, num_envs: int, vector: str, workers: int = 1) -> tuple[float
             run_workers(c, workers, num_envs)
         else:
             c.run()
-        return rates(histories * schedule.steps, t0)
+        r = rates(histories * schedule.steps, t0)
+        if episodes is not None:
+            episodes += [EpisodeData.load_part(p) for p in sorted((Path(cfg.out) / STATE_DIR / "parts").glob("h*/e*.npz"))]
+        return r
 
 
 def main() -> None:
@@ -146,7 +138,8 @@ def main() -> None:
     plan = prepare(CollectConfig(task=args.task, out=tempfile.mkdtemp(), demonstrator=args.demonstrator, steps=args.steps))
     task, demo = plan.task, plan.demonstrator
     total = args.histories * args.steps
-    episodes = collected_episodes(args)
+    episodes: list[EpisodeData] = []
+    collector(args, 1, "sync", episodes=episodes)  # what replay steps (and a warm-up)
     runs = {"replay": lambda: replay_loop(task, demo, episodes), "collect1": lambda: collector(args, 1, "sync"),
             "bare": lambda: bare_loop(task, demo, total), "bare_vec": lambda: bare_vector_loop(task, demo, total)}
     wall: dict[str, list[float]] = {k: [] for k in runs}
