@@ -50,8 +50,10 @@ def test_the_collectors_split_mixer_has_the_one_expression_bits():
     for trial in range(500):
         k, d = int(rng.integers(1, 6)), int(rng.integers(1, 18))
         low, high = -rng.random(d) * 3, rng.random(d) * 3
+        low[rng.random(d) < 0.1], high[rng.random(d) < 0.1] = -0.0, 0.0  # ties of signed zeros with the bounds
         demo = (rng.standard_normal((k, d)) * 2).astype(np.float32 if trial % 3 else np.float64)
         demo[rng.random((k, d)) < 0.1] = -0.0
+        demo[rng.random((k, d)) < 0.02] = np.nan  # a broken demonstrator's NaN stays NaN, as np.maximum keeps it
         u, eps = rng.uniform(low, high, (k, d)), rng.random(k).astype(np.float32)
         eps[rng.random(k) < 0.3] = 0.0
         e64 = eps.astype(np.float64)[:, None]

@@ -64,7 +64,10 @@ def mix_with(demo: np.ndarray, keep: np.ndarray, noise: np.ndarray, low: np.ndar
     a = np.multiply(keep, demo, out=scratch)
     np.add(a, noise, out=a)
     np.maximum(a, low, out=a)
-    np.minimum(a, high, out=a)  # = np.clip, without its Python-level overhead
+    # = np.clip without its Python-level overhead. np.clip's own ufunc would do both in one call, but it breaks
+    # ties of signed zeros with a bound differently from maximum/minimum on some operand layouts (the test in
+    # tests/test_schedule.py found one), and these bits are every dataset's bytes.
+    np.minimum(a, high, out=a)
     if out is None:
         return a.astype(np.float32)
     out[...] = a
