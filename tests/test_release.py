@@ -4,8 +4,10 @@ killed unit is retried, a killed driver resumes without redoing finished units, 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -114,6 +116,8 @@ def test_resume_after_the_driver_is_killed_redoes_no_finished_unit(tmp_path, cac
     resumed = run_cli("release", *TASKS, "--out", str(root), *SMALL, "--executor", "ray", "--workers", "2", "--resume",
                       env={"VINTIX_CACHE": str(cache)})
     assert resumed.returncode in (0, 1), resumed.stderr  # 1: a tiny dataset may fail validate's learning-curve check
+    for task in TASKS:  # stderr is a pipe here, as in a background run's log: a plain line per finished task
+        assert re.search(rf"tasks [12]/2, steps [\d,]+/12,000: {task} done \((valid|INVALID)\)", resumed.stderr), task
     second = unit_events(root)[len(first):]
     redone = {e["unit"] for e in second if e["event"] == "start"} & done_before
     assert not redone, redone
@@ -172,6 +176,29 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, cache):
 
     with exclusive_lock(root, "release"):
         one_line_error(run_cli("release", "mujoco", "--out", str(root), "--resume"), "is in use by pid", str(os.getpid()))
+
+
+def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
+    from rich.console import Console
+
+    from vintix_data.release.progress import ReleaseProgress
+
+    for terminal in (False, True):
+        out = io.StringIO()
+        progress = ReleaseProgress(3, 9000, console=Console(file=out, force_terminal=terminal, width=120),
+                                   refresh_s=0.0, log_every_s=0.0)
+        progress.resumed(3000, 1)
+        progress.advance(1500)
+        progress.show({"a-v1/h0", "a-v1/h1", "b-v1/train"}, {"c-v1": {"stage": "failed"}})
+        progress.task_done("a-v1", "valid")
+        progress.close()
+        lines = [line for line in out.getvalue().splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
+        if terminal:
+            assert not lines, lines
+        else:
+            assert re.search(r"tasks 1/3, steps 4,500/9,000: [\d,]+ steps/s, running: 2 history, 1 train; 1 failed$",
+                             lines[0]), lines
+            assert len(lines) == 3 and lines[1].endswith("tasks 2/3, steps 4,500/9,000: a-v1 done (valid)"), lines
 
 
 def test_selections_name_registry_sets_in_registry_order():

@@ -153,7 +153,7 @@ class Driver:
                               validate_errors=result["errors"][:5], validate_notes=result["notes"][:5],
                               **({} if result["valid"] else {"error": "validate: " + "; ".join(result["errors"][:2])}))
             if self.progress is not None:
-                self.progress.task_done()
+                self.progress.task_done(tid, "valid" if result["valid"] else "INVALID")
         else:  # a history
             t.setdefault("histories_done", []).append(int(kind[1:]))
             t["collect_s"] = round(t.get("collect_s", 0.0) + result["seconds"], 1)

@@ -1,4 +1,9 @@
-"""One rich view of a whole release: tasks done, units running, transitions collected, steps/s and the ETA."""
+"""One rich view of a whole release: tasks done, units running, transitions collected, steps/s and the ETA.
+
+A release runs for hours, usually in the background with its output in a file, where rich draws nothing
+until the end. So when the console is not a terminal the view also writes plain lines: one per finished
+task and a status line every ``log_every_s`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class ReleaseProgress:
-    def __init__(self, tasks: int, total_steps: int, console: Console | None = None, refresh_s: float = 0.5):
+    def __init__(self, tasks: int, total_steps: int, console: Console | None = None, refresh_s: float = 0.5,
+                 log_every_s: float = 300.0):
+        self.console = console or Console(stderr=True)
         self.progress = Progress(TextColumn("[bold]{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=console or Console(stderr=True), transient=False)
+                                 console=self.console, transient=False)
+        self.log_every_s = None if self.console.is_terminal else log_every_s
+        self.t_log = time.perf_counter()
         self.tasks = self.progress.add_task("tasks", total=tasks, info="")
         self.steps = self.progress.add_task("steps", total=total_steps, info="")
         self.progress.start()
@@ -27,8 +36,9 @@ class ReleaseProgress:
     def advance(self, steps: int) -> None:
         self.pending += steps
 
-    def task_done(self) -> None:
+    def task_done(self, task_id: str = "", verdict: str = "valid") -> None:
         self.progress.update(self.tasks, advance=1)
+        self._log(f"{task_id} done ({verdict})")
 
     def show(self, running: set[str], tasks: dict) -> None:
         now = time.perf_counter()
@@ -46,6 +56,17 @@ class ReleaseProgress:
                                               + (f"; {failed} failed" if failed else ""))
         self.progress.update(self.steps, advance=self.pending, info=f"{rate:,.0f} steps/s")
         self.pending, self.t_last = 0, now
+        if self.log_every_s is not None and now - self.t_log >= self.log_every_s:
+            self._log(f"{self.progress.tasks[self.steps].fields['info']}, {self.progress.tasks[self.tasks].fields['info']}")
+
+    def _log(self, what: str) -> None:
+        """A plain line for a log file (nothing on a terminal, where the bars show it)."""
+        if self.log_every_s is None:
+            return
+        self.t_log = time.perf_counter()
+        tasks, steps = self.progress.tasks[self.tasks], self.progress.tasks[self.steps]
+        self.console.print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} tasks {tasks.completed:.0f}/{tasks.total:.0f}, "
+                           f"steps {steps.completed:,.0f}/{steps.total:,.0f}: {what}", markup=False, highlight=False)
 
     def close(self) -> None:
         self.t_last = 0.0
