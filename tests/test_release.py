@@ -185,7 +185,7 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
 
     for terminal in (False, True):
         out = io.StringIO()
-        progress = ReleaseProgress(3, 9000, console=Console(file=out, force_terminal=terminal, width=120),
+        progress = ReleaseProgress(3, 9000, console=Console(file=out, force_terminal=terminal, width=60),
                                    refresh_s=0.0, log_every_s=0.0)
         progress.resumed(3000, 1)
         progress.advance(1500)

@@ -66,7 +66,8 @@ class ReleaseProgress:
         self.t_log = time.perf_counter()
         tasks, steps = self.progress.tasks[self.tasks], self.progress.tasks[self.steps]
         self.console.print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} tasks {tasks.completed:.0f}/{tasks.total:.0f}, "
-                           f"steps {steps.completed:,.0f}/{steps.total:,.0f}: {what}", markup=False, highlight=False)
+                           f"steps {steps.completed:,.0f}/{steps.total:,.0f}: {what}",
+                           markup=False, highlight=False, soft_wrap=True)  # soft_wrap: never folded at the width
 
     def close(self) -> None:
         self.t_last = 0.0
