@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a line with a path must stay whole in a log: never folded at the width
 
 
 def close_progress_bars() -> None:
