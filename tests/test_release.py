@@ -185,20 +185,23 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
 
     for terminal in (False, True):
         out = io.StringIO()
-        progress = ReleaseProgress(3, 9000, console=Console(file=out, force_terminal=terminal, width=60),
+        progress = ReleaseProgress(4, 9000, console=Console(file=out, force_terminal=terminal, width=60),
                                    refresh_s=0.0, log_every_s=0.0)
         progress.resumed(3000, 1)
         progress.advance(1500)
         progress.show({"a-v1/h0", "a-v1/h1", "b-v1/train"}, {"c-v1": {"stage": "failed"}})
         progress.task_done("a-v1", "valid")
+        progress.t0 -= 600  # one task finished in this run's first 10 min: one to go (4 = 1 resumed + 1 + 1 failed + 1)
+        progress.show(set(), {"c-v1": {"stage": "failed"}})
         progress.close()
         lines = [line for line in out.getvalue().splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
         if terminal:
             assert not lines, lines
         else:
-            assert re.search(r"tasks 1/3, steps 4,500/9,000: [\d,]+ steps/s, running: 2 history, 1 train; 1 failed$",
+            assert re.search(r"tasks 1/4, steps 4,500/9,000: [\d,]+ steps/s, running: 2 history, 1 train; 1 failed$",
                              lines[0]), lines
-            assert len(lines) == 3 and lines[1].endswith("tasks 2/3, steps 4,500/9,000: a-v1 done (valid)"), lines
+            assert len(lines) == 4 and lines[1].endswith("tasks 2/4, steps 4,500/9,000: a-v1 done (valid)"), lines
+            assert re.search(r"steps/s, running: -; 1 failed, ~0:10:0\d left$", lines[2]), lines
 
 
 def test_selections_name_registry_sets_in_registry_order():

@@ -3,6 +3,10 @@
 A release runs for hours, usually in the background with its output in a file, where rich draws nothing
 until the end. So when the console is not a terminal the view also writes plain lines: one per finished
 task and a status line every ``log_every_s`` seconds.
+
+The time left is estimated from the tasks this run finished, not from steps/s: a task's demonstrator training
+(IB's PPO) can take far longer than its histories and makes no transitions, so a rate of transitions swings
+from nothing to thousands a second and its estimates are useless.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class ReleaseProgress:
@@ -18,15 +22,15 @@ class ReleaseProgress:
                  log_every_s: float = 300.0):
         self.console = console or Console(stderr=True)
         self.progress = Progress(TextColumn("[bold]{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
                                  console=self.console, transient=False)
         self.log_every_s = None if self.console.is_terminal else log_every_s
         self.t_log = time.perf_counter()
-        self.tasks = self.progress.add_task("tasks", total=tasks, info="")
-        self.steps = self.progress.add_task("steps", total=total_steps, info="")
+        self.tasks = self.progress.add_task("tasks", total=tasks, info="", left="")
+        self.steps = self.progress.add_task("steps", total=total_steps, info="", left="")
         self.progress.start()
         self.t0 = self.t_last = time.perf_counter()
-        self.run_steps, self.pending, self.refresh_s = 0, 0, refresh_s
+        self.run_steps, self.run_tasks, self.pending, self.refresh_s = 0, 0, 0, refresh_s
 
     def resumed(self, steps: int, tasks_done: int) -> None:
         """What an earlier run of the release already made (shown as done, not counted in the rate)."""
@@ -38,6 +42,7 @@ class ReleaseProgress:
 
     def task_done(self, task_id: str = "", verdict: str = "valid") -> None:
         self.progress.update(self.tasks, advance=1)
+        self.run_tasks += 1
         self._log(f"{task_id} done ({verdict})")
 
     def show(self, running: set[str], tasks: dict) -> None:
@@ -52,12 +57,19 @@ class ReleaseProgress:
             kind = "history" if kind[0] == "h" and kind[1:].isdigit() else kind
             kinds[kind] = kinds.get(kind, 0) + 1
         failed = sum(t.get("stage") == "failed" for t in tasks.values())
-        self.progress.update(self.tasks, info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
-                                              + (f"; {failed} failed" if failed else ""))
+        left = ""
+        if self.run_tasks:
+            to_go = self.progress.tasks[self.tasks].total - self.progress.tasks[self.tasks].completed - failed
+            left = f"~{_hms((now - self.t0) / self.run_tasks * max(to_go, 0))} left"
+        self.progress.update(self.tasks, left=left,
+                             info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
+                                  + (f"; {failed} failed" if failed else ""))
         self.progress.update(self.steps, advance=self.pending, info=f"{rate:,.0f} steps/s")
         self.pending, self.t_last = 0, now
         if self.log_every_s is not None and now - self.t_log >= self.log_every_s:
-            self._log(f"{self.progress.tasks[self.steps].fields['info']}, {self.progress.tasks[self.tasks].fields['info']}")
+            fields = self.progress.tasks[self.tasks].fields
+            self._log(f"{self.progress.tasks[self.steps].fields['info']}, {fields['info']}"
+                      + (f", {fields['left']}" if fields["left"] else ""))
 
     def _log(self, what: str) -> None:
         """A plain line for a log file (nothing on a terminal, where the bars show it)."""
@@ -73,3 +85,8 @@ class ReleaseProgress:
         self.t_last = 0.0
         self.show(set(), {})
         self.progress.stop()
+
+
+def _hms(seconds: float) -> str:
+    m, sec = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}"
