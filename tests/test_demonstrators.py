@@ -93,3 +93,53 @@ def test_demonstrator_eval_cli_reports_scores(ppo_zip):
     assert (proc.returncode == 0) == ("passes the gate" in proc.stdout)
     bad = run_cli("demonstrator", "eval", TASK, "--demonstrator", "sb3:/nonexistent.zip")
     assert bad.returncode == 2 and "checkpoint not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ppo_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_path):
+    """A release trains IB's PPO for most of an hour a task; a training killed mid-way must continue from its last
+    checkpoint to exactly the policy an uninterrupted training makes (the demonstrator must not depend on where
+    the release was interrupted)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
+    from vintix_data.registry import get_task
+
+    script = ("import sys; from pathlib import Path; from vintix_data.registry import get_task; "
+              "from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo; "
+              f"train_ppo(get_task({TASK!r}), Path(sys.argv[1]), PPOConfig(timesteps=12500, n_steps=500), progress=False, "
+              "checkpoint=Path(sys.argv[2]), checkpoint_every=1000)")
+    interrupted, ckpt = tmp_path / "interrupted.zip", tmp_path / "train.ckpt"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(interrupted), str(ckpt)])
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not interrupted.exists(), "the training was killed after its first checkpoint"
+
+    config = PPOConfig(timesteps=12500, n_steps=500)
+    resumed = train_ppo(get_task(TASK), interrupted, config, progress=False, checkpoint=ckpt, checkpoint_every=1000)
+    assert 0 < resumed["resumed_at"] < 12500 and not ckpt.exists()
+    plain = train_ppo(get_task(TASK), tmp_path / "plain.zip", config, progress=False)
+    assert plain["resumed_at"] is None
+    a, b = PPO.load(interrupted, device="cpu"), PPO.load(tmp_path / "plain.zip", device="cpu")
+    assert a.num_timesteps == b.num_timesteps == 12500
+    for (name, x), (_, y) in zip(a.policy.state_dict().items(), b.policy.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_a_checkpoint_of_another_training_is_not_continued(tmp_path):
+    from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
+    from vintix_data.registry import get_task
+
+    ckpt = tmp_path / "train.ckpt"
+    ckpt.write_bytes(b"not a checkpoint")
+    result = train_ppo(get_task(TASK), tmp_path / "a.zip", PPOConfig(timesteps=1000, n_steps=500), progress=False,
+                       checkpoint=ckpt, checkpoint_every=500)
+    assert result["resumed_at"] is None and not ckpt.exists()

@@ -164,7 +164,9 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         if out_path.is_dir():
             raise UsageError(f"--out {out_path} is a directory")
         if spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
-            result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed))
+            # killed or interrupted, the same command continues from the last checkpoint (to the same policy, bit for bit)
+            result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed),
+                               checkpoint=out_path.with_name(f".{out_path.name}.ckpt"))
         else:
             result = train_sb3(spec, out_path, SB3TrainConfig(algo=algo or "ppo", timesteps=timesteps, seed=seed,
                                                               checkpoint_every=checkpoint_every))
@@ -172,7 +174,8 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
             if install and spec.adapter.installs_trained_demonstrator(spec.spec) else None
     except UserError as e:
         fail(str(e))
-    err.print(f"saved {result['out']} after {timesteps:,} steps in {result['wall_s']:.0f} s")
+    resumed = f" (continued from the checkpoint at step {result['resumed_at']:,})" if result.get("resumed_at") else ""
+    err.print(f"saved {result['out']} after {timesteps:,} steps in {result['wall_s']:.0f} s{resumed}")
     if default is not None:
         err.print(f"installed as the default demonstrator of {spec.id}: {default}")
 

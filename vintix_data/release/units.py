@@ -78,8 +78,12 @@ def train_unit(root: str, task: str, cfg: ReleaseConfig, progress=None) -> dict:
     if out.exists():
         return {"spec": f"sb3:{out}", "wall_s": 0.0, "trained": False}
     log_unit(Path(root), f"{task}/train", "start")
-    result = train_ppo(resolve(get_task(task)), out, PPOConfig(timesteps=cfg.ppo_timesteps, seed=cfg.seed), progress=False)
-    log_unit(Path(root), f"{task}/train", "done", seconds=round(result["wall_s"], 1))
+    # a unit killed mid-training (a dead worker, an interrupted release) continues from its last checkpoint, to
+    # the same policy, bit for bit: an hour of PPO is not redone
+    result = train_ppo(resolve(get_task(task)), out, PPOConfig(timesteps=cfg.ppo_timesteps, seed=cfg.seed), progress=False,
+                       checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.pkl")
+    log_unit(Path(root), f"{task}/train", "done", seconds=round(result["wall_s"], 1),
+             **({"resumed_at": result["resumed_at"]} if result["resumed_at"] else {}))
     return {"spec": f"sb3:{out}", "wall_s": result["wall_s"], "trained": True}
 
 
