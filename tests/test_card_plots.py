@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -127,3 +129,22 @@ def test_rewrite_is_atomic_and_idempotent(tmp_path, with_epsilon):
         learning_curve(folder, info)
         write_card(folder, info)
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "meta", "plots"]
+
+
+def test_a_source_tree_on_the_path_renders_with_its_own_card_templates(tmp_path):
+    """`vintix_data.cards` exists only through the install's package mapping; code run from a checkout on
+    PYTHONPATH (a pinned worktree, a Ray job's working_dir) must still find the templates, and its own ones."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    tree = tmp_path / "checkout"
+    shutil.copytree(repo / "vintix_data", tree / "vintix_data", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(repo / "cards", tree / "cards", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import vintix_data.card as c, vintix_model.hub as h; from vintix_data.card.dataset_card import card_template; "
+            "print(c.template_path()); print(card_template(h.CARD_TEMPLATE))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(tree / "cards" / "dataset_card.md"), str(tree / "cards" / "model_card.md")]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
 
+from vintix_data.card.dataset_card import card_template
 from vintix_data.hub.client import api as hub_api, check_repo_id, hub_errors, require_token
 from vintix_model.checkpoint import (CONFIG, LATEST, METADATA, STATE, WEIGHTS, CheckpointError, atomic_checkpoint,
                                      checkpoint_dir, read_config, resolve, save_pretrained, vintix_version)
@@ -43,7 +43,7 @@ def render_card(folder: Path, repo_id: str | None = None) -> str:
     card_data = ModelCardData(license="apache-2.0", library_name="vintix", tags=["reinforcement-learning",
                               "in-context-reinforcement-learning", "algorithm-distillation", "vintix"],
                               datasets=hub_datasets or None)
-    template = Path(str(resources.files("vintix_data.cards") / CARD_TEMPLATE))
+    template = card_template(CARD_TEMPLATE)
     card = ModelCard.from_template(card_data, template_path=str(template), repo_id=repo_id or "vintix-model",
                                    model=to_dict(model_cfg), d_model=model_cfg.d_model, groups=groups, tasks=tasks,
                                    datasets=datasets, train=meta.get("train_config", {}), step=meta.get("step"),

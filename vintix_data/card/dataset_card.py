@@ -27,8 +27,21 @@ SIZE_BINS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_
 
 
 def template_path() -> Path:
-    """The template, shipped as the package resource ``vintix_data.cards`` (the top-level ``cards/`` folder)."""
-    return Path(str(resources.files("vintix_data.cards") / TEMPLATE))
+    return card_template(TEMPLATE)
+
+
+def card_template(name: str) -> Path:
+    """A card template: the top-level ``cards/`` folder, shipped as the package resource ``vintix_data.cards``.
+
+    Why not the resource alone: that name exists only through the install's package mapping. Code run from a
+    source tree on ``sys.path`` (``PYTHONPATH=checkout``, a Ray job's ``working_dir`` on nodes without the
+    package) has no such module, or the installed checkout's templates instead of its own. A source tree's
+    ``cards/`` beside ``vintix_data/`` is the right file there; an installed wheel has none and uses the resource.
+    """
+    beside = Path(__file__).resolve().parents[2] / "cards" / name
+    if beside.is_file():
+        return beside
+    return Path(str(resources.files("vintix_data.cards") / name))
 
 
 def size_category(rows: int) -> str:
