@@ -4,9 +4,11 @@ A release runs for hours, usually in the background with its output in a file, w
 until the end. So when the console is not a terminal the view also writes plain lines: one per finished
 task and a status line every ``log_every_s`` seconds.
 
-The time left is estimated from the tasks this run finished, not from steps/s: a task's demonstrator training
-(IB's PPO) can take far longer than its histories and makes no transitions, so a rate of transitions swings
-from nothing to thousands a second and its estimates are useless.
+The time left is estimated from task times (the sum of a task's unit times, which the release records across
+runs), not from steps/s: a task's demonstrator training (IB's PPO) can take far longer than its histories and
+makes no transitions, so a rate of transitions swings from nothing to thousands a second and its estimates are
+useless. What the finished tasks took on average, minus what each unfinished one has already had, shared by as
+many units as have run at once.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class ReleaseProgress:
         self.steps = self.progress.add_task("steps", total=total_steps, info="", left="")
         self.progress.start()
         self.t0 = self.t_last = time.perf_counter()
-        self.run_steps, self.run_tasks, self.pending, self.refresh_s = 0, 0, 0, refresh_s
+        self.run_steps, self.pending, self.refresh_s, self.concurrency = 0, 0, refresh_s, 1
 
     def resumed(self, steps: int, tasks_done: int) -> None:
         """What an earlier run of the release already made (shown as done, not counted in the rate)."""
@@ -42,7 +44,6 @@ class ReleaseProgress:
 
     def task_done(self, task_id: str = "", verdict: str = "valid") -> None:
         self.progress.update(self.tasks, advance=1)
-        self.run_tasks += 1
         self._log(f"{task_id} done ({verdict})")
 
     def show(self, running: set[str], tasks: dict) -> None:
@@ -57,10 +58,13 @@ class ReleaseProgress:
             kind = "history" if kind[0] == "h" and kind[1:].isdigit() else kind
             kinds[kind] = kinds.get(kind, 0) + 1
         failed = sum(t.get("stage") == "failed" for t in tasks.values())
+        self.concurrency = max(self.concurrency, len(running))
+        done = [t.get("wall_s", 0.0) for t in tasks.values() if t.get("stage") == "done"]
         left = ""
-        if self.run_tasks:
-            to_go = self.progress.tasks[self.tasks].total - self.progress.tasks[self.tasks].completed - failed
-            left = f"~{_hms((now - self.t0) / self.run_tasks * max(to_go, 0))} left"
+        if done:
+            mean = sum(done) / len(done)
+            to_do = sum(max(mean - t.get("wall_s", 0.0), 0.0) for t in tasks.values() if t.get("stage") not in ("done", "failed"))
+            left = f"~{_hms(to_do / self.concurrency)} left"
         self.progress.update(self.tasks, left=left,
                              info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
                                   + (f"; {failed} failed" if failed else ""))
