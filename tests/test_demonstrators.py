@@ -112,7 +112,7 @@ def test_ppo_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_p
 
     script = ("import sys; from pathlib import Path; from vintix_data.registry import get_task; "
               "from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo; "
-              f"train_ppo(get_task({TASK!r}), Path(sys.argv[1]), PPOConfig(timesteps=12500, n_steps=500), progress=False, "
+              f"train_ppo(get_task({TASK!r}), Path(sys.argv[1]), PPOConfig(timesteps=6000, n_steps=500), progress=False, "
               "checkpoint=Path(sys.argv[2]), checkpoint_every=1000)")
     interrupted, ckpt = tmp_path / "interrupted.zip", tmp_path / "train.ckpt"
     proc = subprocess.Popen([sys.executable, "-c", script, str(interrupted), str(ckpt)])
@@ -123,13 +123,13 @@ def test_ppo_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_p
     proc.wait()
     assert ckpt.exists() and not interrupted.exists(), "the training was killed after its first checkpoint"
 
-    config = PPOConfig(timesteps=12500, n_steps=500)
+    config = PPOConfig(timesteps=6000, n_steps=500)
     resumed = train_ppo(get_task(TASK), interrupted, config, progress=False, checkpoint=ckpt, checkpoint_every=1000)
-    assert 0 < resumed["resumed_at"] < 12500 and not ckpt.exists()
+    assert 0 < resumed["resumed_at"] < 6000 and not ckpt.exists()
     plain = train_ppo(get_task(TASK), tmp_path / "plain.zip", config, progress=False)
     assert plain["resumed_at"] is None
     a, b = PPO.load(interrupted, device="cpu"), PPO.load(tmp_path / "plain.zip", device="cpu")
-    assert a.num_timesteps == b.num_timesteps == 12500
+    assert a.num_timesteps == b.num_timesteps == 6000
     for (name, x), (_, y) in zip(a.policy.state_dict().items(), b.policy.state_dict().items(), strict=True):
         assert torch.equal(x, y), name
 
