@@ -206,6 +206,25 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
             assert lines[2].endswith("steps/s, running: -; 1 failed, ~0:12:13 left"), lines  # (1000 + 1200) s / 3
 
 
+def test_a_unit_that_raises_on_ray_is_reported_by_its_own_exception_in_one_plain_line():
+    """A bug in a unit reaches the driver as a RayTaskError whose first line is Ray's coloured header; the report
+    must name the unit's exception instead (a release report once read 'RayTaskError(ModuleNotFoundError):
+    \\x1b[36mray::_ray_unit()\\x1b[39m (pid=..., ip=...)' with the missing module nowhere)."""
+    from vintix_data.release.executors import RayExecutor
+
+    ex = RayExecutor(1, 0, None)
+    try:
+        ex.submit("t-v1/finalize", int, "x")  # int("x", progress=...) raises a TypeError in the worker
+        done = []
+        deadline = time.time() + 120
+        while not done and time.time() < deadline:
+            done = ex.wait(0.5)
+    finally:
+        ex.close()
+    assert done == [("t-v1/finalize", {"error": "unit t-v1/finalize: TypeError: 'progress' is an invalid keyword "
+                                                 "argument for int()"})], done
+
+
 def test_selections_name_registry_sets_in_registry_order():
     from vintix_data.registry import all_tasks
     from vintix_data.selection import SelectionError, select_tasks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue as queue_mod
+import re
 import socket
 import sys
 import tempfile
@@ -149,6 +150,18 @@ def _ray_unit(key, fn, args, progress_q):
     return key, guarded(fn, *args, progress=QueueProgress(progress_q))
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def ray_error_line(e: BaseException) -> str:
+    """One plain line for the report: the unit's own exception where there is one (the first line of a
+    RayTaskError is Ray's header, in terminal colours, naming the worker, not the cause), else Ray's error."""
+    cause = getattr(e, "cause", None)
+    err = cause if isinstance(cause, BaseException) else e
+    lines = _ANSI.sub("", str(err)).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 class RayExecutor:
     """One Ray task (1 CPU) per unit; Ray retries a unit whose worker dies (``max_retries``)."""
 
@@ -197,7 +210,7 @@ class RayExecutor:
             try:
                 done.append(self.ray.get(ref))
             except self.ray.exceptions.RayError as e:  # the worker died more often than max_retries, or a bug
-                done.append((key, {"error": f"unit {key}: {type(e).__name__}: {str(e).splitlines()[0]}"}))
+                done.append((key, {"error": f"unit {key}: {ray_error_line(e)}"}))
         return done
 
     def drain_progress(self) -> list[tuple]:
