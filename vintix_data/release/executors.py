@@ -4,7 +4,8 @@ Both give the driver the same three calls: ``submit(key, fn, *args)``, ``wait(ti
 ``(key, result)`` pairs, and ``drain_progress()`` -> the collectors' progress events. A unit whose *process* dies
 (SIGKILL, OOM killer, a lost node) is run again, at most ``max_retries`` times: by our own loop locally, by Ray's
 task retries on Ray. After that the result is ``{"error": ...}``. Units are idempotent (vintix_data.release.units),
-so a retry continues from the episodes already saved.
+so a retry continues from the episodes already saved. A unit that *raises* (a bug) is not run again, since it
+would raise again: its error is one line naming its exception, on both executors.
 """
 
 from __future__ import annotations
@@ -17,11 +18,24 @@ import socket
 import sys
 import tempfile
 import time
+import traceback
 from urllib.parse import urlparse
 
 from vintix_data.collect.workers import QueueProgress
 from vintix_data.release.config import ReleaseError
 from vintix_data.release.units import guarded
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def error_line(e: BaseException) -> str:
+    """One plain line for the report: the unit's own exception (on Ray, the cause of a RayTaskError, whose own
+    first line is Ray's header in terminal colours, naming the worker), else Ray's error (a dead worker)."""
+    cause = getattr(e, "cause", None)
+    err = cause if isinstance(cause, BaseException) else e
+    lines = _ANSI.sub("", str(err)).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _child(key, fn, args, results, progress_q) -> None:
@@ -34,7 +48,12 @@ def _child(key, fn, args, results, progress_q) -> None:
     import torch
 
     torch.set_num_threads(1)
-    results.put((key, guarded(fn, *args, progress=QueueProgress(progress_q))))
+    try:
+        result = guarded(fn, *args, progress=QueueProgress(progress_q))
+    except Exception as e:  # a bug in the unit: reported against its task as on Ray, not retried (it would recur)
+        traceback.print_exc()
+        result = {"error": f"unit {key}: {error_line(e)}"}
+    results.put((key, result))
 
 
 class LocalExecutor:
@@ -150,18 +169,6 @@ def _ray_unit(key, fn, args, progress_q):
     return key, guarded(fn, *args, progress=QueueProgress(progress_q))
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def ray_error_line(e: BaseException) -> str:
-    """One plain line for the report: the unit's own exception where there is one (the first line of a
-    RayTaskError is Ray's header, in terminal colours, naming the worker, not the cause), else Ray's error."""
-    cause = getattr(e, "cause", None)
-    err = cause if isinstance(cause, BaseException) else e
-    lines = _ANSI.sub("", str(err)).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
-
-
 class RayExecutor:
     """One Ray task (1 CPU) per unit; Ray retries a unit whose worker dies (``max_retries``)."""
 
@@ -210,7 +217,7 @@ class RayExecutor:
             try:
                 done.append(self.ray.get(ref))
             except self.ray.exceptions.RayError as e:  # the worker died more often than max_retries, or a bug
-                done.append((key, {"error": f"unit {key}: {ray_error_line(e)}"}))
+                done.append((key, {"error": f"unit {key}: {error_line(e)}"}))
         return done
 
     def drain_progress(self) -> list[tuple]:
