@@ -143,7 +143,7 @@ def test_a_source_tree_on_the_path_renders_with_its_own_card_templates(tmp_path)
     tree = tmp_path / "checkout"
     shutil.copytree(repo / "vintix_data", tree / "vintix_data", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(repo / "cards", tree / "cards", ignore=shutil.ignore_patterns("__pycache__"))
-    code = ("import vintix_data.card as c, vintix_model.hub as h; from vintix_data.card.dataset_card import card_template; "
+    code = ("import vintix_data.card as c, vintix_model.hub as h; from vintix_data.card import card_template; "
             "print(c.template_path()); print(card_template(h.CARD_TEMPLATE))")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout.split()

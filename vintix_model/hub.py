@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from vintix_data.card.dataset_card import card_template
+from vintix_data.card import card_template
 from vintix_data.hub.client import api as hub_api, check_repo_id, hub_errors, require_token
 from vintix_model.checkpoint import (CONFIG, LATEST, METADATA, STATE, WEIGHTS, CheckpointError, atomic_checkpoint,
                                      checkpoint_dir, read_config, resolve, save_pretrained, vintix_version)
