@@ -189,12 +189,14 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
                                    refresh_s=0.0, log_every_s=0.0)
         progress.resumed(3000, 1)
         progress.advance(1500)
-        progress.show({"a-v1/h0", "a-v1/h1", "b-v1/train"}, {"c-v1": {"stage": "failed"}})
+        now = time.perf_counter()
+        progress.show({"a-v1/h0": now, "a-v1/h1": now, "b-v1/train": now}, {"c-v1": {"stage": "failed"}})
         progress.task_done("a-v1", "valid")
-        # tasks took 1,000 and 1,400 s; b-v1 has had 200 s of its ~1,200, d-v1 none, 3 units ran at once
+        # tasks took 1,000 and 1,400 s; b-v1 has had 200 s of its ~1,200 recorded and its running unit 300 s more,
+        # d-v1 none, 3 units ran at once
         tasks = {"z-v1": {"stage": "done", "wall_s": 1000.0}, "a-v1": {"stage": "done", "wall_s": 1400.0},
                  "b-v1": {"stage": "collect", "wall_s": 200.0}, "c-v1": {"stage": "failed"}, "d-v1": {"stage": "train"}}
-        progress.show(set(), tasks)
+        progress.show({"b-v1/h3": time.perf_counter() - 300.0}, tasks)
         progress.close()
         lines = [line for line in out.getvalue().splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
         if terminal:
@@ -203,7 +205,7 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
             assert re.search(r"tasks 1/4, steps 4,500/9,000: [\d,]+ steps/s, running: 2 history, 1 train; 1 failed$",
                              lines[0]), lines
             assert len(lines) == 4 and lines[1].endswith("tasks 2/4, steps 4,500/9,000: a-v1 done (valid)"), lines
-            assert lines[2].endswith("steps/s, running: -; 1 failed, ~0:12:13 left"), lines  # (1000 + 1200) s / 3
+            assert lines[2].endswith("steps/s, running: 1 history; 1 failed, ~0:10:33 left"), lines  # (700 + 1200) s / 3
 
 
 @pytest.mark.parametrize("kind", ["local", "ray"])

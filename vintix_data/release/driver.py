@@ -57,7 +57,7 @@ class Driver:
         self.locks, self.locked = locks, set()
         self.root = state.root
         self.order = {t.id: i for i, t in enumerate(specs)}
-        self.running: set[str] = set()
+        self.running: dict[str, float] = {}  # unit key -> when it was submitted (the progress view's ETA)
         self.stop_signal: int | None = None
 
     def stop(self, signum, _frame) -> None:
@@ -134,7 +134,7 @@ class Driver:
     # ---- what a finished unit means ------------------------------------------------------------------------
     def finished(self, key: str, result: dict) -> None:
         tid, kind = key.split("/")
-        self.running.discard(key)
+        self.running.pop(key, None)
         t = self.state.task(tid)
         if "error" in result:
             self.state.update(tid, stage="failed", error=f"{kind}: {result['error']}")
@@ -168,7 +168,7 @@ class Driver:
                 raise KeyboardInterrupt(f"signal {self.stop_signal}")
             for key, fn, args in self.ready()[: max(0, self.ex.capacity - len(self.running))]:
                 self.ex.submit(key, fn, *args)
-                self.running.add(key)
+                self.running[key] = time.perf_counter()
                 units_run += 1
             if not self.running:
                 return units_run

@@ -8,7 +8,8 @@ The time left is estimated from task times (the sum of a task's unit times, whic
 runs), not from steps/s: a task's demonstrator training (IB's PPO) can take far longer than its histories and
 makes no transitions, so a rate of transitions swings from nothing to thousands a second and its estimates are
 useless. What the finished tasks took on average, minus what each unfinished one has already had, shared by as
-many units as have run at once.
+many units as have run at once. A unit's time reaches the release's state only when it ends, so a running
+unit's elapsed time counts as had too: without it the estimate stood still through a whole PPO training.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class ReleaseProgress:
         self.progress.update(self.tasks, advance=1)
         self._log(f"{task_id} done ({verdict})")
 
-    def show(self, running: set[str], tasks: dict) -> None:
+    def show(self, running: dict[str, float], tasks: dict) -> None:
+        """``running``: unit key -> its start (``time.perf_counter()``); ``tasks``: the release state's tasks."""
         now = time.perf_counter()
         if now - self.t_last < self.refresh_s:
             return
@@ -63,7 +65,12 @@ class ReleaseProgress:
         left = ""
         if done:
             mean = sum(done) / len(done)
-            to_do = sum(max(mean - t.get("wall_s", 0.0), 0.0) for t in tasks.values() if t.get("stage") not in ("done", "failed"))
+            had = {}
+            for key, start in running.items():
+                tid = key.split("/")[0]
+                had[tid] = had.get(tid, 0.0) + max(now - start, 0.0)
+            to_do = sum(max(mean - t.get("wall_s", 0.0) - had.get(tid, 0.0), 0.0) for tid, t in tasks.items()
+                        if t.get("stage") not in ("done", "failed"))
             left = f"~{_hms(to_do / self.concurrency)} left"
         self.progress.update(self.tasks, left=left,
                              info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
@@ -87,7 +94,7 @@ class ReleaseProgress:
 
     def close(self) -> None:
         self.t_last = 0.0
-        self.show(set(), {})
+        self.show({}, {})
         self.progress.stop()
 
 
