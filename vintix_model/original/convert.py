@@ -1,4 +1,4 @@
-"""`vintix-model convert`: a released Vintix checkpoint (original layout, see :mod:`vintix_model.original`) into ours.
+"""`vintix-model convert`: a released Vintix checkpoint (original layout, see :mod:`vintix_model.original.layout`) into ours.
 
 The source is a local folder or a Hub model repo (``dunnolab/Vintix``; downloaded with ``snapshot_download``, pinned
 to the commit it resolved to). Everything is read and checked before anything is written: the three files, the
@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from vintix_model import original
-from vintix_model.checkpoint import WEIGHTS, CheckpointError, save_pretrained
-from vintix_model.groups import GroupSpec
+from vintix_model.original import layout as original
+from vintix_model.model.checkpoint import WEIGHTS, CheckpointError, save_pretrained
+from vintix_model.model.groups import GroupSpec
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _first(keys: list[str]) -> str:
 def build(state: dict[str, torch.Tensor], config: dict, metadata: dict):
     """Our model with the release's weights (strict: every key mapped, every shape equal); ``(model, key_map, tasks,
     group_map)``."""
-    from vintix_model.model import Vintix
+    from vintix_model.model.vintix import Vintix
 
     cfg = original.model_config(config)
     tasks, group_map = original.map_tasks(metadata)
