@@ -131,7 +131,8 @@ def test_switch_options_parse_strictly():
 def test_variation_fixed_goal_false_is_off_and_true_is_on(tmp_path):
     pytest.importorskip("metaworld")
     from vintix_data.domains import parse_options
-    from vintix_model.evaluate.runner import EvalConfig, resolve_task
+    from vintix_model.evaluate.config import EvalConfig
+    from vintix_model.evaluate.runner import resolve_task
     from vintix_model.model.groups import GroupSpec
     from vintix_model.model.vintix import Vintix
     from vintix_model.model.config import ModelConfig

@@ -123,7 +123,8 @@ def test_check_components_names_the_missing_one():
 def test_cleared_rollout_batched_equals_run_by_run(latent_run):
     """The batched context-reset rollout gives every run the returns it gets on an agent of its own, up to float
     differences between batch shapes (torch picks kernels by shape; MuJoCo then amplifies them a little)."""
-    from vintix_model.evaluate.runner import EvalConfig, _rollout, resolve_task
+    from vintix_model.evaluate.config import EvalConfig
+    from vintix_model.evaluate.runner import _rollout, resolve_task
     from vintix_model.model.vintix import Vintix
 
     import torch

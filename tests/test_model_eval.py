@@ -230,7 +230,8 @@ def test_a_held_out_setpoint_shares_the_group_with_estimated_or_supplied_stats(c
 def test_mujoco_variation_scales_the_physics_of_the_evaluated_env(tmp_path):
     pytest.importorskip("mujoco")
     from vintix_data.domains import make_env
-    from vintix_model.evaluate.runner import EvalConfig, resolve_task
+    from vintix_model.evaluate.config import EvalConfig
+    from vintix_model.evaluate.runner import resolve_task
 
     task = "InvertedPendulum-v5"
     model = tiny_model(obs_dim=4, act_dim=1, context=64)

@@ -15,7 +15,7 @@ import torch
 
 from vintix_model.model.config import ConfigError, ModelConfig, TrainConfig, parse_set, resolve
 from vintix_model.model.groups import GroupSpec, group_name, groups_of, task_set
-from vintix_model.hub import CheckpointError, atomic_checkpoint, checkpoint_dir, load_pretrained
+from vintix_model.model.checkpoint import CheckpointError, atomic_checkpoint, checkpoint_dir
 from vintix_model.model.layers import alibi_bias, alibi_slopes, attention, flash_attn_func
 from vintix_model.model.vintix import GroupBatch, Vintix
 from vintix_model.data.sampler import WindowOrder, task_windows
@@ -281,9 +281,9 @@ def test_save_and_load_give_identical_outputs_and_mismatches_are_refused(tmp_pat
     cfg["model"]["n_layer"] = 3
     (tmp_path / "ck" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="do not match"):
-        load_pretrained(tmp_path / "ck")
+        Vintix.from_pretrained(tmp_path / "ck")
     with pytest.raises(CheckpointError):
-        load_pretrained(tmp_path / "nothing-here")
+        Vintix.from_pretrained(tmp_path / "nothing-here")
 
 
 def test_a_crash_mid_save_leaves_the_previous_checkpoint_intact(tmp_path):

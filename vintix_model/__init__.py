@@ -14,7 +14,7 @@ def __getattr__(name: str):
 
         return getattr(config, name)
     if name in ("Vintix", "GroupBatch"):
-        from vintix_model.model import vintix as model
+        from vintix_model.model import vintix
 
-        return getattr(model, name)
+        return getattr(vintix, name)
     raise AttributeError(f"module 'vintix_model' has no attribute {name!r}")

@@ -198,7 +198,8 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
     """Cold-start many-shot in-context evaluation in the task's real environment."""
     from vintix_data.domains import parse_options
     from vintix_model.evaluate.report import RESULTS, write
-    from vintix_model.evaluate.runner import EvalConfig, EvalError, evaluate, parse_prompt
+    from vintix_model.evaluate.config import EvalConfig, EvalError, parse_prompt
+    from vintix_model.evaluate.runner import evaluate
     from vintix_model.model.vintix import Vintix
 
     try:
@@ -237,7 +238,3 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

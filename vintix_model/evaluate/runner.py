@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vintix_model.inference.agent import ICRLAgent, TaskContext
-from vintix_model.evaluate.config import EvalConfig, EvalError, parse_prompt  # noqa: F401  (their old home)
+from vintix_model.evaluate.config import EvalConfig, EvalError
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
