@@ -197,8 +197,8 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
                                         "in-context learning vs behaviour cloning.")):
     """Cold-start many-shot in-context evaluation in the task's real environment."""
     from vintix_data.domains import parse_options
-    from vintix_model.evaluate.report import RESULTS, write
-    from vintix_model.evaluate.config import EvalConfig, EvalError, parse_prompt
+    from vintix_model.evaluate.report import check_out, write
+    from vintix_model.evaluate.config import EvalConfig, parse_prompt
     from vintix_model.evaluate.runner import evaluate
     from vintix_model.model.vintix import Vintix
 
@@ -208,8 +208,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
                          window=window, use_cache=cache, device=device, precision=precision, ablation=ablation)
         cfg.check()
         out_dir = out_dir or Path(f"eval-{task}")
-        if (out_dir / RESULTS).exists() and not force:
-            raise EvalError(f"{out_dir / RESULTS} exists; choose another --out or pass --force to replace it")
+        check_out(out_dir, force)  # before the checkpoint is loaded or a step played
         model = Vintix.from_pretrained(checkpoint, revision=revision, device=device)
         results = evaluate(checkpoint, cfg, progress=not quiet, model=model)
         path, png = write(results, out_dir, force=force)

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from vintix_data.preflight import check_output_folder
 from vintix_model.original import layout as original
 from vintix_model.model.checkpoint import WEIGHTS, CheckpointError, save_pretrained
 from vintix_model.model.groups import GroupSpec
@@ -121,8 +122,13 @@ def build(state: dict[str, torch.Tensor], config: dict, metadata: dict):
 
 
 def check_out(out: Path) -> None:
+    """``out`` is missing or an empty folder, and it and the folder of its temporary sibling can be written
+    (``vintix_data.preflight``), before anything is downloaded or read."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CheckpointError(f"--out {out} exists and is not an empty folder; choose another --out")
+    check_output_folder(out)
+    if out.exists():  # the checkpoint is built beside it, then renamed onto it
+        check_output_folder(out.parent, f"--out {out}: its parent")
 
 
 def convert(src: str, out: str | Path, revision: str | None = None) -> dict[str, Any]:
