@@ -72,7 +72,7 @@ def references(args, runs: int) -> dict:
     from vintix_data.domains import configure_task, episode_reset_seed, make_env
     from vintix_data.domains.metaworld import ScriptedDemonstrator
     from vintix_data.registry import get_task
-    from vintix_model.evaluate import EVAL_SEED_BASE
+    from vintix_model.evaluate.runner import EVAL_SEED_BASE
 
     warnings.filterwarnings("ignore")
     base = get_task(TASK)

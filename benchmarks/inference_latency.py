@@ -19,10 +19,10 @@ import time
 import numpy as np
 import torch
 
-from vintix_model.config import preset
-from vintix_model.groups import GroupSpec
-from vintix_model.inference import ICRLAgent, TaskContext
-from vintix_model.model import Vintix
+from vintix_model.model.config import preset
+from vintix_model.model.groups import GroupSpec
+from vintix_model.inference.agent import ICRLAgent, TaskContext
+from vintix_model.model.vintix import Vintix
 
 OBS, ACT = 6, 3  # an Industrial Benchmark group: the backbone dominates the cost
 
@@ -76,7 +76,7 @@ def main() -> None:
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     model = build(args.preset, args.device, dtype)
     backend = "flash-attn" if args.device.startswith("cuda") and dtype != torch.float32 and \
-        __import__("vintix_model.kv_cache", fromlist=["x"]).flash_attn_with_kvcache is not None else "SDPA"
+        __import__("vintix_model.inference.kv_cache", fromlist=["x"]).flash_attn_with_kvcache is not None else "SDPA"
     rows = []
     for context in (int(c) for c in args.contexts.split(",")):
         cached = ICRLAgent(model, batch=args.batch, window=context, use_cache=True, device=args.device, dtype=dtype)

@@ -3,9 +3,9 @@
 On the same transitions (a collected dataset folder, exported with ``vintix-data export-h5``), in one run:
 
 * windows/s at each context (default 8192 and 1024), the same random windows on both sides, one process:
-  - ours: ``vintix_model``'s window sampler (``vintix_model.data.prepare`` decodes the shards once into
-    memory-mapped ``.npy`` arrays, ``vintix_model.sampler.WindowDataset`` slices a window out of them and
-    normalizes it); if ``vintix_model.sampler`` cannot be imported, ``ArrowMmapWindows`` below (the parquet
+  - ours: ``vintix_model``'s window sampler (``vintix_model.data.arrays.prepare`` decodes the shards once into
+    memory-mapped ``.npy`` arrays, ``vintix_model.data.sampler.WindowDataset`` slices a window out of them and
+    normalizes it); if ``vintix_model.data.sampler`` cannot be imported, ``ArrowMmapWindows`` below (the parquet
     shards as memory-mapped Arrow through ``datasets``, a window a zero-copy slice of one history's rows) and
     the report says so;
   - baseline: ``vintix_data.legacy_h5.OriginalLayoutReader``, which does what the released loader does: open
@@ -123,8 +123,8 @@ def our_side(folder: Path, context: int, work: Path, arrow: bool = False):
     try:
         if arrow:
             raise ImportError("--arrow given")
-        from vintix_model.data import prepare
-        from vintix_model.sampler import WindowDataset, WindowOrder, index_tasks
+        from vintix_model.data.arrays import prepare
+        from vintix_model.data.sampler import WindowDataset, WindowOrder, index_tasks
     except ImportError as e:
         print(f"not using vintix_model's sampler ({e}): ArrowMmapWindows", flush=True)
         reader = ArrowMmapWindows(folder, context)
@@ -145,7 +145,7 @@ def our_side(folder: Path, context: int, work: Path, arrow: bool = False):
         return h, row - h * steps
 
     norm = (np.asarray(tasks[0].obs_mean, np.float32), np.asarray(tasks[0].obs_std, np.float32))
-    return ("vintix_model.sampler.WindowDataset (npy memmaps)", ds.__getitem__, _Lazy(len(w.starts), locate), norm,
+    return ("vintix_model.data.sampler.WindowDataset (npy memmaps)", ds.__getitem__, _Lazy(len(w.starts), locate), norm,
             time.perf_counter() - t0)
 
 

@@ -26,10 +26,10 @@ import time
 
 import torch
 
-from vintix_model.config import resolve
-from vintix_model.groups import GroupSpec
-from vintix_model.model import GroupBatch, Vintix
-from vintix_model.train import autocast, param_groups
+from vintix_model.model.config import resolve
+from vintix_model.model.groups import GroupSpec
+from vintix_model.model.vintix import GroupBatch, Vintix
+from vintix_model.train.run import autocast, param_groups
 
 PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "4090": 165e12}
 
@@ -90,8 +90,8 @@ def time_model(model, cfg, batch_size, accum, device, precision, steps, warmup) 
 
 
 def sampler_rate(datasets: list[str], context: int, stride: int, batch_size: int, workers: int, batches: int) -> float:
-    from vintix_model.data import prepare
-    from vintix_model.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
+    from vintix_model.data.arrays import prepare
+    from vintix_model.data.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
 
     tasks = prepare(datasets, validate=False)
     windows = index_tasks(tasks, context, stride)

@@ -131,10 +131,11 @@ def test_switch_options_parse_strictly():
 def test_variation_fixed_goal_false_is_off_and_true_is_on(tmp_path):
     pytest.importorskip("metaworld")
     from vintix_data.domains import parse_options
-    from vintix_model.evaluate import EvalConfig, resolve_task
-    from vintix_model.groups import GroupSpec
-    from vintix_model.model import Vintix
-    from vintix_model.config import ModelConfig
+    from vintix_model.evaluate.config import EvalConfig
+    from vintix_model.evaluate.runner import resolve_task
+    from vintix_model.model.groups import GroupSpec
+    from vintix_model.model.vintix import Vintix
+    from vintix_model.model.config import ModelConfig
 
     group = "meta-world-39x4"
     cfg = ModelConfig(obs_emb=15, act_emb=15, rew_emb=2, n_layer=1, n_head=2, d_mlp=32, context=16)

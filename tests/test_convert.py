@@ -172,8 +172,8 @@ def converted(tmp_path_factory):
 
 
 def test_converted_outputs_equal_the_original_weights_with_the_original_normalization(converted):
-    from vintix_model.inference import ICRLAgent, TaskContext
-    from vintix_model.model import GroupBatch, Vintix
+    from vintix_model.inference.agent import ICRLAgent, TaskContext
+    from vintix_model.model.vintix import GroupBatch, Vintix
 
     src, out, proc = converted
     assert "tensors mapped (strict load)" in proc.stderr, proc.stderr

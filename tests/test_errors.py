@@ -52,12 +52,12 @@ def test_every_error_class_is_a_user_error_and_keeps_its_old_base():
     from vintix_data.legacy_h5 import ImportNotValid, LegacyH5Error
     from vintix_data.registry import RegistryError, UnknownTaskError
     from vintix_data.schedule import ScheduleError
-    from vintix_model.config import ConfigError
-    from vintix_model.data import DataError
-    from vintix_model.eval_report import ResultsExistError
-    from vintix_model.evaluate import EvalError
-    from vintix_model.hub import CheckpointError
-    from vintix_model.train import TrainError
+    from vintix_model.model.config import ConfigError
+    from vintix_model.data.arrays import DataError
+    from vintix_model.evaluate.report import ResultsExistError
+    from vintix_model.evaluate.config import EvalError
+    from vintix_model.model.checkpoint import CheckpointError
+    from vintix_model.train.run import TrainError
 
     for cls in (CollectError, DemonstratorError, GateError, DemoTrainError, DomainOptionError, FormatError, HidingError,
                 LegacyH5Error, ImportNotValid, RegistryError, UnknownTaskError, ScheduleError, ConfigError, DataError,

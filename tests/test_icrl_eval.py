@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli, run_model_cli as model_cli
-from vintix_model.eval_report import last_third, paired_difference
+from vintix_model.evaluate.report import last_third, paired_difference
 
 pytest.importorskip("metaworld")
 
@@ -123,8 +123,9 @@ def test_check_components_names_the_missing_one():
 def test_cleared_rollout_batched_equals_run_by_run(latent_run):
     """The batched context-reset rollout gives every run the returns it gets on an agent of its own, up to float
     differences between batch shapes (torch picks kernels by shape; MuJoCo then amplifies them a little)."""
-    from vintix_model.evaluate import EvalConfig, _rollout, resolve_task
-    from vintix_model.model import Vintix
+    from vintix_model.evaluate.config import EvalConfig
+    from vintix_model.evaluate.runner import _rollout, resolve_task
+    from vintix_model.model.vintix import Vintix
 
     import torch
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from vintix_model.data import DataError, prepare
+from vintix_model.data.arrays import DataError, prepare
 
 
 def test_the_cache_is_used_only_for_shards_that_match_their_manifest(tiny_dataset, tmp_path):

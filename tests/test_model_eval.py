@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from vintix_model.config import ModelConfig, resolve
-from vintix_model.groups import GroupSpec
-from vintix_model.inference import ICRLAgent, TaskContext
-from vintix_model.kv_cache import KVCache
-from vintix_model.model import GroupBatch, Vintix
-from vintix_model.train import train
+from vintix_model.model.config import ModelConfig, resolve
+from vintix_model.model.groups import GroupSpec
+from vintix_model.inference.agent import ICRLAgent, TaskContext
+from vintix_model.inference.kv_cache import KVCache
+from vintix_model.model.vintix import GroupBatch, Vintix
+from vintix_model.train.run import train
 
 TASK = "industrial-benchmark-50-v1"
 FAST = ["model.context=64", "train.stride=16", "train.num_workers=0", "train.warmup_steps=5", "train.save_every=30"]
@@ -230,7 +230,8 @@ def test_a_held_out_setpoint_shares_the_group_with_estimated_or_supplied_stats(c
 def test_mujoco_variation_scales_the_physics_of_the_evaluated_env(tmp_path):
     pytest.importorskip("mujoco")
     from vintix_data.domains import make_env
-    from vintix_model.evaluate import EvalConfig, resolve_task
+    from vintix_model.evaluate.config import EvalConfig
+    from vintix_model.evaluate.runner import resolve_task
 
     task = "InvertedPendulum-v5"
     model = tiny_model(obs_dim=4, act_dim=1, context=64)

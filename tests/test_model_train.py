@@ -27,11 +27,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import run_cli
 from vintix_model.cli import app
-from vintix_model.config import resolve
-from vintix_model.data import prepare
-from vintix_model.model import Vintix
-from vintix_model.sampler import Collate, WindowDataset, WindowOrder, index_tasks, make_loader
-from vintix_model.train import train
+from vintix_model.model.config import resolve
+from vintix_model.data.arrays import prepare
+from vintix_model.model.vintix import Vintix
+from vintix_model.data.sampler import Collate, WindowDataset, WindowOrder, index_tasks, make_loader
+from vintix_model.train.run import train
 
 FAST = ["model.context=64", "train.stride=16", "train.num_workers=0", "train.warmup_steps=5", "train.save_every=10",
         "train.keep_checkpoints=10"]

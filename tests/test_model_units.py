@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from vintix_model.config import ConfigError, ModelConfig, TrainConfig, parse_set, resolve
-from vintix_model.groups import GroupSpec, group_name, groups_of, task_set
-from vintix_model.hub import CheckpointError, atomic_checkpoint, checkpoint_dir, load_pretrained
-from vintix_model.layers import alibi_bias, alibi_slopes, attention, flash_attn_func
-from vintix_model.model import GroupBatch, Vintix
-from vintix_model.sampler import WindowOrder, task_windows
-from vintix_model.train import lr_at, param_groups
+from vintix_model.model.config import ConfigError, ModelConfig, TrainConfig, parse_set, resolve
+from vintix_model.model.groups import GroupSpec, group_name, groups_of, task_set
+from vintix_model.model.checkpoint import CheckpointError, atomic_checkpoint, checkpoint_dir
+from vintix_model.model.layers import alibi_bias, alibi_slopes, attention, flash_attn_func
+from vintix_model.model.vintix import GroupBatch, Vintix
+from vintix_model.data.sampler import WindowOrder, task_windows
+from vintix_model.train.run import lr_at, param_groups
 
 SMALL = ModelConfig(obs_emb=15, act_emb=15, rew_emb=2, n_layer=2, n_head=4, d_mlp=64, context=32)
 GROUPS = {"ib": GroupSpec("ib", 6, 3), "mw": GroupSpec("mw", 39, 4)}
@@ -281,9 +281,9 @@ def test_save_and_load_give_identical_outputs_and_mismatches_are_refused(tmp_pat
     cfg["model"]["n_layer"] = 3
     (tmp_path / "ck" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="do not match"):
-        load_pretrained(tmp_path / "ck")
+        Vintix.from_pretrained(tmp_path / "ck")
     with pytest.raises(CheckpointError):
-        load_pretrained(tmp_path / "nothing-here")
+        Vintix.from_pretrained(tmp_path / "nothing-here")
 
 
 def test_a_crash_mid_save_leaves_the_previous_checkpoint_intact(tmp_path):

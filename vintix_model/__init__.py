@@ -10,11 +10,11 @@ __all__ = ["ModelConfig", "TrainConfig", "Vintix", "GroupBatch"]
 
 def __getattr__(name: str):
     if name in ("ModelConfig", "TrainConfig"):
-        from vintix_model import config
+        from vintix_model.model import config
 
         return getattr(config, name)
     if name in ("Vintix", "GroupBatch"):
-        from vintix_model import model
+        from vintix_model.model import vintix
 
-        return getattr(model, name)
+        return getattr(vintix, name)
     raise AttributeError(f"module 'vintix_model' has no attribute {name!r}")

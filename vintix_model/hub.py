@@ -2,8 +2,7 @@
 ``cards/model_card.md``. Every Hub call goes through the data side's client (``vintix_data.hub.client``): the
 same repo-id and token checks and the same one-line errors as ``vintix-data push``.
 
-The checkpoint format itself (save, load, atomic writes) is in :mod:`vintix_model.checkpoint`; its names are
-re-exported here for callers of the old layout.
+The checkpoint format itself (save, load, atomic writes) is :mod:`vintix_model.model.checkpoint`.
 """
 
 from __future__ import annotations
@@ -14,23 +13,13 @@ from pathlib import Path
 
 from vintix_data.card import card_template
 from vintix_data.hub.client import api as hub_api, check_repo_id, hub_errors, require_token
-from vintix_model.checkpoint import (CONFIG, LATEST, METADATA, STATE, WEIGHTS, CheckpointError, atomic_checkpoint,
-                                     checkpoint_dir, read_config, resolve, save_pretrained, vintix_version)
-from vintix_model.config import to_dict
+from vintix_model.model.checkpoint import CONFIG, METADATA, WEIGHTS, checkpoint_dir, read_config, vintix_version
+from vintix_model.model.config import to_dict
 
 CARD_TEMPLATE = "model_card.md"
 PUSHED_FILES = (WEIGHTS, CONFIG, METADATA, "loss.png", "metrics.jsonl")
 
-__all__ = ["CARD_TEMPLATE", "CONFIG", "LATEST", "METADATA", "PUSHED_FILES", "STATE", "WEIGHTS", "CheckpointError",
-           "atomic_checkpoint", "checkpoint_dir", "load_pretrained", "push", "read_config", "render_card", "resolve",
-           "save_pretrained"]
-
-
-def load_pretrained(id_or_dir, revision: str | None = None, device="cpu"):
-    """:meth:`vintix_model.model.Vintix.from_pretrained`."""
-    from vintix_model.model import Vintix
-
-    return Vintix.from_pretrained(id_or_dir, revision=revision, device=device)
+__all__ = ["CARD_TEMPLATE", "PUSHED_FILES", "push", "render_card"]
 
 
 def render_card(folder: Path, repo_id: str | None = None) -> str:

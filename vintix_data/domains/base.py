@@ -156,7 +156,7 @@ class DomainAdapter(ABC):
         return None
 
     def model_family(self, task: TaskSpec) -> str:
-        """The family of the Vintix model's encoder/head group of this task (``vintix_model.groups``): the domain,
+        """The family of the Vintix model's encoder/head group of this task (``vintix_model.model.groups``): the domain,
         unless the domain's tasks of equal dims differ in meaning."""
         return self.domain
 

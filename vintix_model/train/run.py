@@ -32,13 +32,13 @@ from vintix_data.jsonio import dumps
 from vintix_data.locking import exclusive_lock
 from vintix_data.preflight import check_output_folder
 
-from vintix_model import checkpoint as hub
-from vintix_model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
-from vintix_model.data import DataError, TaskData, expand_suites, prepare, use_obs_norm
-from vintix_model.groups import GroupSpec
-from vintix_model.layers import flash_attn_func
-from vintix_model.model import Vintix
-from vintix_model.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
+from vintix_model.model import checkpoint as hub
+from vintix_model.model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
+from vintix_model.data.arrays import DataError, TaskData, expand_suites, prepare, use_obs_norm
+from vintix_model.model.groups import GroupSpec
+from vintix_model.model.layers import flash_attn_func
+from vintix_model.model.vintix import Vintix
+from vintix_model.data.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
 from vintix_data.errors import UserError
 
 # TrainConfig fields that do not change the math: they may differ on --resume

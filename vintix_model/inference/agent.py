@@ -1,6 +1,6 @@
 """Incremental inference: a stateful agent that acts in-context, one token per env step, across episodes.
 
-The token of step ``t`` is built exactly as in training (``vintix_model.sampler``): the observation normalized
+The token of step ``t`` is built exactly as in training (``vintix_model.data.sampler``): the observation normalized
 with the task's dataset statistics, the previous *executed* action, the previous reward times the task's reward
 scale, and the episode-start flag (which swaps the previous action/reward for the learned padding vectors).
 Nothing is reset between episodes: the context keeps every episode (many-shot in-context RL) until the window
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vintix_model.kv_cache import KVCache, slide
-from vintix_model.model import Vintix, obs_normalizer
+from vintix_model.inference.kv_cache import KVCache, slide
+from vintix_model.model.vintix import Vintix, obs_normalizer
 
 
 @dataclass

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from vintix_data.jsonio import dumps
 from vintix_data.errors import UserError
+from vintix_data.jsonio import dumps
+from vintix_data.preflight import check_output_folder
 
 
 class ResultsExistError(UserError, FileExistsError):
@@ -186,6 +187,14 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def check_out(out: Path, force: bool = False) -> None:
+    """Before an evaluation runs (it can take hours): ``out`` can hold the results (``vintix_data.preflight``: not a
+    file, writable, a UTF-8 name) and has none to keep (unless ``force``). One line each; nothing is written."""
+    check_output_folder(out)
+    if (Path(out) / RESULTS).exists() and not force:
+        raise ResultsExistError(f"{Path(out) / RESULTS} exists; choose another --out or pass --force to replace it")
 
 
 def write(results: dict[str, Any], out: Path, force: bool = False) -> tuple[Path, Path]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from vintix_model.layers import attention, flash_usable
+from vintix_model.model.layers import attention, flash_usable
 
 try:  # optional: pip install "vintix[gpu]"
     from flash_attn import flash_attn_with_kvcache

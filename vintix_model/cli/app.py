@@ -66,8 +66,8 @@ def train(datasets: List[str] = typer.Option(..., "--datasets", help="Hub ids (O
           set_: Optional[List[str]] = typer.Option(None, "--set", help="SECTION.FIELD=VALUE, e.g. train.lr=1e-3 (repeatable)."),
           quiet: bool = typer.Option(False, help="No progress bar.")):
     """Train Vintix on vintix datasets (each a Hub id or a folder, one code path)."""
-    from vintix_model import config as cfg
-    from vintix_model.train import train as run_train
+    from vintix_model.model import config as cfg
+    from vintix_model.train.run import train as run_train
 
     refs = list(datasets) + list(more or [])
     try:
@@ -93,9 +93,9 @@ def describe(preset: str = typer.Option("paper", help="tiny or paper."),
     """Build the model for a task set (on the meta device) and print its parameter count and breakdown."""
     import torch
 
-    from vintix_model import config as cfg
-    from vintix_model.groups import groups_of, task_set
-    from vintix_model.model import Vintix
+    from vintix_model.model import config as cfg
+    from vintix_model.model.groups import groups_of, task_set
+    from vintix_model.model.vintix import Vintix
 
     try:
         if mujoco_obs not in ("v4", "registry"):
@@ -155,7 +155,7 @@ def convert(src: str = typer.Argument(..., help="A released Vintix checkpoint in
             out_dir: Path = typer.Option(..., "--out", help="Checkpoint folder to create (must not exist, or be empty)."),
             revision: Optional[str] = typer.Option(None, help="Hub revision of SRC (default: main).")):
     """Convert an original-layout Vintix checkpoint into a vintix_model checkpoint (safetensors, config, metadata, card)."""
-    from vintix_model.convert import convert as do_convert
+    from vintix_model.original.convert import convert as do_convert
 
     try:
         summary = do_convert(src, out_dir, revision)
@@ -197,9 +197,10 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
                                         "in-context learning vs behaviour cloning.")):
     """Cold-start many-shot in-context evaluation in the task's real environment."""
     from vintix_data.domains import parse_options
-    from vintix_model.eval_report import RESULTS, write
-    from vintix_model.evaluate import EvalConfig, EvalError, evaluate, parse_prompt
-    from vintix_model.model import Vintix
+    from vintix_model.evaluate.report import check_out, write
+    from vintix_model.evaluate.config import EvalConfig, parse_prompt
+    from vintix_model.evaluate.runner import evaluate
+    from vintix_model.model.vintix import Vintix
 
     try:
         cfg = EvalConfig(task=task, episodes=episodes, seeds=seeds, seed=seed, prompt_steps=parse_prompt(prompt),
@@ -207,8 +208,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
                          window=window, use_cache=cache, device=device, precision=precision, ablation=ablation)
         cfg.check()
         out_dir = out_dir or Path(f"eval-{task}")
-        if (out_dir / RESULTS).exists() and not force:
-            raise EvalError(f"{out_dir / RESULTS} exists; choose another --out or pass --force to replace it")
+        check_out(out_dir, force)  # before the checkpoint is loaded or a step played
         model = Vintix.from_pretrained(checkpoint, revision=revision, device=device)
         results = evaluate(checkpoint, cfg, progress=not quiet, model=model)
         path, png = write(results, out_dir, force=force)
@@ -237,7 +237,3 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vintix_model.checkpoint import CheckpointError
-from vintix_model.config import ModelConfig
+from vintix_model.model.checkpoint import CheckpointError
+from vintix_model.model.config import ModelConfig
 
 ORIGINAL_FILES = ("model.pth", "config.json", "metadata.json")
 
@@ -172,7 +172,7 @@ def registry_task(name: str):
 
 def map_tasks(metadata: dict[str, Any]) -> tuple[list[MappedTask], dict[str, str]]:
     """The release's tasks as ours, and its group -> our group; refuses a group or task the registry cannot map."""
-    from vintix_model.groups import group_name, registry_task_dims
+    from vintix_model.model.groups import group_name, registry_task_dims
 
     if not isinstance(metadata, dict) or not metadata:
         raise CheckpointError("metadata.json holds no tasks (expected a JSON object: task name -> metadata)")

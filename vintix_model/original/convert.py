@@ -1,4 +1,4 @@
-"""`vintix-model convert`: a released Vintix checkpoint (original layout, see :mod:`vintix_model.original`) into ours.
+"""`vintix-model convert`: a released Vintix checkpoint (original layout, see :mod:`vintix_model.original.layout`) into ours.
 
 The source is a local folder or a Hub model repo (``dunnolab/Vintix``; downloaded with ``snapshot_download``, pinned
 to the commit it resolved to). Everything is read and checked before anything is written: the three files, the
@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
-from vintix_model import original
-from vintix_model.checkpoint import WEIGHTS, CheckpointError, save_pretrained
-from vintix_model.groups import GroupSpec
+from vintix_data.preflight import check_output_folder
+from vintix_model.original import layout as original
+from vintix_model.model.checkpoint import WEIGHTS, CheckpointError, save_pretrained
+from vintix_model.model.groups import GroupSpec
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _first(keys: list[str]) -> str:
 def build(state: dict[str, torch.Tensor], config: dict, metadata: dict):
     """Our model with the release's weights (strict: every key mapped, every shape equal); ``(model, key_map, tasks,
     group_map)``."""
-    from vintix_model.model import Vintix
+    from vintix_model.model.vintix import Vintix
 
     cfg = original.model_config(config)
     tasks, group_map = original.map_tasks(metadata)
@@ -121,8 +122,13 @@ def build(state: dict[str, torch.Tensor], config: dict, metadata: dict):
 
 
 def check_out(out: Path) -> None:
+    """``out`` is missing or an empty folder, and it and the folder of its temporary sibling can be written
+    (``vintix_data.preflight``), before anything is downloaded or read."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CheckpointError(f"--out {out} exists and is not an empty folder; choose another --out")
+    check_output_folder(out)
+    if out.exists():  # the checkpoint is built beside it, then renamed onto it
+        check_output_folder(out.parent, f"--out {out}: its parent")
 
 
 def convert(src: str, out: str | Path, revision: str | None = None) -> dict[str, Any]:

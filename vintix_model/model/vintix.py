@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from vintix_model import checkpoint
-from vintix_model.config import ModelConfig
-from vintix_model.groups import GroupSpec
-from vintix_model.layers import KV, Backbone
+from vintix_model.model import checkpoint
+from vintix_model.model.config import ModelConfig
+from vintix_model.model.groups import GroupSpec
+from vintix_model.model.layers import KV, Backbone
 
 
 def obs_normalizer(mean, std, mode: str = "vintix") -> tuple[np.ndarray, np.ndarray]:

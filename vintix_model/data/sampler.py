@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from vintix_model.data import DataError, TaskData
-from vintix_model.model import GroupBatch, obs_normalizer
+from vintix_model.data.arrays import DataError, TaskData
+from vintix_model.model.vintix import GroupBatch, obs_normalizer
 
 
 @dataclass

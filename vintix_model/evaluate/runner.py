@@ -27,8 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vintix_model.inference import ICRLAgent, TaskContext
-from vintix_model.eval_config import EvalConfig, EvalError, parse_prompt  # noqa: F401  (their old home)
+from vintix_model.inference.agent import ICRLAgent, TaskContext
+from vintix_model.evaluate.config import EvalConfig, EvalError
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
@@ -135,7 +135,7 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     """The env, the tokenization and the reference scores of ``cfg.task`` for this checkpoint."""
     from vintix_data.domains import adapter_for, configure_task, make_env, paper_comparable
     from vintix_data.registry import get_task
-    from vintix_model.groups import group_name
+    from vintix_model.model.groups import group_name
 
     notes: list[str] = []
     key = cfg.task if cfg.task in model.tasks else None
@@ -185,7 +185,7 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     hidden = _hidden_for(model, None, group, spec, notes)
     scores = None
     if cfg.stats_from:
-        from vintix_model.data import DataError, open_task, use_obs_norm
+        from vintix_model.data.arrays import DataError, open_task, use_obs_norm
 
         try:
             data = use_obs_norm([open_task(cfg.stats_from)], model.config.obs_norm)[0]
@@ -339,11 +339,11 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
 
 def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, model=None) -> dict[str, Any]:
     """Load (unless given), resolve, roll out and summarize: the ``results.json`` content."""
-    from vintix_model.eval_report import paired_difference, summarize
+    from vintix_model.evaluate.report import paired_difference, summarize
 
     cfg.check()
     if model is None:
-        from vintix_model.model import Vintix
+        from vintix_model.model.vintix import Vintix
 
         model = Vintix.from_pretrained(checkpoint, device=cfg.device)
     task = resolve_task(model, cfg)

@@ -9,7 +9,7 @@ translation invariant, so a sliding window over a KV cache needs no re-indexing.
 
 Keys and values are laid out ``(batch, time, heads, head_dim)`` (flash-attn's layout); a block's
 ``past`` is such a ``(k, v)`` pair (concatenated, and returned updated with ``use_cache=True``) or a
-``vintix_model.kv_cache.LayerCache``, which appends into preallocated buffers and keeps a sliding window
+``vintix_model.inference.kv_cache.LayerCache``, which appends into preallocated buffers and keeps a sliding window
 (what the evaluation agent uses).
 """
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vintix_model.config import ModelConfig
+from vintix_model.model.config import ModelConfig
 
 try:  # optional: pip install "vintix[gpu]"
     from flash_attn import flash_attn_func
@@ -101,7 +101,7 @@ class SelfAttention(nn.Module):
         B, T, d = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).unbind(2)
         q, k = self.q_norm(q).to(v.dtype), self.k_norm(k).to(v.dtype)  # LayerNorm runs in fp32 under autocast
-        if past is not None and hasattr(past, "attend"):  # a vintix_model.kv_cache.LayerCache: append in place
+        if past is not None and hasattr(past, "attend"):  # a vintix_model.inference.kv_cache.LayerCache: append in place
             y = past.attend(q, k, v, self.slopes, self.backend, bias_cache)
             return self.proj(y.reshape(B, T, d)), None
         if past is not None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from vintix_model.groups import group_name
+from vintix_model.model.groups import group_name
 from vintix_data.errors import UserError
 
 ARRAY_FILES = ("observation", "action", "demonstrator_action", "reward", "step", "history", "episode")

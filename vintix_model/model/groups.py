@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vintix_data.domains import resolve
-from vintix_data.domains.bidexhands import DOOR_TASKS as BIDEXHANDS_DOOR_TASKS  # noqa: F401  (kept importable here)
-from vintix_data.domains.mujoco import V4_OBS_DIMS as MUJOCO_V4_OBS_DIMS  # noqa: F401  (kept importable here)
 from vintix_data.registry import UnknownTaskError, get_task, list_tasks
 
 

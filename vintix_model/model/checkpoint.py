@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from vintix_model.config import ConfigError, ModelConfig, model_config_from_dict, to_dict
-from vintix_model.groups import GroupSpec
+from vintix_model.model.config import ConfigError, ModelConfig, model_config_from_dict, to_dict
+from vintix_model.model.groups import GroupSpec
 from vintix_data.errors import UserError
 
 WEIGHTS, CONFIG, METADATA, STATE = "model.safetensors", "config.json", "metadata.json", "training_state.pt"
@@ -96,7 +96,7 @@ def read_config(folder: Path) -> tuple[ModelConfig, dict[str, GroupSpec], dict[s
 
 
 def load_pretrained(model_cls, id_or_dir: str | Path, revision: str | None = None, device: str | torch.device = "cpu"):
-    """A ``model_cls`` (:class:`vintix_model.model.Vintix`) with the weights of a checkpoint folder, run folder or Hub id."""
+    """A ``model_cls`` (:class:`vintix_model.model.vintix.Vintix`) with the weights of a checkpoint folder, run folder or Hub id."""
     from safetensors.torch import load_file
 
     folder = resolve(id_or_dir, revision)
