@@ -18,6 +18,7 @@ from typer.core import TyperCommand
 from vintix_data.version import __version__
 from vintix_data.cli.output import fail
 from vintix_data.errors import UsageError, UserError
+from vintix_data.preflight import check_output_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train, evaluate and publish the Vintix in-context RL model on vintix datasets.")
@@ -158,6 +159,7 @@ def convert(src: str = typer.Argument(..., help="A released Vintix checkpoint in
     from vintix_model.convert import convert as do_convert
 
     try:
+        check_output_path(out_dir, "--out", kind="staged")  # built as a hidden sibling of --out, then renamed
         summary = do_convert(src, out_dir, revision)
     except UserError as e:
         fail(_message(e))
@@ -209,6 +211,7 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
         out_dir = out_dir or Path(f"eval-{task}")
         if (out_dir / RESULTS).exists() and not force:
             raise EvalError(f"{out_dir / RESULTS} exists; choose another --out or pass --force to replace it")
+        check_output_path(out_dir, "--out")  # before the episodes are played: results are written at the end
         model = Vintix.from_pretrained(checkpoint, revision=revision, device=device)
         results = evaluate(checkpoint, cfg, progress=not quiet, model=model)
         path, png = write(results, out_dir, force=force)

@@ -17,6 +17,7 @@ from vintix_data.demonstrators.gate import GateConfig, evaluate
 from vintix_data.domains import configure_task, install_default_demonstrator, parse_options
 from vintix_data.errors import UsageError, UserError
 from vintix_data.jsonio import strict
+from vintix_data.preflight import check_output_path
 from vintix_data.registry import DOMAIN_HELP, canonical_domain, get_task, list_tasks
 
 
@@ -163,6 +164,7 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
             raise UsageError(f"--out must name a .zip file, got {out_path}")
         if out_path.is_dir():
             raise UsageError(f"--out {out_path} is a directory")
+        check_output_path(out_path, "--out", kind="file")  # before training: the zip is written at the end
         if spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
             # killed or interrupted, the same command continues from the last checkpoint (to the same policy, bit for bit)
             result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed),
