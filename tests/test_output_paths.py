@@ -103,3 +103,12 @@ def test_check_output_path_by_kind(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         check_output_path(tmp_path, kind="somewhere")
     assert os.listdir(tmp_path) == ["f.zip"]  # the probes leave nothing
+
+
+def test_demonstrator_train_checks_the_cache_it_installs_into_before_training(tmp_path):
+    """The zip is installed in $VINTIX_CACHE after training: an unwritable cache was a traceback after the training."""
+    cache = Path("/proc") / f"vintix-{uuid.uuid4().hex[:8]}"
+    out = tmp_path / "d.zip"
+    proc = run_cli("demonstrator", "train", TASK, "--out", str(out), "--timesteps", "2500", env={"VINTIX_CACHE": str(cache)})
+    one_line_error(proc, f"the demonstrator cache {cache / 'demonstrators'}: cannot write in /proc", "--no-install")
+    assert os.listdir(tmp_path) == []
