@@ -161,21 +161,23 @@ def probe_ray(address: str | None, timeout_s: float) -> float | None:
     An address that accepts TCP but never answers (a firewall that accepts, a stopped process's port taken by
     another program, a cluster whose GCS hangs) passes :func:`check_ray_address` and then makes ``ray.init`` wait
     for well over ten minutes. Why a child process and not a thread or a signal: ``ray.init`` blocks in Ray's C++
-    core, so an alarm signal is not handled until it returns, and a thread running it cannot be stopped: abandoned,
-    it keeps Ray's global worker half-initialised in this process (the next ``ray.init`` and the interpreter's exit
-    wait on it). A child that is killed leaves nothing behind here, and is cheap next to a release: a Python start,
-    Ray's import and one connection (it shows as a short job on the cluster). The real ``ray.init`` follows only
-    after the probe connected. None for a local Ray (nothing to wait for)."""
+    core, where a ``SIGALRM`` handler set to 3 s had not run after 35 s (tried with Ray 2.60), and a thread running
+    it cannot be stopped: abandoned, it would stay in Ray's process-wide worker state, which the real ``ray.init``
+    shares. A child killed with its process group leaves nothing behind here, and costs little next to a release: a
+    Python start, Ray's import and one connection (a short driver job on the cluster). The real ``ray.init``
+    follows only after the probe connected. None for a local Ray (nothing to wait for)."""
     if address in (None, "", "local"):
         return None
     proc = subprocess.Popen([sys.executable, "-c", _PROBE, address], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         stdout, _ = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+    except BaseException as e:  # the timeout, or Ctrl-C (which the probe, in its own session, does not get)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # the probe and anything it started
         proc.communicate()
+        if not isinstance(e, subprocess.TimeoutExpired):
+            raise
         raise ReleaseError(f"--ray-address {address}: no answer from Ray within {timeout_s:g} s (it accepts "
                            "connections but does not answer as a Ray cluster; --ray-timeout sets the wait)") from None
     last = (stdout.strip().splitlines() or [""])[-1]
