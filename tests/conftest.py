@@ -60,6 +60,27 @@ def kill_mid_collection(args: list[str], out: Path, min_parts: int, timeout: flo
     return len(list(parts.rglob("*.npz")))
 
 
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount small tmpfs file systems under tmp_path (root in a container allows it; skipped elsewhere). A read-only
+    one (``"ro,size=1m"``) is the folder even root cannot write in; permission bits do not stop root. ``name`` may be
+    a folder that exists already (a mount on a folder inside another mount)."""
+    mounted = []
+
+    def mount(name: str, options: str) -> Path:
+        where = tmp_path / name
+        where.mkdir(exist_ok=True)
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):  # inner mounts first
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def ppo_zip(tmp_path_factory) -> Path:
     """A real PPO checkpoint for IB p50, trained for one rollout through the CLI."""

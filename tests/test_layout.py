@@ -120,6 +120,34 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
+def _root_imports(name: str, path: Path) -> list[str]:
+    """Imports in module ``name`` that go through its own package's root for a name the root defines (``from
+    vintix_data import __version__``, ``import vintix_data``): the root's ``__init__`` imports (lazily or not) the
+    modules deep in the package, so such an import is a loop through the root that works only while the root
+    stays lazy. Importing a submodule by name (``from vintix_data import envs``) is an ordinary edge."""
+    root = name.split(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name == root]
+        elif isinstance(node, ast.ImportFrom) and node.module == root and not node.level:
+            found += [f"from {root} import {a.name}" for a in node.names if f"{root}.{a.name}" not in MODULES]
+    return found
+
+
+def test_no_module_imports_from_its_own_package_root():
+    offenders = [f"{path.relative_to(ROOT)}: {imp}" for name, path in MODULES.items() if name not in PACKAGES
+                 for imp in _root_imports(name, path)]
+    assert not offenders, "import what they need from the module that defines it:\n" + "\n".join(offenders)
+    assert GRAPH["vintix_data.version"] == set()  # the version is a leaf: anything may import it
+
+
+def test_the_root_import_check_sees_a_name_not_a_submodule(tmp_path):
+    toy = tmp_path / "m.py"
+    toy.write_text("def f():\n    from vintix_data import __version__, envs\n    import vintix_data\n")
+    assert _root_imports("vintix_data.x.m", toy) == ["from vintix_data import __version__", "import vintix_data"]
+
+
 def test_no_module_over_400_lines():
     over = {str(p.relative_to(ROOT)): n for p in MODULES.values() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not over, f"modules over {MAX_LINES} lines: {over}"

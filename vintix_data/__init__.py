@@ -1,6 +1,6 @@
 """vintix-data: noise-distilled learning histories as Hugging Face datasets."""
 
-__version__ = "0.1.0"
+from vintix_data.version import __version__  # noqa: F401  (re-exported; defined in a leaf module, docs/design.md §2)
 
 from vintix_data import envs as _envs  # noqa: F401,E402  (registers vintix/IndustrialBenchmark-v1)
 

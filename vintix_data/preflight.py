@@ -58,7 +58,13 @@ def check_output_folder(path: str | Path, option: str = "--out") -> Path:
     check_text(str(path), option)
     if path.exists() and not path.is_dir():
         raise PreflightError(f"{option} {path} is a file, not a folder")
-    base = nearest_existing(path)
+    return _writable_base(path, path, option)
+
+
+def _writable_base(where: Path, path: Path, option: str) -> Path:
+    """The nearest existing folder of ``where``, after a real write in it: a dot-folder made and removed. Asking
+    ``os.access`` is not enough: root passes it for ``/proc`` and read-only permission bits, where writes fail."""
+    base = nearest_existing(where)
     if not base.is_dir():
         raise PreflightError(f"{option} {path}: {base} is a file, not a folder")
     try:
@@ -67,6 +73,35 @@ def check_output_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as e:
         raise PreflightError(f"{option} {path}: cannot write in {base} ({e.strerror or type(e).__name__})") from None
     return base
+
+
+OUTPUT_KINDS = ("folder", "staged", "file")
+
+
+def check_output_path(path: str | Path, option: str = "--out", kind: str = "folder") -> Path:
+    """The up-front check of a command's local output, by how the command writes it (one line, nothing left behind):
+
+    - ``"folder"``: a folder written in place (``collect``, ``release``, a training run, ``eval``'s results):
+      :func:`check_output_folder`.
+    - ``"staged"``: a folder built under a hidden sibling name and renamed into place (``import-h5``,
+      ``export-h5``, ``vintix-model convert``): the folder as above, and its parent, where the sibling, the rename
+      and any file written beside it go.
+    - ``"file"``: a file written to a temporary sibling and renamed (``demonstrator train``'s zip): not a folder, and
+      its parent as above.
+
+    Returns the existing folder the first write goes into. Without it a path under ``/proc`` or on a read-only file
+    system surfaced as a traceback after the work (an import, an export, hours of training) was done."""
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"kind must be one of {OUTPUT_KINDS}, got {kind!r}")
+    path = Path(path)
+    check_text(str(path), option)
+    if kind == "folder":
+        return check_output_folder(path, option)
+    if kind == "staged":
+        check_output_folder(path, option)
+    elif path.is_dir():
+        raise PreflightError(f"{option} {path} is a folder, not a file")
+    return _writable_base(Path(os.path.abspath(path)).parent, path, option)
 
 
 def check_free_space(path: str | Path, need: int, what: str, option: str = "--out") -> None:
@@ -124,6 +159,6 @@ def collection_memory(steps: int, workers: int, num_envs: int, episode_limit: in
     return workers * EPSILON_BYTES_PER_STEP * steps + buffers
 
 
-__all__ = ["MAX_HISTORIES", "MAX_STEPS", "PreflightError", "available_memory", "check_collection_size", "check_free_space",
-           "check_memory", "check_output_folder", "check_text", "collection_bytes", "collection_memory", "human_bytes",
-           "nearest_existing", "row_bytes"]
+__all__ = ["MAX_HISTORIES", "MAX_STEPS", "OUTPUT_KINDS", "PreflightError", "available_memory", "check_collection_size",
+           "check_free_space", "check_memory", "check_output_folder", "check_output_path", "check_text", "collection_bytes",
+           "collection_memory", "human_bytes", "nearest_existing", "row_bytes"]

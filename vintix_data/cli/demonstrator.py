@@ -14,9 +14,10 @@ from vintix_data.cli.output import err, fail, out
 from vintix_data.cli.tables import Col, console, fit_table
 from vintix_data.demonstrators import DemonstratorError, load_demonstrator
 from vintix_data.demonstrators.gate import GateConfig, evaluate
-from vintix_data.domains import configure_task, install_default_demonstrator, parse_options
+from vintix_data.domains import configure_task, demonstrator_cache, install_default_demonstrator, parse_options
 from vintix_data.errors import UsageError, UserError
 from vintix_data.jsonio import strict
+from vintix_data.preflight import PreflightError, check_output_path
 from vintix_data.registry import DOMAIN_HELP, canonical_domain, get_task, list_tasks
 
 
@@ -163,6 +164,13 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
             raise UsageError(f"--out must name a .zip file, got {out_path}")
         if out_path.is_dir():
             raise UsageError(f"--out {out_path} is a directory")
+        check_output_path(out_path, "--out", kind="file")  # before training: the zip is written at the end
+        install = install and spec.adapter.installs_trained_demonstrator(spec.spec)
+        if install:  # and installed in the cache after it
+            try:
+                check_output_path(demonstrator_cache(), "the demonstrator cache")
+            except PreflightError as e:
+                raise UsageError(f"{e}; set VINTIX_CACHE to a writable folder or pass --no-install") from None
         if spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
             # killed or interrupted, the same command continues from the last checkpoint (to the same policy, bit for bit)
             result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed),
@@ -170,8 +178,7 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         else:
             result = train_sb3(spec, out_path, SB3TrainConfig(algo=algo or "ppo", timesteps=timesteps, seed=seed,
                                                               checkpoint_every=checkpoint_every))
-        default = install_default_demonstrator(spec, out_path) \
-            if install and spec.adapter.installs_trained_demonstrator(spec.spec) else None
+        default = install_default_demonstrator(spec, out_path) if install else None
     except UserError as e:
         fail(str(e))
     resumed = f" (continued from the checkpoint at step {result['resumed_at']:,})" if result.get("resumed_at") else ""

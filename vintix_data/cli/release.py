@@ -22,6 +22,7 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
                 seed: int = typer.Option(0),
                 executor: str = typer.Option("local", help="local (processes on this machine) or ray."),
                 ray_address: Optional[str] = typer.Option(None, help="A Ray cluster (HOST:PORT, ray://HOST:PORT or auto); default: a local Ray."),
+                ray_timeout: float = typer.Option(60.0, help="Seconds the --ray-address cluster has to answer before the release gives up (nothing written)."),
                 workers: Optional[int] = typer.Option(None, help="Units at once (default: this machine's cores; with Ray: the cluster's CPUs)."),
                 max_retries: int = typer.Option(2, help="Times a unit whose process died is run again."),
                 resume: bool = typer.Option(False, help="Continue the release in --out, skipping finished units."),
@@ -37,7 +38,7 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
         config = ReleaseConfig(selection=tuple(selection), out=str(out_dir), histories=histories, steps=steps, p=p, f=f,
                                seed=seed, reference_episodes=reference_episodes, gate_episodes=gate_episodes,
                                ppo_timesteps=ppo_timesteps, force=force, executor=executor, ray_address=ray_address,
-                               workers=workers, max_retries=max_retries, resume=resume,
+                               ray_timeout=ray_timeout, workers=workers, max_retries=max_retries, resume=resume,
                                command=["vintix-data"] + sys.argv[1:])
         summary = release(config, progress_factory=lambda tasks, steps: ReleaseProgress(tasks, steps))
     except UserError as e:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vintix_data import __version__
+from vintix_data.version import __version__
 from vintix_data.card import write_card
 from vintix_data.card.plots import learning_curve
 from vintix_data.collect.config import CollectConfig, CollectPlan

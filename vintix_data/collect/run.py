@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vintix_data import __version__
+from vintix_data.version import __version__
 from vintix_data.collect.collector import Collector
 from vintix_data.collect.config import CollectConfig, CollectError, CollectPlan
 from vintix_data.collect.finalize import finalize

@@ -132,7 +132,7 @@ def hub_errors(repo_id: str, revision: str | None = None, prefix: str = "") -> I
 def api(token: str | None):
     from huggingface_hub import HfApi
 
-    from vintix_data import __version__
+    from vintix_data.version import __version__
 
     return HfApi(token=token, library_name="vintix", library_version=__version__)
 

@@ -122,7 +122,7 @@ MANIFEST_DIGEST_LINE = "manifest sha256: "
 
 
 def commit_message(info: DatasetInfo, manifest_digest: str | None = None) -> tuple[str, str]:
-    from vintix_data import __version__
+    from vintix_data.version import __version__
 
     title = (f"{info.task}: {info.histories} histories x {info.steps_per_history:,} steps "
              f"(vintix {__version__})")

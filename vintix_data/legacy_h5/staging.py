@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from vintix_data.legacy_h5.layout import LegacyH5Error
+from vintix_data.preflight import check_output_path
 
 
 def staging_path(out: Path, what: str) -> Path:
@@ -13,9 +14,12 @@ def staging_path(out: Path, what: str) -> Path:
 
 
 def check_out(out: Path) -> None:
+    """Refuse a taken ``--out``, and one that could not be written (under /proc, read-only, ...) with the same
+    one-line check ``collect`` runs. It creates nothing: the staging folder's ``mkdir(parents=True)`` makes the
+    parent once the input has been checked, so a refused input leaves no empty folder behind."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise LegacyH5Error(f"{out}: already exists and is not an empty folder; choose a new --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(out, "--out", kind="staged")
 
 
 def publish(staging: Path, out: Path) -> None:

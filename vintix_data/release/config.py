@@ -31,6 +31,7 @@ class ReleaseConfig:
     # how it runs (not part of what a resumed release must share)
     executor: str = "local"
     ray_address: str | None = None
+    ray_timeout: float = 60.0  # seconds a --ray-address has to answer as a Ray cluster (executors.probe_ray)
     workers: int | None = None  # units at once (None: the machine's cores; with Ray: the cluster's CPUs)
     max_retries: int = 2  # a unit whose process dies is run again at most this many times
     resume: bool = False
@@ -42,7 +43,7 @@ class ReleaseConfig:
     def settings(self) -> dict:
         """What must match for ``--resume`` to continue a release (what is made, not how it is run)."""
         d = asdict(self)
-        for k in ("out", "executor", "ray_address", "workers", "max_retries", "resume", "command"):
+        for k in ("out", "executor", "ray_address", "ray_timeout", "workers", "max_retries", "resume", "command"):
             d.pop(k)
         d["selection"] = list(d["selection"])
         return d
@@ -53,6 +54,8 @@ class ReleaseConfig:
             raise ReleaseError(f"--executor must be local or ray, got {self.executor!r}")
         if self.ray_address and self.executor != "ray":
             raise ReleaseError("--ray-address needs --executor ray")
+        if not 0 < self.ray_timeout < float("inf"):
+            raise ReleaseError(f"--ray-timeout must be a number of seconds > 0, got {self.ray_timeout}")
         for name in ("histories", "steps"):
             v = getattr(self, name)
             if v is not None and v < 1:

@@ -22,7 +22,7 @@ from vintix_data.locking import LockedError, exclusive_lock
 from vintix_data.preflight import check_output_folder
 from vintix_data.registry import TaskSpec
 from vintix_data.release.config import ReleaseConfig
-from vintix_data.release.executors import check_ray_address, make_executor
+from vintix_data.release.executors import check_ray_address, make_executor, probe_ray
 from vintix_data.release.state import ReleaseState
 from vintix_data.release.units import (
     TaskRun,
@@ -202,8 +202,9 @@ def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
     cfg.check()
     specs = select_tasks(list(cfg.selection))
     check_output_folder(cfg.out)
-    if cfg.executor == "ray":
+    if cfg.executor == "ray":  # before the lock creates ROOT: a cluster that is not there leaves nothing behind
         check_ray_address(cfg.ray_address)
+        probe_ray(cfg.ray_address, cfg.ray_timeout)
     with contextlib.ExitStack() as locks:
         # one driver per root, and no `collect --resume` in a dataset folder while the release writes it (units run
         # under the driver's locks: forked ones inherit them, Ray's are the driver's own units)

@@ -14,7 +14,9 @@ import contextlib
 import os
 import queue as queue_mod
 import re
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,8 +41,6 @@ def error_line(e: BaseException) -> str:
 
 
 def _child(key, fn, args, results, progress_q) -> None:
-    import signal
-
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the driver's handler it was forked with
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one unit per core: no BLAS or torch thread pools fighting
@@ -135,6 +135,56 @@ def check_ray_address(address: str | None, timeout_s: float = 5.0) -> None:
             pass
     except OSError as e:
         raise ReleaseError(f"--ray-address {address}: no Ray cluster answers there ({e.strerror or e})") from None
+
+
+# The probe's own program: connect as a driver, report the cluster's CPUs on stdout (Ray's C++ core logs go to stderr),
+# disconnect. A failure is reported as one line on stdout, so the parent never has to parse Ray's logs.
+_PROBE = """
+import sys
+try:
+    import ray
+    ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
+    cpus = ray.cluster_resources().get("CPU", 0)
+    ray.shutdown()
+except Exception as e:
+    lines = str(e).strip().splitlines()
+    print("error " + type(e).__name__ + ": " + (lines[0] if lines else ""), flush=True)
+    sys.exit(1)
+print("ok", cpus, flush=True)
+"""
+
+
+def probe_ray(address: str | None, timeout_s: float) -> float | None:
+    """Connect to the Ray cluster at ``address`` in a child process, killed (with its process group) when it has not
+    connected within ``timeout_s`` seconds (Ray's own import included); returns the cluster's CPUs.
+
+    An address that accepts TCP but never answers (a firewall that accepts, a stopped process's port taken by
+    another program, a cluster whose GCS hangs) passes :func:`check_ray_address` and then makes ``ray.init`` wait
+    for well over ten minutes. Why a child process and not a thread or a signal: ``ray.init`` blocks in Ray's C++
+    core, where a ``SIGALRM`` handler set to 3 s had not run after 35 s (tried with Ray 2.60), and a thread running
+    it cannot be stopped: abandoned, it would stay in Ray's process-wide worker state, which the real ``ray.init``
+    shares. A child killed with its process group leaves nothing behind here, and costs little next to a release: a
+    Python start, Ray's import and one connection (a short driver job on the cluster). The real ``ray.init``
+    follows only after the probe connected. None for a local Ray (nothing to wait for)."""
+    if address in (None, "", "local"):
+        return None
+    proc = subprocess.Popen([sys.executable, "-c", _PROBE, address], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        stdout, _ = proc.communicate(timeout=timeout_s)
+    except BaseException as e:  # the timeout, or Ctrl-C (which the probe, in its own session, does not get)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the probe and anything it started
+        proc.communicate()
+        if not isinstance(e, subprocess.TimeoutExpired):
+            raise
+        raise ReleaseError(f"--ray-address {address}: no answer from Ray within {timeout_s:g} s (it accepts "
+                           "connections but does not answer as a Ray cluster; --ray-timeout sets the wait)") from None
+    last = (stdout.strip().splitlines() or [""])[-1]
+    if proc.returncode == 0 and last.startswith("ok "):
+        return float(last.split()[1])
+    why = last[len("error "):] if last.startswith("error ") else f"the probe exited with code {proc.returncode}"
+    raise ReleaseError(f"--ray-address {address}: Ray did not connect ({why})")
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from vintix_data import __version__
+from vintix_data.version import __version__
 from vintix_data.format import RELEASE_FORMAT, atomic_write_text
 from vintix_data.locking import LOCK_NAME
 from vintix_data.release.config import ReleaseConfig, ReleaseError

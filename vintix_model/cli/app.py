@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from vintix_data import __version__
+from vintix_data.version import __version__
 from vintix_data.cli.output import fail
 from vintix_data.errors import UsageError, UserError
 

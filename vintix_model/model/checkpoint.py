@@ -32,7 +32,7 @@ class CheckpointError(UserError, ValueError):
 
 
 def vintix_version() -> str:
-    from vintix_data import __version__
+    from vintix_data.version import __version__
 
     return __version__
 
