@@ -238,3 +238,34 @@ def test_an_old_layout_manifest_is_brought_forward_only_after_every_check_passes
     verified = run_cli("verify", "org-up/vintix-ib", env=env)
     assert verified.returncode == 0 and f"verified: 6 files match the manifest sha256" in verified.stderr, verified.stderr
     assert f"data fingerprint {fp}" in verified.stderr
+
+
+FORGE = r"""
+import dataclasses, sys, tempfile
+from pathlib import Path
+from huggingface_hub import HfApi, hf_hub_download
+import vintix_data
+from vintix_data.hub.index import INDEX_FILE, read_index, write_index
+from vintix_data.suite import SuiteError
+org, task, other = sys.argv[1:]
+repo = org + "/vintix-index"
+entries = read_index(Path(hf_hub_download(repo, INDEX_FILE, repo_type="dataset")))
+out = Path(tempfile.mkdtemp()) / "index.parquet"
+write_index([dataclasses.replace(e, data_fingerprint=other) for e in entries], out)
+HfApi().upload_file(path_or_fileobj=str(out), path_in_repo=INDEX_FILE, repo_id=repo, repo_type="dataset")
+try:
+    vintix_data.load_suite(org, task)
+    print("RESULT loaded")
+except SuiteError as e:
+    print("RESULT " + str(e))
+"""
+
+
+def test_load_suite_refuses_a_dataset_whose_fingerprint_is_not_the_indexs(hub, twins, tmp_path):
+    env = hub_client_env(hub.url, tmp_path / "hf_home")
+    run_cli("push", str(release_root(tmp_path / "org-f", twins["a"])), "--org", "org-f", env=env, check=True)
+    proc = subprocess.run([sys.executable, "-c", FORGE, "org-f", TASK, fingerprint_by_hand(twins["b"])],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):]
+    assert result.startswith(f"org-f/vintix-{TASK}@") and "data fingerprint" in result and "differs from the index's" in result, result
