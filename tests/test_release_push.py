@@ -154,7 +154,8 @@ def test_index_and_collection_are_readable_with_plain_hub_calls(hub, hub_env, ro
                          "demonstrator_score": info["demonstrator"]["measured_mean_return"],
                          "normalized_score": info["demonstrator"]["normalized_score_paper"], "repo_id": repo_of(task),
                          "commit": repo.branches["main"], "tag": "v1.0",
-                         "manifest_sha256": sha256((folder / "meta" / "manifest.json").read_bytes())})
+                         "manifest_sha256": sha256((folder / "meta" / "manifest.json").read_bytes()),
+                         "data_fingerprint": json.loads((folder / "meta" / "manifest.json").read_text())["data_fingerprint"]})
     assert v["rows"] == expected
     assert len(v["collections"]) == 1
     c = v["collections"][0]

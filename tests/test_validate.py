@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import run_cli
-from vintix_data.manifest import write_manifest
+from vintix_data.format import file_sha256
+from vintix_data.manifest import manifest_fingerprint, write_manifest
 from vintix_data.validate import ValidationConfig, validate
 
 SHARD = "data/train-00000-of-00001.parquet"
@@ -54,21 +55,33 @@ def test_clean_dataset_passes_with_figures(tiny_dataset):
 
 
 def test_corrupted_shard_fails_in_one_line_and_is_left_alone(copy):
+    """The cause once, then one line for every check that needed its rows (issue 24, item 2)."""
     path = copy / SHARD
     data = bytearray(path.read_bytes())
     data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     proc = run_cli("validate", str(copy))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "sha256 does not match the manifest" in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"invalid: {SHARD}: sha256 does not match the manifest (corrupted or modified)",
+        f"note: 15 checks skipped: they need the rows of {SHARD}"], proc.stderr
     assert path.read_bytes() == bytes(data)
 
 
-def test_truncated_shard_is_unreadable(copy):
+def test_truncated_shard_is_reported_once(copy):
     path = copy / SHARD
     path.write_bytes(path.read_bytes()[:1000])
-    errors = validate(copy).errors
-    assert any("size" in e for e in errors) and any("unreadable parquet" in e for e in errors)
+    report = validate(copy)
+    assert len(report.errors) == 1 and report.errors[0].startswith(f"{SHARD}: size 1000 != manifest ")
+    assert report.skipped == [f"15 checks skipped: they need the rows of {SHARD}"]
+    manifest = json.loads((copy / "meta/manifest.json").read_text())
+    entry = next(e for e in manifest["files"] if e["name"] == SHARD)
+    entry.update(size=1000, sha256=file_sha256(path))  # the manifest now vouches for the truncated file ...
+    manifest["data_fingerprint"] = manifest_fingerprint(manifest)
+    (copy / "meta/manifest.json").write_text(json.dumps(manifest))  # ... so reading it is what fails
+    report = validate(copy)
+    assert len(report.errors) == 1 and report.errors[0].startswith(f"{SHARD}: unreadable parquet"), report.errors
+    assert report.skipped == [f"15 checks skipped: they need the rows of {SHARD}"]
 
 
 @pytest.mark.parametrize("column, mutate, expected", [

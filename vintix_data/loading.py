@@ -5,17 +5,26 @@ Both sources become a local folder first: a local folder as is, a Hub id through
 folder, materialized (memory-mapped Arrow) or ``streaming=True`` (for a Hub id, streaming downloads only the
 metadata and streams the rows by repo id, pinned to the snapshot's commit); ``info`` and ``stats`` are the typed
 metadata the model side needs (observation normalization is read from ``stats``, never recomputed).
+
+Why the cache folder: ``datasets`` caches a local folder's Arrow copy under the folder's *name* and does not notice
+that another folder of that name, or the same folder re-collected, holds other files, so it would hand back another
+dataset's rows. Each folder is therefore read with a ``cache_dir`` of its own content (the sha256 of its
+``meta/manifest.json``, which lists every shard's sha256), and the rows ``datasets`` returns are counted against
+the manifest and ``info.json`` (docs/design.md §9).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError
+from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
+
+FOLDER_CACHE = "vintix-folders"  # under the datasets cache: one cache_dir per folder content
 
 
 def _close_all(iterators: weakref.WeakSet) -> None:
@@ -107,10 +116,49 @@ def resolve(repo_or_dir: str | Path, revision: str | None = None, metadata_only:
         raise FormatError(str(e)) from None
 
 
+def content_key(folder: Path) -> str:
+    """What a folder's ``datasets`` cache is keyed on: its manifest's sha256 (the manifest lists every shard's sha256
+    and rows), or, for a folder without one, a sha256 over its shards' own digests."""
+    manifest = Path(folder) / META_DIR / "manifest.json"
+    if manifest.is_file():
+        return file_sha256(manifest)
+    h = hashlib.sha256()
+    for p in sorted((Path(folder) / DATA_DIR).glob("*.parquet")):
+        h.update(f"{file_sha256(p)}  {p.relative_to(folder).as_posix()}\n".encode())
+    return h.hexdigest()
+
+
+def expected_rows(folder: Path, info: DatasetInfo, where: str) -> int:
+    """The rows a folder holds, checked before ``datasets`` reads it: the shards on disk are the ones its manifest
+    lists (names, sizes, rows in their footers), and they add up to ``info.json``'s total; raises FormatError."""
+    import pyarrow.parquet as pq
+
+    shards = sorted((Path(folder) / DATA_DIR).glob("*.parquet"))
+    try:
+        rows = {p.relative_to(folder).as_posix(): (p.stat().st_size, pq.ParquetFile(p).metadata.num_rows) for p in shards}
+    except (OSError, ValueError) as e:  # pyarrow's errors subclass these
+        raise FormatError(f"{where}: unreadable shard under {DATA_DIR}/ ({type(e).__name__}); see `vintix-data validate`") from None
+    manifest = Path(folder) / META_DIR / "manifest.json"
+    if manifest.is_file():
+        try:
+            listed = {e["name"]: (e["size"], e["rows"]) for e in json.loads(manifest.read_text())["files"]
+                      if e["name"].startswith(DATA_DIR + "/")}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise FormatError(f"{where}: {META_DIR}/manifest.json unreadable ({type(e).__name__})") from None
+        if listed != rows:
+            raise FormatError(f"{where}: the shards under {DATA_DIR}/ ({len(rows)}, {sum(r for _, r in rows.values()):,} "
+                              f"rows) are not the ones {META_DIR}/manifest.json lists ({len(listed)}, "
+                              f"{sum(r for _, r in listed.values()):,} rows); see `vintix-data validate`")
+    total = sum(r for _, r in rows.values())
+    if total != info.total_steps:
+        raise FormatError(f"{where}: {total:,} rows in the shards, {META_DIR}/info.json says {info.total_steps:,}")
+    return total
+
+
 def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "train", streaming: bool = False,
          **load_dataset_kwargs) -> LoadedDataset:
     """The dataset plus its typed ``info`` and ``stats``; accepts ``ORG/NAME`` or a local folder."""
-    from datasets import load_dataset
+    from datasets import config as datasets_config, load_dataset
 
     # streaming from the Hub reads the shards over HTTP: only the metadata is downloaded, and the rows come
     # from the same commit (a snapshot folder is named after its commit)
@@ -123,6 +171,13 @@ def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "
         raise FormatError(f"{repo_or_dir}: {META_DIR}/stats.json missing or unreadable ({type(e).__name__})") from None
     if hub_stream:
         ds = load_dataset(str(repo_or_dir), revision=folder.name, split=split, streaming=True, **load_dataset_kwargs)
-    else:
-        ds = load_dataset(str(folder), split=split, streaming=streaming, **load_dataset_kwargs)
+        return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
+    rows = expected_rows(folder, info, str(repo_or_dir))
+    root = Path(load_dataset_kwargs.pop("cache_dir", None) or datasets_config.HF_DATASETS_CACHE)
+    cache = root / FOLDER_CACHE / content_key(folder)
+    ds = load_dataset(str(folder), split=split, streaming=streaming, cache_dir=str(cache), **load_dataset_kwargs)
+    got = None if streaming else ds.num_rows
+    if got is not None and split == "train" and got != rows:
+        raise FormatError(f"{repo_or_dir}: datasets returned {got:,} rows, the folder's shards hold {rows:,} (a stale "
+                          f"datasets cache under {cache}: delete it)")
     return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))

@@ -4,7 +4,7 @@
 reproducible suite), finds the row of every task the selection names (:func:`vintix_data.selection.select_tasks`)
 and loads each dataset with :func:`vintix_data.loading.load` at the *commit* the row pins, so the same index
 revision always gives the same data. Each dataset's ``meta/manifest.json`` is checked against the sha256 the
-index recorded. ``vintix-model train --datasets suite:ORG/SELECTION`` goes through :func:`resolve_suite`.
+index recorded, and its data fingerprint against the index's. ``vintix-model train --datasets suite:ORG/SELECTION`` goes through :func:`resolve_suite`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from vintix_data.errors import UserError
 from vintix_data.format import FormatError, file_sha256
 from vintix_data.hub.index import INDEX_FILE, IndexEntry, index_repo, read_index
 from vintix_data.loading import LoadedDataset, load
+from vintix_data.manifest import recorded_fingerprint
 from vintix_data.selection import select_tasks
 
 SUITE_PREFIX = "suite:"
@@ -47,7 +48,8 @@ class ResolvedSuite:
         return {"suite": f"{self.org}/{','.join(self.selection)}", "index": self.index_repo,
                 "index_revision": self.index_revision, "index_commit": self.index_commit,
                 "datasets": {e.task: {"repo": e.repo_id, "commit": e.commit, "tag": e.tag,
-                                      "manifest_sha256": e.manifest_sha256} for e in self.entries}}
+                                      "manifest_sha256": e.manifest_sha256, "data_fingerprint": e.data_fingerprint}
+                             for e in self.entries}}
 
 
 @dataclass
@@ -122,6 +124,12 @@ def load_suite(org: str, selection: str | list[str] | tuple[str, ...], *, revisi
             suite.close()
             raise SuiteError(f"suite {org}/{' '.join(resolved.selection)}: {e.task}: {err}") from None
         got = file_sha256(Path(ds.folder) / "meta" / "manifest.json")
+        fingerprint = recorded_fingerprint(ds.folder)
+        if e.data_fingerprint is not None and fingerprint != e.data_fingerprint:  # older indexes record none
+            ds.close()
+            suite.close()
+            raise SuiteError(f"{e.repo_id}@{e.commit[:8]}: data fingerprint {str(fingerprint)[:12]}... differs from the "
+                             f"index's {e.data_fingerprint[:12]}... (the index and the repo disagree)")
         if got != e.manifest_sha256:
             ds.close()
             suite.close()

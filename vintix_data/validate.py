@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
-from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256, fixed_list_to_numpy, row_schema
+from vintix_data.format import META_DIR, DatasetInfo, FormatError, fixed_list_to_numpy, row_schema
 from vintix_data.integrity import RowTotals, check_episode_details, check_info, check_stats
-from vintix_data.manifest import manifest_files
+from vintix_data.manifest import check_manifest
 from vintix_data.schedule import NoiseSchedule
 from vintix_data.tenths import tenth_masks
 
@@ -42,6 +42,8 @@ class ValidationReport:
     errors: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # checks that could not decide at this size (not failures)
+    skipped: list[str] = field(default_factory=list)  # checks not run because a file they need failed (one line)
+    digests: dict = field(default_factory=dict, repr=False)  # name -> sha256 of the files hashed (not in the JSON)
     _counts: dict = field(default_factory=dict)
 
     @property
@@ -59,30 +61,8 @@ class ValidationReport:
     def to_json(self) -> str:
         from vintix_data.jsonio import dumps  # strict JSON: a non-finite figure is null
 
-        return dumps({"ok": self.ok, "errors": self.errors, "notes": self.notes, "figures": self.figures}, indent=2)
-
-
-def _check_manifest(folder: Path, report: ValidationReport, hashes: dict[str, str] | None = None) -> list[Path]:
-    path = folder / META_DIR / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text())
-        entries = manifest["files"]
-    except (OSError, ValueError, KeyError) as e:
-        report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(e).__name__})")
-        return sorted((folder / DATA_DIR).glob("*.parquet"))
-    listed = {e["name"] for e in entries}
-    for p in manifest_files(folder):  # the shards and every file a reader trusts (info, stats, episodes, card, plots)
-        if p.relative_to(folder).as_posix() not in listed:
-            report.fail("manifest", f"{p.relative_to(folder).as_posix()}: not listed in the manifest")
-    for e in entries:
-        p = folder / e["name"]
-        if not p.exists():
-            report.fail("manifest", f"{e['name']}: listed in the manifest but missing")
-        elif p.stat().st_size != e["size"]:
-            report.fail("manifest", f"{e['name']}: size {p.stat().st_size} != manifest {e['size']}")
-        elif ((hashes or {}).get(e["name"]) or file_sha256(p)) != e["sha256"]:
-            report.fail("manifest", f"{e['name']}: sha256 does not match the manifest (corrupted or modified)")
-    return sorted(folder / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/") and (folder / e["name"]).exists())
+        return dumps({"ok": self.ok, "errors": self.errors, "notes": self.notes, "skipped": self.skipped,
+                      "figures": self.figures}, indent=2)
 
 
 def _check_hidden_spec(info: DatasetInfo, report: ValidationReport) -> None:
@@ -311,23 +291,31 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
         report.fail("info", str(e))
         return report
     _check_hidden_spec(info, report)
-    shards = _check_manifest(folder, report, hashes)
-    if not shards:
+    shards, bad = check_manifest(folder, report, hashes)
+    if not shards and not bad:
         report.fail("shards", f"{folder}: no data shards")
         return report
     expected = row_schema(info.obs_dim, info.act_dim)
     checker = _RowChecker(info, report)
-    for p in shards:
+    for p in shards if not bad else []:  # the rows are checked as one stream: a shard that failed its hash breaks it
         where = p.relative_to(folder).as_posix()
         try:
             pf = pq.ParquetFile(p)
             if not pf.schema_arrow.equals(expected, check_metadata=False):
                 report.fail("schema", f"{where}: schema differs from the row schema: {pf.schema_arrow}")
-                continue
+                bad.append(where)
+                break
             for b in pf.iter_batches(batch_size=262_144):
                 checker.batch(b, where)
         except (pa.ArrowException, OSError) as e:
             report.fail("shards", f"{where}: unreadable parquet ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+            bad.append(where)
+            break
+    if bad:  # each fault was reported once, above; what needs the rows of that file is skipped, in one line
+        check_info(info, len({p.relative_to(folder).as_posix() for p in shards} | set(bad)), None, report)
+        report.figures["skipped"] = {"checks": row_checks(info, cfg), "files": bad}
+        report.skipped.append(skipped_line(len(row_checks(info, cfg)), bad))
+        return report
     for hh in range(info.histories):
         n = checker.history_rows.get(hh, 0)
         if n != info.steps_per_history:
@@ -344,6 +332,23 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
     if cfg.check_curve and checker.ep_keys:
         _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report, checker.ep_lengths)
     return report
+
+
+def row_checks(info: DatasetInfo, cfg: ValidationConfig) -> list[str]:
+    """The checks that read the rows (what a shard that fails its hash, or cannot be read, takes with it)."""
+    refs = info.reference_scores
+    return (["row order", "episode indices", "steps", "end flags", "episode limit", "finite values", "action bounds"]
+            + (["epsilon schedule", "mixing bound"] if info.schedule else [])
+            + (["hidden columns"] if info.hidden_observation else [])
+            + ["rows per history", "total rows", f"{META_DIR}/episodes.parquet", f"{META_DIR}/stats.json",
+               f"{META_DIR}/info.json's episode count"]
+            + (["learning curve"] if cfg.check_curve and None not in (refs.random_mean, refs.demonstrator_mean) else []))
+
+
+def skipped_line(n: int, bad: list[str]) -> str:
+    """One line for the ``n`` checks that need the rows of the shards in ``bad``."""
+    more = f" and {len(bad) - 1} more shard(s)" if len(bad) > 1 else ""
+    return f"{n} checks skipped: they need the rows of {bad[0]}{more}"
 
 
 def _check_episodes_table(folder: Path, checker: _RowChecker, report: ValidationReport) -> None:

@@ -92,13 +92,17 @@ def _files(folder: Path, info: DatasetInfo) -> list[tuple[str, str]]:
         (f"{META_DIR}/stats.json", "per feature mean, std, min, max, count"),
         (f"{META_DIR}/episodes.parquet", "one row per episode: history, episode, first row, length, return, "
                                          "mean ε, terminated/truncated, final observation, reset seed"),
-        (f"{META_DIR}/manifest.json", "sha256, size and rows of every data file"),
+        (f"{META_DIR}/manifest.json", "sha256, size and rows of every file above, and the data fingerprint"),
         (PLOT_PATH, "the learning curve above"),
     ]
 
 
-def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> Path:
+def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fingerprint: str | None = None) -> Path:
+    """``fingerprint``: the data fingerprint of the folder's data files, when the caller has hashed them already."""
+    from vintix_data.manifest import folder_fingerprint
+
     folder = Path(folder)
+    fingerprint = fingerprint or folder_fingerprint(folder)
     repo_id = repo_id or f"<org>/{info.name}"
     refs = info.reference_scores
     normalized = info.demonstrator.get("normalized_score_paper")
@@ -124,6 +128,7 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> P
         normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
         hidden=info.hidden_observation, env_options=info.extra.get("env_options") or {},
         source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
+        fingerprint=fingerprint,
     )
     path = folder / "README.md"
     atomic_write_text(path, str(card))

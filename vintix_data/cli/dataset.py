@@ -11,7 +11,6 @@ import typer
 from vintix_data.cli.output import err, fail, out, report_lines
 from vintix_data.domains import parse_options
 from vintix_data.errors import UsageError, UserError
-from vintix_data.format import DatasetInfo
 from vintix_data.validate import validate
 
 
@@ -52,49 +51,78 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
     except KeyboardInterrupt:
         fail("interrupted; completed episodes are saved, re-run with --resume to continue", code=130)
     report = validate(folder)
-    report_lines(report.errors, report.notes)
+    report_lines(report.errors, report.skipped + report.notes)
     if not report.ok:
         raise typer.Exit(1)
     err.print(f"collected and validated {folder}: {report.figures['rows']:,} rows, {report.figures['episodes']:,} episodes")
 
 
-def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json")):
+def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json"),
+                 upgrade_manifest: bool = typer.Option(False, "--upgrade-manifest", help="Bring an older manifest forward: validate everything from the rows, then list info, stats, card and plots and the data fingerprint (refused, nothing changed, when anything fails).")):
     """Check a dataset folder: schema, order, flags, values, schedule, manifest and the learning curve."""
+    if upgrade_manifest:
+        from vintix_data.upgrade import UpgradeRefused, upgrade_manifest as upgrade
+
+        try:
+            err.print(upgrade(folder).line(), highlight=False, soft_wrap=True)
+        except UpgradeRefused as e:
+            fail(str(e), code=1)
+        except UserError as e:
+            fail(str(e))
+        return
     report = validate(folder)
     if as_json:
         print(report.to_json())
     else:
-        report_lines(report.errors, report.notes)
+        report_lines(report.errors, report.skipped + report.notes)
         if report.ok:
             err.print(f"{folder}: valid ({report.figures.get('rows', 0):,} rows, {report.figures.get('episodes', 0):,} episodes)")
     if not report.ok:
         raise typer.Exit(1)
 
 
-def info(folder: Path):
-    """Load a dataset folder with `datasets.load_dataset` and summarize it: rows, schema, scores, card, plot."""
-    from datasets import load_dataset
+def info(folder: Path, as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
+    """Load a dataset folder with `vintix_data.load` (`datasets.load_dataset`) and summarize it: rows, schema,
+    scores, data fingerprint, card, plot."""
+    from vintix_data.loading import load
+    from vintix_data.manifest import folder_fingerprint, manifest_sha256, recorded_fingerprint
 
     try:
         if not folder.exists():
             raise UsageError(f"no such folder: {folder}")
         if not folder.is_dir():
             raise UsageError(f"{folder} is a file, not a dataset folder")
-        meta = DatasetInfo.load(folder)
+        loaded = load(folder)
     except UserError as e:
         fail(str(e))
-    ds = load_dataset(str(folder), split="train")
+    meta, ds = loaded.info, loaded.dataset
     refs = meta.reference_scores
-    out.print(f"[bold]{meta.task}[/bold] ({meta.domain}, {meta.split} split): load_dataset({str(folder)!r}, split='train')")
-    out.print(f"  {ds.num_rows:,} rows = {meta.histories} histories x {meta.steps_per_history:,} steps, {meta.episodes:,} episodes")
-    for name, feature in ds.features.items():
-        out.print(f"  {name:<20} {feature}", highlight=False)
-    out.print(f"  random {refs.random_mean:.2f} | demonstrator {refs.demonstrator_mean:.2f} (measured over {refs.episodes} episodes)")
-    norm = meta.demonstrator.get("normalized_score_paper")
+    summary = {"folder": str(folder), "task": meta.task, "domain": meta.domain, "split": meta.split, "rows": ds.num_rows,
+               "histories": meta.histories, "steps_per_history": meta.steps_per_history, "episodes": meta.episodes,
+               "features": {name: str(feature) for name, feature in ds.features.items()},
+               "random_mean": refs.random_mean, "demonstrator_mean": refs.demonstrator_mean,
+               "reference_episodes": refs.episodes,
+               "normalized_score_paper": meta.demonstrator.get("normalized_score_paper"),
+               "data_fingerprint": recorded_fingerprint(folder) or folder_fingerprint(folder), "manifest_sha256": manifest_sha256(folder),
+               "card": str(folder / "README.md"), "plot": str(folder / "plots" / "learning_curve.png")}
+    if as_json:
+        from vintix_data.jsonio import dumps
+
+        print(dumps(summary, indent=2))
+        return
+    out.print(f"[bold]{meta.task}[/bold] ({meta.domain}, {meta.split} split): vintix_data.load({str(folder)!r})", soft_wrap=True)
+    out.print(f"  {ds.num_rows:,} rows = {meta.histories} histories x {meta.steps_per_history:,} steps, {meta.episodes:,} episodes", soft_wrap=True)
+    for name, feature in summary["features"].items():
+        out.print(f"  {name:<20} {feature}", highlight=False, soft_wrap=True)
+    if refs.random_mean is not None and refs.demonstrator_mean is not None:
+        out.print(f"  random {refs.random_mean:.2f} | demonstrator {refs.demonstrator_mean:.2f} (measured over {refs.episodes} episodes)", soft_wrap=True)
+    norm = summary["normalized_score_paper"]
     if norm is not None:
-        out.print(f"  demonstrator normalized score vs the paper's table: {norm:.3f}")
-    out.print(f"  card: {folder / 'README.md'}")
-    out.print(f"  plot: {folder / 'plots' / 'learning_curve.png'}")
+        out.print(f"  demonstrator normalized score vs the paper's table: {norm:.3f}", soft_wrap=True)
+    out.print(f"  data fingerprint: {summary['data_fingerprint']}", highlight=False, soft_wrap=True)
+    out.print(f"  manifest sha256:  {summary['manifest_sha256']}", highlight=False, soft_wrap=True)
+    out.print(f"  card: {summary['card']}", soft_wrap=True)
+    out.print(f"  plot: {summary['plot']}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

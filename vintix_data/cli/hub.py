@@ -65,20 +65,27 @@ def register(app: typer.Typer) -> None:
     def verify(repo: str = typer.Argument(..., help="The dataset repo, ORG/NAME."),
                revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit (default main).")):
         """Download a published dataset, check its manifest sha256s, re-validate it and load it by repo id."""
+        from huggingface_hub.utils import disable_progress_bars
+
         from vintix_data.hub.verify import verify as hub_verify
 
+        if not err.is_terminal:  # in a log, the first line is the finding: no progress line, no download bars
+            disable_progress_bars()
         try:
-            report = hub_verify(repo, revision=revision, log=_log)
+            report = hub_verify(repo, revision=revision, log=_log if err.is_terminal else lambda s: None)
         except UserError as e:
             fail(str(e))
         for line in report.errors:
             err.print(f"[red]problem:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        for line in report.skipped:
+            err.print(f"note: {escape(line)}", highlight=False, soft_wrap=True)
         f = report.figures
         if not report.ok:
             fail(f"{repo}@{report.revision} (commit {report.commit[:8]}) fails verification: {len(report.errors)} problem(s)", code=1)
         err.print(f"{repo}@{report.revision} (commit {report.commit[:8]}): verified: {f['manifest_files']} files match the "
                   f"manifest sha256, validate passes ({f['rows']:,} rows, {f['episodes']:,} episodes), "
-                  f"load_dataset({repo!r}) gives {f['load_dataset_rows']:,} rows", highlight=False, soft_wrap=True)
+                  f"load_dataset({repo!r}) gives {f['load_dataset_rows']:,} rows; data fingerprint {f['data_fingerprint']}",
+                  highlight=False, soft_wrap=True)
 
 
 def _push_release(root: Path, org: str, tag: Optional[str], private: bool) -> None:

@@ -34,7 +34,7 @@ from vintix_data.format import (
     write_shards,
 )
 from vintix_data.jsonio import strict
-from vintix_data.manifest import write_manifest
+from vintix_data.manifest import data_digests, fingerprint, write_manifest
 from vintix_data.registry import TaskSpec
 from vintix_data.schedule import NoiseSchedule
 
@@ -160,5 +160,6 @@ def write_info_manifest_plot_card(out: Path, info: DatasetInfo) -> None:
     manifest vouches for files written after it)."""
     atomic_write_text(out / META_DIR / "info.json", info.to_json())
     learning_curve(out, info)
-    write_card(out, info)
-    write_manifest(out)
+    digests = data_digests(out)  # hashed once: the card shows their fingerprint, the manifest lists them
+    write_card(out, info, fingerprint=fingerprint(digests))
+    write_manifest(out, hashes=digests)

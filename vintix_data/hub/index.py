@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vintix_data.format import DatasetInfo, atomic_write_text, file_sha256
+from vintix_data.manifest import folder_fingerprint, recorded_fingerprint
 
 INDEX_NAME = "vintix-index"
 INDEX_FILE = "data/index.parquet"
@@ -49,7 +50,8 @@ class IndexEntry:
     repo_id: str
     commit: str
     tag: str | None
-    manifest_sha256: str
+    manifest_sha256: str  # identifies the published folder (its card and info.json record dates, command lines)
+    data_fingerprint: str | None = None  # identifies the data: equal data <=> equal fingerprint (None: older indexes)
 
     @classmethod
     def of(cls, folder: Path, repo_id: str, commit: str, tag: str | None) -> "IndexEntry":
@@ -62,7 +64,8 @@ class IndexEntry:
                    episodes=info.episodes, demonstrator_kind=demo.get("kind"), demonstrator_id=demo.get("id"),
                    demonstrator_score=None if score is None else float(score),
                    normalized_score=None if norm is None else float(norm), repo_id=repo_id, commit=commit, tag=tag,
-                   manifest_sha256=file_sha256(Path(folder) / "meta" / "manifest.json"))
+                   manifest_sha256=file_sha256(Path(folder) / "meta" / "manifest.json"),
+                   data_fingerprint=recorded_fingerprint(folder) or folder_fingerprint(folder))
 
 
 def _schema():
@@ -132,16 +135,19 @@ def index_card(org: str, entries: list[IndexEntry], release: dict) -> str:
         "```",
         "",
         f"Train on a suite with `vintix-model train --datasets suite:{org}/ib`. The release this index was last pushed "
-        f"from selected `{' '.join(release.get('selection') or [])}`; its settings are in `{RELEASE_FILE}`.",
+        f"from selected `{' '.join(release.get('selection') or [])}`; its settings are in `{RELEASE_FILE}`. The column "
+        "`data_fingerprint` identifies each dataset's data (equal data <=> equal fingerprint; the card shows its first "
+        "16 digits), `manifest_sha256` the published folder.",
         "",
-        "| task | domain | split | obs/act | histories x steps | episodes | demonstrator | score | normalized | repo | commit | tag |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| task | domain | split | obs/act | histories x steps | episodes | demonstrator | score | normalized | repo | commit | tag "
+        "| data fingerprint |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         lines.append(f"| {e.task} | {e.domain} | {e.split} | {e.obs_dim}/{e.act_dim} | {e.histories} x {e.steps_per_history:,} "
                      f"| {e.episodes:,} | {e.demonstrator_kind or 'n/a'} | {_num(e.demonstrator_score, '.1f')} "
                      f"| {_num(e.normalized_score, '.3f')} | [{e.repo_id}](https://huggingface.co/datasets/{e.repo_id}) "
-                     f"| `{e.commit[:8]}` | {e.tag or ''} |")
+                     f"| `{e.commit[:8]}` | {e.tag or ''} | {f'`{e.data_fingerprint[:16]}`' if e.data_fingerprint else 'n/a'} |")
     return "\n".join(lines) + "\n"
 
 

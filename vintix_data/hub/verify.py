@@ -25,6 +25,7 @@ class VerifyReport:
     commit: str
     errors: list[str] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # one line: the checks a file that failed takes with it
 
     @property
     def ok(self) -> bool:
@@ -34,7 +35,7 @@ class VerifyReport:
 def verify(repo_id: str, revision: str | None = None, token: str | None = None,
            log: Callable[[str], None] = lambda s: None) -> VerifyReport:
     """Download a published revision and check it as a new user would meet it (see the module docstring)."""
-    from vintix_data.validate import validate
+    from vintix_data.validate import skipped_line, validate
 
     check_repo_id(repo_id)
     rev = revision or "main"
@@ -85,6 +86,11 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
     report.errors += card_problems(folder)
     report.figures["rows"] = v.figures.get("rows")
     report.figures["episodes"] = v.figures.get("episodes")
+    report.figures["data_fingerprint"] = v.figures.get("data_fingerprint")
+    skipped = v.figures.get("skipped")
+    if skipped:  # a shard failed its hash or cannot be read: loading it by repo id would only repeat that
+        report.skipped.append(skipped_line(len(skipped["checks"]) + 1, skipped["files"]))
+        return report
 
     # 3. load_dataset by repo id, as users will
     cache = tempfile.mkdtemp(prefix="vintix-verify-")
