@@ -6,7 +6,8 @@
   baselines.py     seeded episode returns of a policy (reference scores, the gate)
   gate.py          is a demonstrator clearly better than random here?
   train_ib.py      the paper's PPO recipe for Industrial Benchmark
-  train_mujoco.py  SB3 PPO/SAC/TD3 for MuJoCo (and any other Box task)
+  train_mujoco.py  rl-zoo3's tuned TQC/SAC/TD3/PPO for MuJoCo (and any other Box task); recipes.py holds the settings
+  resumable.py     a training's whole state in one file (killed, it continues to the same policy bits)
 """
 
 from vintix_data.demonstrators.base import Demonstrator, DemonstratorError, RandomDemonstrator, ZeroDemonstrator

@@ -128,6 +128,16 @@ class DomainAdapter(ABC):
         raise DemonstratorError(f"demonstrator 'scripted' is Meta-World's scripted experts; {task.id} has none "
                                 "(use sb3:PATH.zip, random or zero)")
 
+    def env_state(self, env: gym.Env) -> Any:
+        """What a resumable training saves of an *unwrapped* env to continue it exactly where it was (docs/design.md
+        §6). The default, its attributes, suits envs that are plain Python objects; an env whose objects rebuild
+        themselves when unpickled (gymnasium's MuJoCo envs re-run their constructor) overrides it."""
+        return dict(vars(env))
+
+    def restore_env_state(self, env: gym.Env, state: Any) -> None:
+        """Put ``env_state``'s result back into a freshly made unwrapped env of the same task."""
+        vars(env).update(state)
+
     def episode_seed(self, task: TaskSpec, seed: int, history: int, episode: int) -> int:
         """The seed the collector resets an episode with."""
         return default_episode_seed(seed, history, episode)

@@ -115,6 +115,21 @@ class MujocoAdapter(DomainAdapter):
             env = ApplyPhysics(env, opts.get("viscosity"), opts.get("gravity"))
         return env
 
+    def env_state(self, env: gym.Env) -> Any:
+        """The simulator's whole ``MjData`` (pickled by mujoco itself, derived quantities included: Humanoid's reward
+        reads ``xipos`` left by the previous step) and the reset generator. Pickling the env instead would rebuild
+        it from its constructor arguments (gymnasium's EzPickle), losing both, and the physics options applied by
+        ``ApplyPhysics`` after construction."""
+        return {"data": env.data, "np_random": env._np_random, "np_random_seed": getattr(env, "_np_random_seed", None)}
+
+    def restore_env_state(self, env: gym.Env, state: Any) -> None:
+        env.data = state["data"]  # bound to its own copy of the model; steps use env.model, whose options are applied
+        renderer = getattr(env, "mujoco_renderer", None)
+        if renderer is not None:
+            renderer.data = env.data
+        env._np_random = state["np_random"]
+        env._np_random_seed = state["np_random_seed"]
+
     def paper_comparable(self, task: TaskSpec) -> bool:
         """The paper's table is for its own env versions (v4, Pusher v5) without variations."""
         return task.env_id == task.paper_name and not getattr(task, "env_options", {})
