@@ -128,6 +128,11 @@ class DomainAdapter(ABC):
         raise DemonstratorError(f"demonstrator 'scripted' is Meta-World's scripted experts; {task.id} has none "
                                 "(use sb3:PATH.zip, random or zero)")
 
+    def observation_layouts(self, task: TaskSpec) -> dict[str, int]:
+        """Observation sizes of the task's env by version (``{"v3": 111, "v4": 27, "v5": 105}``), so a checkpoint
+        trained on another version is named as such; empty where the domain has one layout."""
+        return {}
+
     def env_state(self, env: gym.Env) -> Any:
         """What a resumable training saves of an *unwrapped* env to continue it exactly where it was (docs/design.md
         §6). The default, its attributes, suits envs that are plain Python objects; an env whose objects rebuild

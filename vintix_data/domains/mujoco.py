@@ -30,6 +30,11 @@ V4_OBS_DIMS = {
     "Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Humanoid": 376, "HumanoidStandup": 376,
     "InvertedDoublePendulum": 11, "InvertedPendulum": 4, "Pusher": 23, "Reacher": 11, "Swimmer": 8, "Walker2d": 17,
 }
+# gymnasium's v3 dims (RL-Zoo's `sb3/<algo>-<Env>-v3` models): Ant and the humanoids include contact forces,
+# the pendulum/Reacher layouts changed in v5 (issue 25 lists them; gymnasium/envs/mujoco/*_v3.py)
+V3_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 111}
+V5_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 105, "Humanoid": 348, "HumanoidStandup": 348, "InvertedDoublePendulum": 9,
+               "Reacher": 10}  # = the registry's (the paper table's) dims
 OPTIONS = {"viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
            "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
            "version": "gymnasium id version, v5 (default) or v4"}
@@ -114,6 +119,12 @@ class MujocoAdapter(DomainAdapter):
         if opts.get("viscosity") is not None or opts.get("gravity") is not None:
             env = ApplyPhysics(env, opts.get("viscosity"), opts.get("gravity"))
         return env
+
+    def observation_layouts(self, task: TaskSpec) -> dict[str, int]:
+        """v3 (Pusher has none), v4 and v5 observation sizes with default options; v5 is the registry's dims."""
+        base = _base(task)
+        out = {} if base == "Pusher" else {"v3": V3_OBS_DIMS[base]}
+        return {**out, "v4": V4_OBS_DIMS[base], "v5": V5_OBS_DIMS[base]}
 
     def env_state(self, env: gym.Env) -> Any:
         """The simulator's whole ``MjData`` (pickled by mujoco itself, derived quantities included: Humanoid's reward
