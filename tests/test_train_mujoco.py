@@ -91,7 +91,7 @@ def test_recipes_name_their_source():
     assert "no entry" in recipe("sac", "Reacher-v5").source
     td3 = recipe("td3", "Swimmer-v5").constructor_kwargs(2)
     assert td3["gamma"] == 0.9999 and td3["policy_kwargs"] == {"net_arch": [400, 300]} and "action_noise" in td3
-    assert "normalize" in recipe("ppo", "Reacher-v5").source and recipe("ppo", "Swimmer-v5").n_envs == 4
+    assert "VecNormalize" in recipe("ppo", "Reacher-v5").source and recipe("ppo", "Swimmer-v5").settings == {"n_timesteps": 1_000_000}
 
 
 def test_cli_refuses_an_unknown_algo_in_one_line(tmp_path):

@@ -152,10 +152,14 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
                                                                       "to the same policy. --algo runs also write OUT-<steps>.zip and a "
                                                                       "row of OUT.curve.csv there."),
                        eval_episodes: int = typer.Option(5, help="--algo runs: deterministic evaluation episodes per curve row "
-                                                         "(the gate's seeded episodes; 0: training returns only)."),
+                                                         "(the gate's seeded episodes; 0: training returns only); bc: episodes "
+                                                         "the clone is scored on."),
+                       source: Optional[str] = typer.Option(None, "--from", help="--algo bc: what to clone: a folder (JAT's "
+                                                            "episode-per-row parquet, a vintix dataset, or observation/action "
+                                                            "parquet) or a Hub dataset ORG/NAME[:CONFIG]."),
                        env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default.")):
     """Train a demonstrator: the paper's PPO for Industrial Benchmark; rl-zoo3's tuned TQC/SAC/TD3/PPO (--algo) for
-    MuJoCo. Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
+    MuJoCo; or clone a dataset (--algo bc --from SOURCE, the paper's route for MuJoCo). Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
     .OUT.ckpt) to the policy an uninterrupted training would have made, bit for bit."""
     from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
     from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, check_algo, train_sb3
@@ -177,7 +181,13 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         if out_path.is_dir():
             raise UsageError(f"--out {out_path} is a directory")
         ckpt = out_path.with_name(f".{out_path.name}.ckpt")
-        if spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
+        if (algo == "bc") != (source is not None):
+            raise UsageError("--algo bc needs --from SOURCE, and --from is only for --algo bc")
+        if algo == "bc":
+            from vintix_data.demonstrators.bc import BCConfig, train_bc
+
+            result = train_bc(spec, out_path, BCConfig(source=source, seed=seed), eval_episodes=eval_episodes)
+        elif spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
             result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps or 1_000_000, seed=seed), checkpoint=ckpt,
                                checkpoint_every=checkpoint_every or 100_000)
         else:
@@ -188,6 +198,14 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
             if install and spec.adapter.installs_trained_demonstrator(spec.spec) else None
     except UserError as e:
         fail(str(e))
+    if result.get("algo") == "bc":
+        src = "-" if result["source_return"] is None else f"{result['source_return']:.2f}"
+        clone = "-" if result["clone_return"] is None else f"{result['clone_return']:.2f}"
+        err.print(f"saved {result['out']}: cloned {result['pairs']:,} pairs ({result['layout']} layout) in {result['wall_s']:.0f} s; "
+                  f"source mean return {src}, clone {clone} on {result['eval_episodes']} seeded episodes", highlight=False)
+        if default is not None:
+            err.print(f"installed as the default demonstrator of {spec.id}: {default}")
+        return
     resumed = f" (continued from the checkpoint at step {result['resumed_at']:,})" if result.get("resumed_at") else ""
     steps = result.get("timesteps") or result["config"]["timesteps"]
     rate = f", {result['steps_per_s']:.0f} steps/s" if result.get("steps_per_s") else ""

@@ -47,9 +47,10 @@ class SB3TrainConfig:
 
 
 def check_algo(algo: str) -> str:
+    """An RL recipe's name, or ``bc`` (behaviour cloning, ``vintix_data.demonstrators.bc``)."""
     a = algo.strip().lower()
-    if a not in ALGOS:
-        raise TrainError(f"unknown --algo {algo!r}: choose from {', '.join(ALGOS)}")
+    if a not in (*ALGOS, "bc"):
+        raise TrainError(f"unknown --algo {algo!r}: choose from {', '.join(ALGOS)}, bc")
     return a
 
 
@@ -131,6 +132,8 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
 
     task = resolve(task)
     algo = check_algo(config.algo)
+    if algo == "bc":
+        raise TrainError("--algo bc clones a dataset: train_bc (vintix_data.demonstrators.bc), not train_sb3")
     rec = recipe(algo, task.env_id, config.overrides)
     timesteps = int(config.timesteps or rec.timesteps)
     if timesteps < 1 or config.checkpoint_every < 1:
