@@ -153,3 +153,41 @@ def test_a_v3_layout_zip_on_a_v5_task_is_refused_in_one_line(hub_api, hub_env, t
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("error: hub:sb3/sac-Ant-v3: the checkpoint observes 111 dims, the v3 layout of Ant")
     assert "the task runs Ant-v5 with 105" in lines[0]
+
+
+@pytest.mark.parametrize("name", ["Reacher", "InvertedDoublePendulum"])
+def test_a_v5_checkpoint_drives_the_papers_v4_env_state_for_state(tmp_path, name):
+    """Where v5's observation is exactly the first columns of v4's (Reacher, InvertedDoublePendulum), a v5 expert
+    runs the paper's v4 env: in lockstep with the v5 env (same seeds, same actions) it sees the same observation
+    and acts the same, bit for bit, at every step of every episode."""
+    from stable_baselines3 import SAC
+
+    from vintix_data.domains import configure_task
+
+    v5_task = get_task(f"{name}-v5")
+    v4_task = configure_task(v5_task, env_options={"version": "v4"})
+    e5, e4 = resolve(v5_task).make_env(), v4_task.make_env()
+    assert e4.observation_space.shape[0] > e5.observation_space.shape[0]
+    zip_path = tmp_path / "sac-v5.zip"
+    SAC("MlpPolicy", e5, seed=0, device="cpu", buffer_size=100).save(str(zip_path))
+    on_v5 = load_sb3(zip_path, e5.observation_space, e5.action_space, task=v5_task)
+    on_v4 = load_demonstrator(f"sb3:{zip_path}", e4.observation_space, e4.action_space, task=v4_task)
+    assert on_v4.adapter is not None and f"{name}-v5 observation from {name}-v4's" in on_v4.name
+    steps = 0
+    for seed in range(5):
+        o5, o4 = e5.reset(seed=seed)[0], e4.reset(seed=seed)[0]
+        while True:
+            assert np.array_equal(o4[:len(o5)], o5) and np.array_equal(on_v4.act(o4[None]), on_v5.act(o5[None]))
+            a = on_v5.act(o5[None])[0]
+            o5, _, t5, tr5, _ = e5.step(a)
+            o4, _, t4, tr4, _ = e4.step(a)
+            steps += 1
+            assert (t4, tr4) == (t5, tr5)
+            if t5 or tr5:
+                break
+    assert steps >= 20
+    # a layout that the task's observation cannot give is still refused (v4 Reacher zip on v5)
+    v4_zip = tmp_path / "sac-v4.zip"
+    SAC("MlpPolicy", e4, seed=0, device="cpu", buffer_size=100).save(str(v4_zip))
+    with pytest.raises(Exception, match=f"the checkpoint observes {e4.observation_space.shape[0]} dims, the v3/v4 layout"):
+        load_sb3(v4_zip, e5.observation_space, e5.action_space, task=v5_task)

@@ -95,6 +95,7 @@ class SB3Demonstrator:
     sha256: str
     kind: str = "sb3"
     normalizer: object = None  # vecnorm.ObsNormalizer or None
+    adapter: object = None  # the domain's observation adapter (another env version's layout), or None
 
     def __post_init__(self):
         self.name = f"{self.algo}:{Path(self.path).name}"
@@ -124,6 +125,8 @@ class SB3Demonstrator:
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
         obs_batch = np.asarray(obs_batch)
+        if self.adapter is not None:
+            obs_batch = self.adapter(obs_batch.reshape(len(obs_batch), -1))
         if self.normalizer is not None:
             obs_batch = self.normalizer(obs_batch.astype(np.float64).reshape(len(obs_batch), -1))
         if self._chain is None:
@@ -184,7 +187,7 @@ def load_sb3(path: str | Path, observation_space: gym.Space | None = None, actio
         model = cls.load(str(path), device="cpu")
     except Exception as e:  # noqa: BLE001 - SB3 raises many types on a bad zip; the user needs one line
         raise DemonstratorError(f"cannot load {path} as {algo}: {type(e).__name__}: {e}") from None
-    _check_spaces(label or path, model, observation_space, action_space, task)
+    adapter = _check_spaces(label or path, model, observation_space, action_space, task)
     sha, normalizer = file_sha256(path), None
     if vec_normalize is not None:
         from vintix_data.demonstrators.vecnorm import read_vec_normalize
@@ -193,7 +196,10 @@ def load_sb3(path: str | Path, observation_space: gym.Space | None = None, actio
         normalizer = read_vec_normalize(vec_normalize, int(np.prod(shape)))
         if normalizer is not None:  # the demonstrator is the pair: its identity covers both files
             sha = hashlib.sha256(f"{sha}+{normalizer.sha256}".encode()).hexdigest()
-    return SB3Demonstrator(model=model, algo=algo, path=str(path), sha256=sha, normalizer=normalizer)
+    demo = SB3Demonstrator(model=model, algo=algo, path=str(path), sha256=sha, normalizer=normalizer, adapter=adapter)
+    if adapter is not None:
+        demo.name += f" ({adapter.what})"
+    return demo
 
 
 def _layout_refusal(where, got: int, task) -> str | None:
@@ -211,10 +217,18 @@ def _layout_refusal(where, got: int, task) -> str | None:
             + (" or run the task as v4 (--env-option version=v4)" if "v4" in matches and t.adapter.options.get("version") else ""))
 
 
-def _check_spaces(path, model, observation_space, action_space, task=None) -> None:
+def _check_spaces(path, model, observation_space, action_space, task=None):
+    """Refuse a checkpoint whose spaces do not fit the task's; returns the domain's observation adapter when the
+    checkpoint's observation is another env version's layout that the task's observation gives exactly."""
+    adapter = None
     if observation_space is not None:
         mo = model.observation_space
-        if not isinstance(mo, gym.spaces.Box) or mo.shape != observation_space.shape:
+        if task is not None and isinstance(mo, gym.spaces.Box) and len(mo.shape) == 1 and mo.shape != observation_space.shape:
+            from vintix_data.domains import resolve
+
+            t = resolve(task)
+            adapter = t.adapter.observation_adapter(t.spec, int(mo.shape[0]))
+        if adapter is None and (not isinstance(mo, gym.spaces.Box) or mo.shape != observation_space.shape):
             if task is not None and isinstance(mo, gym.spaces.Box) and len(mo.shape) == 1:
                 line = _layout_refusal(path, int(mo.shape[0]), task)
                 if line is not None:
@@ -231,6 +245,7 @@ def _check_spaces(path, model, observation_space, action_space, task=None) -> No
             or not np.allclose(ma.high, action_space.high)
         ):
             raise DemonstratorError(f"{path}: checkpoint action space {_space_str(ma)} does not match the task's {_space_str(action_space)}")
+    return adapter
 
 
 def _space_str(space) -> str:

@@ -133,6 +133,11 @@ class DomainAdapter(ABC):
         trained on another version is named as such; empty where the domain has one layout."""
         return {}
 
+    def observation_adapter(self, task: TaskSpec, checkpoint_dims: int):
+        """A batch-wise function computing, exactly, the observation a checkpoint of ``checkpoint_dims`` inputs was
+        trained on from this task's observation (another env version's layout), or None where there is none."""
+        return None
+
     def env_state(self, env: gym.Env) -> Any:
         """What a resumable training saves of an *unwrapped* env to continue it exactly where it was (docs/design.md
         §6). The default, its attributes, suits envs that are plain Python objects; an env whose objects rebuild

@@ -35,6 +35,22 @@ V4_OBS_DIMS = {
 V3_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 111}
 V5_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 105, "Humanoid": 348, "HumanoidStandup": 348, "InvertedDoublePendulum": 9,
                "Reacher": 10}  # = the registry's (the paper table's) dims
+# where gymnasium's v5 observation is the first columns of v4's, the state being the same (checked state for state in
+# tests/test_hub_demonstrators.py): Reacher (v4's last column, the fingertip-target z distance, is always 0) and
+# InvertedDoublePendulum (v4's last two constraint forces); the other tasks either share the layout or do not
+V5_PREFIX_OF_V4 = ("Reacher", "InvertedDoublePendulum")
+
+
+class ObservationPrefix:
+    """The first ``n`` columns of a batch of observations (a picklable function)."""
+
+    def __init__(self, n: int, what: str):
+        self.n, self.what = n, what
+
+    def __call__(self, obs):
+        return obs[:, :self.n]
+
+
 OPTIONS = {"viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
            "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
            "version": "gymnasium id version, v5 (default) or v4"}
@@ -125,6 +141,13 @@ class MujocoAdapter(DomainAdapter):
         base = _base(task)
         out = {} if base == "Pusher" else {"v3": V3_OBS_DIMS[base]}
         return {**out, "v4": V4_OBS_DIMS[base], "v5": V5_OBS_DIMS[base]}
+
+    def observation_adapter(self, task: TaskSpec, checkpoint_dims: int):
+        """A v5 checkpoint on the paper's v4 env, where v5's observation is exactly v4's first columns."""
+        base, version = _base(task), task.env_id.rsplit("-", 1)[1]
+        if version == "v4" and base in V5_PREFIX_OF_V4 and checkpoint_dims == V5_OBS_DIMS[base]:
+            return ObservationPrefix(checkpoint_dims, f"{base}-v5 observation from {task.env_id}'s")
+        return None
 
     def env_state(self, env: gym.Env) -> Any:
         """The simulator's whole ``MjData`` (pickled by mujoco itself, derived quantities included: Humanoid's reward
