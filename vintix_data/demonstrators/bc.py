@@ -160,7 +160,7 @@ def train_bc(task, out: Path, config: BCConfig, eval_episodes: int = 10) -> dict
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.detach().item() * len(idx)
         losses.append(total / len(x))
     actor.set_training_mode(False)
     model.actor_target.load_state_dict(actor.state_dict())
