@@ -19,19 +19,22 @@ from vintix_data.registry import get_task
 TASK = "InvertedPendulum-v5"  # episodes end early (terminations), so a checkpoint falls mid-episode and between them
 # tiny buffers and networks keep the test in seconds; the recipe's other keys (rl-zoo3's) stay as they are
 TINY = {"learning_starts": 200, "buffer_size": 5000, "batch_size": 32, "policy_kwargs": {"net_arch": [32, 32]}}
+TINY_PPO = {"n_steps": 250, "batch_size": 50, "policy_kwargs": {"net_arch": [32, 32]}}
 STEPS, EVERY = 1500, 500
 
 SCRIPT = ("import sys; from pathlib import Path; from vintix_data.registry import get_task; "
           "from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, train_sb3; "
           f"train_sb3(get_task({TASK!r}), Path(sys.argv[2]), SB3TrainConfig(algo=sys.argv[1], timesteps={STEPS}, "
-          f"checkpoint_every={EVERY}, eval_episodes=1, overrides={TINY!r}), progress=False, checkpoint=Path(sys.argv[3]))")
+          f"checkpoint_every={EVERY}, eval_episodes=1, overrides={TINY_PPO!r} if sys.argv[1] == 'ppo' else {TINY!r}), "
+          "progress=False, checkpoint=Path(sys.argv[3]))")
 
 
 def _config(algo: str) -> SB3TrainConfig:
-    return SB3TrainConfig(algo=algo, timesteps=STEPS, checkpoint_every=EVERY, eval_episodes=1, overrides=TINY)
+    return SB3TrainConfig(algo=algo, timesteps=STEPS, checkpoint_every=EVERY, eval_episodes=1,
+                          overrides=TINY_PPO if algo == "ppo" else TINY)
 
 
-@pytest.mark.parametrize("algo", ["tqc", "sac"])
+@pytest.mark.parametrize("algo", ["tqc", "sac", "td3", "ppo"])
 def test_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_path, algo):
     """A 1M-step TQC run is hours of a core and a release on a cluster is preempted: killed with SIGKILL after a
     checkpoint, the same call continues (replay buffer, optimizers, MuJoCo state, RNGs restored) to exactly the
