@@ -141,14 +141,27 @@ def run_eval(task: str | None, request: GateRequest, as_json: bool = False, all_
 
 
 def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", help="Where to write the SB3 zip."),
-                       timesteps: int = typer.Option(1_000_000, help="PPO environment steps (the paper: 1M)."),
+                       timesteps: Optional[int] = typer.Option(None, help="Environment steps (default: the recipe's; IB: the paper's 1M; "
+                                                               "MuJoCo: rl-zoo3's n_timesteps, 1M, Humanoid 2M)."),
                        seed: int = typer.Option(0),
                        install: bool = typer.Option(True, help="Also make it the task's default demonstrator (copied to $VINTIX_CACHE)."),
-                       algo: Optional[str] = typer.Option(None, "--algo", help="ppo, sac or td3 (see vintix_data/train_mujoco.py); "
-                                                          "default: the paper's PPO recipe on Industrial Benchmark, ppo elsewhere."),
-                       checkpoint_every: int = typer.Option(0, help="Also save OUT-<steps>.zip every N steps (sac/td3/ppo via --algo)."),
+                       algo: Optional[str] = typer.Option(None, "--algo", help="tqc, sac, td3 or ppo with rl-zoo3's tuned settings "
+                                                          "(vintix_data/demonstrators/recipes.py); default and ppo on Industrial Benchmark: "
+                                                          "the paper's PPO recipe; elsewhere the default is ppo."),
+                       checkpoint_every: Optional[int] = typer.Option(None, help="Save the whole training state every N steps "
+                                                                      "(default 50,000; IB 100,000): killed, the same command continues "
+                                                                      "to the same policy. --algo runs also write OUT-<steps>.zip and a "
+                                                                      "row of OUT.curve.csv there."),
+                       eval_episodes: int = typer.Option(5, help="--algo runs: deterministic evaluation episodes per curve row "
+                                                         "(the gate's seeded episodes; 0: training returns only); bc: episodes "
+                                                         "the clone is scored on."),
+                       source: Optional[str] = typer.Option(None, "--from", help="--algo bc: what to clone: a folder (JAT's "
+                                                            "episode-per-row parquet, a vintix dataset, or observation/action "
+                                                            "parquet) or a Hub dataset ORG/NAME[:CONFIG]."),
                        env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default.")):
-    """Train a demonstrator: the paper's PPO for Industrial Benchmark, SB3 PPO/SAC/TD3 (--algo) for MuJoCo."""
+    """Train a demonstrator: the paper's PPO for Industrial Benchmark; rl-zoo3's tuned TQC/SAC/TD3/PPO (--algo) for
+    MuJoCo; or clone a dataset (--algo bc --from SOURCE, the paper's route for MuJoCo). Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
+    .OUT.ckpt) to the policy an uninterrupted training would have made, bit for bit."""
     from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
     from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, check_algo, train_sb3
 
@@ -158,8 +171,12 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         options = parse_options(env_option)
         spec = configure_task(get_task(task), env_options=options)
         install = install and not options  # the task's default demonstrator acts on the task as the registry has it
-        if timesteps < 1:
+        if timesteps is not None and timesteps < 1:
             raise UsageError(f"--timesteps must be >= 1, got {timesteps}")
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise UsageError(f"--checkpoint-every must be >= 1, got {checkpoint_every}")
+        if eval_episodes < 0:
+            raise UsageError(f"--eval-episodes must be >= 0, got {eval_episodes}")
         if out_path.suffix != ".zip":
             raise UsageError(f"--out must name a .zip file, got {out_path}")
         if out_path.is_dir():
@@ -171,18 +188,38 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
                 check_output_path(demonstrator_cache(), "the demonstrator cache")
             except PreflightError as e:
                 raise UsageError(f"{e}; set VINTIX_CACHE to a writable folder or pass --no-install") from None
-        if spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
+        ckpt = out_path.with_name(f".{out_path.name}.ckpt")
+        if (algo == "bc") != (source is not None):
+            raise UsageError("--algo bc needs --from SOURCE, and --from is only for --algo bc")
+        if algo == "bc":
+            from vintix_data.demonstrators.bc import BCConfig, train_bc
+
+            result = train_bc(spec, out_path, BCConfig(source=source, seed=seed), eval_episodes=eval_episodes)
+        elif spec.adapter.trains_paper_ppo and algo in (None, "ppo"):
             # killed or interrupted, the same command continues from the last checkpoint (to the same policy, bit for bit)
-            result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps, seed=seed),
-                               checkpoint=out_path.with_name(f".{out_path.name}.ckpt"))
+            result = train_ppo(spec, out_path, PPOConfig(timesteps=timesteps or 1_000_000, seed=seed), checkpoint=ckpt,
+                               checkpoint_every=checkpoint_every or 100_000)
         else:
             result = train_sb3(spec, out_path, SB3TrainConfig(algo=algo or "ppo", timesteps=timesteps, seed=seed,
-                                                              checkpoint_every=checkpoint_every))
+                                                              checkpoint_every=checkpoint_every or 50_000,
+                                                              eval_episodes=eval_episodes), checkpoint=ckpt)
         default = install_default_demonstrator(spec, out_path) if install else None
     except UserError as e:
         fail(str(e))
+    if result.get("algo") == "bc":
+        src = "-" if result["source_return"] is None else f"{result['source_return']:.2f}"
+        clone = "-" if result["clone_return"] is None else f"{result['clone_return']:.2f}"
+        err.print(f"saved {result['out']}: cloned {result['pairs']:,} pairs ({result['layout']} layout) in {result['wall_s']:.0f} s; "
+                  f"source mean return {src}, clone {clone} on {result['eval_episodes']} seeded episodes", highlight=False)
+        if default is not None:
+            err.print(f"installed as the default demonstrator of {spec.id}: {default}")
+        return
     resumed = f" (continued from the checkpoint at step {result['resumed_at']:,})" if result.get("resumed_at") else ""
-    err.print(f"saved {result['out']} after {timesteps:,} steps in {result['wall_s']:.0f} s{resumed}")
+    steps = result.get("timesteps") or result["config"]["timesteps"]
+    rate = f", {result['steps_per_s']:.0f} steps/s" if result.get("steps_per_s") else ""
+    err.print(f"saved {result['out']} after {steps:,} steps in {result['wall_s']:.0f} s{rate}{resumed}", highlight=False)
+    if result.get("recipe"):
+        err.print(f"recipe: {result['recipe']}; learning curve: {result['curve']}", highlight=False, soft_wrap=True)
     if default is not None:
         err.print(f"installed as the default demonstrator of {spec.id}: {default}")
 

@@ -24,9 +24,9 @@ def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym
     if spec == "random":
         return RandomDemonstrator(action_space)
     if spec.startswith("sb3:"):
-        return load_sb3(spec[4:], observation_space, action_space)
+        return load_sb3(spec[4:], observation_space, action_space, task=task)
     if spec.startswith("hub:"):
-        return load_hub(spec, observation_space, action_space)
+        return load_hub(spec, observation_space, action_space, task=task)
     if spec.endswith(".zip"):
-        return load_sb3(spec, observation_space, action_space)
+        return load_sb3(spec, observation_space, action_space, task=task)
     raise DemonstratorError(f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, hub:ORG/REPO[/FILE.zip], random or zero")

@@ -128,6 +128,26 @@ class DomainAdapter(ABC):
         raise DemonstratorError(f"demonstrator 'scripted' is Meta-World's scripted experts; {task.id} has none "
                                 "(use sb3:PATH.zip, random or zero)")
 
+    def observation_layouts(self, task: TaskSpec) -> dict[str, int]:
+        """Observation sizes of the task's env by version (``{"v3": 111, "v4": 27, "v5": 105}``), so a checkpoint
+        trained on another version is named as such; empty where the domain has one layout."""
+        return {}
+
+    def observation_adapter(self, task: TaskSpec, checkpoint_dims: int):
+        """A batch-wise function computing, exactly, the observation a checkpoint of ``checkpoint_dims`` inputs was
+        trained on from this task's observation (another env version's layout), or None where there is none."""
+        return None
+
+    def env_state(self, env: gym.Env) -> Any:
+        """What a resumable training saves of an *unwrapped* env to continue it exactly where it was (docs/design.md
+        §6). The default, its attributes, suits envs that are plain Python objects; an env whose objects rebuild
+        themselves when unpickled (gymnasium's MuJoCo envs re-run their constructor) overrides it."""
+        return dict(vars(env))
+
+    def restore_env_state(self, env: gym.Env, state: Any) -> None:
+        """Put ``env_state``'s result back into a freshly made unwrapped env of the same task."""
+        vars(env).update(state)
+
     def episode_seed(self, task: TaskSpec, seed: int, history: int, episode: int) -> int:
         """The seed the collector resets an episode with."""
         return default_episode_seed(seed, history, episode)

@@ -30,6 +30,27 @@ V4_OBS_DIMS = {
     "Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Humanoid": 376, "HumanoidStandup": 376,
     "InvertedDoublePendulum": 11, "InvertedPendulum": 4, "Pusher": 23, "Reacher": 11, "Swimmer": 8, "Walker2d": 17,
 }
+# gymnasium's v3 dims (RL-Zoo's `sb3/<algo>-<Env>-v3` models): Ant and the humanoids include contact forces,
+# the pendulum/Reacher layouts changed in v5 (issue 25 lists them; gymnasium/envs/mujoco/*_v3.py)
+V3_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 111}
+V5_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 105, "Humanoid": 348, "HumanoidStandup": 348, "InvertedDoublePendulum": 9,
+               "Reacher": 10}  # = the registry's (the paper table's) dims
+# where gymnasium's v5 observation is the first columns of v4's, the state being the same (checked state for state in
+# tests/test_hub_demonstrators.py): Reacher (v4's last column, the fingertip-target z distance, is always 0) and
+# InvertedDoublePendulum (v4's last two constraint forces); the other tasks either share the layout or do not
+V5_PREFIX_OF_V4 = ("Reacher", "InvertedDoublePendulum")
+
+
+class ObservationPrefix:
+    """The first ``n`` columns of a batch of observations (a picklable function)."""
+
+    def __init__(self, n: int, what: str):
+        self.n, self.what = n, what
+
+    def __call__(self, obs):
+        return obs[:, :self.n]
+
+
 OPTIONS = {"viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
            "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
            "version": "gymnasium id version, v5 (default) or v4"}
@@ -114,6 +135,34 @@ class MujocoAdapter(DomainAdapter):
         if opts.get("viscosity") is not None or opts.get("gravity") is not None:
             env = ApplyPhysics(env, opts.get("viscosity"), opts.get("gravity"))
         return env
+
+    def observation_layouts(self, task: TaskSpec) -> dict[str, int]:
+        """v3 (Pusher has none), v4 and v5 observation sizes with default options; v5 is the registry's dims."""
+        base = _base(task)
+        out = {} if base == "Pusher" else {"v3": V3_OBS_DIMS[base]}
+        return {**out, "v4": V4_OBS_DIMS[base], "v5": V5_OBS_DIMS[base]}
+
+    def observation_adapter(self, task: TaskSpec, checkpoint_dims: int):
+        """A v5 checkpoint on the paper's v4 env, where v5's observation is exactly v4's first columns."""
+        base, version = _base(task), task.env_id.rsplit("-", 1)[1]
+        if version == "v4" and base in V5_PREFIX_OF_V4 and checkpoint_dims == V5_OBS_DIMS[base]:
+            return ObservationPrefix(checkpoint_dims, f"{base}-v5 observation from {task.env_id}'s")
+        return None
+
+    def env_state(self, env: gym.Env) -> Any:
+        """The simulator's whole ``MjData`` (pickled by mujoco itself, derived quantities included: Humanoid's reward
+        reads ``xipos`` left by the previous step) and the reset generator. Pickling the env instead would rebuild
+        it from its constructor arguments (gymnasium's EzPickle), losing both, and the physics options applied by
+        ``ApplyPhysics`` after construction."""
+        return {"data": env.data, "np_random": env._np_random, "np_random_seed": getattr(env, "_np_random_seed", None)}
+
+    def restore_env_state(self, env: gym.Env, state: Any) -> None:
+        env.data = state["data"]  # bound to its own copy of the model; steps use env.model, whose options are applied
+        renderer = getattr(env, "mujoco_renderer", None)
+        if renderer is not None:
+            renderer.data = env.data
+        env._np_random = state["np_random"]
+        env._np_random_seed = state["np_random_seed"]
 
     def paper_comparable(self, task: TaskSpec) -> bool:
         """The paper's table is for its own env versions (v4, Pusher v5) without variations."""
