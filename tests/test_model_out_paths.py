@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TASK, one_line_error, run_model_cli
-from tests.test_faults import tmpfs  # noqa: F401  (the fixture: small tmpfs mounts, root in a container)
 
 
 @pytest.fixture(scope="module")
