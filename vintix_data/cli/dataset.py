@@ -58,9 +58,10 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
     err.print(f"collected and validated {folder}: {report.figures['rows']:,} rows, {report.figures['episodes']:,} episodes")
 
 
-def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json")):
+def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json"),
+                 replay: int = typer.Option(0, "--replay", help="Also re-simulate N sampled episodes (vintix-data replay).")):
     """Check a dataset folder: schema, order, flags, values, schedule, manifest and the learning curve."""
-    report = validate(folder)
+    report = validate(folder, replay=replay)
     if as_json:
         print(report.to_json())
     else:

@@ -95,6 +95,10 @@ class DomainAdapter(ABC):
     #: the options that make each history (and each evaluation run) keep one task variation; a checkpoint trained
     #: on such data is evaluated with them too, one variation per run
     variation_options: tuple[str, ...] = ()
+    #: ``vintix-data replay`` (vintix_data.replay): recorded vs re-simulated float32 values may differ by
+    #: ``atol + rtol * |recorded|``, as ``(rtol, atol)``; (0, 0) is bit for bit, for envs whose floats do not depend on
+    #: the CPU (our NumPy Industrial Benchmark)
+    replay_tolerance: tuple[float, float] = (0.0, 0.0)
 
     @abstractmethod
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:

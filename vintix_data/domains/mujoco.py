@@ -65,6 +65,7 @@ class MujocoAdapter(DomainAdapter):
     domain = "mujoco"
     demonstrator_kinds = ("sb3", "hub", "random", "zero")
     options = OPTIONS
+    replay_tolerance = (1e-5, 1e-6)  # measured here: bit for bit; the margin is for other CPUs (docs/design.md §5)
 
     def unavailable(self, task: TaskSpec | None = None) -> str | None:
         return mujoco_missing()
