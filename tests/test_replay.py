@@ -144,6 +144,43 @@ def test_mujoco_and_metaworld_replay_within_tolerance(tmp_path, task, args):
     assert 0 < rtol and 0 < atol, report  # these domains state a tolerance
     print(task, "worst difference", report["worst_difference"], "tolerance", report["tolerance"])
     assert all(v <= atol for v in report["worst_difference"].values())
+    # the scene through MuJoCo's offscreen renderer (OSMesa here), labelled, one frame every 50 steps and the last
+    video = tmp_path / ("reach.gif" if task == "reach-v3" else "cheetah.mp4")
+    proc = _replay(folder, "--history", "0", "--episodes", "0", "--video", str(video), "--every", "50")
+    assert proc.returncode == 0, proc.stderr
+    print(proc.stderr.strip().splitlines()[-1])
+    frames = _frames(video)
+    limit = 100 if task == "reach-v3" else 1000
+    assert frames.shape == (limit // 50 + 1, 240, 320, 3)
+    assert frames[:, :20].mean() < frames[:, 40:].mean()  # the dark label band over a lit scene
+    assert np.abs(frames[1:, 40:].astype(int) - frames[:-1, 40:]).mean() > 0.1  # the body moves
+
+
+def _frames(path: Path) -> np.ndarray:
+    import imageio.v2 as imageio
+
+    with imageio.get_reader(path) as r:
+        return np.stack([np.asarray(f)[..., :3] for f in r])
+
+
+def test_ib_video_plots_its_state(ib, tmp_path):
+    video = tmp_path / "ib.gif"
+    proc = _replay(ib, "--history", "1", "--episodes", "0,19", "--video", str(video), "--every", "10")
+    assert proc.returncode == 0, proc.stderr
+    frames = _frames(video)
+    assert frames.shape == (2 * 26, 240, 320, 3)  # steps 0, 10, ..., 250 of two episodes
+    assert not (frames[0] == frames[25]).all() and not (frames[25] == frames[26]).all()
+    assert not list(tmp_path.glob(".*"))  # the temporary name is gone
+
+
+def test_missing_gl_backend_is_one_line(tmp_path):
+    folder = _collect(tmp_path / "cheetah", "HalfCheetah-v5", "--demonstrator", "random", "--force", "--histories", "1",
+                      "--steps", "50", "--episode-limit", "50")
+    # GLFW needs a display, and there is none: the backend cannot start
+    proc = run_cli("replay", str(folder), "--video", str(tmp_path / "x.mp4"), env={"MUJOCO_GL": "glfw", "DISPLAY": ""})
+    one_line_error(proc, "offscreen renderer", "libosmesa6", "MUJOCO_GL=osmesa")
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*.mp4"))
+    one_line_error(run_cli("replay", str(folder), "--video", str(tmp_path / "x.avi")), "must end in .gif or .mp4")
 
 
 def test_imported_data_is_not_replayable_in_one_line(ib, tmp_path):

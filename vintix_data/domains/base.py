@@ -123,6 +123,11 @@ class DomainAdapter(ABC):
         path = demonstrator_cache() / f"{task.id}.zip"
         return f"sb3:{path}" if path.exists() else None
 
+    def scene_renderer(self, task: TaskSpec, env: gym.Env, width: int, height: int):
+        """A function returning the env's current scene as an RGB array (offscreen), or None where the domain has
+        no scene to show (replay videos then plot the observation, vintix_data.replay.video)."""
+        return None
+
     def installs_trained_demonstrator(self, task: TaskSpec) -> bool:
         """Whether ``demonstrator train`` makes its checkpoint the task's default (the cache above)."""
         return True

@@ -261,9 +261,9 @@ def compare_episode(report: ReplayReport, h: int, k: int, rows: dict[str, np.nda
 
 
 def replay(folder: str | Path, history: int | None = None, episodes: list[int] | None = None,
-           sample: int | None = DEFAULT_SAMPLE, on_episode=None) -> ReplayReport:
-    """Replay the chosen episodes of a dataset folder (see the module docstring). ``on_episode(env, row, info)``
-    returns an ``on_step`` callback for that episode (rendering) or None."""
+           sample: int | None = DEFAULT_SAMPLE, video=None) -> ReplayReport:
+    """Replay the chosen episodes of a dataset folder (see the module docstring). ``video`` (a
+    :class:`vintix_data.replay.video.VideoRecorder`) is shown every replayed observation."""
     import time
 
     folder = Path(folder)
@@ -292,9 +292,10 @@ def replay(folder: str | Path, history: int | None = None, episodes: list[int] |
             want_var = episode_variation(task, seed)
             if recorded_var != want_var:
                 report.mismatches.append(Mismatch(h, k, 0, "variation", recorded_var, want_var))
-            rows = reader.read(int(cols["first_row"][r]), n, ["observation", "action", "reward", "terminated", "truncated"])
+            rows = reader.read(int(cols["first_row"][r]), n, ["observation", "action", "reward", "terminated", "truncated",
+                                                               "epsilon"])
             final_obs = np.asarray(cols["final_observation"][r].as_py(), np.float32)
-            on_step = on_episode(env, r, cols) if on_episode is not None else None
+            on_step = video.episode(task, env, h, k, rows) if video is not None else None
             replayed = replay_steps(env, seed, rows["action"], on_step)
             report.steps += len(replayed[1])
             cut = k == last_of_history[h]
