@@ -196,3 +196,20 @@ def test_bad_selections_are_one_line_errors(ib):
     one_line_error(_replay(ib, "--history", "7"), "--history 7")
     one_line_error(_replay(ib, "--history", "0", "--episodes", "999"), "no episode 999 in history 0")
     one_line_error(_replay(ib.parent / "nope"), "no such dataset folder")
+
+
+def test_card_video_is_on_the_card_and_in_the_manifest_not_the_data(tmp_path):
+    from vintix_data.manifest import data_files
+
+    folder = _collect(tmp_path / "ib", TASK, "--demonstrator", "zero", "--force", "--histories", "2", "--steps", "750",
+                      "--card-video")
+    gif = folder / "plots" / "replay.gif"
+    frames = _frames(gif)
+    assert frames.shape == (3 * 29, 240, 320, 3)  # episodes 0, 1, 2 of history 0: steps 0, 9, ..., 243 and the last, 250
+    card = (folder / "README.md").read_text()
+    assert "![history 0: its first, middle and last episodes](plots/replay.gif)" in card
+    names = [e["name"] for e in json.loads((folder / "meta" / "manifest.json").read_text())["files"]]
+    assert "plots/replay.gif" in names and gif not in data_files(folder)
+    assert run_cli("validate", str(folder), "--replay", "2").returncode == 0
+    gif.write_bytes(gif.read_bytes()[:-1] + b"\x00")  # the manifest covers the GIF like the plot
+    assert "plots/replay.gif: sha256 does not match" in run_cli("validate", str(folder)).stderr

@@ -301,7 +301,7 @@ def replay(folder: str | Path, history: int | None = None, episodes: list[int] |
             cut = k == last_of_history[h]
             compare_episode(report, h, k, rows, final_obs, replayed, cut, hidden)
     finally:
-        report.seconds = time.perf_counter() - t0
+        report.seconds = time.perf_counter() - t0 - (video.render_seconds if video is not None else 0.0)  # the env's part
         env.close()
     return report
 

@@ -3,7 +3,8 @@
 Frames come from the domain adapter's ``scene_renderer`` (MuJoCo and Meta-World: MuJoCo's offscreen renderer on the
 replayed env) or, where a domain has no scene (Industrial Benchmark), from a plot of the full observation drawn as
 the episode goes. Every frame carries the history, episode, step, the row's epsilon and the return so far (from the
-recorded rewards, which the replay checks). GIF through Pillow, MP4 through imageio-ffmpeg (the ``[video]`` extra);
+recorded rewards, which the replay checks). GIF through Pillow (one undithered palette), MP4 through imageio-ffmpeg
+(the ``[video]`` extra);
 the file is written under a temporary name and renamed, so a failed render leaves nothing that looks complete.
 """
 
@@ -42,7 +43,7 @@ def _writer_module(path: Path):
     try:
         import imageio.v2 as imageio
         if path.suffix.lower() == ".mp4":
-            import imageio_ffmpeg  # noqa: F401
+            import imageio_ffmpeg  # noqa: F401  (imageio's ffmpeg plugin needs it)
     except ImportError as e:
         raise VideoError(f"--video {path.suffix} needs {e.name}: pip install \"vintix[video]\"") from None
     return imageio
@@ -103,9 +104,11 @@ class VideoRecorder:
         self.path = check_video_path(path)
         self.every, self.fps, self.width, self.height = every, fps, width, height
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
-        self.writer = None
+        self.writer = None  # MP4: imageio-ffmpeg
+        self.gif: list = []  # GIF: paletted frames, saved by Pillow at close
+        self.palette = None
         self.frames = 0
-        self.render_seconds = 0.0  # rendering and labelling only (not the env steps, not the encoder)
+        self.render_seconds = 0.0  # rendering, labelling and encoding frames (not the env steps)
         self._sources: dict[int, object] = {}
 
     def _source(self, task, env):
@@ -133,22 +136,27 @@ class VideoRecorder:
             t0 = time.perf_counter()
             raw = source.frame(i, obs) if isinstance(source, ObservationPlot) else source()
             e = float(eps[min(i, n - 1)]) if eps is not None and len(eps) else float("nan")
-            frame = label(raw, [f"history {history}  episode {episode}  step {i}",
-                                f"epsilon {e:.3f}  return {returns[min(i, n)]:.2f}"])
+            self._write(label(raw, [f"history {history}  episode {episode}  step {i}",
+                                    f"epsilon {e:.3f}  return {returns[min(i, n)]:.2f}"]))
             self.render_seconds += time.perf_counter() - t0
-            self._write(frame)
 
         return on_step
 
     def _write(self, frame: np.ndarray) -> None:
-        if self.writer is None:
-            imageio = _writer_module(self.path)
-            if self.path.suffix.lower() == ".gif":
-                self.writer = imageio.get_writer(self.tmp, mode="I", duration=1000 / self.fps, loop=0)
-            else:
-                self.writer = imageio.get_writer(self.tmp, fps=self.fps, codec="libx264", quality=7,
-                                                 macro_block_size=8, ffmpeg_log_level="error")
-        self.writer.append_data(frame)
+        if self.path.suffix.lower() == ".gif":
+            # one palette for the whole GIF, from its first frame, without dithering: a dithered palette per frame
+            # (Pillow's default) is noise that does not compress (3.1 MB against 0.2 MB for a card's 78 frames)
+            from PIL import Image
+
+            img = Image.fromarray(frame)
+            if self.palette is None:
+                self.palette = img.quantize(colors=128, dither=Image.Dither.NONE)
+            self.gif.append(img.quantize(palette=self.palette, dither=Image.Dither.NONE))
+        else:
+            if self.writer is None:
+                self.writer = _writer_module(self.path).get_writer(self.tmp, fps=self.fps, codec="libx264", quality=7,
+                                                                   macro_block_size=8, ffmpeg_log_level="error")
+            self.writer.append_data(frame)
         self.frames += 1
 
     def close(self, keep: bool = True) -> Path | None:
@@ -161,6 +169,10 @@ class VideoRecorder:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+        if keep and self.gif:
+            self.gif[0].save(self.tmp, format="GIF", save_all=True, append_images=self.gif[1:],
+                             duration=round(1000 / self.fps), loop=0)
+        self.gif, self.palette = [], None
         if keep and self.frames:
             os.replace(self.tmp, self.path)
             return self.path
@@ -172,3 +184,32 @@ class VideoRecorder:
 
     def __exit__(self, exc_type, *_) -> None:
         self.close(keep=exc_type is None)
+
+
+def check_renderer(task, env) -> None:
+    """Raise the one-line error a video would meet (no imageio, no GL backend), before any long work."""
+    _writer_module(Path("check.gif"))
+    scene = task.adapter.scene_renderer(task.spec, env, 32, 24)
+    if scene is not None and hasattr(scene, "close"):
+        scene.close()
+
+
+def card_video(folder: str | Path, frames_per_episode: int = 30, fps: int = 10) -> Path:
+    """``plots/replay.gif`` of a dataset folder: history 0's first, middle and last episodes, replayed (and so checked)
+    with about ``frames_per_episode`` frames each; the card shows it (``collect --card-video``)."""
+    from vintix_data.card.plots import VIDEO_PATH
+    from vintix_data.format import DatasetInfo
+    from vintix_data.replay.simulate import episode_table, replay
+
+    folder = Path(folder)
+    cols = episode_table(folder)
+    ks = sorted(int(k) for h, k in zip(cols["history"], cols["episode"]) if h == 0)
+    picked = sorted({ks[0], ks[len(ks) // 2], ks[-1]})
+    every = max(1, -(-DatasetInfo.load(folder).episode_limit // frames_per_episode))
+    path = folder / VIDEO_PATH
+    with VideoRecorder(path, every=every, fps=fps) as rec:
+        report = replay(folder, history=0, episodes=picked, video=rec)
+        if not report.ok:
+            raise VideoError(f"{folder}: the card video's replay disagrees with the rows: "
+                             + (report.lines()[0] if report.lines() else str(report.reason)))
+    return path
