@@ -121,8 +121,8 @@ class VideoRecorder:
             self._sources[key] = scene
         return self._sources[key]
 
-    def episode(self, task, env, history: int, episode: int, rows: dict[str, np.ndarray]):
-        """The per-step callback of one replayed episode."""
+    def episode(self, task, env, history: int, episode: int, rows: dict[str, np.ndarray], title: str | None = None):
+        """The per-step callback of one replayed episode (``rows``: its rewards, and epsilons where known)."""
         source = self._source(task, env)
         if isinstance(source, ObservationPlot):
             source.start()
@@ -135,9 +135,9 @@ class VideoRecorder:
                 return
             t0 = time.perf_counter()
             raw = source.frame(i, obs) if isinstance(source, ObservationPlot) else source()
-            e = float(eps[min(i, n - 1)]) if eps is not None and len(eps) else float("nan")
-            self._write(label(raw, [f"history {history}  episode {episode}  step {i}",
-                                    f"epsilon {e:.3f}  return {returns[min(i, n)]:.2f}"]))
+            e = f"epsilon {float(eps[min(i, n - 1)]):.3f}  " if eps is not None and len(eps) else ""
+            self._write(label(raw, [f"{title or f'history {history}  episode {episode}'}  step {i}",
+                                    f"{e}return {returns[min(i, n)]:.2f}"]))
             self.render_seconds += time.perf_counter() - t0
 
         return on_step
