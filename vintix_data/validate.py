@@ -276,9 +276,10 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
 
 
 def validate(folder: str | Path, config: ValidationConfig | None = None,
-             hashes: dict[str, str] | None = None) -> ValidationReport:
+             hashes: dict[str, str] | None = None, replay: int = 0) -> ValidationReport:
     """Every check a dataset folder must pass. ``hashes`` (manifest name -> sha256) are digests the caller has
-    already computed for these very files (``verify``), so no file is hashed twice."""
+    already computed for these very files (``verify``), so no file is hashed twice. ``replay``: re-simulate that many
+    sampled episodes too (vintix_data.replay)."""
     cfg = config or ValidationConfig()
     folder = Path(folder)
     report = ValidationReport()
@@ -331,6 +332,10 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
     report.figures["episodes"] = len(checker.ep_keys)
     if cfg.check_curve and checker.ep_keys:
         _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report, checker.ep_lengths)
+    if replay > 0:
+        from vintix_data.replay.simulate import check_replay
+
+        check_replay(folder, replay, report)
     return report
 
 

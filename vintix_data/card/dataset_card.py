@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, atomic_write_text
-from vintix_data.card.plots import PLOT_PATH
+from vintix_data.card.plots import PLOT_PATH, VIDEO_PATH
 from vintix_data.tenths import cut_final, tenth_masks
 
 TEMPLATE = "dataset_card.md"
@@ -94,7 +94,7 @@ def _files(folder: Path, info: DatasetInfo) -> list[tuple[str, str]]:
                                          "mean ε, terminated/truncated, final observation, reset seed"),
         (f"{META_DIR}/manifest.json", "sha256, size and rows of every file above, and the data fingerprint"),
         (PLOT_PATH, "the learning curve above"),
-    ]
+    ] + ([(VIDEO_PATH, "history 0's first, middle and last episodes, replayed")] if (folder / VIDEO_PATH).is_file() else [])
 
 
 def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fingerprint: str | None = None) -> Path:
@@ -126,6 +126,7 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fing
         info=info, repo_id=repo_id, refs=refs, demo=info.demonstrator, schedule=info.schedule,
         prov=info.provenance or {}, env_kwargs_json=json.dumps(info.env_kwargs, sort_keys=True),
         normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
+        video_path=VIDEO_PATH if (folder / VIDEO_PATH).is_file() else None,
         hidden=info.hidden_observation, env_options=info.extra.get("env_options") or {},
         source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
         fingerprint=fingerprint,

@@ -20,6 +20,9 @@ from matplotlib.figure import Figure
 from vintix_data.format import META_DIR, DatasetInfo
 
 PLOT_PATH = "plots/learning_curve.png"
+# `collect --card-video`: history 0's first, middle and last episodes, replayed (vintix_data.replay.video); a plot, so
+# covered by the manifest like the learning curve and never one of its data files
+VIDEO_PATH = "plots/replay.gif"
 MAX_LINES = 50  # per-history lines drawn; more only turn the figure into a blot
 
 

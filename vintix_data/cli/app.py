@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from vintix_data.cli import dataset, demonstrator, hub, legacy_h5, release, tasks
+from vintix_data.cli import dataset, demonstrator, hub, legacy_h5, release, replay, tasks
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Collect, validate and publish noise-distilled learning histories (Vintix).")
@@ -20,6 +20,7 @@ hub.register(app)
 legacy_h5.register(app)
 demonstrator.register(app)
 release.register(app)
+replay.register(app)
 
 
 def main() -> None:

@@ -32,7 +32,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             force: bool = typer.Option(False, "--force", help="Collect even when the demonstrator fails the gate (not clearly better than random)."),
             gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for the gate."),
             hide: Optional[list[str]] = typer.Option(None, "--hide", help="Latent task: record this observation component as a constant (repeatable; Meta-World: goal, hand, objects, ...; IB: setpoint, ...). The demonstrator still sees it."),
-            hide_fill: float = typer.Option(0.0, "--hide-fill", help="The constant recorded in place of hidden components.")):
+            hide_fill: float = typer.Option(0.0, "--hide-fill", help="The constant recorded in place of hidden components."),
+            card_video: bool = typer.Option(False, "--card-video", help="Add a GIF of history 0's first, middle and last episodes, replayed, to the card (plots/replay.gif).")):
     """Collect noise-distilled learning histories into a Hub-ready dataset folder, then validate it."""
     from vintix_data.collect import CollectConfig, collect as run_collect
     from vintix_data.collect.progress import CollectProgress
@@ -44,7 +45,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
                                p=p, f=f, seed=seed, num_envs=num_envs, vector=vector, workers=workers, resume=resume,
                                reference_episodes=reference_episodes, command=["vintix-data"] + sys.argv[1:],
                                episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option),
-                               force=force, gate_episodes=max(1, gate_episodes), hide=tuple(hide or ()), hide_fill=hide_fill)
+                               force=force, gate_episodes=max(1, gate_episodes), hide=tuple(hide or ()), hide_fill=hide_fill,
+                               card_video=card_video)
         folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
     except UserError as e:
         fail(str(e))
@@ -58,7 +60,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
 
 
 def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json"),
-                 upgrade_manifest: bool = typer.Option(False, "--upgrade-manifest", help="Bring an older manifest forward: validate everything from the rows, then list info, stats, card and plots and the data fingerprint (refused, nothing changed, when anything fails).")):
+                 upgrade_manifest: bool = typer.Option(False, "--upgrade-manifest", help="Bring an older manifest forward: validate everything from the rows, then list info, stats, card and plots and the data fingerprint (refused, nothing changed, when anything fails)."),
+                 replay: int = typer.Option(0, "--replay", help="Also re-simulate N sampled episodes (vintix-data replay).")):
     """Check a dataset folder: schema, order, flags, values, schedule, manifest and the learning curve."""
     if upgrade_manifest:
         from vintix_data.upgrade import UpgradeRefused, upgrade_manifest as upgrade
@@ -70,7 +73,7 @@ def validate_cmd(folder: Path, as_json: bool = typer.Option(False, "--json"),
         except UserError as e:
             fail(str(e))
         return
-    report = validate(folder)
+    report = validate(folder, replay=replay)
     if as_json:
         print(report.to_json())
     else:

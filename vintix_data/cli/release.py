@@ -29,7 +29,8 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
                 ppo_timesteps: int = typer.Option(1_000_000, help="PPO steps of the demonstrators the release trains (IB; the paper: 1M)."),
                 reference_episodes: int = typer.Option(20, help="Episodes for each dataset's measured random/demonstrator scores."),
                 gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for each gate."),
-                force: bool = typer.Option(False, "--force", help="Collect tasks whose demonstrator fails the gate anyway.")):
+                force: bool = typer.Option(False, "--force", help="Collect tasks whose demonstrator fails the gate anyway."),
+                card_video: bool = typer.Option(False, "--card-video", help="Add a GIF of history 0's first, middle and last episodes to each card (collect --card-video).")):
     """Release many datasets at once: demonstrator, gate, collect (one unit per history), validate, report."""
     from vintix_data.release import ReleaseConfig, release
     from vintix_data.release.progress import ReleaseProgress
@@ -39,6 +40,7 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
                                seed=seed, reference_episodes=reference_episodes, gate_episodes=gate_episodes,
                                ppo_timesteps=ppo_timesteps, force=force, executor=executor, ray_address=ray_address,
                                ray_timeout=ray_timeout, workers=workers, max_retries=max_retries, resume=resume,
+                               card_video=card_video,
                                command=["vintix-data"] + sys.argv[1:])
         summary = release(config, progress_factory=lambda tasks, steps: ReleaseProgress(tasks, steps))
     except UserError as e:

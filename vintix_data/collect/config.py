@@ -43,6 +43,7 @@ class CollectConfig:
     # latent tasks (vintix_data.hiding): observation components recorded as `hide_fill` instead of their values
     hide: tuple[str, ...] = ()
     hide_fill: float = 0.0
+    card_video: bool = False  # a GIF of history 0's first, middle and last episodes on the card (vintix_data.replay)
 
     def __post_init__(self):
         object.__setattr__(self, "hide", tuple(self.hide))  # a list from a caller is stored as a tuple
@@ -51,7 +52,8 @@ class CollectConfig:
     def identity(self) -> dict:
         """What must match for ``--resume`` to continue a run (not how it is executed)."""
         d = asdict(self)
-        for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes"):
+        for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes",
+                  "card_video"):
             d.pop(k)
         d["hide"] = list(d["hide"])
         for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {}), ("hide", []),

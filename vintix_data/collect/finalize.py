@@ -140,7 +140,7 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
         extra={"env_options": dict(task.env_options)} if task.env_options else {},
         hidden_observation=hidden.to_dict() if hidden is not None else None,
     )
-    write_info_manifest_plot_card(out, info)
+    write_info_manifest_plot_card(out, info, card_video=config.card_video)
     return info
 
 
@@ -154,12 +154,16 @@ def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, R
     atomic_write_text(out / META_DIR / "stats.json", json.dumps(strict(stats_json), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def write_info_manifest_plot_card(out: Path, info: DatasetInfo) -> None:
-    """The last steps of every dataset folder, in this order: info.json, plot, card (README.md), and the manifest
-    last, since it covers all of them (a kill before it leaves a folder that does not validate, never one whose
-    manifest vouches for files written after it)."""
+def write_info_manifest_plot_card(out: Path, info: DatasetInfo, card_video: bool = False) -> None:
+    """The last steps of every dataset folder, in this order: info.json, plot (and the card's GIF), card (README.md),
+    and the manifest last, since it covers all of them (a kill before it leaves a folder that does not validate, never
+    one whose manifest vouches for files written after it)."""
     atomic_write_text(out / META_DIR / "info.json", info.to_json())
     learning_curve(out, info)
+    if card_video:
+        from vintix_data.replay.video import card_video as render_card_video
+
+        render_card_video(out)
     digests = data_digests(out)  # hashed once: the card shows their fingerprint, the manifest lists them
     write_card(out, info, fingerprint=fingerprint(digests))
     write_manifest(out, hashes=digests)

@@ -83,6 +83,10 @@ def prepare(config: CollectConfig) -> CollectPlan:
         saved_bytes = sum(p.stat().st_size for p in (out / STATE_DIR / "parts").rglob("*.npz")) if config.resume else 0
         check_free_space(out, collection_bytes(histories * steps, obs_dim, act_dim) - saved_bytes, f"collecting {size}")
     demonstrator = load_demonstrator(spec, env.observation_space, env.action_space, task=task)
+    if config.card_video:  # a missing GL backend or imageio is found now, not at finalize
+        from vintix_data.replay.video import check_renderer
+
+        check_renderer(task, env)
     env.close()
     if config.resume:
         saved = read_state(out).get("identity", {})

@@ -95,6 +95,10 @@ class DomainAdapter(ABC):
     #: the options that make each history (and each evaluation run) keep one task variation; a checkpoint trained
     #: on such data is evaluated with them too, one variation per run
     variation_options: tuple[str, ...] = ()
+    #: ``vintix-data replay`` (vintix_data.replay): recorded vs re-simulated float32 values may differ by
+    #: ``atol + rtol * |recorded|``, as ``(rtol, atol)``; (0, 0) is bit for bit, for envs whose floats do not depend on
+    #: the CPU (our NumPy Industrial Benchmark)
+    replay_tolerance: tuple[float, float] = (0.0, 0.0)
 
     @abstractmethod
     def make_env(self, task: TaskSpec, **overrides) -> gym.Env:
@@ -118,6 +122,11 @@ class DomainAdapter(ABC):
         """The spec ``collect`` uses when none is given: the checkpoint ``demonstrator train`` installed, if any."""
         path = demonstrator_cache() / f"{task.id}.zip"
         return f"sb3:{path}" if path.exists() else None
+
+    def scene_renderer(self, task: TaskSpec, env: gym.Env, width: int, height: int):
+        """A function returning the env's current scene as an RGB array (offscreen), or None where the domain has
+        no scene to show (replay videos then plot the observation, vintix_data.replay.video)."""
+        return None
 
     def installs_trained_demonstrator(self, task: TaskSpec) -> bool:
         """Whether ``demonstrator train`` makes its checkpoint the task's default (the cache above)."""

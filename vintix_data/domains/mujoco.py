@@ -86,6 +86,12 @@ class MujocoAdapter(DomainAdapter):
     domain = "mujoco"
     demonstrator_kinds = ("sb3", "hub", "random", "zero")
     options = OPTIONS
+    replay_tolerance = (1e-5, 1e-6)  # measured here: bit for bit; the margin is for other CPUs (docs/design.md §5)
+
+    def scene_renderer(self, task: TaskSpec, env: gym.Env, width: int, height: int):
+        from vintix_data.domains.render import mujoco_scene_renderer
+
+        return mujoco_scene_renderer(env, width, height)
 
     def unavailable(self, task: TaskSpec | None = None) -> str | None:
         return mujoco_missing()

@@ -28,6 +28,7 @@ class ReleaseConfig:
     gate_episodes: int = 10
     ppo_timesteps: int = 1_000_000  # demonstrators the release trains itself (the paper's IB recipe: 1M steps)
     force: bool = False  # collect tasks whose demonstrator fails the gate anyway
+    card_video: bool = False  # each card gets a GIF of history 0 (collect --card-video)
     # how it runs (not part of what a resumed release must share)
     executor: str = "local"
     ray_address: str | None = None
@@ -46,6 +47,8 @@ class ReleaseConfig:
         for k in ("out", "executor", "ray_address", "ray_timeout", "workers", "max_retries", "resume", "command"):
             d.pop(k)
         d["selection"] = list(d["selection"])
+        if not d["card_video"]:
+            d.pop("card_video")  # absent when unused, so releases started before it existed still resume
         return d
 
     def check(self) -> None:

@@ -51,7 +51,8 @@ def collect_config(root: Path, cfg: ReleaseConfig, run: TaskRun, resume: bool = 
     return CollectConfig(task=run.task, out=str(dataset_dir(root, run.task)), demonstrator=run.demonstrator,
                          histories=run.histories, steps=run.steps, p=cfg.p, f=cfg.f, seed=cfg.seed, num_envs=1,
                          resume=resume, reference_episodes=cfg.reference_episodes, command=list(cfg.command),
-                         episode_limit=run.episode_limit, force=True, gate_episodes=cfg.gate_episodes)
+                         episode_limit=run.episode_limit, force=True, gate_episodes=cfg.gate_episodes,
+                         card_video=cfg.card_video)
 
 
 def log_unit(root: Path, unit: str, event: str, **extra) -> None:

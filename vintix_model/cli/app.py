@@ -194,7 +194,9 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
           quiet: bool = typer.Option(False, help="No progress bar."),
           ablation: bool = typer.Option(False, "--ablation", help="Also play the same runs with the context cleared at "
                                         "every episode start, and report the paired difference (full minus cleared): "
-                                        "in-context learning vs behaviour cloning.")):
+                                        "in-context learning vs behaviour cloning."),
+          video: bool = typer.Option(False, "--video", help="Also record shot 1 and the last shot of run 0 as "
+                                     "shots.gif beside returns.png (re-simulated, MuJoCo's offscreen renderer or a plot).")):
     """Cold-start many-shot in-context evaluation in the task's real environment."""
     from vintix_data.domains import parse_options
     from vintix_model.evaluate.report import check_out, write
@@ -209,6 +211,11 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
         cfg.check()
         out_dir = out_dir or Path(f"eval-{task}")
         check_out(out_dir, force)  # before the checkpoint is loaded or a step played
+        if video:
+            from vintix_model.evaluate.video import VIDEO
+
+            out_dir.mkdir(parents=True, exist_ok=True)
+            cfg.video = str(out_dir / VIDEO)
         model = Vintix.from_pretrained(checkpoint, revision=revision, device=device)
         results = evaluate(checkpoint, cfg, progress=not quiet, model=model)
         path, png = write(results, out_dir, force=force)
@@ -232,7 +239,8 @@ def eval_(checkpoint: str = typer.Argument(..., help="A checkpoint folder, a tra
         err.print(f"shots {d['shots'][0]}-{d['shots'][1]}: full context {s['last_third_mean']:,.2f}, context cleared every "
                   f"episode {c['last_third_mean']:,.2f}; paired difference {d['mean']:+,.2f}{interval}, "
                   f"positive in {d['runs_positive']} of {d['runs']} runs", highlight=False, soft_wrap=True)
-    err.print(f"wrote {path} and {png}", highlight=False, soft_wrap=True)
+    shots = f" and {out_dir / results['video']['file']}" if results.get("video") else ""
+    err.print(f"wrote {path} and {png}{shots}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

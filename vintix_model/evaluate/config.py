@@ -27,6 +27,7 @@ class EvalConfig:
     device: str = "cpu"
     precision: str = "auto"  # auto: bf16 autocast on CUDA (as in training), fp32 on CPU
     ablation: bool = False  # also run with the context cleared at every episode start; report the paired difference
+    video: str | None = None  # a GIF of shot 1 and the last shot of run 0 (vintix_model.evaluate.video)
 
     def check(self) -> None:
         if self.episodes < 1:

@@ -29,6 +29,7 @@ import numpy as np
 
 from vintix_model.inference.agent import ICRLAgent, TaskContext
 from vintix_model.evaluate.config import EvalConfig, EvalError
+from vintix_model.evaluate.video import ShotRecorder, check_video, render_shots
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
@@ -283,6 +284,7 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
     successes: list[list[bool]] = [[] for _ in range(S)]
     variations: list[list[int | None]] = [[] for _ in range(S)]
     track_success = spec.adapter.reports_success
+    shots = ShotRecorder(spec, base, {0, cfg.episodes - 1} if cfg.video else ())  # eval --video: run 0's actions
 
     def reset(i: int, k: int) -> np.ndarray:
         o, info = envs[i].reset(seed=episode_reset_seed(spec, base, runs[i], k))
@@ -305,6 +307,7 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
         actions = agent.act(np.stack([obs[i] for i in active]), prev_r[active], first[active])
         finished = []
         for j, i in enumerate(active):
+            shots.step(runs[i], len(returns[i]), actions[j])
             o, r, terminated, truncated, info = envs[i].step(actions[j])
             ret[i] += float(r)
             length[i] += 1
@@ -314,6 +317,7 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
                 returns[i].append(float(ret[i]))
                 lengths[i].append(int(length[i]))
                 successes[i].append(bool(success[i]))
+                shots.end(runs[i], len(returns[i]) - 1, float(ret[i]))
                 if on_episode is not None:
                     on_episode(runs[i], len(returns[i]) - 1, float(ret[i]))
                 ret[i], length[i], success[i] = 0.0, 0, False
@@ -334,7 +338,7 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
     return {"returns": returns, "lengths": lengths, "successes": successes if track_success else None,
             "variations": [v[:cfg.episodes] for v in variations], "env_steps": steps,
             "prompt_steps": cfg.prompt_steps * S, "wall_s": wall, "prompt_s": t_prompt,
-            "steps_per_s": steps / max(wall - t_prompt, 1e-9)}
+            "steps_per_s": steps / max(wall - t_prompt, 1e-9), "shots": shots.recorded}
 
 
 def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, model=None) -> dict[str, Any]:
@@ -347,6 +351,8 @@ def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, mod
 
         model = Vintix.from_pretrained(checkpoint, device=cfg.device)
     task = resolve_task(model, cfg)
+    if cfg.video:  # a missing GL backend is refused before a step is played
+        check_video(task.spec, cfg.video)
     if cfg.window is not None and cfg.window > model.config.context:
         task.notes.append(f"window {cfg.window} > the training context {model.config.context} (ALiBi extrapolates)")
     bar = _Bar(cfg.episodes * cfg.seeds * (2 if cfg.ablation else 1), task.spec.id) if progress else None
@@ -365,6 +371,8 @@ def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, mod
     if task.hidden is not None:
         header["hidden_observation"] = task.hidden.to_dict()
     results = {**header, **summarize(run, task.reference)}
+    if cfg.video:
+        results["video"] = render_shots(task.spec, run["shots"], cfg.video)
     if cleared is not None:
         results["ablation"] = {"context_reset": summarize(cleared, task.reference),
                                "paired_difference": paired_difference(run["returns"], cleared["returns"])}
