@@ -7,6 +7,7 @@ history or episode and what is wrong; a clean dataset gives an empty list.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
+from vintix_data.audit import AuditError, audit
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256, fixed_list_to_numpy, row_schema
 from vintix_data.integrity import RowTotals, check_episode_details, check_info, check_stats
 from vintix_data.manifest import manifest_files
@@ -337,6 +339,9 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
     if checker.rows != info.total_steps:
         report.fail("histories", f"{checker.rows} rows in the shards, info.json says {info.total_steps}")
     _check_episodes_table(folder, checker, report)
+    if info.hidden_observation and report.ok:  # latent-task data: columns that still name the task (vintix-data audit)
+        with contextlib.suppress(AuditError):
+            report.notes += [f"task ID visible: {line} (vintix-data audit)" for line in audit(folder).lines()]
     check_stats(folder, checker.totals, checker.ep_returns, report)
     check_info(info, len(shards), len(checker.ep_keys), report)
     report.figures["rows"] = checker.rows
