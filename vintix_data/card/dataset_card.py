@@ -123,6 +123,7 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None) -> P
         prov=info.provenance or {}, env_kwargs_json=json.dumps(info.env_kwargs, sort_keys=True),
         normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
         hidden=info.hidden_observation, env_options=info.extra.get("env_options") or {},
+        behaviour=info.extra.get("behaviour"),
         source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
     )
     path = folder / "README.md"

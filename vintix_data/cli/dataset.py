@@ -33,7 +33,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             force: bool = typer.Option(False, "--force", help="Collect even when the demonstrator fails the gate (not clearly better than random)."),
             gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for the gate."),
             hide: Optional[list[str]] = typer.Option(None, "--hide", help="Latent task: record this observation component as a constant (repeatable; Meta-World: goal, hand, objects, ...; IB: setpoint, ...). The demonstrator still sees it."),
-            hide_fill: float = typer.Option(0.0, "--hide-fill", help="The constant recorded in place of hidden components.")):
+            hide_fill: float = typer.Option(0.0, "--hide-fill", help="The constant recorded in place of hidden components."),
+            behaviour: str = typer.Option("demonstrator", "--behaviour", help="What executes the actions: demonstrator; decoy (per episode uniform random (1/3) or the demonstrator aimed at a decoy goal, noise-mixed); random. demonstrator_action and rewards stay the true task's.")):
     """Collect noise-distilled learning histories into a Hub-ready dataset folder, then validate it."""
     from vintix_data.collect import CollectConfig, collect as run_collect
     from vintix_data.collect.progress import CollectProgress
@@ -45,7 +46,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
                                p=p, f=f, seed=seed, num_envs=num_envs, vector=vector, workers=workers, resume=resume,
                                reference_episodes=reference_episodes, command=["vintix-data"] + sys.argv[1:],
                                episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option),
-                               force=force, gate_episodes=max(1, gate_episodes), hide=tuple(hide or ()), hide_fill=hide_fill)
+                               force=force, gate_episodes=max(1, gate_episodes), hide=tuple(hide or ()), hide_fill=hide_fill,
+                               behaviour=behaviour)
         folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
     except UserError as e:
         fail(str(e))
