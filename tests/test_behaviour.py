@@ -138,7 +138,7 @@ def test_deterministic_across_num_envs_and_resume(decoy, tmp_path):
     longer = [*ARGS[:ARGS.index("--histories")], "--histories", "4", *ARGS[ARGS.index("--histories") + 2:]]
     full, killed = tmp_path / "full", tmp_path / "killed"
     run_cli(*longer, "--out", str(full), check=True)
-    n = kill_mid_collection(longer[:-1] + ["--force"], killed, min_parts=5)  # the same command, killed mid-way
+    n = kill_mid_collection(longer, killed, min_parts=5)  # the same command, killed mid-way
     assert 5 <= n < 16, "the kill should land mid-collection"
     other = run_cli(*[a if a != "decoy" else "random" for a in longer], "--out", str(killed), "--resume")
     one_line_error(other, "different settings", "behaviour")
