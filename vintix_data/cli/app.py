@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import typer
 
-from vintix_data.cli import dataset, demonstrator, hub, legacy_h5, release, replay, tasks
+from vintix_data.cli import audit, dataset, demonstrator, hub, legacy_h5, release, replay, tasks
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Collect, validate and publish noise-distilled learning histories (Vintix).")
 tasks.register(app)
 dataset.register(app)
+audit.register(app)
 hub.register(app)
 legacy_h5.register(app)
 demonstrator.register(app)

@@ -15,7 +15,7 @@ import pyarrow as pa
 from vintix_data.version import __version__
 from vintix_data.card import write_card
 from vintix_data.card.plots import learning_curve
-from vintix_data.collect.config import CollectConfig, CollectPlan
+from vintix_data.collect.config import CollectConfig, CollectPlan, behaviour_record
 from vintix_data.collect.parts import part_path
 from vintix_data.demonstrators.baselines import demonstrator_policy, noisy_demonstrator_policy, run_episodes, uniform_policy
 from vintix_data.domains import ConfiguredTask, resolve
@@ -137,11 +137,20 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
                       "paper_comparable": task.paper_comparable()},
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=task.observation_names(),
-        extra={"env_options": dict(task.env_options)} if task.env_options else {},
+        extra=run_extra(task, config),
         hidden_observation=hidden.to_dict() if hidden is not None else None,
     )
     write_info_manifest_plot_card(out, info, card_video=config.card_video)
     return info
+
+
+def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
+    """info.json's ``extra``: the env options and, for goal-blind data, the behaviour that executed the actions."""
+    extra = {"env_options": dict(task.env_options)} if task.env_options else {}
+    behaviour = behaviour_record(config.behaviour, task.goal_space() if config.behaviour == "decoy" else None)
+    if behaviour is not None:
+        extra["behaviour"] = behaviour
+    return extra
 
 
 def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, RunningStats], obs_dim: int) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from vintix_data.version import __version__
 from vintix_data.collect.collector import Collector
-from vintix_data.collect.config import CollectConfig, CollectError, CollectPlan
+from vintix_data.collect.config import BEHAVIOURS, CollectConfig, CollectError, CollectPlan
 from vintix_data.collect.finalize import finalize
 from vintix_data.collect.parts import completed_episodes
 from vintix_data.collect.workers import run_workers
@@ -62,6 +62,11 @@ def prepare(config: CollectConfig) -> CollectPlan:
         hidden = resolve_hidden(task, config.hide, config.hide_fill)
     except HidingError as e:
         raise CollectError(str(e)) from None
+    if config.behaviour not in BEHAVIOURS:
+        raise CollectError(f"--behaviour must be {', '.join(BEHAVIOURS)}, got {config.behaviour!r}")
+    if config.behaviour == "decoy" and task.goal_space() is None:
+        raise CollectError(f"--behaviour decoy: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
+                           "--behaviour random works on every task")
     schedule = NoiseSchedule(p=config.p, f=config.f, steps=steps)
     spec = config.demonstrator or task.default_demonstrator()
     if spec is None:

@@ -180,6 +180,21 @@ class DomainAdapter(ABC):
         """Whether the paper's reference scores are for this very env (same version, no variation)."""
         return not task.env_options
 
+    def goal_space(self, task: TaskSpec) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) of the box the task family's goals come from, when a policy can be aimed at another goal by
+        rewriting its observation (``collect --behaviour decoy``); None: the domain has no such goal."""
+        return None
+
+    def aim(self, task: TaskSpec, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """A copy of the observations ``obs`` (n, obs_dim) showing ``goals`` (n, goal dim) as their goal."""
+        raise DomainOptionError(f"{task.id}: the {task.domain} domain has no goal a policy can be aimed at")
+
+    def relabeler(self, task: TaskSpec):
+        """Rewards and demonstrator labels recomputed for another goal from stored observations (an object with
+        ``rewards(next_obs, goal)``, ``labels(obs, goal)``, ``low``, ``high``, ``variation_goals``,
+        ``goal_columns``, ``needs_visible()``), or None where the reward cannot be computed from the observation."""
+        return None
+
     def suggested_episode_limit(self, task: TaskSpec) -> int | None:
         """An episode limit at which the default demonstrator passes the gate when it fails at the task's own."""
         return None
@@ -232,6 +247,15 @@ class ConfiguredTask:
 
     def paper_comparable(self) -> bool:
         return self.adapter.paper_comparable(self.spec)
+
+    def goal_space(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self.adapter.goal_space(self.spec)
+
+    def aim(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        return self.adapter.aim(self.spec, obs, goals)
+
+    def relabeler(self):
+        return self.adapter.relabeler(self.spec)
 
     def default_demonstrator(self) -> str | None:
         return self.adapter.default_demonstrator(self.spec)
