@@ -137,11 +137,22 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
                       "paper_comparable": task.paper_comparable()},
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=task.observation_names(),
-        extra={"env_options": dict(task.env_options)} if task.env_options else {},
+        extra=info_extra(task, config),
         hidden_observation=hidden.to_dict() if hidden is not None else None,
     )
     write_info_manifest_plot_card(out, info)
     return info
+
+
+def info_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
+    """``info.json``'s ``extra``: the env options; for a user task where it came from (``gym``, ``file:PATH``,
+    ``plugin:DIST``) and a ``--reward-scale`` given on the command line, which no registry then vouches for."""
+    extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
+    if task.source != "paper":
+        extra["task_source"] = task.source
+    if config.reward_scale is not None:
+        extra["reward_scale_source"] = "--reward-scale"
+    return extra
 
 
 def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, RunningStats], obs_dim: int) -> None:
