@@ -141,7 +141,7 @@ def _shards(folder: Path) -> dict[str, bytes]:
 
 
 def test_user_tasks_keep_the_determinism_contract(tmp_path, plugin_env):
-    args = ["collect", "pendulum-v1", "--histories", "3", "--steps", "3000", "--reference-episodes", "4"]
+    args = ["collect", "pendulum-v1", "--histories", "3", "--steps", "3000"]
     full = tmp_path / "full"
     run_cli(*args, "--out", str(full), check=True, env=plugin_env)
     again = tmp_path / "again"
