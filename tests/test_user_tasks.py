@@ -218,10 +218,12 @@ def test_the_whole_chain_for_a_task_file_task(tmp_path, hub_env):
     assert trained.returncode == 0, trained.stderr
     meta = json.loads(next(run.rglob("metadata.json")).read_text())
     assert meta["tasks"]["heavy-pendulum"]["group"] == "my-pendulums-3x1"
-    ev = run_model_cli("eval", str(run), "--task", "heavy-pendulum", "--episodes", "2", "--seeds", "1", "--quiet",
-                       "--out", str(tmp_path / "eval"), env={"VINTIX_TASKS": str(f)})
+    ev = run_model_cli("--tasks", str(f), "eval", str(run), "--task", "heavy-pendulum", "--episodes", "2", "--seeds", "1",
+                       "--quiet", "--out", str(tmp_path / "eval"))
     assert ev.returncode == 0, ev.stderr
     res = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert res["group"] == "my-pendulums-3x1" and res["per_seed"]["lengths"] == [[200, 200]]
     lost = run_model_cli("eval", str(run), "--task", "heavy-pendulum", "--quiet", "--out", str(tmp_path / "e2"))
     one_line_error(lost, "unknown task 'heavy-pendulum'")
+    one_line_error(run_model_cli("--tasks", str(tmp_path / "nope.toml"), "eval", str(run), "--task", "heavy-pendulum"),
+                   "no such file")

@@ -8,7 +8,6 @@ bug and propagates with its traceback.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -27,13 +26,12 @@ def user_tasks(tasks_file: Optional[Path] = typer.Option(
     """Collect, validate and publish noise-distilled learning histories (Vintix)."""
     if tasks_file is not None:
         from vintix_data.cli.output import fail
-        from vintix_data.domains.plugins import TASKS_ENV
+        from vintix_data.domains.plugins import UserTaskError, use_task_file
 
-        if not tasks_file.is_file():
-            fail(f"--tasks {tasks_file}: no such file (a TOML or YAML task file)")
-
-        rest = os.environ.get(TASKS_ENV, "")
-        os.environ[TASKS_ENV] = str(tasks_file.expanduser().resolve()) + (os.pathsep + rest if rest else "")
+        try:
+            use_task_file(tasks_file)
+        except UserTaskError as e:
+            fail(str(e))
 
 
 tasks.register(app)

@@ -49,6 +49,14 @@ def task_files() -> list[Path]:
     return out
 
 
+def use_task_file(path: Path) -> None:
+    """``--tasks FILE`` of both CLIs: prepend FILE to ``$VINTIX_TASKS``, so this process and those it starts see it."""
+    if not Path(path).expanduser().is_file():
+        raise UserTaskError(f"--tasks {path}: no such file (a TOML or YAML task file)")
+    rest = os.environ.get(TASKS_ENV, "")
+    os.environ[TASKS_ENV] = str(Path(path).expanduser().resolve()) + (os.pathsep + rest if rest else "")
+
+
 def read_task_file(path: Path) -> tuple[TaskSpec, ...]:
     """The tasks of one file (parsed again only when its bytes change: the cache keys on the content)."""
     try:
