@@ -197,7 +197,8 @@ def test_the_whole_chain_for_a_task_file_task(tmp_path, hub_env):
     info = DatasetInfo.load(out)
     assert (info.domain, info.env_kwargs, info.reward_scale, info.extra["task_source"]) == \
         ("my-pendulums", {"g": 11.0}, 0.1, f"file:{f}")
-    assert "## " in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert f"a user task, from `file:{f}`" in card and "split of the\npaper" not in card and "Appendix H" not in card
     pushed = run_cli("push", str(out), "--repo", "me/vintix-heavy-pendulum", env=env)
     assert pushed.returncode == 0, pushed.stderr
     code = ("from datasets import load_dataset; ds = load_dataset('me/vintix-heavy-pendulum', split='train'); "
