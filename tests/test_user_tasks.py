@@ -110,6 +110,9 @@ def test_a_plugin_that_raises_on_import_is_one_line_and_the_paper_tasks_still_wo
     one_line_error(run_cli("tasks", env=env), "failed to load")
     assert not out.exists()
     assert run_cli("tasks", "--domain", "ib", "--tsv", env=env).returncode == 0  # a paper lookup never loads plugins
+    code = "from vintix_data.selection import select_tasks; print(len(select_tasks(['ib', 'reach-v3'])))"
+    sel = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    assert sel.stdout.strip() == "22", sel.stderr
 
 
 def test_the_plugin_and_a_task_file_are_listed_with_their_source(tmp_path, plugin_env):

@@ -93,5 +93,7 @@ def select_tasks(selections: list[str] | tuple[str, ...] | str) -> list[TaskSpec
         if not found:
             raise SelectionError(f"selection {word!r} names no task")
         wanted.update((t.id, t) for t in found)
-    known = [t for t in every_task() if t.id in wanted]  # registry order, then the user's tasks in source order
+    paper = {t.id for t in all_tasks()}
+    # registry order, then the user's tasks in source order (a selection of paper tasks never loads a plugin)
+    known = [t for t in (every_task() if set(wanted) - paper else all_tasks()) if t.id in wanted]
     return known + [t for i, t in wanted.items() if i not in {k.id for k in known}]  # `gym:` ids as given
