@@ -61,6 +61,10 @@ def problems(tokens: list[str]) -> list[str]:
     while hasattr(cmd, "commands"):  # a group
         if not rest:
             return []  # the program or group alone (shows help)
+        group_opts = {o for p in cmd.params if p.param_type_name == "option" for o in p.opts}
+        if rest[0] in group_opts:  # a global option before the command (`vintix-data --tasks FILE collect ...`)
+            rest = rest[2:]
+            continue
         name = rest[0].strip("[]")
         sub = cmd.commands.get(name)
         if sub is None:
@@ -127,5 +131,6 @@ def test_good_lines_pass():
     for line in ("vintix-data tasks --domain metaworld --tsv | cat",
                  "vintix-data demonstrator train t --out f.zip --no-install",
                  "vintix-model eval run --task t --no-cache --variation fixed_goal=false",
+                 "vintix-data --tasks my.toml collect my-task --out d --env-kwarg g=12",
                  "COLUMNS=80 vintix-data demonstrator eval --all --domain meta-world --episodes 2 | cat"):
         assert [p for toks in commands(line) for p in problems(toks)] == [], line

@@ -30,11 +30,12 @@ class GateRequest:
     episode_limit: int | None = None
     fixed_goal: bool = False
     env_options: dict = field(default_factory=dict)
+    env_kwargs: dict = field(default_factory=dict)
 
 
 def _eval_one(task_spec, request: GateRequest):
     task = configure_task(task_spec, episode_limit=request.episode_limit, fixed_goal=request.fixed_goal,
-                          env_options=request.env_options)
+                          env_options=request.env_options, env_kwargs=request.env_kwargs)
     dspec = request.demonstrator or task.default_demonstrator()
     if dspec is None:
         raise DemonstratorError(f"{task.id}: no demonstrator given and none trained; pass --demonstrator sb3:PATH.zip "
@@ -158,9 +159,11 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
                        source: Optional[str] = typer.Option(None, "--from", help="--algo bc: what to clone: a folder (JAT's "
                                                             "episode-per-row parquet, a vintix dataset, or observation/action "
                                                             "parquet) or a Hub dataset ORG/NAME[:CONFIG]."),
-                       env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default.")):
+                       env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default."),
+                       env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="KEY=VALUE constructor kwarg of a Gymnasium task (gym:ENV_ID, task files), repeatable; not installed as the default then."),
+                       episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the task's; needed for a Gymnasium env without its own).")):
     """Train a demonstrator: the paper's PPO for Industrial Benchmark; rl-zoo3's tuned TQC/SAC/TD3/PPO (--algo) for
-    MuJoCo; or clone a dataset (--algo bc --from SOURCE, the paper's route for MuJoCo). Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
+    MuJoCo and Gymnasium tasks (gym:ENV_ID, task files, plugins); or clone a dataset (--algo bc --from SOURCE, the paper's route for MuJoCo). Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
     .OUT.ckpt) to the policy an uninterrupted training would have made, bit for bit."""
     from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
     from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, check_algo, train_sb3
@@ -169,7 +172,9 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         if algo is not None:
             algo = check_algo(algo)
         options = parse_options(env_option)
-        spec = configure_task(get_task(task), env_options=options)
+        kwargs = parse_options(env_kwarg, "--env-kwarg")
+        spec = configure_task(get_task(task), env_options=options, env_kwargs=kwargs, episode_limit=episode_limit)
+        options = {**options, **kwargs}
         install = install and not options  # the task's default demonstrator acts on the task as the registry has it
         if timesteps is not None and timesteps < 1:
             raise UsageError(f"--timesteps must be >= 1, got {timesteps}")
@@ -232,14 +237,16 @@ def demonstrator_eval(task: Optional[str] = typer.Argument(None, help="A task id
                       domain: Optional[str] = typer.Option(None, help=f"With --all: {DOMAIN_HELP}."),
                       episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the registry's; Meta-World 100)."),
                       fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history."),
-                      env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version).")):
+                      env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version)."),
+                      env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="KEY=VALUE constructor kwarg of a Gymnasium task (gym:ENV_ID, task files), repeatable.")):
     """The demonstrator gate: random and demonstrator returns on the same seeded episodes, success rate where the env
     reports it, the paper-normalized score where the env version matches, and the verdict `collect` applies."""
     try:
         if episodes < 1:
             raise UsageError(f"--episodes must be >= 1, got {episodes}")
         request = GateRequest(demonstrator=demonstrator, gate=GateConfig(episodes=episodes, seed=seed),
-                              episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option))
+                              episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option),
+                              env_kwargs=parse_options(env_kwarg, "--env-kwarg"))
     except UserError as e:
         fail(str(e))
     run_eval(task, request, as_json=as_json, all_tasks=all_tasks, domain=domain)

@@ -49,10 +49,14 @@ class CollectConfig:
     # goal drawn from the goal space, noise-mixed) or "random" (uniform random throughout); demonstrator_action and the
     # rewards stay the true task's
     behaviour: str = "demonstrator"
+    # Gymnasium-served tasks (gym:ENV_ID, task files, plugins): constructor kwargs and the model's reward scale
+    env_kwargs: dict = field(default_factory=dict)
+    reward_scale: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "hide", tuple(self.hide))  # a list from a caller is stored as a tuple
         object.__setattr__(self, "env_options", dict(self.env_options))
+        object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
 
     def identity(self) -> dict:
         """What must match for ``--resume`` to continue a run (not how it is executed)."""
@@ -62,7 +66,7 @@ class CollectConfig:
             d.pop(k)
         d["hide"] = list(d["hide"])
         for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {}), ("hide", []),
-                           ("hide_fill", 0.0), ("behaviour", "demonstrator")):
+                           ("hide_fill", 0.0), ("behaviour", "demonstrator"), ("env_kwargs", {}), ("reward_scale", None)):
             if d[k] == default:  # absent when unused, so runs started before these settings existed still resume
                 d.pop(k)
         return d

@@ -145,11 +145,17 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
 
 
 def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
-    """info.json's ``extra``: the env options and, for goal-blind data, the behaviour that executed the actions."""
-    extra = {"env_options": dict(task.env_options)} if task.env_options else {}
+    """info.json's ``extra``: the env options; for goal-blind data, the behaviour that executed the actions; for a user
+    task where it came from (``gym``, ``file:PATH``, ``plugin:DIST``) and a ``--reward-scale`` given on the command
+    line, which no registry then vouches for."""
+    extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
     behaviour = behaviour_record(config.behaviour, task.goal_space() if config.behaviour == "decoy" else None)
     if behaviour is not None:
         extra["behaviour"] = behaviour
+    if task.source != "paper":
+        extra["task_source"] = task.source
+    if config.reward_scale is not None:
+        extra["reward_scale_source"] = "--reward-scale"
     return extra
 
 

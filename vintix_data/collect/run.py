@@ -44,7 +44,7 @@ def prepare(config: CollectConfig) -> CollectPlan:
     for arg in config.command:
         check_text(arg, "argument")
     task = configure_task(get_task(config.task), episode_limit=config.episode_limit, fixed_goal=config.fixed_goal,
-                          env_options=config.env_options)
+                          env_options=config.env_options, env_kwargs=config.env_kwargs, reward_scale=config.reward_scale)
     histories = config.histories if config.histories is not None else task.num_histories
     steps = config.steps if config.steps is not None else task.history_steps
     if histories < 1:
