@@ -45,14 +45,19 @@ def demonstrator_routes(domain: str | None = None) -> list[dict]:
 
 def record_gate(task, spec: str, demonstrator, result) -> None:
     """Record a gate result of the task's default demonstrator beside the cache's zip (``demonstrator list`` shows
-    it while the default is still those bytes). Only results at the registry's settings are recorded."""
+    it while the default is still those bytes). Only results at the registry's settings are recorded; a cache that
+    cannot be written is not an error of the evaluation."""
     import time
 
     from vintix_data.domains import write_gate_record
 
-    write_gate_record(task.id, {
+    record = {
         "spec": spec, "sha256": demonstrator.sha256 if spec.startswith("sb3:") else None,
         "source": getattr(demonstrator, "source", None), "demonstrator": result.demonstrator,
         "passed": result.passed, "demonstrator_mean": result.demonstrator_mean, "random_mean": result.random_mean,
         "normalized_score_paper": result.normalized_score_paper, "episodes": result.episodes, "seed": result.seed,
-        "episode_limit": result.episode_limit, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        "episode_limit": result.episode_limit, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        write_gate_record(task.id, record)
+    except OSError:
+        pass  # a read-only cache: the verdict is still printed; only `demonstrator list` goes without it
