@@ -43,7 +43,12 @@ def _eval_one(task_spec, request: GateRequest):
     env = task.make_env()
     demo = load_demonstrator(dspec, env.observation_space, env.action_space, task=task)
     env.close()
-    return evaluate(task, demo, dspec, request.gate)
+    result = evaluate(task, demo, dspec, request.gate)
+    if request.demonstrator is None and request.episode_limit is None and not request.fixed_goal and not request.env_options:
+        from vintix_data.demonstrators.routes import record_gate
+
+        record_gate(task, dspec, demo, result)  # the default demonstrator at the registry's settings: `demonstrator list`
+    return result
 
 
 def _fmt(x, spec=".2f"):
@@ -252,8 +257,38 @@ def demonstrator_eval(task: Optional[str] = typer.Argument(None, help="A task id
     run_eval(task, request, as_json=as_json, all_tasks=all_tasks, domain=domain)
 
 
+def demonstrator_list(domain: Optional[str] = typer.Option(None, help=f"Only this domain: {DOMAIN_HELP}."),
+                      as_json: bool = typer.Option(False, "--json")):
+    """Where each task's demonstrator comes from (installed, the catalogue's public expert, scripted, trained by the
+    release, none) and the gate result `demonstrator eval` recorded for it (beside the cache's zip, <task>.gate.json)."""
+    from vintix_data.demonstrators.routes import demonstrator_routes
+
+    try:
+        rows = demonstrator_routes(canonical_domain(domain) if domain is not None else None)
+    except UserError as e:
+        fail(str(e))
+    if as_json:
+        print(json.dumps(strict({"cache": str(demonstrator_cache()), "tasks": rows}), indent=2, allow_nan=False))
+        return
+    cols = [Col("task", is_id=True), Col("route", 9), Col("gate (recorded)", 5), Col("env", 1), Col("demonstrator", 3)]
+    table_rows = []
+    for r in rows:
+        g = r["gate"]
+        gate = "-" if g is None else (f"{'pass' if g['passed'] else 'FAIL'} {g['demonstrator_mean']:.1f}"
+                                       + (f" ({g['normalized_score_paper']:.3f})" if g.get("normalized_score_paper") is not None else ""))
+        cat = r["catalogue"]
+        what = r["spec"] or (f"trains {cat['train_algo']} (recipes.py)" if cat and cat["train_algo"] else r["error"] or "-")
+        table_rows.append([r["task"], r["route"], gate, r["env_id"], what])
+    con = console()
+    table, dropped = fit_table(con, f"demonstrators (cache: {demonstrator_cache()})", cols, table_rows)
+    con.print(table)
+    if dropped:
+        con.print(f"not shown at this width: {', '.join(dropped)} (--json for every field)", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     demonstrator_app = typer.Typer(no_args_is_help=True, help="Train and evaluate demonstrators.")
     demonstrator_app.command("train")(demonstrator_train)
     demonstrator_app.command("eval")(demonstrator_eval)
+    demonstrator_app.command("list")(demonstrator_list)
     app.add_typer(demonstrator_app, name="demonstrator")

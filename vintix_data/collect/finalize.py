@@ -89,6 +89,17 @@ def reference_scores(task: TaskSpec | ConfiguredTask, demonstrator, episodes: in
                            demonstrator_success_rate=dem.success_rate, **tenths)
 
 
+def demonstrator_source(task_id: str, demonstrator) -> dict:
+    """``{"source": ...}`` for a demonstrator downloaded from the Hub (repo, file, the commit downloaded, the zip's
+    sha256, and whether it is the task's catalogued public expert); empty otherwise."""
+    from vintix_data.catalogue import is_catalogue_source
+
+    src = getattr(demonstrator, "source", None)
+    if not src:
+        return {}
+    return {"source": {**src, "catalogue": is_catalogue_source(task_id, src.get("repo", ""), src.get("file", ""))}}
+
+
 def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_seconds: float = 0.0) -> DatasetInfo:
     task, schedule, demonstrator, spec = plan.task, plan.schedule, plan.demonstrator, plan.spec
     histories, hidden = plan.histories, plan.hidden
@@ -134,7 +145,7 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
         demonstrator={"kind": demonstrator.kind, "id": demonstrator.name, "spec": spec,
                       "sha256": demonstrator.sha256, "measured_mean_return": refs.demonstrator_mean,
                       "normalized_score_paper": task.normalized_score(refs.demonstrator_mean) if task.paper_comparable() else None,
-                      "paper_comparable": task.paper_comparable()},
+                      "paper_comparable": task.paper_comparable(), **demonstrator_source(task.id, demonstrator)},
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=task.observation_names(),
         extra=run_extra(task, config),

@@ -25,7 +25,10 @@ from vintix_data.domains.base import (
     DomainUnavailableError,
     default_episode_seed,
     demonstrator_cache,
+    gate_record_path,
     install_default_demonstrator,
+    read_gate_record,
+    write_gate_record,
 )
 from vintix_data.domains.bidexhands import BiDexHandsAdapter
 from vintix_data.domains.gym import GymAdapter, UserTaskError
@@ -132,5 +135,5 @@ def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = 
 
 __all__ = ["ADAPTERS", "ConfiguredTask", "DomainAdapter", "GymAdapter", "UserTaskError", "DomainOptionError", "DomainUnavailableError", "adapter_for",
            "configure_task", "default_episode_seed", "demonstrator_cache", "episode_reset_seed", "episode_variation",
-           "install_default_demonstrator", "make_env", "observation_components", "paper_comparable", "parse_bool",
-           "parse_env_options", "parse_options", "resolve", "unavailable"]
+           "gate_record_path", "install_default_demonstrator", "make_env", "observation_components", "paper_comparable", "parse_bool",
+           "parse_env_options", "parse_options", "read_gate_record", "resolve", "unavailable", "write_gate_record"]
