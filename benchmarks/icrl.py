@@ -31,6 +31,11 @@ rows carry mostly reward information, and falls to 0 by episode 12: the steep pa
 in one 600-token window (6 episodes), which is what the model is trained on; no episode sparsity (every episode is
 needed to see the climb). 50 histories: every training goal of ML1 once (distinct goals, ``--fixed-goal``).
 
+Two arms of issue 26 (the research note's D3 and D1), both with the puck hidden too (it is a per-history task ID):
+``dpt-decoy`` trains the DPT-style target on data whose executed actions never saw the goal (``collect --behaviour
+decoy``), ``dpt-relabel`` on goal+puck-hidden data with ``train.relabel=uniform`` (a fresh goal per window, rewards
+and labels recomputed for it). Pick models with ``--models``; only their datasets are collected.
+
 It prints one table (per model: shot 1, the last third of the shots with full and with cleared context and their
 95% intervals over the 50 runs, the paired difference and its interval, normalized scores) and writes
 ``summary.json`` and ``icrl.png``. It reports whatever comes out.
@@ -51,13 +56,23 @@ import numpy as np
 from icrl_smoke import sh  # the same CLI runner (benchmarks/ is on sys.path when run as a script)
 
 TASK = "reach-v3"
-MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens)
+HIDE_ALL = ["--hide", "goal", "--hide", "objects", "--hide", "previous_objects"]  # the puck is a task ID too (audit)
+DATASETS = {  # kind -> collect options beyond the shared ones (all --fixed-goal, same seed)
+    "latent": ["--hide", "goal"],
+    "control": [],
+    "clean": HIDE_ALL,  # goal and puck hidden (vintix-data audit finds no task ID)
+    "blind": [*HIDE_ALL, "--behaviour", "decoy"],  # and the executed actions never see the goal (the note's D3)
+}
+MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens[, extra --set overrides])
     "AD, goal hidden": ("ad-latent", "latent", "action", True),
     "DPT-style, goal hidden": ("dpt-latent", "latent", "demonstrator_action", True),
     "AD, goal hidden, no action input": ("ad-latent-noact", "latent", "action", False),
     "DPT-style, goal hidden, no action input": ("dpt-latent-noact", "latent", "demonstrator_action", False),
     "AD, goal observed (control)": ("ad-control", "control", "action", True),
     "AD, goal observed, no action input (control)": ("ad-control-noact", "control", "action", False),
+    "DPT-style, goal-blind decoy behaviour": ("dpt-decoy", "blind", "demonstrator_action", True),
+    "DPT-style, goal+puck hidden, relabelled": ("dpt-relabel", "clean", "demonstrator_action", True,
+                                                ["train.relabel=uniform"]),
 }
 
 
@@ -187,14 +202,15 @@ def main() -> None:
     bindir = Path(sys.executable).parent
     data_cli, model_cli = str(bindir / "vintix-data"), str(bindir / "vintix-model")
 
-    # 1. data: the latent-task dataset and its fully observed control, same seed
+    # 1. data: the datasets the chosen models train on (the latent-task dataset, its fully observed control, ...), same seed
     t0, ran = time.perf_counter(), False
-    for kind in ("latent", "control"):
+    kinds = sorted({MODELS[name][1] for name in wanted}, key=list(DATASETS).index)
+    for kind in kinds:
         folder = out / "data" / kind
         if (folder / "meta" / "manifest.json").exists():
             continue
         ran = True
-        sh(data_cli, "collect", TASK, "--out", str(folder), "--fixed-goal", *(["--hide", "goal"] if kind == "latent" else []),
+        sh(data_cli, "collect", TASK, "--out", str(folder), "--fixed-goal", *DATASETS[kind],
            "--histories", str(args.histories), "--steps", str(args.steps), "--p", str(args.p), "--f", str(args.f),
            "--seed", str(args.seed), "--num-envs", "2", "--workers", "2",
            *(["--resume"] if (folder / ".vintix" / "state.json").exists() else []), log=log)
@@ -202,14 +218,14 @@ def main() -> None:
 
     # 2. the models, two at a time (the tiny preset trains on one core)
     def train(name: str) -> float | None:
-        _, kind, target, action_input = MODELS[name]
+        _, kind, target, action_input, *extra = MODELS[name]
         run = out / "runs" / slug(name)
         if (run / "latest").exists() and f"step-{args.train_steps:07d}" in (run / "latest").read_text():
             return None
         return sh(model_cli, "train", "--datasets", str(out / "data" / kind), "--out", str(run), "--preset", "tiny",
                   "--steps", str(args.train_steps), "--set", f"model.context={args.context}", "--set", f"train.stride={args.stride}",
                   "--set", f"train.target={target}", "--set", f"model.action_input={str(action_input).lower()}",
-                  "--set", "train.save_every=250", "--quiet",
+                  "--set", "train.save_every=250", "--quiet", *(a for o in (extra[0] if extra else []) for a in ("--set", o)),
                   *(["--resume"] if (run / "latest").exists() else []), log=out / f"log-train-{slug(name)}.txt")
 
     t0 = time.perf_counter()
@@ -244,11 +260,11 @@ def main() -> None:
 
     results = {name: json.loads((out / "eval" / slug(name) / "results.json").read_text()) for name in wanted}
     manifests = {kind: __import__("hashlib").sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes()).hexdigest()[:16]
-                 for kind in ("latent", "control")}
+                 for kind in kinds}
     print(f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
           f"goal each), tiny preset, context {args.context}, {args.train_steps} training steps; evaluated cold start on "
           f"{args.runs} held-out ML1 test goals, {args.episodes} shots each")
-    print(f"dataset manifests (sha256): latent {manifests['latent']}, control {manifests['control']}; held-out goals "
+    print("dataset manifests (sha256): " + ", ".join(f"{k} {v}" for k, v in manifests.items()) + "; held-out goals "
           f"{refs['test_goals_distinct']} distinct, nearest training goal {refs['min_test_train_goal_distance'] * 100:.1f} cm away")
     rnd, dem, agn = refs["random"], refs["demonstrator"], refs["goal_agnostic"]
     print(f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "

@@ -68,10 +68,15 @@ class TaskSpec:
     # domain options applied on top of the registry row (MuJoCo viscosity/gravity, Meta-World fixed_goal);
     # set by ``vintix_data.domains.configure_task`` and recorded in info.json
     env_options: dict[str, Any] = field(default_factory=dict)
+    # where the task comes from: "paper" (this table), "gym" (a `gym:ENV_ID`), "file:PATH" (a task file) or
+    # "plugin:DIST" (an installed `vintix.domains` entry point); and a user task's own settings (default
+    # demonstrator, observation components, variations: vintix_data.domains.gym)
+    source: str = "paper"
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hub_name(self) -> str:
-        return f"vintix-{self.id}"
+        return f"vintix-{self.id.replace(':', '-')}"  # `gym:Pendulum-v1` -> vintix-gym-Pendulum-v1 (a valid repo name)
 
     def normalized_score(self, ret: float) -> float | None:
         """``(R - random) / (expert - random)`` with the paper's figures (None when it has none)."""
@@ -163,14 +168,38 @@ def all_tasks() -> tuple[TaskSpec, ...]:
     return tuple(tasks)
 
 
+# Sources of tasks beyond the paper's: `gym:` ids, task files and plugins (vintix_data.domains.plugins registers one
+# when vintix_data is imported). A source has find(name) -> TaskSpec | None, tasks() -> list and domains() -> list.
+TASK_SOURCES: list[Any] = []
+
+
+def register_task_source(source: Any) -> None:
+    if source not in TASK_SOURCES:
+        TASK_SOURCES.append(source)
+
+
+def user_tasks() -> list[TaskSpec]:
+    """The tasks of every registered source (task files, plugins), in source order."""
+    return [t for source in TASK_SOURCES for t in source.tasks()]
+
+
+def every_task() -> list[TaskSpec]:
+    """The paper's tasks, then the user's (what selections and `vintix-data tasks` range over)."""
+    return list(all_tasks()) + user_tasks()
+
+
 def get_task(name: str) -> TaskSpec:
-    """Look a task up by runnable id, paper name or Hub repo name (case-insensitive)."""
+    """Look a task up by runnable id, paper name or Hub repo name (case-insensitive), then in the user's sources."""
     key = name.strip().lower()
     if key.startswith("vintix-"):
         key = key[len("vintix-"):]
     for t in all_tasks():
         if key in (t.id.lower(), t.paper_name.lower(), t.table_g_name.lower()):
             return t
+    for source in TASK_SOURCES:
+        found = source.find(name.strip())
+        if found is not None:
+            return found
     raise UnknownTaskError(_unknown_task_message(name, key))
 
 
@@ -181,22 +210,27 @@ def _unknown_task_message(name: str, key: str) -> str:
     if key == "pusher-v4":
         return ("unknown task 'Pusher-v4': gymnasium's Pusher-v4 needs mujoco<3 (metaworld pins mujoco 3); "
                 "the paper's Pusher is Pusher-v5")
-    ids = [t.id for t in all_tasks()]
+    ids = [t.id for t in all_tasks()] + [t.id for t in user_tasks()]
     close = difflib.get_close_matches(key, [i.lower() for i in ids], n=3, cutoff=0.6)
     hint = ""
     if close:
         by_lower = {i.lower(): i for i in ids}
         hint = "; did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?"
-    return f"unknown task {name!r}{hint} (see `vintix-data tasks` for the {len(ids)} known ids)"
+    return (f"unknown task {name!r}{hint} (see `vintix-data tasks` for the {len(ids)} known ids; any Gymnasium env "
+            "with a Box action space is `gym:ENV_ID`)")
 
 
 def canonical_domain(name: str) -> str:
     """The registry's name of a domain from any accepted spelling (DOMAIN_ALIASES); one-line RegistryError (a ValueError) otherwise."""
     key = str(name).strip().lower().replace("_", "-").replace(" ", "-")
-    try:
+    if key in DOMAIN_ALIASES:
         return DOMAIN_ALIASES[key]
-    except KeyError:
-        raise RegistryError(f"unknown domain {name!r}; choose from {DOMAIN_HELP}") from None
+    user = sorted({d for source in TASK_SOURCES for d in source.domains()})
+    for d in user:
+        if d.lower() == str(name).strip().lower():
+            return d
+    extra = f"; the user's: {', '.join(user)}" if user else ""
+    raise RegistryError(f"unknown domain {name!r}; choose from {DOMAIN_HELP}{extra}")
 
 
 def list_tasks(domain: str | None = None, split: str | None = None) -> list[TaskSpec]:
@@ -204,4 +238,6 @@ def list_tasks(domain: str | None = None, split: str | None = None) -> list[Task
         domain = canonical_domain(domain)
     if split is not None and split not in SPLITS:
         raise RegistryError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    return [t for t in all_tasks() if domain in (None, t.domain) and split in (None, t.split)]
+    # the paper's tasks (the paper's split and parameter figures depend on exactly these), or a user domain's
+    tasks = all_tasks() if domain is None or domain in DOMAINS else user_tasks()
+    return [t for t in tasks if domain in (None, t.domain) and split in (None, t.split)]

@@ -24,6 +24,8 @@ from vintix_data.registry import (
     TaskSpec,
     UnknownTaskError,
     all_tasks,
+    canonical_domain,
+    every_task,
     get_task,
     list_tasks,
 )
@@ -62,11 +64,15 @@ def _one(word: str) -> list[TaskSpec]:
     try:
         return [get_task(word)]
     except UnknownTaskError:
+        pass
+    try:  # a user domain (a task file's `domain`, a plugin's) by its bare name
+        return list_tasks(canonical_domain(word))
+    except RegistryError:
         raise SelectionError(_unknown(word)) from None
 
 
 def _unknown(word: str) -> str:
-    names = [t.id for t in all_tasks()] + list(NAMED) + sorted(DOMAIN_ALIASES) + [f"split:{s}" for s in SPLITS]
+    names = [t.id for t in every_task()] + list(NAMED) + sorted(DOMAIN_ALIASES) + [f"split:{s}" for s in SPLITS]
     close = difflib.get_close_matches(word.strip().lower(), [n.lower() for n in names], n=3, cutoff=0.6)
     by_lower = {n.lower(): n for n in names}
     hint = ("; did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?") if close else ""
@@ -81,10 +87,13 @@ def select_tasks(selections: list[str] | tuple[str, ...] | str) -> list[TaskSpec
     if not selections:
         raise SelectionError("no selection given (a task id, a domain, domain:D, split:train|test, "
                              f"{', '.join(NAMED)})")
-    wanted: set[str] = set()
+    wanted: dict[str, TaskSpec] = {}
     for word in selections:
         found = _one(word)
         if not found:
             raise SelectionError(f"selection {word!r} names no task")
-        wanted.update(t.id for t in found)
-    return [t for t in all_tasks() if t.id in wanted]
+        wanted.update((t.id, t) for t in found)
+    paper = {t.id for t in all_tasks()}
+    # registry order, then the user's tasks in source order (a selection of paper tasks never loads a plugin)
+    known = [t for t in (every_task() if set(wanted) - paper else all_tasks()) if t.id in wanted]
+    return known + [t for i, t in wanted.items() if i not in {k.id for k in known}]  # `gym:` ids as given

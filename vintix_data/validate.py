@@ -7,6 +7,7 @@ history or episode and what is wrong; a clean dataset gives an empty list.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.stats import spearmanr
 
+from vintix_data.audit import AuditError, audit
 from vintix_data.format import META_DIR, DatasetInfo, FormatError, fixed_list_to_numpy, row_schema
 from vintix_data.integrity import RowTotals, check_episode_details, check_info, check_stats
 from vintix_data.manifest import check_manifest
@@ -163,7 +165,7 @@ class _RowChecker:
             if not np.array_equal(eps, expected):
                 i = int(np.flatnonzero(eps != expected)[0])
                 r.fail("epsilon", f"history {h[i]} t={t[i]}: epsilon {eps[i]} != schedule {expected[i]}")
-            if demo_col.null_count == 0:
+            if demo_col.null_count == 0 and not info.extra.get("behaviour"):  # goal-blind: not mixed from it
                 demo = fixed_list_to_numpy(demo_col).astype(np.float64)
                 e = eps.astype(np.float64)[:, None]
                 gap = np.abs(act.astype(np.float64) - (1 - e) * demo) - e * self.bound
@@ -326,11 +328,17 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
     if checker.rows != info.total_steps:
         report.fail("histories", f"{checker.rows} rows in the shards, info.json says {info.total_steps}")
     _check_episodes_table(folder, checker, report)
+    if info.hidden_observation and report.ok:  # latent-task data: columns that still name the task (vintix-data audit)
+        with contextlib.suppress(AuditError):
+            report.notes += [f"task ID visible: {line} (vintix-data audit)" for line in audit(folder).lines()]
     check_stats(folder, checker.totals, checker.ep_returns, report)
     check_info(info, len(shards), len(checker.ep_keys), report)
     report.figures["rows"] = checker.rows
     report.figures["episodes"] = len(checker.ep_keys)
-    if cfg.check_curve and checker.ep_keys:
+    if info.extra.get("behaviour"):  # goal-blind behaviour (collect --behaviour): its returns need not rise
+        report.notes.append(f"learning curve not checked: the actions are a goal-blind {info.extra['behaviour'].get('kind')} "
+                            "behaviour, not the noise-mixed demonstrator")
+    elif cfg.check_curve and checker.ep_keys:
         _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report, checker.ep_lengths)
     if replay > 0:
         from vintix_data.replay.simulate import check_replay

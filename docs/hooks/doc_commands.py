@@ -58,6 +58,10 @@ def problems(tokens: list[str]) -> list[str]:
     while hasattr(cmd, "commands"):  # a group
         if not rest:
             return []  # the program or group alone (shows help)
+        group_opts = {o for p in cmd.params if p.param_type_name == "option" for o in p.opts}
+        if rest[0] in group_opts:  # a global option before the command (`vintix-data --tasks FILE collect ...`)
+            rest = rest[2:]
+            continue
         name = rest[0].strip("[]")
         if name in ("--help", "..."):  # `vintix-model --help`, `vintix-data ...` (any command) in prose
             return []

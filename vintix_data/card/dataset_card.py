@@ -128,6 +128,7 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fing
         normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
         video_path=VIDEO_PATH if (folder / VIDEO_PATH).is_file() else None,
         hidden=info.hidden_observation, env_options=info.extra.get("env_options") or {},
+        behaviour=info.extra.get("behaviour"),
         source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
         fingerprint=fingerprint,
     )

@@ -33,7 +33,10 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
             gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for the gate."),
             hide: Optional[list[str]] = typer.Option(None, "--hide", help="Latent task: record this observation component as a constant (repeatable; Meta-World: goal, hand, objects, ...; IB: setpoint, ...). The demonstrator still sees it."),
             hide_fill: float = typer.Option(0.0, "--hide-fill", help="The constant recorded in place of hidden components."),
-            card_video: bool = typer.Option(False, "--card-video", help="Add a GIF of history 0's first, middle and last episodes, replayed, to the card (plots/replay.gif).")):
+            card_video: bool = typer.Option(False, "--card-video", help="Add a GIF of history 0's first, middle and last episodes, replayed, to the card (plots/replay.gif)."),
+            behaviour: str = typer.Option("demonstrator", "--behaviour", help="What executes the actions: demonstrator; decoy (per episode uniform random (1/3) or the demonstrator aimed at a decoy goal, noise-mixed); random. demonstrator_action and rewards stay the true task's."),
+            env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="KEY=VALUE constructor kwarg of a Gymnasium task (gym:ENV_ID, task files), repeatable; recorded in info.json."),
+            reward_scale: Optional[float] = typer.Option(None, "--reward-scale", help="Gymnasium tasks: the model's reward multiplier (default: the task file's, else 1).")):
     """Collect noise-distilled learning histories into a Hub-ready dataset folder, then validate it."""
     from vintix_data.collect import CollectConfig, collect as run_collect
     from vintix_data.collect.progress import CollectProgress
@@ -46,7 +49,8 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
                                reference_episodes=reference_episodes, command=["vintix-data"] + sys.argv[1:],
                                episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option),
                                force=force, gate_episodes=max(1, gate_episodes), hide=tuple(hide or ()), hide_fill=hide_fill,
-                               card_video=card_video)
+                               card_video=card_video, behaviour=behaviour,
+                               env_kwargs=parse_options(env_kwarg, "--env-kwarg"), reward_scale=reward_scale)
         folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
     except UserError as e:
         fail(str(e))

@@ -30,11 +30,12 @@ class GateRequest:
     episode_limit: int | None = None
     fixed_goal: bool = False
     env_options: dict = field(default_factory=dict)
+    env_kwargs: dict = field(default_factory=dict)
 
 
 def _eval_one(task_spec, request: GateRequest):
     task = configure_task(task_spec, episode_limit=request.episode_limit, fixed_goal=request.fixed_goal,
-                          env_options=request.env_options)
+                          env_options=request.env_options, env_kwargs=request.env_kwargs)
     dspec = request.demonstrator or task.default_demonstrator()
     if dspec is None:
         raise DemonstratorError(f"{task.id}: no demonstrator given and none trained; pass --demonstrator sb3:PATH.zip "
@@ -42,7 +43,12 @@ def _eval_one(task_spec, request: GateRequest):
     env = task.make_env()
     demo = load_demonstrator(dspec, env.observation_space, env.action_space, task=task)
     env.close()
-    return evaluate(task, demo, dspec, request.gate)
+    result = evaluate(task, demo, dspec, request.gate)
+    if request.demonstrator is None and request.episode_limit is None and not request.fixed_goal and not request.env_options:
+        from vintix_data.demonstrators.routes import record_gate
+
+        record_gate(task, dspec, demo, result)  # the default demonstrator at the registry's settings: `demonstrator list`
+    return result
 
 
 def _fmt(x, spec=".2f"):
@@ -158,9 +164,11 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
                        source: Optional[str] = typer.Option(None, "--from", help="--algo bc: what to clone: a folder (JAT's "
                                                             "episode-per-row parquet, a vintix dataset, or observation/action "
                                                             "parquet) or a Hub dataset ORG/NAME[:CONFIG]."),
-                       env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default.")):
+                       env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (IB: setpoints=10,30,50,70 trains one PPO on episodes of random setpoints of the list; MuJoCo: viscosity, gravity, version). A demonstrator trained with options is not installed as the task's default."),
+                       env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="KEY=VALUE constructor kwarg of a Gymnasium task (gym:ENV_ID, task files), repeatable; not installed as the default then."),
+                       episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the task's; needed for a Gymnasium env without its own).")):
     """Train a demonstrator: the paper's PPO for Industrial Benchmark; rl-zoo3's tuned TQC/SAC/TD3/PPO (--algo) for
-    MuJoCo; or clone a dataset (--algo bc --from SOURCE, the paper's route for MuJoCo). Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
+    MuJoCo and Gymnasium tasks (gym:ENV_ID, task files, plugins); or clone a dataset (--algo bc --from SOURCE, the paper's route for MuJoCo). Resumable: killed or interrupted, the same command continues from its last checkpoint (OUT's folder,
     .OUT.ckpt) to the policy an uninterrupted training would have made, bit for bit."""
     from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
     from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, check_algo, train_sb3
@@ -169,7 +177,9 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         if algo is not None:
             algo = check_algo(algo)
         options = parse_options(env_option)
-        spec = configure_task(get_task(task), env_options=options)
+        kwargs = parse_options(env_kwarg, "--env-kwarg")
+        spec = configure_task(get_task(task), env_options=options, env_kwargs=kwargs, episode_limit=episode_limit)
+        options = {**options, **kwargs}
         install = install and not options  # the task's default demonstrator acts on the task as the registry has it
         if timesteps is not None and timesteps < 1:
             raise UsageError(f"--timesteps must be >= 1, got {timesteps}")
@@ -232,21 +242,53 @@ def demonstrator_eval(task: Optional[str] = typer.Argument(None, help="A task id
                       domain: Optional[str] = typer.Option(None, help=f"With --all: {DOMAIN_HELP}."),
                       episode_limit: Optional[int] = typer.Option(None, help="Steps per episode (default: the registry's; Meta-World 100)."),
                       fixed_goal: bool = typer.Option(False, "--fixed-goal", help="Meta-World: one goal/object variation per history."),
-                      env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version).")):
+                      env_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE domain option, repeatable (MuJoCo: viscosity, gravity, version)."),
+                      env_kwarg: Optional[list[str]] = typer.Option(None, "--env-kwarg", help="KEY=VALUE constructor kwarg of a Gymnasium task (gym:ENV_ID, task files), repeatable.")):
     """The demonstrator gate: random and demonstrator returns on the same seeded episodes, success rate where the env
     reports it, the paper-normalized score where the env version matches, and the verdict `collect` applies."""
     try:
         if episodes < 1:
             raise UsageError(f"--episodes must be >= 1, got {episodes}")
         request = GateRequest(demonstrator=demonstrator, gate=GateConfig(episodes=episodes, seed=seed),
-                              episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option))
+                              episode_limit=episode_limit, fixed_goal=fixed_goal, env_options=parse_options(env_option),
+                              env_kwargs=parse_options(env_kwarg, "--env-kwarg"))
     except UserError as e:
         fail(str(e))
     run_eval(task, request, as_json=as_json, all_tasks=all_tasks, domain=domain)
+
+
+def demonstrator_list(domain: Optional[str] = typer.Option(None, help=f"Only this domain: {DOMAIN_HELP}."),
+                      as_json: bool = typer.Option(False, "--json")):
+    """Where each task's demonstrator comes from (installed, the catalogue's public expert, scripted, trained by the
+    release, none) and the gate result `demonstrator eval` recorded for it (beside the cache's zip, <task>.gate.json)."""
+    from vintix_data.demonstrators.routes import demonstrator_routes
+
+    try:
+        rows = demonstrator_routes(canonical_domain(domain) if domain is not None else None)
+    except UserError as e:
+        fail(str(e))
+    if as_json:
+        print(json.dumps(strict({"cache": str(demonstrator_cache()), "tasks": rows}), indent=2, allow_nan=False))
+        return
+    cols = [Col("task", is_id=True), Col("route", 9), Col("gate (recorded)", 5), Col("env", 1), Col("demonstrator", 3)]
+    table_rows = []
+    for r in rows:
+        g = r["gate"]
+        gate = "-" if g is None else (f"{'pass' if g['passed'] else 'FAIL'} {g['demonstrator_mean']:.1f}"
+                                       + (f" ({g['normalized_score_paper']:.3f})" if g.get("normalized_score_paper") is not None else ""))
+        cat = r["catalogue"]
+        what = r["spec"] or (f"trains {cat['train_algo']} (recipes.py)" if cat and cat["train_algo"] else r["error"] or "-")
+        table_rows.append([r["task"], r["route"], gate, r["env_id"], what])
+    con = console()
+    table, dropped = fit_table(con, f"demonstrators (cache: {demonstrator_cache()})", cols, table_rows)
+    con.print(table)
+    if dropped:
+        con.print(f"not shown at this width: {', '.join(dropped)} (--json for every field)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     demonstrator_app = typer.Typer(no_args_is_help=True, help="Train and evaluate demonstrators.")
     demonstrator_app.command("train")(demonstrator_train)
     demonstrator_app.command("eval")(demonstrator_eval)
+    demonstrator_app.command("list")(demonstrator_list)
     app.add_typer(demonstrator_app, name="demonstrator")

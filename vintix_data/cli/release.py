@@ -30,6 +30,8 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
                 reference_episodes: int = typer.Option(20, help="Episodes for each dataset's measured random/demonstrator scores."),
                 gate_episodes: int = typer.Option(10, help="Seeded episodes of random and demonstrator for each gate."),
                 force: bool = typer.Option(False, "--force", help="Collect tasks whose demonstrator fails the gate anyway."),
+                train_missing: bool = typer.Option(False, "--train-missing", help="Train the demonstrator of a task that has none (none installed, and no public expert in the catalogue or its download fails) with the catalogue's algorithm and rl-zoo3's recipe; resumable in .release/checkpoints."),
+                train_timesteps: Optional[int] = typer.Option(None, help="Steps of the --train-missing trainings (default: the recipe's, 1M; Humanoid 2M)."),
                 card_video: bool = typer.Option(False, "--card-video", help="Add a GIF of history 0's first, middle and last episodes to each card (collect --card-video).")):
     """Release many datasets at once: demonstrator, gate, collect (one unit per history), validate, report."""
     from vintix_data.release import ReleaseConfig, release
@@ -38,7 +40,8 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
     try:
         config = ReleaseConfig(selection=tuple(selection), out=str(out_dir), histories=histories, steps=steps, p=p, f=f,
                                seed=seed, reference_episodes=reference_episodes, gate_episodes=gate_episodes,
-                               ppo_timesteps=ppo_timesteps, force=force, executor=executor, ray_address=ray_address,
+                               ppo_timesteps=ppo_timesteps, force=force, train_missing=train_missing,
+                               train_timesteps=train_timesteps, executor=executor, ray_address=ray_address,
                                ray_timeout=ray_timeout, workers=workers, max_retries=max_retries, resume=resume,
                                card_video=card_video,
                                command=["vintix-data"] + sys.argv[1:])

@@ -1,4 +1,5 @@
-"""`vintix-data tasks`: the paper's tasks, their runnable ids, Hub names and whether they can run here."""
+"""`vintix-data tasks`: the paper's tasks and the user's (task files, plugins), their runnable ids, Hub names, source
+and whether they can run here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from vintix_data.cli.output import err, fail
 from vintix_data.cli.tables import Col, console, fit_table
 from vintix_data.domains import unavailable
 from vintix_data.errors import UsageError, UserError
-from vintix_data.registry import DOMAIN_HELP, list_tasks
+from vintix_data.registry import DOMAIN_HELP, every_task, list_tasks
 
 
 def collectable(task) -> tuple[bool, str]:
@@ -24,11 +25,12 @@ def tasks(domain: Optional[str] = typer.Option(None, help=f"{DOMAIN_HELP}."),
           split: Optional[str] = typer.Option(None, help="train or test"),
           as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
           as_tsv: bool = typer.Option(False, "--tsv", help="Print tab-separated values with a header line (for scripts).")):
-    """List the paper's tasks with their runnable ids, Hub names and reference scores."""
+    """List the paper's tasks and yours (--tasks FILE, $VINTIX_TASKS, plugins) with ids, Hub names, scores and source."""
     try:
         if as_json and as_tsv:
             raise UsageError("give --json or --tsv, not both")
-        rows = list_tasks(domain, split)
+        rows = list_tasks(domain, split) if domain is not None else list_tasks(split=split) + [
+            t for t in every_task()[len(list_tasks()):] if split in (None, t.split)]
     except UserError as e:
         fail(str(e))
     here = {t.id: collectable(t) for t in rows}
@@ -38,11 +40,12 @@ def tasks(domain: Optional[str] = typer.Option(None, help=f"{DOMAIN_HELP}."),
         return
     cols = [Col("id", is_id=True), Col("domain", 1), Col("split", 6), Col("paper name", 0), Col("obs", 5, justify="right"),
             Col("act", 5, justify="right"), Col("reward scale", 2), Col("random", 4, justify="right"), Col("expert", 4, justify="right"),
-            Col("histories x steps", 3), Col("hub repo", 0), Col("collectable", 7)]
+            Col("histories x steps", 3), Col("hub repo", 0), Col("collectable", 7), Col("source", 8)]
     cells = [[t.id, t.domain, t.split, t.paper_name, str(t.obs_dim), str(t.act_dim), f"{t.reward_scale:g}",
               f"{t.random_mean:g}" if t.random_mean is not None else "-",
               f"{t.expert_mean:g}" if t.expert_mean is not None else "-",
-              f"{t.num_histories} x {t.history_steps:,}", t.hub_name, "yes" if here[t.id][0] else "no"] for t in rows]
+              f"{t.num_histories} x {t.history_steps:,}", t.hub_name, "yes" if here[t.id][0] else "no",
+              t.source] for t in rows]
     if as_tsv:
         for line in [[c.name for c in cols]] + cells:
             print("\t".join(line))

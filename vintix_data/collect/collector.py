@@ -20,8 +20,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.collect.config import CollectConfig
-from vintix_data.collect.parts import completed_episodes, episode_noise, part_path, save_part
+from vintix_data.collect.config import DECOY_RANDOM_SHARE, CollectConfig
+from vintix_data.collect.parts import completed_episodes, episode_behaviour, episode_noise, part_path, save_part
 from vintix_data.domains import ConfiguredTask
 from vintix_data.format import EpisodeData
 from vintix_data.schedule import NoiseSchedule, mix_terms, mix_with
@@ -48,6 +48,9 @@ class Collector:
         self.out = Path(config.out)
         self.limit = task.adapter.episode_limit(task.spec)
         self.eps = schedule.epsilon(np.arange(schedule.steps)).astype(np.float32)
+        # goal-blind behaviour (docs/design.md §8): the executed actions never see the true goal
+        self.behaviour = config.behaviour
+        self.goal_space = task.goal_space() if config.behaviour == "decoy" else None
 
     def _make_vector_env(self, k: int) -> gym.vector.VectorEnv:
         mode = self.cfg.vector if self.cfg.vector != "auto" else ("async" if k > 1 else "sync")
@@ -98,6 +101,7 @@ class Collector:
         hist, episode, t0, g0, end, seeds = [-1] * k, [0] * k, [0] * k, [0] * k, [0] * k, [0] * k
         queue = list(todo)
         parent_dirs: set[Path] = set()
+        decoys = None if self.goal_space is None else np.tile(self.goal_space[0], (k, 1))  # per slot, per episode
 
         def begin_episode(i: int, g: int) -> int:
             h, e = hist[i], episode[i]
@@ -105,6 +109,12 @@ class Collector:
             m = min(limit, n_steps - t0[i])
             noise = episode_noise(self.cfg.seed, h, e, low, high, limit)[:m]
             log.keep[g: g + m, i], log.noise[g: g + m, i] = mix_terms(self.eps[t0[i]: t0[i] + m], noise)
+            if self.behaviour != "demonstrator":
+                draws = episode_behaviour(self.cfg.seed, h, e)
+                if self.behaviour == "random" or draws.random() < DECOY_RANDOM_SHARE:
+                    log.keep[g: g + m, i], log.noise[g: g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
+                if decoys is not None:
+                    decoys[i] = draws.uniform(*self.goal_space)
             g0[i], end[i] = g, g + m
             return seeds[i]
 
@@ -122,6 +132,7 @@ class Collector:
         if direct is not None:  # per step: (slot, its env, its action row), made once like the row views
             slot_steps = [list(zip(range(k), direct, log.act[g])) for g in range(log.size)]
         rows, act_demo = log.rows, self.demo.act
+        behave = np.empty((k, space.shape[0])) if decoys is not None else None  # the decoy-aimed demonstrator's actions
         tick = PROGRESS_EVERY if progress is not None else log.size + 1
         g, reported, active = 0, 0, sum(h >= 0 for h in hist)
         next_end = min(end[i] for i in range(k) if hist[i] >= 0)
@@ -129,7 +140,11 @@ class Collector:
         while True:
             obs, keep, noise, actions, demo_row, next_obs, rew, term, trunc = rows[g]
             demo_row[...] = act_demo(obs)  # float64: exact, and the mixer's operand as it is
-            mix_with(demo_row, keep, noise, batch_low, batch_high, scratch, actions)
+            if behave is None:  # the demonstrator's own actions (or, at keep 0, the uniform draw alone)
+                mix_with(demo_row, keep, noise, batch_low, batch_high, scratch, actions)
+            else:  # the same demonstrator aimed at each slot's decoy goal, noise-mixed alike
+                behave[...] = act_demo(self.task.aim(obs, decoys))
+                mix_with(behave, keep, noise, batch_low, batch_high, scratch, actions)
             if direct is not None:  # = SyncVectorEnv.step with autoreset disabled, minus the batch copy and infos
                 ended = False
                 for i, env, action in slot_steps[g]:

@@ -44,10 +44,19 @@ class CollectConfig:
     hide: tuple[str, ...] = ()
     hide_fill: float = 0.0
     card_video: bool = False  # a GIF of history 0's first, middle and last episodes on the card (vintix_data.replay)
+    # what executes the actions (docs/design.md §3, §8): "demonstrator" (the noise-mixed demonstrator, the paper's),
+    # "decoy" (per episode: uniform random with probability DECOY_RANDOM_SHARE, else the demonstrator aimed at a decoy
+    # goal drawn from the goal space, noise-mixed) or "random" (uniform random throughout); demonstrator_action and the
+    # rewards stay the true task's
+    behaviour: str = "demonstrator"
+    # Gymnasium-served tasks (gym:ENV_ID, task files, plugins): constructor kwargs and the model's reward scale
+    env_kwargs: dict = field(default_factory=dict)
+    reward_scale: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "hide", tuple(self.hide))  # a list from a caller is stored as a tuple
         object.__setattr__(self, "env_options", dict(self.env_options))
+        object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
 
     def identity(self) -> dict:
         """What must match for ``--resume`` to continue a run (not how it is executed)."""
@@ -57,10 +66,27 @@ class CollectConfig:
             d.pop(k)
         d["hide"] = list(d["hide"])
         for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {}), ("hide", []),
-                           ("hide_fill", 0.0)):
+                           ("hide_fill", 0.0), ("behaviour", "demonstrator"), ("env_kwargs", {}), ("reward_scale", None)):
             if d[k] == default:  # absent when unused, so runs started before these settings existed still resume
                 d.pop(k)
         return d
+
+
+BEHAVIOURS = ("demonstrator", "decoy", "random")
+DECOY_RANDOM_SHARE = 1 / 3  # the research note's D3: a third of the episodes uniformly random, the rest decoys
+
+
+def behaviour_record(behaviour: str, goal_space=None) -> dict | None:
+    """What info.json's ``extra.behaviour`` says about a goal-blind behaviour (None for the demonstrator's)."""
+    if behaviour == "demonstrator":
+        return None
+    rec = {"kind": behaviour, "draws": "PCG64(SeedSequence((seed, history, episode), spawn_key=(5,)))",
+           "random_share": 1.0 if behaviour == "random" else DECOY_RANDOM_SHARE,
+           "action": "executed behaviour; demonstrator_action and reward are the true task's"}
+    if behaviour == "decoy" and goal_space is not None:
+        rec["decoy"] = {"distribution": "uniform", "low": [float(x) for x in goal_space[0]],
+                        "high": [float(x) for x in goal_space[1]]}
+    return rec
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pyarrow as pa
 from vintix_data.version import __version__
 from vintix_data.card import write_card
 from vintix_data.card.plots import learning_curve
-from vintix_data.collect.config import CollectConfig, CollectPlan
+from vintix_data.collect.config import CollectConfig, CollectPlan, behaviour_record
 from vintix_data.collect.parts import part_path
 from vintix_data.demonstrators.baselines import demonstrator_policy, noisy_demonstrator_policy, run_episodes, uniform_policy
 from vintix_data.domains import ConfiguredTask, resolve
@@ -89,6 +89,17 @@ def reference_scores(task: TaskSpec | ConfiguredTask, demonstrator, episodes: in
                            demonstrator_success_rate=dem.success_rate, **tenths)
 
 
+def demonstrator_source(task_id: str, demonstrator) -> dict:
+    """``{"source": ...}`` for a demonstrator downloaded from the Hub (repo, file, the commit downloaded, the zip's
+    sha256, and whether it is the task's catalogued public expert); empty otherwise."""
+    from vintix_data.catalogue import is_catalogue_source
+
+    src = getattr(demonstrator, "source", None)
+    if not src:
+        return {}
+    return {"source": {**src, "catalogue": is_catalogue_source(task_id, src.get("repo", ""), src.get("file", ""))}}
+
+
 def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_seconds: float = 0.0) -> DatasetInfo:
     task, schedule, demonstrator, spec = plan.task, plan.schedule, plan.demonstrator, plan.spec
     histories, hidden = plan.histories, plan.hidden
@@ -134,14 +145,29 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
         demonstrator={"kind": demonstrator.kind, "id": demonstrator.name, "spec": spec,
                       "sha256": demonstrator.sha256, "measured_mean_return": refs.demonstrator_mean,
                       "normalized_score_paper": task.normalized_score(refs.demonstrator_mean) if task.paper_comparable() else None,
-                      "paper_comparable": task.paper_comparable()},
+                      "paper_comparable": task.paper_comparable(), **demonstrator_source(task.id, demonstrator)},
         reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=task.observation_names(),
-        extra={"env_options": dict(task.env_options)} if task.env_options else {},
+        extra=run_extra(task, config),
         hidden_observation=hidden.to_dict() if hidden is not None else None,
     )
     write_info_manifest_plot_card(out, info, card_video=config.card_video)
     return info
+
+
+def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
+    """info.json's ``extra``: the env options; for goal-blind data, the behaviour that executed the actions; for a user
+    task where it came from (``gym``, ``file:PATH``, ``plugin:DIST``) and a ``--reward-scale`` given on the command
+    line, which no registry then vouches for."""
+    extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
+    behaviour = behaviour_record(config.behaviour, task.goal_space() if config.behaviour == "decoy" else None)
+    if behaviour is not None:
+        extra["behaviour"] = behaviour
+    if task.source != "paper":
+        extra["task_source"] = task.source
+    if config.reward_scale is not None:
+        extra["reward_scale_source"] = "--reward-scale"
+    return extra
 
 
 def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, RunningStats], obs_dim: int) -> None:

@@ -22,6 +22,11 @@ def episode_noise(seed: int, history: int, episode: int, low: np.ndarray, high: 
     return rng.uniform(low, high, size=(length,) + low.shape)
 
 
+def episode_behaviour(seed: int, history: int, episode: int) -> np.random.Generator:
+    """The generator of an episode's goal-blind behaviour draws (random or decoy, the decoy goal; docs/design.md §3)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence((seed, history, episode), spawn_key=(5,))))
+
+
 def part_path(out: Path, history: int, episode: int) -> Path:
     return out / f"{STATE_DIR}/parts/h{history:05d}/e{episode:07d}.npz"  # one join: pathlib's cost a join
 

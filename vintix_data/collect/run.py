@@ -15,7 +15,7 @@ import numpy as np
 
 from vintix_data.version import __version__
 from vintix_data.collect.collector import Collector
-from vintix_data.collect.config import CollectConfig, CollectError, CollectPlan
+from vintix_data.collect.config import BEHAVIOURS, CollectConfig, CollectError, CollectPlan
 from vintix_data.collect.finalize import finalize
 from vintix_data.collect.parts import completed_episodes
 from vintix_data.collect.workers import run_workers
@@ -44,7 +44,7 @@ def prepare(config: CollectConfig) -> CollectPlan:
     for arg in config.command:
         check_text(arg, "argument")
     task = configure_task(get_task(config.task), episode_limit=config.episode_limit, fixed_goal=config.fixed_goal,
-                          env_options=config.env_options)
+                          env_options=config.env_options, env_kwargs=config.env_kwargs, reward_scale=config.reward_scale)
     histories = config.histories if config.histories is not None else task.num_histories
     steps = config.steps if config.steps is not None else task.history_steps
     if histories < 1:
@@ -62,6 +62,11 @@ def prepare(config: CollectConfig) -> CollectPlan:
         hidden = resolve_hidden(task, config.hide, config.hide_fill)
     except HidingError as e:
         raise CollectError(str(e)) from None
+    if config.behaviour not in BEHAVIOURS:
+        raise CollectError(f"--behaviour must be {', '.join(BEHAVIOURS)}, got {config.behaviour!r}")
+    if config.behaviour == "decoy" and task.goal_space() is None:
+        raise CollectError(f"--behaviour decoy: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
+                           "--behaviour random works on every task")
     schedule = NoiseSchedule(p=config.p, f=config.f, steps=steps)
     spec = config.demonstrator or task.default_demonstrator()
     if spec is None:

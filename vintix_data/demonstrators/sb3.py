@@ -96,6 +96,7 @@ class SB3Demonstrator:
     kind: str = "sb3"
     normalizer: object = None  # vecnorm.ObsNormalizer or None
     adapter: object = None  # the domain's observation adapter (another env version's layout), or None
+    source: dict | None = None  # hub: where the bytes came from (repo, file, commit, file sha256), for info.json
 
     def __post_init__(self):
         self.name = f"{self.algo}:{Path(self.path).name}"
@@ -259,21 +260,28 @@ def _space_str(space) -> str:
     return text + ")"
 
 
+def parse_hub_spec(spec: str) -> tuple[str, str, str | None]:
+    """``hub:ORG/REPO[/FILE.zip][@REVISION]`` -> (repo id, file, revision or None); one-line error otherwise."""
+    body, _, revision = spec[len("hub:"):].partition("@")
+    parts = body.split("/")
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or f"{parts[-1]}.zip"
+    if len(parts) < 2 or not all(parts) or not filename.endswith(".zip") or ("@" in spec and not revision):
+        raise DemonstratorError(f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip (optionally @REVISION)")
+    return repo_id, filename, revision or None
+
+
 def load_hub(spec: str, observation_space: gym.Space | None = None, action_space: gym.Space | None = None,
              task=None) -> SB3Demonstrator:
-    """``hub:ORG/REPO[/FILE.zip]``: an SB3 zip from a Hub model repo, loaded like ``sb3:PATH`` (same space checks).
-
-    Without FILE the ``sb3/<algo>-<Env>`` convention applies: the file is ``<algo>-<Env>.zip`` (the repo's name).
-    A ``vec_normalize.pkl`` in the zip's folder of the repo, at the same commit, is applied.
+    """``hub:ORG/REPO[/FILE.zip][@REVISION]``: an SB3 zip from a Hub model repo, loaded like ``sb3:PATH`` (same
+    space checks). Without FILE the ``sb3/<algo>-<Env>`` convention applies: the file is ``<algo>-<Env>.zip`` (the
+    repo's name). A ``vec_normalize.pkl`` in the zip's folder of the repo, at the same commit, is applied. The
+    commit downloaded and the zip's sha256 are kept in ``source`` (info.json and the card record them).
     """
     from vintix_data.hub.client import HubError, download_file
 
-    parts = spec[len("hub:"):].split("/")
-    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or f"{parts[-1]}.zip"
-    if len(parts) < 2 or not all(parts) or not filename.endswith(".zip"):
-        raise DemonstratorError(f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip")
+    repo_id, filename, revision = parse_hub_spec(spec)
     try:
-        path, commit = download_file(repo_id, filename, repo_type="model")
+        path, commit = download_file(repo_id, filename, repo_type="model", revision=revision)
     except HubError as e:
         raise DemonstratorError(f"{spec}: {e}") from None
     pkl = "/".join([*filename.split("/")[:-1], "vec_normalize.pkl"])
@@ -285,4 +293,7 @@ def load_hub(spec: str, observation_space: gym.Space | None = None, action_space
         vec_normalize = None
     demo = load_sb3(path, observation_space, action_space, task=task, vec_normalize=vec_normalize, label=spec)
     demo.name = f"{demo.algo}:hub:{repo_id}/{filename}" + (f"@{commit[:12]}" if commit else "")
+    demo.source = {"route": "hub", "repo": repo_id, "file": filename, "commit": commit or None,
+                   "file_sha256": file_sha256(path),
+                   "vec_normalize_sha256": demo.normalizer.sha256 if demo.normalizer is not None else None}
     return demo

@@ -3,6 +3,9 @@
   base.py                  DomainAdapter (abstract, with the defaults), ConfiguredTask, the demonstrator cache
   options.py               KEY=VALUE parsing of --env-option / --variation
   industrial_benchmark.py  metaworld.py  mujoco.py  bidexhands.py   one adapter per domain
+  gym.py                   the generic adapter: any Gymnasium env with a Box action space (`gym:ENV_ID`, user tasks)
+  plugins.py               task files ($VINTIX_TASKS, --tasks) and `vintix.domains` entry points, the registry's
+                           source of user tasks
 
 :func:`configure_task` resolves a registry task once, with its per-run settings, into a :class:`ConfiguredTask`
 that carries its adapter; the module-level helpers below accept either and exist for callers that hold a
@@ -22,26 +25,36 @@ from vintix_data.domains.base import (
     DomainUnavailableError,
     default_episode_seed,
     demonstrator_cache,
+    gate_record_path,
     install_default_demonstrator,
+    read_gate_record,
+    write_gate_record,
 )
 from vintix_data.domains.bidexhands import BiDexHandsAdapter
+from vintix_data.domains.gym import GymAdapter, UserTaskError
 from vintix_data.domains.industrial_benchmark import IndustrialBenchmarkAdapter
 from vintix_data.domains.metaworld import MetaWorldAdapter
 from vintix_data.domains.mujoco import MujocoAdapter
 from vintix_data.domains.options import parse_bool, parse_env_options, parse_options
-from vintix_data.registry import TaskSpec
+from vintix_data.domains.plugins import GENERIC, UserTasks, adapter_for_domain
+from vintix_data.registry import TaskSpec, register_task_source
 
 ADAPTERS: dict[str, DomainAdapter] = {a.domain: a for a in (IndustrialBenchmarkAdapter(), MetaWorldAdapter(),
-                                                            MujocoAdapter(), BiDexHandsAdapter())}
+                                                            MujocoAdapter(), BiDexHandsAdapter(), GENERIC)}
+register_task_source(UserTasks())  # `gym:` ids, task files and plugins, after the paper's table
 
 
 def adapter_for(task: TaskSpec | ConfiguredTask) -> DomainAdapter:
     if isinstance(task, ConfiguredTask):
         return task.adapter
-    try:
+    if task.domain in ADAPTERS:
         return ADAPTERS[task.domain]
-    except KeyError:
-        raise DomainUnavailableError(
+    plugin = adapter_for_domain(task.domain) if task.source != "paper" else None
+    if plugin is not None:
+        return plugin
+    if task.source != "paper":
+        return GENERIC  # a task file's own domain label: the generic Gymnasium adapter serves it
+    raise DomainUnavailableError(
             f"{task.id}: the {task.domain} domain is not collectable yet in this version of vintix"
         ) from None
 
@@ -82,8 +95,10 @@ def paper_comparable(task: TaskSpec | ConfiguredTask) -> bool:
 
 
 def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = None, fixed_goal: bool = False,
-                   env_options: dict | None = None) -> ConfiguredTask:
-    """The task with per-run settings applied (episode limit, Meta-World fixed goal, domain env options).
+                   env_options: dict | None = None, env_kwargs: dict | None = None,
+                   reward_scale: float | None = None) -> ConfiguredTask:
+    """The task with per-run settings applied (episode limit, Meta-World fixed goal, domain env options; for a
+    Gymnasium-served task also constructor kwargs and the reward scale).
 
     Raises DomainUnavailableError when the domain cannot run here and DomainOptionError (a ValueError) on a bad
     setting (one line each).
@@ -94,6 +109,18 @@ def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = 
     if why:
         raise DomainUnavailableError(f"{spec.id}: {why}")
     options = dict(env_options or {})
+    if env_kwargs or reward_scale is not None:
+        flag = "--env-kwarg" if env_kwargs else "--reward-scale"
+        if not getattr(adapter, "accepts_env_kwargs", False):
+            raise DomainOptionError(f"{flag} is for Gymnasium tasks (gym:ENV_ID, task files, plugins); {spec.id} is a "
+                                    f"paper task of the {spec.domain} domain" + (" (it takes --env-option)" if env_kwargs else ""))
+        options.update(env_kwargs or {})
+    if reward_scale is not None:
+        import math
+
+        if not (math.isfinite(reward_scale) and reward_scale > 0):
+            raise DomainOptionError(f"--reward-scale must be a finite number > 0, got {reward_scale}")
+        spec = dataclasses.replace(spec, reward_scale=float(reward_scale))
     if fixed_goal:
         if "fixed_goal" not in adapter.options:
             raise DomainOptionError(f"--fixed-goal fixes Meta-World's goal/object variation per history; {spec.id} is in "
@@ -106,7 +133,7 @@ def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = 
     return ConfiguredTask(adapter.configure(spec, options), adapter)
 
 
-__all__ = ["ADAPTERS", "ConfiguredTask", "DomainAdapter", "DomainOptionError", "DomainUnavailableError", "adapter_for",
+__all__ = ["ADAPTERS", "ConfiguredTask", "DomainAdapter", "GymAdapter", "UserTaskError", "DomainOptionError", "DomainUnavailableError", "adapter_for",
            "configure_task", "default_episode_seed", "demonstrator_cache", "episode_reset_seed", "episode_variation",
-           "install_default_demonstrator", "make_env", "observation_components", "paper_comparable", "parse_bool",
-           "parse_env_options", "parse_options", "resolve", "unavailable"]
+           "gate_record_path", "install_default_demonstrator", "make_env", "observation_components", "paper_comparable", "parse_bool",
+           "parse_env_options", "parse_options", "read_gate_record", "resolve", "unavailable", "write_gate_record"]

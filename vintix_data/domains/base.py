@@ -18,6 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from vintix_data.catalogue import catalogue_spec, public_expert
 from vintix_data.errors import DemonstratorError, UserError
 from vintix_data.registry import TaskSpec
 
@@ -77,6 +78,36 @@ def install_default_demonstrator(task: TaskSpec, checkpoint: Path) -> Path:
     return dst
 
 
+def gate_record_path(task_id: str) -> Path:
+    """Where the gate result of a task's default demonstrator is recorded: beside the installed zip in the cache
+    (``<task>.gate.json``), keyed by the demonstrator's sha256, so a record never vouches for other bytes."""
+    return demonstrator_cache() / f"{task_id}.gate.json"
+
+
+def write_gate_record(task_id: str, record: dict) -> Path:
+    import json
+
+    path = gate_record_path(task_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_gate_record(task_id: str, spec: str | None, sha256: str | None = None) -> dict | None:
+    """The recorded gate result of ``spec`` (and, where given, of exactly the bytes ``sha256``), else None."""
+    import json
+
+    try:
+        rec = json.loads(gate_record_path(task_id).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("spec") != spec or (sha256 is not None and rec.get("sha256") != sha256):
+        return None
+    return rec
+
+
 class DomainAdapter(ABC):
     """One domain. Subclasses implement :meth:`make_env` and override the defaults that differ."""
 
@@ -119,9 +150,30 @@ class DomainAdapter(ABC):
         return task
 
     def default_demonstrator(self, task: TaskSpec) -> str | None:
-        """The spec ``collect`` uses when none is given: the checkpoint ``demonstrator train`` installed, if any."""
+        """The spec ``collect`` uses when none is given: the checkpoint ``demonstrator train`` installed, if any, else
+        the catalogue's public expert (vintix_data.catalogue: a Hub zip), else None."""
         path = demonstrator_cache() / f"{task.id}.zip"
-        return f"sb3:{path}" if path.exists() else None
+        return f"sb3:{path}" if path.exists() else catalogue_spec(task.id)
+
+    def demonstrator_route(self, task: TaskSpec) -> tuple[str, str | None]:
+        """Where the task's demonstrator comes from when none is given, and its spec: ``installed`` (the cache),
+        ``catalogue`` (a public expert), ``scripted``, ``trained by the release`` (the paper's PPO, or any task the
+        catalogue names a training recipe for, with ``release --train-missing``), or ``none``."""
+        spec = self.default_demonstrator(task)
+        expert = public_expert(task.id)
+        if spec is not None and spec == f"sb3:{demonstrator_cache() / f'{task.id}.zip'}":
+            return "installed", spec
+        if spec is not None and expert is not None and spec == expert.spec:
+            return "catalogue", spec
+        if spec == "scripted":
+            return "scripted", spec
+        if spec is not None:
+            return "default", spec
+        if self.trains_paper_ppo:
+            return "trained by the release", None
+        if expert is not None and expert.train_algo:
+            return "release --train-missing", None
+        return "none", None
 
     def scene_renderer(self, task: TaskSpec, env: gym.Env, width: int, height: int):
         """A function returning the env's current scene as an RGB array (offscreen), or None where the domain has
@@ -180,6 +232,21 @@ class DomainAdapter(ABC):
         """Whether the paper's reference scores are for this very env (same version, no variation)."""
         return not task.env_options
 
+    def goal_space(self, task: TaskSpec) -> tuple[np.ndarray, np.ndarray] | None:
+        """(low, high) of the box the task family's goals come from, when a policy can be aimed at another goal by
+        rewriting its observation (``collect --behaviour decoy``); None: the domain has no such goal."""
+        return None
+
+    def aim(self, task: TaskSpec, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """A copy of the observations ``obs`` (n, obs_dim) showing ``goals`` (n, goal dim) as their goal."""
+        raise DomainOptionError(f"{task.id}: the {task.domain} domain has no goal a policy can be aimed at")
+
+    def relabeler(self, task: TaskSpec):
+        """Rewards and demonstrator labels recomputed for another goal from stored observations (an object with
+        ``rewards(next_obs, goal)``, ``labels(obs, goal)``, ``low``, ``high``, ``variation_goals``,
+        ``goal_columns``, ``needs_visible()``), or None where the reward cannot be computed from the observation."""
+        return None
+
     def suggested_episode_limit(self, task: TaskSpec) -> int | None:
         """An episode limit at which the default demonstrator passes the gate when it fails at the task's own."""
         return None
@@ -233,8 +300,20 @@ class ConfiguredTask:
     def paper_comparable(self) -> bool:
         return self.adapter.paper_comparable(self.spec)
 
+    def goal_space(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self.adapter.goal_space(self.spec)
+
+    def aim(self, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        return self.adapter.aim(self.spec, obs, goals)
+
+    def relabeler(self):
+        return self.adapter.relabeler(self.spec)
+
     def default_demonstrator(self) -> str | None:
         return self.adapter.default_demonstrator(self.spec)
+
+    def demonstrator_route(self) -> tuple[str, str | None]:
+        return self.adapter.demonstrator_route(self.spec)
 
     def replace(self, **changes) -> "ConfiguredTask":
         return ConfiguredTask(dataclasses.replace(self.spec, **changes), self.adapter)

@@ -31,6 +31,8 @@ import numpy as np
 from vintix_data.domains.base import (DomainAdapter, DomainOptionError, DomainUnavailableError, default_episode_seed,
                                       history_variation_seed, variation_order)
 from vintix_data.domains.base import variation_index as base_variation_index
+from vintix_data.domains.metaworld_goals import RELABELLED, ReachRelabeler, env_facts
+from vintix_data.domains.metaworld_goals import aim as aim_at
 from vintix_data.errors import DemonstratorError
 from vintix_data.registry import TaskSpec
 
@@ -265,3 +267,14 @@ class MetaWorldAdapter(DomainAdapter):
 
     def paper_comparable(self, task: TaskSpec) -> bool:
         return False  # the paper's table is for Meta-World v2 (mujoco-py), whose rewards differ from v3's
+
+    def goal_space(self, task: TaskSpec) -> tuple[np.ndarray, np.ndarray] | None:
+        facts = env_facts(task.env_kwargs["env_name"], int(task.env_kwargs.get("seed", 0)))
+        return facts["low"].copy(), facts["high"].copy()
+
+    def aim(self, task: TaskSpec, obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        return aim_at(obs, goals)
+
+    def relabeler(self, task: TaskSpec):
+        name = task.env_kwargs["env_name"]
+        return ReachRelabeler(name, int(task.env_kwargs.get("seed", 0))) if name in RELABELLED else None

@@ -9,7 +9,8 @@
 * Seeding: gymnasium's MuJoCo envs draw their reset noise from ``reset(seed=...)``, so the collector's
   per-episode seeds are all it takes (docs/design.md §3).
 * Demonstrators: ``sb3:PATH.zip`` (space-checked), ``hub:`` where available, or one trained here with
-  ``vintix-data demonstrator train <Env>-v5 --algo ppo|sac|td3`` (installed as the task's default).
+  ``vintix-data demonstrator train <Env>-v5 --algo tqc|sac|td3|ppo|bc`` (installed as the task's default); without
+  one installed, the catalogue's public expert (vintix_data/data/public_experts.csv, read by the base adapter).
 """
 
 from __future__ import annotations

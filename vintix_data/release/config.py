@@ -28,6 +28,8 @@ class ReleaseConfig:
     gate_episodes: int = 10
     ppo_timesteps: int = 1_000_000  # demonstrators the release trains itself (the paper's IB recipe: 1M steps)
     force: bool = False  # collect tasks whose demonstrator fails the gate anyway
+    train_missing: bool = False  # a task with no installed demonstrator is trained (the catalogue's recipe), not downloaded
+    train_timesteps: int | None = None  # steps of those trainings (None: the recipe's, rl-zoo3's n_timesteps)
     card_video: bool = False  # each card gets a GIF of history 0 (collect --card-video)
     # how it runs (not part of what a resumed release must share)
     executor: str = "local"
@@ -47,8 +49,9 @@ class ReleaseConfig:
         for k in ("out", "executor", "ray_address", "ray_timeout", "workers", "max_retries", "resume", "command"):
             d.pop(k)
         d["selection"] = list(d["selection"])
-        if not d["card_video"]:
-            d.pop("card_video")  # absent when unused, so releases started before it existed still resume
+        for key in ("card_video", "train_missing", "train_timesteps"):
+            if not d[key]:
+                d.pop(key)  # absent when unused, so releases started before they existed still resume
         return d
 
     def check(self) -> None:
@@ -67,6 +70,8 @@ class ReleaseConfig:
             raise ReleaseError(f"--workers must be >= 1, got {self.workers}")
         if self.max_retries < 0:
             raise ReleaseError(f"--max-retries must be >= 0, got {self.max_retries}")
+        if self.train_timesteps is not None and self.train_timesteps < 1:
+            raise ReleaseError(f"--train-timesteps must be >= 1, got {self.train_timesteps}")
         if self.ppo_timesteps < 1:
             raise ReleaseError(f"--ppo-timesteps must be >= 1, got {self.ppo_timesteps}")
         if self.reference_episodes < 1 or self.gate_episodes < 1:

@@ -32,6 +32,7 @@ from vintix_data.release.units import (
     gate_unit,
     history_unit,
     train_unit,
+    trainable,
 )
 from vintix_data.selection import select_tasks
 
@@ -69,8 +70,10 @@ class Driver:
         return TaskRun(task_id, t["spec"], t["histories"], t["steps"], t.get("episode_limit"))
 
     def _resolve_demonstrator(self, spec: TaskSpec) -> None:
-        """The registry's default demonstrator, copied into the release so every unit (on any node) loads the same
-        bytes; where there is none and the domain trains cheaply, a train unit makes one."""
+        """The task's demonstrator, by route (``DomainAdapter.demonstrator_route``): an installed zip, copied into the
+        release so every unit (on any node) loads the same bytes; the catalogue's public expert, pinned to the commit
+        downloaded; the domain's scripted expert; else a train unit (IB's paper PPO always; any task the catalogue
+        names a recipe for with ``--train-missing``, also where its public expert cannot be downloaded)."""
         t = self.state.task(spec.id)
         t.setdefault("histories", self.cfg.histories or spec.num_histories)
         t.setdefault("steps", self.cfg.steps or spec.history_steps)
@@ -79,8 +82,18 @@ class Driver:
             self.state.update(spec.id, stage="failed", error=why)
             return
         task = resolve(spec)
-        default = task.default_demonstrator()
-        if default and default.startswith("sb3:"):
+        route, default = task.demonstrator_route()
+        if route == "catalogue":
+            why = self._pin_catalogue(spec.id, default)
+            if why is None:
+                return
+            if self.cfg.train_missing and trainable(task):
+                self.state.update(spec.id, stage="train", catalogue_error=why)
+            else:
+                self.state.update(spec.id, stage="failed", error=f"{why} (install a demonstrator, or pass --train-missing)")
+        elif default is None and self.cfg.train_missing and trainable(task):
+            self.state.update(spec.id, stage="train")
+        elif default and default.startswith("sb3:"):
             dst = demonstrator_path(self.root, spec.id)
             dst.parent.mkdir(parents=True, exist_ok=True)
             tmp = dst.with_name(f".{dst.name}.tmp")
@@ -94,7 +107,26 @@ class Driver:
         else:
             self.state.update(spec.id, stage="failed", error=(
                 f"no demonstrator: train one with `vintix-data demonstrator train {spec.id} --out FILE.zip` "
-                "(it is installed as the task's default), then re-run with --resume"))
+                "(it is installed as the task's default), then re-run with --resume"
+                + ("; or let the release train it (--train-missing)" if trainable(task) else "")))
+
+    def _pin_catalogue(self, task_id: str, spec: str) -> str | None:
+        """The catalogue's public expert, downloaded once here and pinned to the commit downloaded (``@COMMIT``), so
+        every unit, on any node, loads the same bytes; returns why the download failed (one line), else None."""
+        from vintix_data.demonstrators.sb3 import parse_hub_spec
+        from vintix_data.errors import UserError
+        from vintix_data.format import file_sha256
+        from vintix_data.hub.client import download_file
+
+        try:
+            repo, file, _ = parse_hub_spec(spec)
+            path, commit = download_file(repo, file, repo_type="model")
+        except UserError as e:
+            return f"catalogue expert {spec}: {e}"
+        pinned = f"{spec}@{commit}" if commit else spec
+        self.state.update(task_id, stage="gate", spec=pinned, demonstrator_source=(
+            f"catalogue: {spec}@{commit[:12] if commit else '?'} (sha256 {file_sha256(path)[:12]})"))
+        return None
 
     def ready(self) -> list[tuple[str, object, tuple]]:
         units = []
@@ -141,7 +173,8 @@ class Driver:
             return
         self.state.add_seconds(tid, result.get("wall_s", result.get("seconds", 0.0)))
         if kind == "train":
-            self.state.update(tid, stage="gate", spec=result["spec"], demonstrator_source="trained by this release")
+            self.state.update(tid, stage="gate", spec=result["spec"], demonstrator_source="trained by this release"
+                              + (f": {result['how']}" if result.get("how") else ""))
         elif kind == "gate":
             t["gate"] = {k: result[k] for k in ("passed", "tried")} | {"result": result["gate"]}
             if result["collect"]:

@@ -69,9 +69,19 @@ def _one_line(e: BaseException) -> str:
     return str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}".splitlines()[0]
 
 
+def trainable(task) -> bool:
+    """Whether the release can train the task's demonstrator: the domain's paper PPO (IB), or an algorithm the
+    catalogue names for it (vintix_data.catalogue, rl-zoo3's recipe in vintix_data.demonstrators.recipes)."""
+    from vintix_data.catalogue import public_expert
+
+    expert = public_expert(task.spec.id)
+    return task.adapter.trains_paper_ppo or (expert is not None and bool(expert.train_algo))
+
+
 def train_unit(root: str, task: str, cfg: ReleaseConfig, progress=None) -> dict:
-    """Train the task's demonstrator with the paper's recipe (IB: PPO) into ROOT/demonstrators/TASK.zip."""
-    from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
+    """Train the task's demonstrator into ROOT/demonstrators/TASK.zip: the paper's recipe where the domain has one
+    (IB: PPO), else the catalogue's algorithm with rl-zoo3's settings (``--train-missing``)."""
+    from vintix_data.catalogue import public_expert
     from vintix_data.domains import resolve
     from vintix_data.registry import get_task
 
@@ -80,12 +90,24 @@ def train_unit(root: str, task: str, cfg: ReleaseConfig, progress=None) -> dict:
         return {"spec": f"sb3:{out}", "wall_s": 0.0, "trained": False}
     log_unit(Path(root), f"{task}/train", "start")
     # a unit killed mid-training (a dead worker, an interrupted release) continues from its last checkpoint, to
-    # the same policy, bit for bit: an hour of PPO is not redone
-    result = train_ppo(resolve(get_task(task)), out, PPOConfig(timesteps=cfg.ppo_timesteps, seed=cfg.seed), progress=False,
-                       checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.pkl")
+    # the same policy, bit for bit: an hour of training is not redone
+    spec = resolve(get_task(task))
+    if spec.adapter.trains_paper_ppo:
+        from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
+
+        result = train_ppo(spec, out, PPOConfig(timesteps=cfg.ppo_timesteps, seed=cfg.seed), progress=False,
+                           checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.pkl")
+        how = None
+    else:
+        from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, train_sb3
+
+        algo = public_expert(task).train_algo
+        result = train_sb3(spec, out, SB3TrainConfig(algo=algo, timesteps=cfg.train_timesteps, seed=cfg.seed),
+                           progress=False, checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.ckpt")
+        how = f"{algo.upper()} ({result['recipe']}), {result['timesteps']:,} steps"
     log_unit(Path(root), f"{task}/train", "done", seconds=round(result["wall_s"], 1),
              **({"resumed_at": result["resumed_at"]} if result["resumed_at"] else {}))
-    return {"spec": f"sb3:{out}", "wall_s": result["wall_s"], "trained": True}
+    return {"spec": f"sb3:{out}", "wall_s": result["wall_s"], "trained": True, "how": how}
 
 
 def gate_unit(root: str, run: TaskRun, cfg: ReleaseConfig, progress=None) -> dict:

@@ -25,6 +25,19 @@ out = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def user_tasks(tasks_file: Optional[Path] = typer.Option(
+        None, "--tasks", help="A task file (TOML or YAML) of your own tasks (vintix-data's --tasks; also $VINTIX_TASKS).")):
+    """Train, evaluate and publish the Vintix in-context RL model on vintix datasets."""
+    if tasks_file is not None:
+        from vintix_data.domains.plugins import UserTaskError, use_task_file
+
+        try:
+            use_task_file(tasks_file)
+        except UserTaskError as e:
+            fail(str(e))
+
+
 def _num(x) -> str:
     return "n/a" if x is None else f"{x:,.1f}"
 

@@ -131,13 +131,16 @@ class WindowOrder:
 class WindowBatches(Sampler):
     """Endless micro-batches of window ids, starting after ``start`` consumed items."""
 
-    def __init__(self, order: WindowOrder, batch_size: int, start: int = 0):
-        self.order, self.batch_size, self.start = order, batch_size, start
+    def __init__(self, order: WindowOrder, batch_size: int, start: int = 0, positions: bool = False):
+        self.order, self.batch_size, self.start, self.positions = order, batch_size, start, positions
 
     def __iter__(self):
-        it = self.order.items(self.start)
+        it, pos = self.order.items(self.start), self.start
         while True:
-            yield [next(it) for _ in range(self.batch_size)]
+            batch = [next(it) for _ in range(self.batch_size)]
+            # with positions (relabelling draws per item, not per window): (position in the stream, window) pairs
+            yield list(zip(range(pos, pos + len(batch)), batch)) if self.positions else batch
+            pos += len(batch)
 
 
 class WindowDataset(Dataset):
@@ -148,6 +151,7 @@ class WindowDataset(Dataset):
         self.tasks, self.windows, self.order, self.context, self.target = tasks, windows, order, context, target
         self.norm = [obs_normalizer(t.obs_mean, t.obs_std, obs_norm) for t in tasks]
         self._pid, self._maps = None, None
+        self.relabel = None  # vintix_model.relabel.WindowRelabel: a fresh task per window (train.relabel)
 
     def _arrays(self) -> list[dict[str, np.ndarray]]:
         if self._pid != os.getpid():
@@ -159,7 +163,8 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return self.order.total
 
-    def __getitem__(self, window: int) -> dict:
+    def __getitem__(self, item) -> dict:
+        position, window = item if isinstance(item, tuple) else (None, item)  # (position in the stream, window)
         k, local = self.order.locate(window)
         w, arr = self.windows[k], self._arrays()[k]
         s = int(w.starts[local])
@@ -169,12 +174,13 @@ class WindowDataset(Dataset):
         else:
             cur, prev = rows[1:], rows[:-1]
         mean, scale = self.norm[k]
-        return {"window": window, "task": k,
-                "obs": (np.asarray(arr["observation"][cur]) - mean) / scale,
-                "prev_action": np.asarray(arr["action"][prev]),
-                "prev_reward": np.asarray(arr["reward"][prev]) * np.float32(self.tasks[k].reward_scale),
-                "first": np.asarray(arr["step"][cur]) == 0,
-                "target": np.asarray(arr[self.target][cur])}
+        obs = np.asarray(arr["observation"][cur])
+        sample = {"window": window, "task": k, "obs": (obs - mean) / scale,
+                  "prev_action": np.asarray(arr["action"][prev]),
+                  "prev_reward": np.asarray(arr["reward"][prev]) * np.float32(self.tasks[k].reward_scale),
+                  "first": np.asarray(arr["step"][cur]) == 0,
+                  "target": np.asarray(arr[self.target][cur])}
+        return sample if self.relabel is None else self.relabel(sample, obs, position)
 
 
 class Collate:
@@ -197,6 +203,7 @@ class Collate:
 
 def make_loader(dataset: WindowDataset, batch_size: int, start_item: int = 0, num_workers: int = 0,
                 pin_memory: bool = False) -> DataLoader:
-    return DataLoader(dataset, batch_sampler=WindowBatches(dataset.order, batch_size, start_item),
+    batches = WindowBatches(dataset.order, batch_size, start_item, positions=dataset.relabel is not None)
+    return DataLoader(dataset, batch_sampler=batches,
                       collate_fn=Collate(dataset.tasks), num_workers=num_workers, pin_memory=pin_memory,
                       persistent_workers=False, prefetch_factor=4 if num_workers else None)

@@ -79,6 +79,9 @@ class TrainConfig:
     episode_sparsity: int | None = None  # keep every k-th episode; None: the registry's per-task value (MuJoCo 2)
     mixing: str = "uniform"  # "uniform" over tasks (the paper's text) or "proportional" to windows (released code)
     target: str = "action"  # "action" (Algorithm Distillation) or "demonstrator_action" (DPT-style, Vintix II)
+    # latent-goal data: give each window a fresh goal, rewards and labels recomputed for it (vintix_model.relabel):
+    # "none", "uniform" (over the goal space) or "dataset" (the dataset's own variations)
+    relabel: str = "none"
     seed: int = 0
     num_workers: int = 4  # DataLoader worker processes
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32"
@@ -104,6 +107,7 @@ class TrainConfig:
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ConfigError(f"train.cpu_threads must be >= 1 (or null), got {self.cpu_threads}")
         choices = {"mixing": ("uniform", "proportional"), "target": ("action", "demonstrator_action"),
+                   "relabel": ("none", "uniform", "dataset"),
                    "precision": ("auto", "bf16", "fp32"), "attention": ("auto", "sdpa", "flash")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -38,6 +38,7 @@ from vintix_model.data.arrays import DataError, TaskData, expand_suites, prepare
 from vintix_model.model.groups import GroupSpec
 from vintix_model.model.layers import flash_attn_func
 from vintix_model.model.vintix import Vintix
+from vintix_model.data.relabel import window_relabel
 from vintix_model.data.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
 from vintix_data.errors import UserError
 
@@ -243,6 +244,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
     windows = index_tasks(tasks, model_cfg.context, train_cfg.stride)
     order = WindowOrder([len(w.starts) for w in windows], train_cfg.seed, train_cfg.mixing, ddp.rank, ddp.world)
     dataset = WindowDataset(tasks, windows, order, model_cfg.context, train_cfg.target, model_cfg.obs_norm)
+    dataset.relabel = window_relabel(tasks, train_cfg.relabel, train_cfg.seed, train_cfg.target, ddp.rank)
 
     groups: dict[str, GroupSpec] = {}
     for t in tasks:
