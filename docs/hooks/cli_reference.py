@@ -108,6 +108,13 @@ def format_fields() -> list[str]:
     return sorted(set(names))
 
 
+def on_page_content(html, page, config, files):
+    """Docstrings cite names Sphinx-style (``:meth:`close```); mkdocstrings would print the role literally."""
+    if page.file.src_uri == "reference/api.md":
+        html = re.sub(r":(?:func|class|meth|attr|mod|data|obj):(?=<code>)", "", html)
+    return html
+
+
 def on_page_markdown(markdown, page, config, files):
     src = page.file.src_uri
     if src in CLI_PAGES.values():
