@@ -165,11 +165,18 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     for ax in axes[::cols]:
         ax.set_ylabel(f"return, {len(r['per_seed']['returns'])} held-out goals")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.suptitle(f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals", fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    # one or two panels are too narrow for the title on one line and the 5 legend entries in one row: wrap the
+    # title to the figure's width and fold the legend into as many columns as panels (all in a row from 3 panels),
+    # below the figure, then let savefig's tight box take in both
+    import textwrap
+
+    title = f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals"
+    fig.suptitle("\n".join(textwrap.wrap(title, width=int(20 * 5.2 * cols / 1.1) // 2 + 10)), fontsize=10)
+    ncol = len(labels) if cols >= 3 else cols
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=7, frameon=False)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
+    fig.savefig(tmp, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     os.replace(tmp, path)
 
