@@ -36,6 +36,10 @@ Two arms of issue 26 (the research note's D3 and D1), both with the puck hidden 
 decoy``), ``dpt-relabel`` on goal+puck-hidden data with ``train.relabel=uniform`` (a fresh goal per window, rewards
 and labels recomputed for it). Pick models with ``--models``; only their datasets are collected.
 
+``--diagnostics`` adds issue 26's cheap diagnostics of the DPT-style models (``benchmarks/icrl_diag.py``): the loss
+per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
+the label over the goal prior, and the reward-swap probe (the env at goal A, the model fed rewards for goal B).
+
 It prints one table (per model: shot 1, the last third of the shots with full and with cleared context and their
 95% intervals over the 50 runs, the paired difference and its interval, normalized scores) and writes
 ``summary.json`` and ``icrl.png``. It reports whatever comes out.
@@ -181,6 +185,32 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) -> None:
+    """Issue 26's cheap diagnostics (benchmarks/icrl_diag.py) of the DPT-style models: the loss per window position
+    on held-out histories (the same collection on ML1's test goals, another seed) against the goal-prior variance,
+    and the reward-swap probe. The AD target's label is the noisy executed action, which the prior does not bound."""
+    import icrl_diag
+
+    t0 = time.perf_counter()
+    (out / "diag").mkdir(exist_ok=True)
+    for name in wanted:
+        _, kind, target, _, *extra = MODELS[name]
+        if target != "demonstrator_action":
+            print(f"{name}: no diagnostics (AD target)")
+            continue
+        held = out / "data" / f"heldout-{kind}"
+        if not (held / "meta" / "manifest.json").exists():
+            sh(data_cli, "collect", TASK, "--out", str(held), "--fixed-goal", *DATASETS[kind], "--env-option", "goal_set=test",
+               "--histories", str(args.diag_histories), "--steps", str(args.steps), "--p", str(args.p), "--f", str(args.f),
+               "--seed", str(args.seed + 1), "--num-envs", "2", "--workers", "2",
+               *(["--resume"] if (held / ".vintix" / "state.json").exists() else []), log=out / "log.txt")
+        relabelled = any(o.startswith("train.relabel=") and not o.endswith("=none") for o in (extra[0] if extra else []))
+        d = icrl_diag.diagnose(out / "runs" / slug(name), held, relabelled, args.runs, args.probe_episodes, args.seed,
+                               out / "diag" / f"{slug(name)}.json")
+        icrl_diag.print_diagnosis(name, d)
+    times["diagnostics"] = time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("icrl-reach"))
@@ -194,6 +224,10 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=32)
     ap.add_argument("--episodes", type=int, default=12, help="shots per run at evaluation")
     ap.add_argument("--runs", type=int, default=50, help="evaluation runs, one held-out goal each (ML1 has 50)")
+    ap.add_argument("--diagnostics", action="store_true", help="also the cheap diagnostics of DPT-style models "
+                    "(benchmarks/icrl_diag.py): per-position loss on held-out histories, the reward-swap probe")
+    ap.add_argument("--diag-histories", type=int, default=10, help="held-out histories (ML1 test goals) for the loss")
+    ap.add_argument("--probe-episodes", type=int, default=6, help="shots per run in the reward-swap probe")
     ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)")
     args = ap.parse_args()
     by_slug = {slug(m): m for m in MODELS}
@@ -306,6 +340,8 @@ def main() -> None:
         print(f"{name}: paired interval excludes 0: {'yes' if verdict['paired_interval_excludes_0'] else 'no'}; above the "
               f"goal-agnostic expert: {'yes' if verdict['above_goal_agnostic'] else 'no'}; at least halfway random -> expert: "
               f"{'yes' if verdict['at_least_halfway'] else 'no'}")
+    if args.diagnostics:
+        diagnostics(args, out, wanted, data_cli, times)
     plot(results, refs, out / "icrl.png")
     print(f"plot: {out / 'icrl.png'}")
     print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))
