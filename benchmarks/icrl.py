@@ -228,6 +228,8 @@ def main() -> None:
                     "(benchmarks/icrl_diag.py): per-position loss on held-out histories, the reward-swap probe")
     ap.add_argument("--diag-histories", type=int, default=10, help="held-out histories (ML1 test goals) for the loss")
     ap.add_argument("--probe-episodes", type=int, default=6, help="shots per run in the reward-swap probe")
+    ap.add_argument("--eval-prompt", default=None, help="eval --prompt random:STEPS for every model (a knob; the "
+                    "prompt's steps are extra interaction the returns do not count)")
     ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)")
     args = ap.parse_args()
     by_slug = {slug(m): m for m in MODELS}
@@ -236,6 +238,9 @@ def main() -> None:
     if unknown:
         sys.exit(f"error: unknown model {unknown[0]!r}; choose from: {', '.join(by_slug)}")
     wanted = [by_slug[m] for m in picked]
+    # eval --prompt random:STEPS (a knob of issue 26: goal-blind exploration in the context first, as the training
+    # contexts had; the prompt's steps are not counted in the returns): evaluated into its own folder
+    eval_name = lambda name: slug(name) + (f"-prompt-{args.eval_prompt.replace(':', '')}" if args.eval_prompt else "")  # noqa: E731
     out = args.out.resolve()
     for sub in ("data", "runs", "eval"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -276,12 +281,13 @@ def main() -> None:
 
     # 3. cold-start evaluation on the held-out goals, full context and cleared context
     def evaluate(name: str) -> float | None:
-        folder = out / "eval" / slug(name)
+        folder = out / "eval" / eval_name(name)
         if (folder / "results.json").exists():
             return None
         return sh(model_cli, "eval", str(out / "runs" / slug(name)), "--task", TASK, "--variation", "goal_set=test",
                   "--episodes", str(args.episodes), "--seeds", str(args.runs), "--seed", str(args.seed), "--ablation",
-                  "--out", str(folder), "--quiet", "--force", log=out / f"log-eval-{slug(name)}.txt")
+                  *(["--prompt", args.eval_prompt] if args.eval_prompt else []),
+                  "--out", str(folder), "--quiet", "--force", log=out / f"log-eval-{eval_name(name)}.txt")
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -299,7 +305,7 @@ def main() -> None:
         ref_path.write_text(json.dumps(refs, indent=2) + "\n")
         times["references"] = time.perf_counter() - t0
 
-    results = {name: json.loads((out / "eval" / slug(name) / "results.json").read_text()) for name in wanted}
+    results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
     manifests = {kind: __import__("hashlib").sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes()).hexdigest()[:16]
                  for kind in kinds}
     print(f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
