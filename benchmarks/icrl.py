@@ -36,6 +36,10 @@ Two arms of issue 26 (the research note's D3 and D1), both with the puck hidden 
 decoy``), ``dpt-relabel`` on goal+puck-hidden data with ``train.relabel=uniform`` (a fresh goal per window, rewards
 and labels recomputed for it). Pick models with ``--models``; only their datasets are collected.
 
+``--diagnostics`` adds issue 26's cheap diagnostics of the DPT-style models (``benchmarks/icrl_diag.py``): the loss
+per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
+the label over the goal prior, and the reward-swap probe (the env at goal A, the model fed rewards for goal B).
+
 It prints one table (per model: shot 1, the last third of the shots with full and with cleared context and their
 95% intervals over the 50 runs, the paired difference and its interval, normalized scores) and writes
 ``summary.json`` and ``icrl.png``. It reports whatever comes out.
@@ -165,13 +169,46 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     for ax in axes[::cols]:
         ax.set_ylabel(f"return, {len(r['per_seed']['returns'])} held-out goals")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.suptitle(f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals", fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    # one or two panels are too narrow for the title on one line and the 5 legend entries in one row: wrap the
+    # title to the figure's width and fold the legend into as many columns as panels (all in a row from 3 panels),
+    # below the figure, then let savefig's tight box take in both
+    import textwrap
+
+    title = f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals"
+    fig.suptitle("\n".join(textwrap.wrap(title, width=int(20 * 5.2 * cols / 1.1) // 2 + 10)), fontsize=10)
+    ncol = len(labels) if cols >= 3 else cols
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=7, frameon=False)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
+    fig.savefig(tmp, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) -> None:
+    """Issue 26's cheap diagnostics (benchmarks/icrl_diag.py) of the DPT-style models: the loss per window position
+    on held-out histories (the same collection on ML1's test goals, another seed) against the goal-prior variance,
+    and the reward-swap probe. The AD target's label is the noisy executed action, which the prior does not bound."""
+    import icrl_diag
+
+    t0 = time.perf_counter()
+    (out / "diag").mkdir(exist_ok=True)
+    for name in wanted:
+        _, kind, target, _, *extra = MODELS[name]
+        if target != "demonstrator_action":
+            print(f"{name}: no diagnostics (AD target)")
+            continue
+        held = out / "data" / f"heldout-{kind}"
+        if not (held / "meta" / "manifest.json").exists():
+            sh(data_cli, "collect", TASK, "--out", str(held), "--fixed-goal", *DATASETS[kind], "--env-option", "goal_set=test",
+               "--histories", str(args.diag_histories), "--steps", str(args.steps), "--p", str(args.p), "--f", str(args.f),
+               "--seed", str(args.seed + 1), "--num-envs", "2", "--workers", "2",
+               *(["--resume"] if (held / ".vintix" / "state.json").exists() else []), log=out / "log.txt")
+        relabelled = any(o.startswith("train.relabel=") and not o.endswith("=none") for o in (extra[0] if extra else []))
+        d = icrl_diag.diagnose(out / "runs" / slug(name), held, relabelled, args.runs, args.probe_episodes, args.seed,
+                               out / "diag" / f"{slug(name)}.json")
+        icrl_diag.print_diagnosis(name, d)
+    times["diagnostics"] = time.perf_counter() - t0
 
 
 def main() -> None:
@@ -187,6 +224,12 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=32)
     ap.add_argument("--episodes", type=int, default=12, help="shots per run at evaluation")
     ap.add_argument("--runs", type=int, default=50, help="evaluation runs, one held-out goal each (ML1 has 50)")
+    ap.add_argument("--diagnostics", action="store_true", help="also the cheap diagnostics of DPT-style models "
+                    "(benchmarks/icrl_diag.py): per-position loss on held-out histories, the reward-swap probe")
+    ap.add_argument("--diag-histories", type=int, default=10, help="held-out histories (ML1 test goals) for the loss")
+    ap.add_argument("--probe-episodes", type=int, default=6, help="shots per run in the reward-swap probe")
+    ap.add_argument("--eval-prompt", default=None, help="eval --prompt random:STEPS for every model (a knob; the "
+                    "prompt's steps are extra interaction the returns do not count)")
     ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)")
     args = ap.parse_args()
     by_slug = {slug(m): m for m in MODELS}
@@ -195,6 +238,9 @@ def main() -> None:
     if unknown:
         sys.exit(f"error: unknown model {unknown[0]!r}; choose from: {', '.join(by_slug)}")
     wanted = [by_slug[m] for m in picked]
+    # eval --prompt random:STEPS (a knob of issue 26: goal-blind exploration in the context first, as the training
+    # contexts had; the prompt's steps are not counted in the returns): evaluated into its own folder
+    eval_name = lambda name: slug(name) + (f"-prompt-{args.eval_prompt.replace(':', '')}" if args.eval_prompt else "")  # noqa: E731
     out = args.out.resolve()
     for sub in ("data", "runs", "eval"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -235,12 +281,13 @@ def main() -> None:
 
     # 3. cold-start evaluation on the held-out goals, full context and cleared context
     def evaluate(name: str) -> float | None:
-        folder = out / "eval" / slug(name)
+        folder = out / "eval" / eval_name(name)
         if (folder / "results.json").exists():
             return None
         return sh(model_cli, "eval", str(out / "runs" / slug(name)), "--task", TASK, "--variation", "goal_set=test",
                   "--episodes", str(args.episodes), "--seeds", str(args.runs), "--seed", str(args.seed), "--ablation",
-                  "--out", str(folder), "--quiet", "--force", log=out / f"log-eval-{slug(name)}.txt")
+                  *(["--prompt", args.eval_prompt] if args.eval_prompt else []),
+                  "--out", str(folder), "--quiet", "--force", log=out / f"log-eval-{eval_name(name)}.txt")
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -258,7 +305,7 @@ def main() -> None:
         ref_path.write_text(json.dumps(refs, indent=2) + "\n")
         times["references"] = time.perf_counter() - t0
 
-    results = {name: json.loads((out / "eval" / slug(name) / "results.json").read_text()) for name in wanted}
+    results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
     manifests = {kind: __import__("hashlib").sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes()).hexdigest()[:16]
                  for kind in kinds}
     print(f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
@@ -299,6 +346,8 @@ def main() -> None:
         print(f"{name}: paired interval excludes 0: {'yes' if verdict['paired_interval_excludes_0'] else 'no'}; above the "
               f"goal-agnostic expert: {'yes' if verdict['above_goal_agnostic'] else 'no'}; at least halfway random -> expert: "
               f"{'yes' if verdict['at_least_halfway'] else 'no'}")
+    if args.diagnostics:
+        diagnostics(args, out, wanted, data_cli, times)
     plot(results, refs, out / "icrl.png")
     print(f"plot: {out / 'icrl.png'}")
     print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))

@@ -241,7 +241,7 @@ def test_bidexhands_is_listed_but_not_collectable(tmp_path):
     (["collect", "pick-plce-v3", "--out", "{tmp}/o"], ["unknown task", "did you mean 'pick-place-v3'"]),
     (["collect", "industrial-benchmark-50-v1", "--out", "{tmp}/o", "--fixed-goal"], ["--fixed-goal", "Meta-World"]),
     (["collect", IP, "--out", "{tmp}/o", "--fixed-goal"], ["--fixed-goal", "mujoco domain"]),
-    (["demonstrator", "train", IP, "--out", "{tmp}/d.zip", "--algo", "dqn"], ["unknown --algo 'dqn'", "ppo, sac, td3"]),
+    (["demonstrator", "train", IP, "--out", "{tmp}/d.zip", "--algo", "dqn"], ["unknown --algo 'dqn'", "tqc, sac, td3, ppo, bc"]),
     (["collect", "Pusher-v4", "--out", "{tmp}/o"], ["Pusher-v4 needs mujoco<3"]),
     (["collect", "Pusher-v5", "--out", "{tmp}/o", "--env-option", "version=v4"], ["Pusher-v4 needs mujoco<3"]),
     (["collect", IP, "--out", "{tmp}/o", "--env-option", "wind=3"], ["unknown env option 'wind'", "viscosity"]),
