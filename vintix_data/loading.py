@@ -128,6 +128,21 @@ def content_key(folder: Path) -> str:
     return h.hexdigest()
 
 
+def _first_difference(on_disk: dict[str, tuple[int, int]], listed: dict[str, tuple[int, int]]) -> str:
+    """The first shard where the folder and its manifest part, named with what differs (a size, a row count, a file)."""
+    for name in sorted(set(on_disk) | set(listed)):
+        if name not in listed:
+            return f"{name} is not listed in {META_DIR}/manifest.json"
+        if name not in on_disk:
+            return f"{name}, listed in {META_DIR}/manifest.json, is missing"
+        (size, rows), (want_size, want_rows) = on_disk[name], listed[name]
+        if size != want_size:
+            return f"{name} has {size:,} bytes, {META_DIR}/manifest.json lists {want_size:,}"
+        if rows != want_rows:
+            return f"{name} has {rows:,} rows, {META_DIR}/manifest.json lists {want_rows:,}"
+    return "the shards differ from the manifest"  # unreachable: the dicts differ in some entry
+
+
 def expected_rows(folder: Path, info: DatasetInfo, where: str) -> int:
     """The rows a folder holds, checked before ``datasets`` reads it: the shards on disk are the ones its manifest
     lists (names, sizes, rows in their footers), and they add up to ``info.json``'s total; raises FormatError."""
@@ -146,9 +161,8 @@ def expected_rows(folder: Path, info: DatasetInfo, where: str) -> int:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise FormatError(f"{where}: {META_DIR}/manifest.json unreadable ({type(e).__name__})") from None
         if listed != rows:
-            raise FormatError(f"{where}: the shards under {DATA_DIR}/ ({len(rows)}, {sum(r for _, r in rows.values()):,} "
-                              f"rows) are not the ones {META_DIR}/manifest.json lists ({len(listed)}, "
-                              f"{sum(r for _, r in listed.values()):,} rows); see `vintix-data validate`")
+            raise FormatError(f"{where}: {_first_difference(rows, listed)}; the folder fails validation (see `vintix-data "
+                              f"validate`)")
     total = sum(r for _, r in rows.values())
     if total != info.total_steps:
         raise FormatError(f"{where}: {total:,} rows in the shards, {META_DIR}/info.json says {info.total_steps:,}")
