@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
+from vintix_data.demonstrators.resumable import rng_state, set_rng_state
 from vintix_data.errors import UsageError
 from vintix_data.registry import TaskSpec
 
@@ -69,7 +69,7 @@ def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = Tru
     saved = _load_checkpoint(Path(checkpoint), task, config) if checkpoint is not None else None
     if saved is not None:
         model, wall_before = saved["model"], saved["wall_s"]
-        _set_rng_state(saved["rng"])
+        set_rng_state(saved["rng"])
     else:
         model, wall_before = _new_model(task, config), 0.0
     t0 = time.perf_counter()
@@ -120,21 +120,6 @@ def _new_model(task, config: PPOConfig):
     )
 
 
-def _rng_state() -> dict:
-    """The global generators PPO draws from: torch (action sampling), NumPy (minibatch order), Python's."""
-    import torch
-
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(state: dict) -> None:
-    import torch
-
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-
-
 def _identity(task, config: PPOConfig) -> dict:
     """What a checkpoint must match to be continued: the same task and options, recipe and library versions."""
     import stable_baselines3
@@ -180,7 +165,7 @@ def _checkpoint_callback(path: Path, task, config: PPOConfig, every: int, wall_s
                 return
             self.last = steps
             state = {"identity": _identity(task, config), "steps": steps, "wall_s": wall_s(), "model": self.model,
-                     "rng": _rng_state()}
+                     "rng": rng_state()}
             tmp = path.with_name(f".{path.name}.tmp")
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:

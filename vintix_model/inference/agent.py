@@ -108,20 +108,18 @@ class ICRLAgent:
         self.high = None if task.action_high is None else torch.as_tensor(task.action_high, dtype=torch.float32, device=self.device)
         self.batch = self.batch0
         self.prev_action = torch.zeros(self.batch, g.act_dim, device=self.device)
-        cfg = self.model.config
-        if self.use_cache:
-            self.cache = KVCache(cfg.n_layer, self.batch, self.window, cfg.n_head, cfg.d_model // cfg.n_head,
-                                 self.device, self.dtype)
-        else:
-            self.tokens = torch.zeros(self.batch, 2 * self.window, cfg.d_model, device=self.device, dtype=self.dtype)
-            self.n_tokens = 0
+        self._empty_context()
 
     def clear(self) -> None:
         """Empty every row's context, keeping the task and the current rows (the context-reset ablation)."""
         if self.ctx is None:
             raise RuntimeError("call reset(task) before clear()")
-        cfg = self.model.config
         self.prev_action = torch.zeros_like(self.prev_action)
+        self._empty_context()
+
+    def _empty_context(self) -> None:
+        """A fresh KV cache (or token buffer) for the current rows: what reset() and clear() both start from."""
+        cfg = self.model.config
         if self.use_cache:
             self.cache = KVCache(cfg.n_layer, self.batch, self.window, cfg.n_head, cfg.d_model // cfg.n_head,
                                  self.device, self.dtype)
