@@ -44,6 +44,19 @@ def one_line_error(proc: subprocess.CompletedProcess, *fragments: str, code: int
         assert f in proc.stderr, (f, proc.stderr)
 
 
+def kill_after_checkpoint(argv: list[str], ckpt: Path, timeout: float = 300) -> None:
+    """Run ``argv`` and SIGKILL it as soon as ``ckpt`` exists (a training killed right after its first checkpoint)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(argv)
+    deadline = time.time() + timeout
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def kill_mid_collection(args: list[str], out: Path, min_parts: int, timeout: float = 120) -> int:
     """Start `vintix-data collect ARGS --out OUT`, SIGKILL it once `min_parts` episodes are on disk; return the count."""
     import signal

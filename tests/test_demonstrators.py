@@ -4,7 +4,7 @@ import pytest
 from stable_baselines3 import PPO, SAC, TD3
 
 import vintix_data  # noqa: F401
-from tests.conftest import TASK, run_cli
+from tests.conftest import TASK, kill_after_checkpoint, run_cli
 from vintix_data.demonstrators import DemonstratorError, RandomDemonstrator, ZeroDemonstrator, load_demonstrator, load_sb3
 
 
@@ -99,11 +99,7 @@ def test_ppo_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_p
     """A release trains IB's PPO for most of an hour a task; a training killed mid-way must continue from its last
     checkpoint to exactly the policy an uninterrupted training makes (the demonstrator must not depend on where
     the release was interrupted)."""
-    import os
-    import signal
-    import subprocess
     import sys
-    import time
 
     import torch
 
@@ -115,12 +111,7 @@ def test_ppo_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_p
               f"train_ppo(get_task({TASK!r}), Path(sys.argv[1]), PPOConfig(timesteps=6000, n_steps=500), progress=False, "
               "checkpoint=Path(sys.argv[2]), checkpoint_every=1000)")
     interrupted, ckpt = tmp_path / "interrupted.zip", tmp_path / "train.ckpt"
-    proc = subprocess.Popen([sys.executable, "-c", script, str(interrupted), str(ckpt)])
-    deadline = time.time() + 300
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_checkpoint([sys.executable, "-c", script, str(interrupted), str(ckpt)], ckpt)
     assert ckpt.exists() and not interrupted.exists(), "the training was killed after its first checkpoint"
 
     config = PPOConfig(timesteps=6000, n_steps=500)

@@ -5,12 +5,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import kill_after_checkpoint, run_cli
 from vintix_data.demonstrators.recipes import recipe
 from vintix_data.demonstrators.resumable import CheckpointError
 from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, algo_class, train_sb3
@@ -40,12 +39,7 @@ def test_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_path,
     checkpoint, the same call continues (replay buffer, optimizers, MuJoCo state, RNGs restored) to exactly the
     policy of an uninterrupted training of the same length."""
     interrupted, ckpt = tmp_path / "interrupted.zip", tmp_path / ".interrupted.zip.ckpt"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, algo, str(interrupted), str(ckpt)])
-    deadline = time.time() + 300
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_after_checkpoint([sys.executable, "-c", SCRIPT, algo, str(interrupted), str(ckpt)], ckpt)
     assert ckpt.exists() and not interrupted.exists(), "the training was killed after its first checkpoint"
 
     resumed = train_sb3(get_task(TASK), interrupted, _config(algo), progress=False, checkpoint=ckpt)
