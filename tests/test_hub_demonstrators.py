@@ -191,3 +191,29 @@ def test_a_v5_checkpoint_drives_the_papers_v4_env_state_for_state(tmp_path, name
     SAC("MlpPolicy", e4, seed=0, device="cpu", buffer_size=100).save(str(v4_zip))
     with pytest.raises(Exception, match=f"the checkpoint observes {e4.observation_space.shape[0]} dims, the v3/v4 layout"):
         load_sb3(v4_zip, e5.observation_space, e5.action_space, task=v5_task)
+
+
+def test_an_unreachable_hub_is_not_taken_for_a_repo_without_vec_normalize(hub_api, tmp_path, monkeypatch):
+    """The zip is in the local cache, the Hub cannot be reached for the `vec_normalize.pkl` beside it: the statistics
+    must not be dropped as if the repo had none (the policy would act on unnormalized observations)."""
+    import huggingface_hub.constants as hf_constants
+    from huggingface_hub import hf_hub_download
+    from stable_baselines3 import SAC
+
+    from vintix_data.demonstrators import DemonstratorError
+
+    env = resolve(get_task(TASK)).make_env()
+    model = SAC("MlpPolicy", env, seed=0, device="cpu", **TINY)
+    zip_path, pkl = tmp_path / "sac.zip", tmp_path / "vec_normalize.pkl"
+    model.save(str(zip_path))
+    pkl.write_bytes(b"never read: the download fails first")
+    repo = "sb3/sac-offline-InvertedPendulum-v5"
+    _upload(hub_api, repo, {"sac-InvertedPendulum-v5.zip": zip_path, "vec_normalize.pkl": pkl})
+    hf_hub_download(repo, "sac-InvertedPendulum-v5.zip")  # cached; the pkl is not
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DemonstratorError) as err:
+        load_demonstrator(f"hub:{repo}/sac-InvertedPendulum-v5.zip", env.observation_space, env.action_space,
+                          task=get_task(TASK))
+    line = str(err.value)
+    assert "cannot reach the Hub" in line and "vec_normalize.pkl" in line and "\n" not in line, line
+    assert "has no file" not in line

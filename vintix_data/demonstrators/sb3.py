@@ -289,7 +289,7 @@ def load_hub(spec: str, observation_space: gym.Space | None = None, action_space
         vec_normalize = download_file(repo_id, pkl, repo_type="model", revision=commit or None)[0]
     except HubError as e:
         if f"has no file {pkl}" not in str(e):
-            raise DemonstratorError(f"{spec}: {e}") from None
+            raise DemonstratorError(f"{spec}: {pkl} (its observation statistics, if the repo has them): {e}") from None
         vec_normalize = None
     demo = load_sb3(path, observation_space, action_space, task=task, vec_normalize=vec_normalize, label=spec)
     demo.name = f"{demo.algo}:hub:{repo_id}/{filename}" + (f"@{commit[:12]}" if commit else "")

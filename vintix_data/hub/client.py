@@ -83,10 +83,12 @@ def one_line(e: BaseException, limit: int = 300) -> str:
 
 
 def describe(e: BaseException, repo_id: str, revision: str | None) -> str:
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
 
     where = f"{endpoint()}"
+    if isinstance(e, LocalEntryNotFoundError):  # an EntryNotFoundError too, but the Hub was not asked (offline, down)
+        return f"cannot reach the Hub at {where}, and the file is not in the local cache ({one_line(e, 150)})"
     if isinstance(e, RevisionNotFoundError):
         return f"revision {revision!r} not found in {repo_id} on {where}"
     if isinstance(e, GatedRepoError):
@@ -149,9 +151,12 @@ def download_file(repo_id: str, filename: str, repo_type: str = "model", revisio
         try:
             path = Path(hf_hub_download(repo_id, filename, repo_type=repo_type, revision=revision, token=get_token(token)))
         except Exception as e:
-            from huggingface_hub.errors import EntryNotFoundError
+            from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-            if isinstance(e, EntryNotFoundError):
+            # A Hub that cannot be reached raises LocalEntryNotFoundError, a subclass of EntryNotFoundError: "no such
+            # file" would then be a lie, and a caller that treats a missing optional file (a repo's vec_normalize.pkl)
+            # as absent would go on without it; hub_errors names the unreachable Hub instead.
+            if isinstance(e, EntryNotFoundError) and not isinstance(e, LocalEntryNotFoundError):
                 raise HubError(f"{repo_id} on {endpoint()} has no file {filename}") from None
             raise
     commit = path.parent.name if re.fullmatch(r"[0-9a-f]{40}", path.parent.name) else ""
