@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import itertools
 
 
 def bucket_edges(context: int) -> list[int]:
@@ -33,7 +34,7 @@ def bucket_edges(context: int) -> list[int]:
 
 def bucket_means(per_position: np.ndarray, edges: list[int]) -> np.ndarray:
     """(n, T) values -> (n, buckets): each window's mean over each bucket's positions."""
-    return np.stack([per_position[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    return np.stack([per_position[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
 
 
 def prior_variance(obs: np.ndarray, labels, goals: np.ndarray) -> np.ndarray:
@@ -113,8 +114,8 @@ def position_loss(model, data_dir: str | Path, relabel: str = "none", stride: in
                                  bucket_means(prior_variance(raw, relabeler.labels, relabeler.variation_goals)[None], edges)[0])
     loss, pbox, pvar = np.concatenate(losses), np.stack(prior_box), np.stack(prior_var)
     hist = np.asarray(history[rows0])
-    buckets = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
-    out = {"windows": int(order.total), "histories": int(len(np.unique(hist))), "relabel": relabel, "buckets": buckets,
+    buckets = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in itertools.pairwise(edges)]
+    out = {"windows": int(order.total), "histories": len(np.unique(hist)), "relabel": relabel, "buckets": buckets,
            "loss": loss.mean(0).tolist(), "loss_ci95": [cluster_ci(loss[:, k], hist) for k in range(len(buckets))],
            "minus_position0": [float((loss[:, k] - loss[:, 0]).mean()) for k in range(len(buckets))],
            "minus_position0_ci95": [cluster_ci(loss[:, k] - loss[:, 0], hist) for k in range(len(buckets))],
@@ -256,7 +257,7 @@ def _fmt_ci(v) -> str:
 
 def print_position_loss(name: str, r: dict) -> None:
     print(f"{name}: per-position loss on {r['windows']} windows of {r['histories']} held-out histories "
-          f"(labels: {'relabelled to a fresh uniform goal per window' if r['relabel'] == 'uniform' else 'the data’s own goals'})")
+          f"(labels: {'relabelled to a fresh uniform goal per window' if r['relabel'] == 'uniform' else 'the data’s own goals'})")  # noqa: RUF001 -- a typographic apostrophe, meant
     print(f"  {'positions':>10} {'loss':>8} {'95% CI':>16} {'- pos 0':>8} {'95% CI':>18} {'prior var (box)':>16} "
           f"{'prior var (' + ('box' if r['relabel'] == 'uniform' else '50 train goals') + ')':>26}")
     for k, b in enumerate(r["buckets"]):

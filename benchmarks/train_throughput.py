@@ -39,9 +39,8 @@ def peak_flops(device: torch.device) -> tuple[float, str]:
         name = torch.cuda.get_device_name(device)
         for key, value in PEAK_BF16.items():
             if key in name:
-                if key == "H100" and "PCIe" in name:
-                    value = 756e12
-                return value, f"{name} dense bf16 datasheet"
+                peak = 756e12 if key == "H100" and "PCIe" in name else value
+                return peak, f"{name} dense bf16 datasheet"
         raise SystemExit(f"unknown GPU {name!r}: pass --peak-tflops")
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     for _ in range(2):

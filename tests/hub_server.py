@@ -45,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+import contextlib
 
 LFS_MIN_SIZE = 10 * 1024 * 1024  # the Hub's rule: files this large (or binary) go through LFS
 SAMPLE_BYTES = 512
@@ -332,10 +333,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(e.status, e.body or {"error": e.message}, headers)
         except _Dropped:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = _dispatch
 
@@ -502,8 +501,8 @@ class Handler(BaseHTTPRequestHandler):
             c = self.state.commit_of(repo, rev)
             expand = form.get("expand", ["false"])[0].lower() in ("1", "true")
             out = []
-            for p in form.get("paths", []):
-                p = p.strip("/")
+            for raw in form.get("paths", []):
+                p = raw.strip("/")
                 if p in c.files:
                     out.append(self.entry_json(p, c.files[p], c, repo, expand))
                 elif p == "" or any(f.startswith(p + "/") for f in c.files):
@@ -895,10 +894,8 @@ def main() -> None:
     args = ap.parse_args()
     server = HubServer(port=args.port, tokens=set(args.token) if args.token else None)
     print(f"HF_ENDPOINT={server.url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.httpd.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_metaworld_registry_and_env():
     assert env.observation_space.shape == (39,) and env.action_space.shape == (4,)
     # MT1 ignores reset(seed=): our adapter makes the variation, and the whole episode, a function of the seed
     a, info_a = env.reset(seed=11)
-    b, info_b = env.reset(seed=12)
+    b, _info_b = env.reset(seed=12)
     c, info_c = env.reset(seed=11)
     assert info_a["variation"] == info_c["variation"] and np.array_equal(a, c) and not np.array_equal(a, b)
     assert np.any(a[36:39] != 0), "the goal is observed although MT1's space claims [0, 0, 0] bounds"

@@ -41,9 +41,9 @@ def test_the_lock_names_its_holder_and_leaves_nothing_behind(tmp_path):
                 "except LockedError as e:\n    print(e); sys.exit(3)\n")
         proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
         assert proc.returncode == 3 and f"in use by pid {os.getpid()}" in proc.stdout, proc
-        with pytest.raises(LockedError):  # a second open file description in this process is refused too
-            with exclusive_lock(folder, "collect"):
-                pass
+        # a second open file description in this process is refused too
+        with pytest.raises(LockedError), exclusive_lock(folder, "collect"):
+            pass
     assert not folder.exists()  # created for the lock and still empty: removed again
     kept = tmp_path / "kept"
     kept.mkdir()
@@ -135,7 +135,7 @@ def test_a_full_disk_mid_collection_is_one_line_and_resumes_to_the_same_data(tin
         except OSError:
             pass
     os.close(fd)
-    stdout, stderr = proc.communicate(timeout=300)
+    _stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 2, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("error: "), stderr
     assert "No space left on device" in stderr and "--resume" in stderr

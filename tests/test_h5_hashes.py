@@ -26,7 +26,7 @@ def flip_two_bytes(path: Path) -> None:
     """Turn the first two action values of the first group into float32 denormals (~1e-43), in place: the file stays
     a readable HDF5 file of the right shapes and dtypes."""
     with h5py.File(path, "r") as f:
-        group = sorted(f.keys(), key=lambda k: int(k.split("-")[0]))[0]
+        group = min(f.keys(), key=lambda k: int(k.split("-")[0]))
         offset = f[group]["action"].id.get_offset()
     raw = bytearray(path.read_bytes())
     for i in range(2):  # little-endian float32: zero the three high bytes, keep one low byte set -> a denormal
@@ -51,10 +51,10 @@ def test_the_hash_list_is_sha256sum_format_and_a_round_trip_checks_end_to_end(ex
 def test_a_corrupted_file_is_refused_by_its_hash_and_by_chunk_check(exported, tmp_path):
     bad = tmp_path / "ib50"
     shutil.copytree(exported, bad)
-    victim = sorted(bad.glob("*.h5"))[0]
+    victim = min(bad.glob("*.h5"))
     flip_two_bytes(victim)
     with h5py.File(victim, "r") as f:
-        group = sorted(f.keys(), key=lambda k: int(k.split("-")[0]))[0]
+        group = min(f.keys(), key=lambda k: int(k.split("-")[0]))
         values = f[group]["action"][0, :2]
     assert np.all((values != 0) & (np.abs(values) < 1e-38)), values  # still floats: nothing else notices
     sums = exported.parent / "ib50.sha256"
@@ -70,9 +70,9 @@ def test_a_corrupted_file_is_refused_by_its_hash_and_by_chunk_check(exported, tm
 def test_chunk_check_flags_an_absurd_magnitude_and_a_bad_list_is_one_line(exported, tmp_path):
     bad = tmp_path / "ib50"
     shutil.copytree(exported, bad)
-    victim = sorted(bad.glob("*.h5"))[-1]
+    victim = max(bad.glob("*.h5"))
     with h5py.File(victim, "r+") as f:
-        group = sorted(f.keys(), key=lambda k: int(k.split("-")[0]))[-1]
+        group = max(f.keys(), key=lambda k: int(k.split("-")[0]))
         f[group]["reward"][5] = 3.0e38
     proc = run_cli("import-h5", str(bad), "--task", "industrial-benchmark-50-v1", "--out", str(tmp_path / "a"),
                    "--chunk-check")

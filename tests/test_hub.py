@@ -395,7 +395,7 @@ def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(hub,
     explicit = load_demonstrator(f"hub:{repo_id}/checkpoints/best.zip", *spaces)
     assert explicit.sha256 == demo["sha256"] and explicit.name.startswith(f"PPO:hub:{repo_id}/checkpoints/best.zip@")
     assert np.array_equal(explicit.act(obs), logged)
-    with pytest.raises(DemonstratorError, match="has no file other.zip"):
+    with pytest.raises(DemonstratorError, match=r"has no file other\.zip"):
         load_demonstrator(f"hub:{repo_id}/other.zip", *spaces)
     with pytest.raises(DemonstratorError, match="bad demonstrator spec 'hub:justaname'"):
         load_demonstrator("hub:justaname", *spaces)

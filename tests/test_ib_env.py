@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from typing import ClassVar
 from pathlib import Path
 
 import gymnasium as gym
@@ -193,7 +194,7 @@ _RandomState = np.random.RandomState  # the real class; the test below patches t
 class _RecordingRandomState(_RandomState):
     """A ``RandomState`` that logs ``(fn, args, result)`` for every draw our env makes."""
 
-    instances: list["_RecordingRandomState"] = []
+    instances: ClassVar[list["_RecordingRandomState"]] = []
     FNS = ("seed", "randint", "rand", "randn", "exponential", "binomial", "normal", "uniform",
            "random_sample", "standard_normal", "random_integers", "choice", "shuffle", "permutation")
 
@@ -455,7 +456,7 @@ def test_actions_are_clipped(rng):
 
 @pytest.mark.parametrize("kwargs", [{"setpoint": -1}, {"setpoint": 100.5}, {"rng": "global"}, {"rng": "Legacy"}])
 def test_invalid_arguments_raise(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^(setpoint must be in \[0, 100\]|rng must be 'generator' or 'legacy'), got "):
         gym.make(ENV_ID, **kwargs)
 
 

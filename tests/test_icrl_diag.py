@@ -50,7 +50,7 @@ def test_swap_shares_count_the_runs_that_end_nearer_b():
     assert s["share_nearer_b"] == [0.0, 0.75]
     assert s["mean_distance_a"][0] == 0.0 and s["mean_distance_b"][1] == pytest.approx(np.linalg.norm(a[0] - b[0]) / 4)
     lo, hi = s["share_nearer_b_ci95"][1]
-    assert lo < 0.75 < hi and 0 < lo and hi < 1
+    assert lo < 0.75 < hi and lo > 0 and hi < 1
     assert diag.wilson(0, 50)[0] == pytest.approx(0.0, abs=1e-12) and diag.wilson(50, 50)[1] == pytest.approx(1.0)
 
 

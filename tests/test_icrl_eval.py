@@ -153,5 +153,5 @@ def test_paired_difference_statistics():
     assert 25 < lo < d["last_third"]["mean"] < hi < 35 and d["last_third"]["runs_positive"] == 40
     same = paired_difference(cleared.tolist(), cleared.tolist())
     assert same["last_third"]["mean"] == 0 and same["last_third"]["ci95"] == [0.0, 0.0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="paired runs differ in shape"):
         paired_difference(full[:3].tolist(), cleared.tolist())

@@ -226,8 +226,8 @@ def test_an_old_layout_manifest_is_brought_forward_only_after_every_check_passes
     up = run_cli("validate", str(old), "--upgrade-manifest")
     fp = fingerprint_by_hand(old)
     assert up.returncode == 0 and up.stderr.strip().splitlines() == [
-        f"upgraded {old / 'meta' / 'manifest.json'}: added README.md, meta/info.json, meta/stats.json, "
-        f"plots/learning_curve.png and the data fingerprint {fp} (validated first: 6,000 rows, 24 episodes)"], up.stderr
+        (f"upgraded {old / 'meta' / 'manifest.json'}: added README.md, meta/info.json, meta/stats.json, "
+        f"plots/learning_curve.png and the data fingerprint {fp} (validated first: 6,000 rows, 24 episodes)")], up.stderr
     # the same files give the same manifest the current code wrote when it collected them
     assert (old / "meta" / "manifest.json").read_bytes() == (twins["a"] / "meta" / "manifest.json").read_bytes()
     assert run_cli("validate", str(old)).returncode == 0

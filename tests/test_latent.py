@@ -165,7 +165,7 @@ def test_validate_rejects_a_leaked_hidden_column(hidden_mw, tmp_path):
 
     bad = tmp_path / "bad"
     shutil.copytree(hidden_mw, bad)
-    shard = sorted((bad / "data").glob("*.parquet"))[0]
+    shard = min((bad / "data").glob("*.parquet"))
     table = pq.read_table(shard)
     obs = column(table, "observation").copy()
     obs[123, 37] = 0.25

@@ -127,9 +127,9 @@ def test_hand_made_vintix_ii_file_imports_exactly(ib_source, tmp_path):
     for p in sorted(src.glob("*.h5")):
         with h5py.File(p) as a, h5py.File(back / p.name) as b:
             assert sorted(a.keys()) == sorted(b.keys())
-            for k in a.keys():
+            for k in a:
                 assert sorted(a[k].keys()) == sorted(b[k].keys())
-                for d in a[k].keys():
+                for d in a[k]:
                     assert b[k][d].dtype == a[k][d].dtype and np.array_equal(b[k][d][()], a[k][d][()])
 
 

@@ -28,7 +28,7 @@ def vintix_ii_task(folder: Path, key: str, seeds=(1, 2), extra: dict | None = No
 def vintix_ii_loader_sample(folder: Path, start: int, context: int) -> dict[str, np.ndarray]:
     """What Vintix II's FoundationMapDataset (add_demonstrator_actions=True) reads for a window of the first file:
     its groups sorted by first row, ``gr.get('demonstrator_actions')`` stacked and sliced like the other keys."""
-    path = sorted(p for p in folder.iterdir() if p.name.endswith(".h5"))[0]
+    path = min(p for p in folder.iterdir() if p.name.endswith(".h5"))
     meta = json.loads((folder / f"{folder.name}.json").read_text())
     with h5py.File(path, "r") as f:
         keys = sorted(f.keys(), key=lambda k: int(k.split("-")[0]))
@@ -59,7 +59,7 @@ def test_vintix_ii_key_names_import_with_demonstrator_actions_intact(tmp_path, k
     run_cli("export-h5", str(out), "--out", str(back), check=True)
     for p in sorted(src.glob("*.h5")):
         with h5py.File(p) as a, h5py.File(back / p.name) as b:
-            for g in a.keys():
+            for g in a:
                 assert sorted(a[g].keys()) == sorted(b[g].keys())
                 assert np.array_equal(a[g][key][()], b[g][key][()])
 
@@ -85,7 +85,7 @@ def test_export_flavor_vintix_ii_is_what_the_vintix_ii_loader_reads(tmp_path):
     out = tmp_path / "ib50_for_vintix2"
     proc = run_cli("export-h5", str(imported), "--out", str(out), "--flavor", "vintix-ii", check=True)
     assert "with demonstrator_actions" in proc.stderr, proc.stderr
-    with h5py.File(sorted(out.glob("*.h5"))[0]) as f:
+    with h5py.File(min(out.glob("*.h5"))) as f:
         for g in f.values():
             assert sorted(g.keys()) == ["action", "demonstrator_actions", "proprio_observation", "reward", "step_num"]
     for start in (0, 299, 700):

@@ -65,7 +65,7 @@ def play(model: Vintix, c: TaskContext, obs, rew, first, **agent_kw) -> tuple[IC
 
 def full_forward(model: Vintix, c: TaskContext, obs, rew, first, actions) -> np.ndarray:
     """The training forward over the same tokens (previous action = what the agent executed)."""
-    B, T, _ = obs.shape
+    B, _T, _ = obs.shape
     prev_a = np.concatenate([np.zeros((B, 1, actions.shape[2]), np.float32), actions[:, :-1]], 1)
     prev_r = np.concatenate([np.zeros((B, 1), np.float32), rew[:, :-1]], 1) * c.reward_scale
     norm = (obs - c.obs_mean) / c.obs_std

@@ -149,7 +149,7 @@ def test_the_loss_falls(datasets, tmp_path):
 
 def test_cli_run_killed_with_sigkill_resumes_from_its_checkpoint_with_the_same_sampler_order(datasets, env, tmp_path):
     run = tmp_path / "run"
-    args = ["train", "--datasets", *datasets, "--out", str(run), "--steps", "30", "--quiet", *sum((["--set", s] for s in FAST), [])]
+    args = ["train", "--datasets", *datasets, "--out", str(run), "--steps", "30", "--quiet", *[a for s in FAST for a in ("--set", s)]]
     proc = popen_model(*args, env=env)
     deadline = time.time() + 300
     while not (run / "latest").exists() and proc.poll() is None and time.time() < deadline:
@@ -195,7 +195,7 @@ def test_loader_workers_and_ranks_see_the_same_windows(datasets):
 
 
 def test_ddp_on_two_gloo_processes_matches_one_process_with_the_same_global_batch(datasets, env, tmp_path):
-    sets = sum((["--set", s] for s in FAST + ["train.save_every=100"]), [])
+    sets = [a for s in FAST + ["train.save_every=100"] for a in ("--set", s)]
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                           "-m", "vintix_model.cli", "train", "--datasets", *datasets, "--out", str(tmp_path / "ddp"),
                           "--steps", "6", "--quiet", "--device", "cpu", *sets, "--set", "train.batch_size=2"],
@@ -240,7 +240,7 @@ def test_bad_input_gives_one_line_errors(datasets, env, tmp_path):
     stats["observation"] = {k: (v + [0.0] if isinstance(v, list) else v) for k, v in stats["observation"].items()}
     (wrong_dims / "meta" / "stats.json").write_text(json.dumps(stats))
     prev = tmp_path / "prev"
-    assert run_model("train", "--datasets", good, "--out", str(prev), "--steps", "2", "--quiet", *sum((["--set", s] for s in FAST), []),
+    assert run_model("train", "--datasets", good, "--out", str(prev), "--steps", "2", "--quiet", *[a for s in FAST for a in ("--set", s)],
                      env=env).returncode == 0
     base = ["--quiet", "--steps", "2", "--set", "model.context=64", "--set", "train.num_workers=0"]
     cases = {  # the list, each a real `vintix-model` process
@@ -263,7 +263,7 @@ def test_bad_input_gives_one_line_errors(datasets, env, tmp_path):
 
     more = {  # the same CLI code in this process (typer's runner), to spare a process start each
         "no such folder": (["train", "--datasets", str(tmp_path / "nope"), "--out", str(tmp_path / "o1")], ["no such folder"]),
-        "other data": (["train", "--datasets", other, "--out", str(prev), "--resume", "--steps", "2", *sum((["--set", s] for s in FAST), [])],
+        "other data": (["train", "--datasets", other, "--out", str(prev), "--resume", "--steps", "2", *[a for s in FAST for a in ("--set", s)]],
                        ["checkpoint from another config", "other datasets"]),
         "nothing to resume": (["train", "--datasets", good, "--out", str(tmp_path / "o6"), "--resume"], ["holds no checkpoint"]),
         "run exists": (["train", "--datasets", good, "--out", str(prev)], ["already holds a training run", "--resume"]),
@@ -289,7 +289,7 @@ def test_hub_dataset_id_trains_like_its_folder_and_push_then_from_pretrained_rou
         assert pushed.returncode == 0, pushed.stderr
         missing = run_model("train", "--datasets", "vintix-test/no-such-dataset", "--out", str(tmp_path / "missing"), env=hub_env)
         _one_line_error(missing, "vintix-test/no-such-dataset", "cannot load", "no such repo")
-        sets = sum((["--set", s] for s in FAST), [])
+        sets = [a for s in FAST for a in ("--set", s)]
         by_id = run_model("train", "--datasets", "vintix-test/vintix-ib50", "--out", str(tmp_path / "by-id"), "--steps", "3",
                           "--quiet", *sets, env=hub_env)
         assert by_id.returncode == 0, by_id.stderr

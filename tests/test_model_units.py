@@ -289,7 +289,7 @@ def test_save_and_load_give_identical_outputs_and_mismatches_are_refused(tmp_pat
 def test_a_crash_mid_save_leaves_the_previous_checkpoint_intact(tmp_path):
     torch.manual_seed(0)
     model = Vintix(SMALL, GROUPS)
-    atomic_checkpoint(tmp_path, "step-0000001", lambda d: model.save_pretrained(d))
+    atomic_checkpoint(tmp_path, "step-0000001", model.save_pretrained)
     before = {p.name: p.read_bytes() for p in checkpoint_dir(tmp_path).iterdir()}
 
     def crash(folder):
@@ -297,7 +297,7 @@ def test_a_crash_mid_save_leaves_the_previous_checkpoint_intact(tmp_path):
         (folder / "model.safetensors").write_bytes(b"half written")
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         atomic_checkpoint(tmp_path, "step-0000002", crash)
     assert checkpoint_dir(tmp_path).name == "step-0000001"
     assert {p.name: p.read_bytes() for p in checkpoint_dir(tmp_path).iterdir()} == before

@@ -141,7 +141,7 @@ def test_mujoco_and_metaworld_replay_within_tolerance(tmp_path, task, args):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     rtol, atol = report["tolerance"]["rtol"], report["tolerance"]["atol"]
-    assert 0 < rtol and 0 < atol, report  # these domains state a tolerance
+    assert rtol > 0 and atol > 0, report  # these domains state a tolerance
     print(task, "worst difference", report["worst_difference"], "tolerance", report["tolerance"])
     assert all(v <= atol for v in report["worst_difference"].values())
     # the scene through MuJoCo's offscreen renderer (OSMesa here), labelled, one frame every 50 steps and the last

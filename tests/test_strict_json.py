@@ -45,7 +45,7 @@ def test_the_encoder_writes_null_for_non_finite_and_space_bounds_come_back():
     import numpy as np
 
     assert strict({"x": np.float32(np.inf), "y": np.arange(2), "z": np.float64(0.5)}) == {"x": None, "y": [0, 1], "z": 0.5}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
         json.dumps({"x": math.inf}, allow_nan=False)  # what dumps() guards against, were strict() to miss a value
     space = restore_space_bounds({"low": [None, -1.0], "high": [None, 2.0], "shape": [2]})
     assert space == {"low": [-math.inf, -1.0], "high": [math.inf, 2.0], "shape": [2]}

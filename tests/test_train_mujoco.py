@@ -70,7 +70,7 @@ def test_a_checkpoint_of_another_training_is_refused_and_kept(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert ckpt.exists()
-    with pytest.raises(CheckpointError, match="another training's checkpoint .*settings"):
+    with pytest.raises(CheckpointError, match=r"another training's checkpoint .*settings"):
         train_sb3(get_task(TASK), tmp_path / "a.zip", SB3TrainConfig(**{**cfg.__dict__, "seed": 1, "overrides": {**TINY, "gamma": 0.9}}),
                   progress=False, checkpoint=ckpt)
     assert ckpt.exists()

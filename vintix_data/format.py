@@ -123,8 +123,8 @@ class EpisodeData:
         with np.load(path) as z:
             h, k, t0, seed = (int(v) for v in z["ids"])
             return cls(h, k, t0, seed, z["observation"], z["action"],
-                       z["demonstrator_action"] if "demonstrator_action" in z else None,
-                       z["epsilon"] if "epsilon" in z else None, z["reward"], z["terminated"], z["truncated"],
+                       z.get("demonstrator_action"),
+                       z.get("epsilon"), z["reward"], z["terminated"], z["truncated"],
                        z["final_observation"])
 
 

@@ -140,7 +140,7 @@ def all_tasks() -> tuple[TaskSpec, ...]:
         domain = row["domain"]
         rid, env_id, kwargs, limit = _runnable(domain, row["task"])
         if domain in _LIMIT_FROM_MEAN_LENGTH:
-            limit = int(round(float(row["mean_episode_length"])))
+            limit = round(float(row["mean_episode_length"]))
         tasks.append(
             TaskSpec(
                 id=rid,

@@ -54,8 +54,8 @@ def render_program(program: str) -> str:
     root = doc_commands.PROGRAMS[program]
     ctx = root.context_class(root, info_name=program)
     lines = [f"# `{program}`", "",
-             "Generated at build time from the Typer app (click introspection), as `--help` prints it: this page "
-             "cannot go out of date with the CLI.", ""]
+             ("Generated at build time from the Typer app (click introspection), as `--help` prints it: this page "
+             "cannot go out of date with the CLI."), ""]
     if root.help:
         lines += [_escape(root.help), ""]
     leaves = list(_walk(root, ctx))

@@ -90,8 +90,8 @@ def _files(folder: Path, info: DatasetInfo) -> list[tuple[str, str]]:
     return [("README.md", "this card")] + [(s, "transitions, sorted by (history, t)") for s in shards] + [
         (f"{META_DIR}/info.json", "task, environment, spaces, schedule, demonstrator, reference scores, provenance"),
         (f"{META_DIR}/stats.json", "per feature mean, std, min, max, count"),
-        (f"{META_DIR}/episodes.parquet", "one row per episode: history, episode, first row, length, return, "
-                                         "mean ε, terminated/truncated, final observation, reset seed"),
+        (f"{META_DIR}/episodes.parquet", ("one row per episode: history, episode, first row, length, return, "
+                                         "mean ε, terminated/truncated, final observation, reset seed")),
         (f"{META_DIR}/manifest.json", "sha256, size and rows of every file above, and the data fingerprint"),
         (PLOT_PATH, "the learning curve above"),
     ] + ([(VIDEO_PATH, "history 0's first, middle and last episodes, replayed")] if (folder / VIDEO_PATH).is_file() else [])

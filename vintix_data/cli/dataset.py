@@ -51,7 +51,7 @@ def collect(task: str, out_dir: Path = typer.Option(..., "--out", help="Dataset 
                                force=force, gate_episodes=max(1, gate_episodes), hide=tuple(hide or ()), hide_fill=hide_fill,
                                card_video=card_video, behaviour=behaviour,
                                env_kwargs=parse_options(env_kwarg, "--env-kwarg"), reward_scale=reward_scale)
-        folder = run_collect(config, progress_factory=lambda total, h: CollectProgress(total, h))
+        folder = run_collect(config, progress_factory=CollectProgress)
     except UserError as e:
         fail(str(e))
     except KeyboardInterrupt:

@@ -45,7 +45,7 @@ def release_cmd(selection: list[str] = typer.Argument(..., help="Task ids and se
                                ray_timeout=ray_timeout, workers=workers, max_retries=max_retries, resume=resume,
                                card_video=card_video,
                                command=["vintix-data"] + sys.argv[1:])
-        summary = release(config, progress_factory=lambda tasks, steps: ReleaseProgress(tasks, steps))
+        summary = release(config, progress_factory=ReleaseProgress)
     except UserError as e:
         fail(str(e))
     except KeyboardInterrupt:

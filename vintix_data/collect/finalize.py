@@ -37,6 +37,7 @@ from vintix_data.jsonio import strict
 from vintix_data.manifest import data_digests, fingerprint, write_manifest
 from vintix_data.registry import TaskSpec
 from vintix_data.schedule import NoiseSchedule
+import contextlib
 
 PROVENANCE_PACKAGES = ("numpy", "gymnasium", "torch", "stable-baselines3", "pyarrow", "datasets", "huggingface_hub",
                        "metaworld", "mujoco")
@@ -45,13 +46,11 @@ PROVENANCE_PACKAGES = ("numpy", "gymnasium", "torch", "stable-baselines3", "pyar
 def provenance(command: list[str]) -> dict:
     versions = {}
     for name in PROVENANCE_PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
-                             timeout=5).stdout.strip() or None
+                             timeout=5, check=False).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         sha = None
     return {"vintix_version": __version__, "git_sha": sha, "packages": versions, "python": platform.python_version(),

@@ -70,7 +70,8 @@ def save_part(ep: EpisodeData, path: Path) -> None:
 def _npy_bytes(a: np.ndarray) -> bytes:
     """``np.save``'s bytes for a plain (non-object) array: format 1.0, header padded to 64 bytes."""
     a = np.asarray(a)
-    header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (np.lib.format.dtype_to_descr(a.dtype), a.shape)
+    # NumPy's own header template (numpy/lib/format.py), kept as NumPy writes it: these bytes must match np.save's
+    header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (np.lib.format.dtype_to_descr(a.dtype), a.shape)  # noqa: UP031
     header += " " * (-(10 + len(header) + 1) % 64) + "\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + a.tobytes(order="C")
 

@@ -152,7 +152,7 @@ def train_bc(task, out: Path, config: BCConfig, eval_episodes: int = 10) -> dict
     gen = torch.Generator().manual_seed(config.seed)
     t0, losses = time.perf_counter(), []
     actor.set_training_mode(True)
-    for epoch in range(config.epochs):
+    for _epoch in range(config.epochs):
         perm, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), config.batch_size):
             idx = perm[i:i + config.batch_size]

@@ -33,14 +33,15 @@ class CheckpointError(UserError, ValueError):
 def rng_state() -> dict:
     import torch
 
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # SB3 draws from NumPy's global (legacy) stream, so that stream is what a resume must restore
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}  # noqa: NPY002
 
 
 def set_rng_state(state: dict) -> None:
     import torch
 
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002 -- see rng_state
     random.setstate(state["python"])
 
 

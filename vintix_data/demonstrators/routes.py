@@ -8,6 +8,8 @@ for an installed zip, its sha256; vintix_data.domains.base.gate_record_path).
 
 from __future__ import annotations
 
+import contextlib
+
 from vintix_data.catalogue import public_expert
 from vintix_data.errors import UserError
 from vintix_data.format import file_sha256
@@ -57,7 +59,5 @@ def record_gate(task, spec: str, demonstrator, result) -> None:
         "passed": result.passed, "demonstrator_mean": result.demonstrator_mean, "random_mean": result.random_mean,
         "normalized_score_paper": result.normalized_score_paper, "episodes": result.episodes, "seed": result.seed,
         "episode_limit": result.episode_limit, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache: the verdict is still printed; only `demonstrator list` goes without it
         write_gate_record(task.id, record)
-    except OSError:
-        pass  # a read-only cache: the verdict is still printed; only `demonstrator list` goes without it

@@ -136,7 +136,7 @@ def _load_checkpoint(path: Path, task, config: PPOConfig) -> dict | None:
     try:
         with open(path, "rb") as f:
             saved = pickle.load(f)
-    except Exception:  # a checkpoint is only ever a shortcut: an unreadable one means starting over
+    except Exception:  # noqa: BLE001 -- a checkpoint is only ever a shortcut: an unreadable one means starting over
         saved = None
     if not isinstance(saved, dict) or saved.get("identity") != _identity(task, config):
         path.unlink()

@@ -13,7 +13,7 @@ import shutil
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -116,7 +116,7 @@ class DomainAdapter(ABC):
     #: demonstrator specs this domain supports, the first is the default
     demonstrator_kinds: tuple[str, ...] = ()
     #: per-run env options (``--env-option KEY=VALUE``) -> what they do; empty: none taken
-    options: dict[str, str] = {}
+    options: ClassVar[dict[str, str]] = {}
     #: the env's step info carries ``success`` (the gate and the reference episodes report a success rate)
     reports_success: bool = False
     #: the registry's episode limit is only the paper's *mean* episode length (an import may exceed it)

@@ -95,7 +95,7 @@ def _probe(env_id: str, kwargs_json: str, where: str) -> tuple[int, int, int]:
         try:  # a kwarg of the wrong type often passes the constructor and fails at the first step (Pendulum's g="abc")
             env.reset(seed=0)
             env.step(((act.low.astype(np.float64) + act.high) / 2).astype(act.dtype))
-        except Exception as e:  # the env's own error, whatever its type: one line, before anything is written
+        except Exception as e:  # noqa: BLE001 -- the env's own error, whatever its type: one line, before anything is written
             raise UserTaskError(f"{where}: Gymnasium env {env_id!r} with kwargs {kwargs} fails its first reset/step: "
                                 f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
         return int(np.prod(obs.shape)), int(np.prod(act.shape)), int(limit)

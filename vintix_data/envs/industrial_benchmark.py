@@ -118,7 +118,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
 class IndustrialBenchmarkEnv(gym.Env):
     """The IB dynamics for a fixed setpoint. See the module docstring for the conventions."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 -- gym.Env declares it an instance-overridable dict
 
     def __init__(self, setpoint: float = 50, rng: str = "generator"):
         if not 0 <= setpoint <= 100:
@@ -188,10 +188,7 @@ class IndustrialBenchmarkEnv(gym.Env):
             hv = min(5.0, 1.1 * hv)
         else:
             hv = 0.9 * hv + n_vel / 3.0
-        if max(hv, hg) == 5.0:
-            alpha = 1.0 / (1.0 + np.exp(-noise.saturation()))
-        else:
-            alpha = max(n_vel, n_gain)
+        alpha = 1.0 / (1.0 + np.exp(-noise.saturation())) if max(hv, hg) == 5.0 else max(n_vel, n_gain)
         fb = max(0.0, (30000.0 / ((5 * v) + 100)) - 0.01 * (g**2))
         self.hv, self.hg, self.fb = float(hv), float(hg), float(fb)
         self.f = float((fb * (1 + 2 * alpha)) / 3.0)

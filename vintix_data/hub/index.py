@@ -125,8 +125,8 @@ def index_card(org: str, entries: list[IndexEntry], release: dict) -> str:
         "---", "",
         f"# Vintix datasets of {org}: the index",
         "",
-        f"{len(entries)} tasks, {total:,} transitions. Each row names the dataset repo of one task and the commit "
-        "that holds it; a suite loads every dataset at that commit:",
+        (f"{len(entries)} tasks, {total:,} transitions. Each row names the dataset repo of one task and the commit "
+        "that holds it; a suite loads every dataset at that commit:"),
         "",
         "```python",
         "import vintix_data",
@@ -134,13 +134,13 @@ def index_card(org: str, entries: list[IndexEntry], release: dict) -> str:
         f'index = datasets.load_dataset("{org}/{INDEX_NAME}", split="train")  # this table',
         "```",
         "",
-        f"Train on a suite with `vintix-model train --datasets suite:{org}/ib`. The release this index was last pushed "
+        (f"Train on a suite with `vintix-model train --datasets suite:{org}/ib`. The release this index was last pushed "
         f"from selected `{' '.join(release.get('selection') or [])}`; its settings are in `{RELEASE_FILE}`. The column "
         "`data_fingerprint` identifies each dataset's data (equal data <=> equal fingerprint; the card shows its first "
-        "16 digits), `manifest_sha256` the published folder.",
+        "16 digits), `manifest_sha256` the published folder."),
         "",
-        "| task | domain | split | obs/act | histories x steps | episodes | demonstrator | score | normalized | repo | commit | tag "
-        "| data fingerprint |",
+        ("| task | domain | split | obs/act | histories x steps | episodes | demonstrator | score | normalized | repo | commit | tag "
+        "| data fingerprint |"),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:

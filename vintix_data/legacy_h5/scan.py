@@ -103,7 +103,7 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
         raise _error(path, None, f"not a readable HDF5 file ({str(e).splitlines()[0][:100]})") from None
     with f:
         chunks = []
-        for key in f.keys():
+        for key in f:
             obj = f.get(key)
             if not isinstance(obj, h5py.Group):
                 raise _error(path, key, "is not a chunk group (the layout holds only groups named '<first>-<last>')")

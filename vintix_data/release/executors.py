@@ -50,7 +50,7 @@ def _child(key, fn, args, results, progress_q) -> None:
     torch.set_num_threads(1)
     try:
         result = guarded(fn, *args, progress=QueueProgress(progress_q))
-    except Exception as e:  # a bug in the unit: reported against its task as on Ray, not retried (it would recur)
+    except Exception as e:  # noqa: BLE001 -- a bug in the unit: reported against its task as on Ray, not retried (it would recur)
         traceback.print_exc()
         result = {"error": f"unit {key}: {error_line(e)}"}
     results.put((key, result))

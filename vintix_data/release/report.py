@@ -59,16 +59,16 @@ def write_report(root: Path, specs: list[TaskSpec], state) -> list[dict]:
     lines = [
         f"# Release report: {' '.join(state.manifest['selection'])}",
         "",
-        f"{len(done)} of {len(rows)} tasks done and valid; {ours:,} transitions "
+        (f"{len(done)} of {len(rows)} tasks done and valid; {ours:,} transitions "
         f"(the paper's table: {paper_sel:,} for these tasks; {paper_all:,} for all of its {len(all_tasks())} tasks; "
-        f"its text states {PAPER_STATED_TRANSITIONS / 1e6:.1f}M).",
+        f"its text states {PAPER_STATED_TRANSITIONS / 1e6:.1f}M)."),
         "",
-        f"Driver runs: {len(runs)} (resumed {max(0, len(runs) - 1)} times); wall time "
+        (f"Driver runs: {len(runs)} (resumed {max(0, len(runs) - 1)} times); wall time "
         f"{sum(r.get('wall_s') or 0 for r in runs) / 3600:.2f} h in all; task time (sum of unit times) "
-        f"{sum(r['wall_s'] or 0 for r in rows) / 3600:.2f} h.",
+        f"{sum(r['wall_s'] or 0 for r in rows) / 3600:.2f} h."),
         "",
-        "| task | status | histories x steps (ours / paper) | transitions (ours / paper) | episodes | demonstrator | "
-        "demonstrator return | normalized (paper) | gate (episode limit) | validate | task time (s) |",
+        ("| task | status | histories x steps (ours / paper) | transitions (ours / paper) | episodes | demonstrator | "
+        "demonstrator return | normalized (paper) | gate (episode limit) | validate | task time (s) |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -80,8 +80,8 @@ def write_report(root: Path, specs: list[TaskSpec], state) -> list[dict]:
                      f"{r['demonstrator_source'] or '-'} | {_fmt(r['demonstrator_return'], '.1f')} | "
                      f"{_fmt(r['normalized_score'], '.3f')} | {r['gate'] or '-'} ({_fmt(r['episode_limit'])}) | {valid} | "
                      f"{_fmt(r['wall_s'], '.0f')} |")
-    lines += ["", f"| total | {len(done)}/{len(rows)} done | | {ours:,} / {paper_sel:,} | "
-                  f"{sum(r['episodes'] or 0 for r in rows):,} | | | | | | {sum(r['wall_s'] or 0 for r in rows):.0f} |", "",
+    lines += ["", (f"| total | {len(done)}/{len(rows)} done | | {ours:,} / {paper_sel:,} | "
+                  f"{sum(r['episodes'] or 0 for r in rows):,} | | | | | | {sum(r['wall_s'] or 0 for r in rows):.0f} |"), "",
               "![release](report.png)", ""]
     atomic_write_text(root / "report.md", "\n".join(lines))
     atomic_write_text(root / "report.json", json.dumps({"rows": rows, "runs": runs, "transitions": ours,

@@ -124,7 +124,7 @@ def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
         loaded = vintix_data.load(src, revision=revision, streaming=True)
         # streaming from the Hub fetches only the metadata; the shards of the same commit come next
         folder = Path(loaded.folder if local else resolve(src, revision=Path(loaded.folder).name)).resolve()
-    except Exception as e:  # FormatError, Hub errors (not found, offline), datasets errors: all one line
+    except Exception as e:  # noqa: BLE001 -- FormatError, Hub errors (not found, offline), datasets errors: all one line
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"dataset {ref}: cannot load ({type(e).__name__}: {msg})") from None
     info, stats = loaded.info, loaded.stats

@@ -98,7 +98,7 @@ def summarize(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
     R = np.asarray(run["returns"], float)  # (seeds, episodes)
-    S, K = R.shape
+    _S, K = R.shape
     mean, q = R.mean(0), iqm(R, 0)
     mean_lo, mean_hi = _interval(R, lambda x, axis: np.mean(x, axis=axis))
     iqm_lo, iqm_hi = _interval(R, lambda x, axis: iqm(x, axis=axis))

@@ -62,7 +62,7 @@ def _action_space(task: str):
         space = env.action_space
         env.close()
         return space
-    except Exception:  # an unregistered task or a domain not installed: no clipping
+    except Exception:  # noqa: BLE001 -- an unregistered task or a domain not installed: no clipping
         return None
 
 

@@ -25,7 +25,7 @@ from vintix_model.model.layers import attention, flash_usable
 
 try:  # optional: pip install "vintix[gpu]"
     from flash_attn import flash_attn_with_kvcache
-except Exception:
+except Exception:  # noqa: BLE001 -- ImportError, or a broken CUDA build
     flash_attn_with_kvcache = None
 
 

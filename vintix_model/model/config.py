@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from vintix_data.errors import UserError
+import contextlib
 
 
 OBS_NORMS = ("vintix", "original", "none")
@@ -198,10 +199,8 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
         except yaml.YAMLError:
             raise ConfigError(f"--set {item!r}: value is not valid YAML") from None
         if isinstance(value, str) and "e" in value.lower():  # YAML 1.1 reads "1e-3" as a string
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         out.setdefault(section, {})[name] = value
     return out
 

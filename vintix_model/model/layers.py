@@ -25,7 +25,7 @@ from vintix_model.model.config import ModelConfig
 
 try:  # optional: pip install "vintix[gpu]"
     from flash_attn import flash_attn_func
-except Exception:  # ImportError, or a broken CUDA build
+except Exception:  # noqa: BLE001 -- ImportError, or a broken CUDA build
     flash_attn_func = None
 
 KV = tuple[torch.Tensor, torch.Tensor]
