@@ -118,7 +118,7 @@ class _GroupMoments:
 
     def identifying(self, ratio: float) -> dict[int, tuple[float, int]]:
         """Column -> (within/between std ratio, distinct group means) for the columns that identify the group."""
-        if len(self.keys) < 2:
+        if len(self.keys) < 2 or self.shift is None:  # (the shift is set by the first add)
             return {}
         n = np.array(self.n, np.float64)[:, None]
         mean = np.stack(self.s) / n
@@ -170,9 +170,9 @@ def audit(folder: str | Path, ratio: float = RATIO) -> AuditReport:
             for b in pq.ParquetFile(p).iter_batches(batch_size=65_536, columns=["history", "episode", "observation"]):
                 obs = fixed_list_to_numpy(b.column("observation")).astype(np.float64)
                 h = b.column("history").to_numpy().astype(np.int64)
-                e = b.column("episode").to_numpy().astype(np.int64)
+                ep = b.column("episode").to_numpy().astype(np.int64)
                 by_history.add(h, obs)
-                by_episode.add(h * (1 << 32) + e, obs)
+                by_episode.add(h * (1 << 32) + ep, obs)
     except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors subclass these
         raise AuditError(f"{folder}: unreadable shards ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
     if len(by_history.keys) < 2:

@@ -305,8 +305,11 @@ def write_shards(folder: Path, tables: Iterable[pa.Table], schema: pa.Schema, to
     n_shards = max(1, -(-total_rows // per_shard))
     data = Path(folder) / DATA_DIR
     data.mkdir(parents=True, exist_ok=True)
-    paths, writer, written, shard = [], None, 0, -1
-    pending, pending_rows = [], 0
+    paths: list[tuple[Path, Path]] = []  # (final, temporary) per shard
+    writer: Any = None  # the open shard's pq.ParquetWriter, from the first table on
+    written, shard = 0, -1
+    pending: list[pa.Table] = []
+    pending_rows = 0
 
     def flush(final: bool = False) -> None:
         nonlocal pending, pending_rows
@@ -349,7 +352,7 @@ def write_shards(folder: Path, tables: Iterable[pa.Table], schema: pa.Schema, to
     return [p for p, _ in paths]
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -361,6 +364,13 @@ def iter_batches(folder: Path, columns: list[str] | None = None, batch_size: int
     """Stream the shards of a dataset folder in row order."""
     for p in sorted((Path(folder) / DATA_DIR).glob("*.parquet")):
         yield from pq.ParquetFile(p).iter_batches(batch_size=batch_size, columns=columns)
+
+
+def flat_dim(space) -> int:
+    """Values per row for a gymnasium space: the product of its shape (a Box's; a space without a shape has none)."""
+    if space.shape is None:
+        raise TypeError(f"{type(space).__name__} has no shape: a row holds a flat Box observation or action")
+    return int(np.prod(space.shape))
 
 
 def fixed_list_to_numpy(col: pa.Array) -> np.ndarray:

@@ -104,7 +104,7 @@ def check_stats(folder: Path, totals: RowTotals, returns: list[float], report) -
             exact = field in ("min", "max")
             ok = (g == w) if exact else _close(g, w, scale) if g.shape == w.shape else None
             if g.shape != w.shape or not np.all(ok):
-                i = int(np.argmax(~ok)) if g.shape == w.shape else 0  # the first element that fails, not merely differs
+                i = int(np.argmax(~ok)) if g.shape == w.shape and ok is not None else 0  # the first element that fails, not merely differs
                 shown = g[i] if g.shape == w.shape else got.get(field)
                 report.fail("stats", f"{where}: {name} {field}[{i}] {shown} != {w[i]:.9g} recomputed from the rows")
                 break
@@ -127,7 +127,7 @@ def check_episode_details(folder: Path, info: DatasetInfo, totals: RowTotals, le
     stored_eps = cols.get("mean_epsilon") or []
     for i, (s, n) in enumerate(zip(totals.eps_sums, lengths)):
         got = stored_eps[i] if i < len(stored_eps) else None
-        if (s is None) != (got is None) or (s is not None and abs(got - s / n) > EPS_TOL):
+        if (s is None) != (got is None) or (s is not None and got is not None and abs(got - s / n) > EPS_TOL):
             report.fail("episodes", f"{where}: history {cols['history'][i]} episode {cols['episode'][i]}: mean_epsilon "
                                     f"{got} != {None if s is None else s / n:.7g} from the rows")
             break

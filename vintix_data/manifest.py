@@ -100,7 +100,7 @@ def build_manifest(folder: Path, hashes: dict[str, str] | None = None) -> dict[s
         if p.suffix == ".parquet":
             entry["rows"] = pq.ParquetFile(p).metadata.num_rows
         entries.append(entry)
-    manifest = {"format_version": FORMAT_VERSION, "files": entries}
+    manifest: dict[str, Any] = {"format_version": FORMAT_VERSION, "files": entries}
     manifest["data_fingerprint"] = manifest_fingerprint(manifest)
     return manifest
 
@@ -136,8 +136,8 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
     try:
         manifest = json.loads(path.read_text())
         entries = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(e).__name__})")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(err).__name__})")
         return sorted((Path(folder) / DATA_DIR).glob("*.parquet")), []
     listed = {e["name"] for e in entries}
     for p in manifest_files(folder):  # the shards and every file a reader trusts (info, stats, episodes, card, plots)
@@ -147,6 +147,7 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
     bad: list[str] = []
     for e in entries:
         p = Path(folder) / e["name"]
+        problem: str | None
         if not p.exists():
             problem = "listed in the manifest but missing"
         elif p.stat().st_size != e["size"]:

@@ -89,7 +89,7 @@ class _RowChecker:
         self.schedule = None
         if info.schedule:
             self.schedule = NoiseSchedule(p=info.schedule["p"], f=info.schedule["f"], steps=info.schedule["steps"])
-        self.prev = None  # (history, episode, step, t, terminated|truncated) of the previous row
+        self.prev: tuple | None = None  # (history, episode, step, t, terminated|truncated) of the previous row
         self.rows = 0
         self.history_rows: dict[int, int] = {}
         self.ep_keys: list[tuple[int, int]] = []

@@ -106,10 +106,10 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fing
     repo_id = repo_id or f"<org>/{info.name}"
     refs = info.reference_scores
     normalized = info.demonstrator.get("normalized_score_paper")
+    demo, rand, expert = refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean
     if normalized is None and info.demonstrator.get("paper_comparable", True) \
-            and None not in (refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean) \
-            and refs.paper_expert_mean != refs.paper_random_mean:
-        normalized = (refs.demonstrator_mean - refs.paper_random_mean) / (refs.paper_expert_mean - refs.paper_random_mean)
+            and demo is not None and rand is not None and expert is not None and expert != rand:
+        normalized = (demo - rand) / (expert - rand)
     first, last, cut = decile_means(folder, info)
     card_data = DatasetCardData(
         license=info.extra.get("license") or "apache-2.0",

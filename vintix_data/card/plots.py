@@ -87,7 +87,7 @@ def learning_curve(folder: Path, info: DatasetInfo) -> Path:
 
     # Long histories: smooth each line over ~1/50 of its length, or the per-episode noise hides the trend.
     w = max(1, max((len(r) for r in returns), default=0) // 50)
-    shown = np.unique(np.linspace(0, len(returns) - 1, min(len(returns), MAX_LINES)).round().astype(int)) \
+    shown: np.ndarray | list[int] = np.unique(np.linspace(0, len(returns) - 1, min(len(returns), MAX_LINES)).round().astype(int)) \
         if returns else []
     alpha = float(np.clip(4 / max(len(shown), 1), 0.12, 0.35))
     label = "each history" + (f" ({len(shown)} of {len(returns)})" if len(shown) < len(returns) else "") \

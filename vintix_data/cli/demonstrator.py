@@ -201,7 +201,7 @@ def demonstrator_train(task: str, out_path: Path = typer.Option(..., "--out", he
         ckpt = out_path.with_name(f".{out_path.name}.ckpt")
         if (algo == "bc") != (source is not None):
             raise UsageError("--algo bc needs --from SOURCE, and --from is only for --algo bc")
-        if algo == "bc":
+        if algo == "bc" and source is not None:  # (checked just above: bc comes with --from)
             from vintix_data.demonstrators.bc import BCConfig, train_bc
 
             result = train_bc(spec, out_path, BCConfig(source=source, seed=seed), eval_episodes=eval_episodes)

@@ -15,6 +15,7 @@ history at its first missing episode and the final bytes equal an uninterrupted 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -55,7 +56,7 @@ class Collector:
     def _make_vector_env(self, k: int) -> gym.vector.VectorEnv:
         mode = self.cfg.vector if self.cfg.vector != "auto" else ("async" if k > 1 else "sync")
         if mode == "async":
-            fns = [lambda: DropInfo(self.task.make_env()) for _ in range(k)]
+            fns: list[Callable[[], gym.Env]] = [lambda: DropInfo(self.task.make_env()) for _ in range(k)]
             return gym.vector.AsyncVectorEnv(fns, copy=False, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
         # _loop steps a sync vector env's sub-envs itself and ignores their infos: no DropInfo layer needed
         fns = [self.task.make_env for _ in range(k)]
@@ -101,7 +102,8 @@ class Collector:
         hist, episode, t0, g0, end, seeds = [-1] * k, [0] * k, [0] * k, [0] * k, [0] * k, [0] * k
         queue = list(todo)
         parent_dirs: set[Path] = set()
-        decoys = None if self.goal_space is None else np.tile(self.goal_space[0], (k, 1))  # per slot, per episode
+        goal_space = self.goal_space
+        decoys = None if goal_space is None else np.tile(goal_space[0], (k, 1))  # per slot, per episode
 
         def begin_episode(i: int, g: int) -> int:
             h, e = hist[i], episode[i]
@@ -113,8 +115,8 @@ class Collector:
                 draws = episode_behaviour(self.cfg.seed, h, e)
                 if self.behaviour == "random" or draws.random() < DECOY_RANDOM_SHARE:
                     log.keep[g: g + m, i], log.noise[g: g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
-                if decoys is not None:
-                    decoys[i] = draws.uniform(*self.goal_space)
+                if decoys is not None and goal_space is not None:  # (both or neither)
+                    decoys[i] = draws.uniform(*goal_space)
             g0[i], end[i] = g, g + m
             return seeds[i]
 
@@ -143,6 +145,7 @@ class Collector:
             if behave is None:  # the demonstrator's own actions (or, at keep 0, the uniform draw alone)
                 mix_with(demo_row, keep, noise, batch_low, batch_high, scratch, actions)
             else:  # the same demonstrator aimed at each slot's decoy goal, noise-mixed alike
+                assert decoys is not None  # behave exists only with decoys
                 behave[...] = act_demo(self.task.aim(obs, decoys))
                 mix_with(behave, keep, noise, batch_low, batch_high, scratch, actions)
             if direct is not None:  # = SyncVectorEnv.step with autoreset disabled, minus the batch copy and infos
@@ -163,7 +166,8 @@ class Collector:
             if not ended and g < next_end:
                 event = min(next_end, g + tick)
                 continue
-            reset_mask, reset_seeds, finished = np.zeros(k, bool), [None] * k, []
+            reset_mask, finished = np.zeros(k, bool), []
+            reset_seeds: list[int | None] = [None] * k
             for i in range(k):
                 terminated, truncated = bool(log.term[g - 1, i]), bool(log.trunc[g - 1, i])
                 if hist[i] < 0:  # an idle sub-env in lockstep: restart it, store nothing
@@ -183,6 +187,7 @@ class Collector:
                     parent_dirs.add(path.parent)
                 save_part(ep, path)
                 if progress is not None:
+                    assert ep.epsilon is not None  # the collector always records epsilon
                     progress.episode_done(ep.history, float(ep.reward.sum(dtype=np.float64)), float(ep.epsilon[-1]))
                 reset_mask[i] = True
                 finished.append((i, history_done, n))
@@ -202,7 +207,7 @@ class Collector:
             if not active:
                 break
             if direct is not None:  # = SyncVectorEnv.reset with a reset_mask, minus the batch copy and infos
-                for i in np.flatnonzero(reset_mask):
+                for i in np.flatnonzero(reset_mask).tolist():
                     log.obs[g, i] = direct[i].reset(seed=reset_seeds[i], options={})[0]
             elif reset_mask.any():
                 fresh, _ = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})

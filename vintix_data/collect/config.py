@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, field
 
+from vintix_data.demonstrators.base import Demonstrator
 from vintix_data.domains import ConfiguredTask
 from vintix_data.errors import UserError
 from vintix_data.hiding import HiddenObservation
@@ -96,7 +97,7 @@ class CollectPlan:
 
     task: ConfiguredTask
     schedule: NoiseSchedule
-    demonstrator: object
+    demonstrator: Demonstrator
     spec: str
     histories: int
     hidden: HiddenObservation | None = None

@@ -27,6 +27,7 @@ from vintix_data.format import (
     RunningStats,
     atomic_write_text,
     episodes_schema,
+    flat_dim,
     row_schema,
     rows_per_shard,
     space_dict,
@@ -105,7 +106,7 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
     env = task.make_env()
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
-    obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+    obs_dim, act_dim = flat_dim(obs_space), flat_dim(act_space)
     schema = row_schema(obs_dim, act_dim)
     stats = {k: RunningStats(d) for k, d in (("observation", obs_dim), ("action", act_dim), ("reward", 1),
                                              ("demonstrator_action", act_dim))}

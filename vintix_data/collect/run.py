@@ -22,7 +22,7 @@ from vintix_data.collect.workers import run_workers
 from vintix_data.demonstrators import load_demonstrator
 from vintix_data.demonstrators.gate import GateConfig, require_gate
 from vintix_data.domains import configure_task
-from vintix_data.format import STATE_DIR, atomic_write_text
+from vintix_data.format import STATE_DIR, atomic_write_text, flat_dim
 from vintix_data.hiding import HidingError, resolve_hidden
 from vintix_data.locking import LOCK_NAME, exclusive_lock
 from vintix_data.preflight import (check_collection_size, check_free_space, check_memory, check_output_folder, check_text,
@@ -80,7 +80,7 @@ def prepare(config: CollectConfig) -> CollectPlan:
     if not config.resume and occupied(out):
         raise CollectError(f"{out} exists and is not empty; choose a new --out or pass --resume")
     env = task.make_env()
-    obs_dim, act_dim = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+    obs_dim, act_dim = flat_dim(env.observation_space), flat_dim(env.action_space)
     size = f"{histories:,} histories x {steps:,} steps"
     check_memory(collection_memory(steps, config.workers, config.num_envs, task.adapter.episode_limit(task.spec), obs_dim,
                                    act_dim), f"collecting {size}")

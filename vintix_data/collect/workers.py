@@ -13,7 +13,8 @@ class QueueProgress:
 
     def __init__(self, queue, every_s: float = 0.25):
         self.queue, self.every_s = queue, every_s
-        self.steps, self.events, self.t_last = 0, [], time.perf_counter()
+        self.events: list[tuple[int, float, float]] = []  # (history, return, last epsilon) of finished episodes
+        self.steps, self.t_last = 0, time.perf_counter()
 
     def advance(self, n: int) -> None:
         self.steps += n

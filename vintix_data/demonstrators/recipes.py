@@ -52,7 +52,7 @@ ZOO: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 # where a task has no entry: the file's MuJoCo anchor (TQC/SAC/TD3); PPO: SB3's defaults for every task
-FALLBACK = {"tqc": _OFF_POLICY_DEFAULTS, "sac": _OFF_POLICY_DEFAULTS, "td3": _TD3_DEFAULTS,
+FALLBACK: dict[str, dict[str, Any]] = {"tqc": _OFF_POLICY_DEFAULTS, "sac": _OFF_POLICY_DEFAULTS, "td3": _TD3_DEFAULTS,
             "ppo": {"n_timesteps": 1_000_000}}
 
 

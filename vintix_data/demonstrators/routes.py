@@ -22,7 +22,7 @@ def gate_record_for(task) -> dict | None:
 
     t = resolve(task)
     route, spec = t.demonstrator_route()
-    sha = file_sha256(spec[4:]) if route == "installed" else None
+    sha = file_sha256(spec[4:]) if route == "installed" and spec is not None else None
     return read_gate_record(t.spec.id, spec, sha) if spec is not None else None
 
 

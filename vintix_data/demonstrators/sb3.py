@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -30,8 +31,19 @@ import numpy as np
 from vintix_data.errors import DemonstratorError
 from vintix_data.format import file_sha256
 
+if TYPE_CHECKING:
+    from vintix_data.demonstrators.vecnorm import ObsNormalizer
+
 
 # -- SB3 checkpoints ------------------------------------------------------------------------------
+
+def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (x[:, None, :] * w[None, :, :]).sum(-1) + b
+
+
+def _scaled(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    return x * s
+
 
 def _numpy_activation(module) -> Callable[[np.ndarray], np.ndarray] | None:
     import torch.nn as nn
@@ -70,10 +82,10 @@ def _numpy_layers(modules) -> list[Callable[[np.ndarray], np.ndarray]] | None:
         elif isinstance(m, nn.Linear):
             w = m.weight.detach().cpu().double().numpy()
             b = m.bias.detach().cpu().double().numpy() if m.bias is not None else np.zeros(w.shape[0])
-            layers.append(lambda x, w=w, b=b: (x[:, None, :] * w[None, :, :]).sum(-1) + b)
+            layers.append(partial(_affine, w=w, b=b))
         elif isinstance(m, ScaledObservation):
             scale = m.scale.detach().cpu().double().numpy()
-            layers.append(lambda x, s=scale: x * s)
+            layers.append(partial(_scaled, s=scale))
         elif type(m).__name__ == "FlattenExtractor":
             layers.append(lambda x: x.reshape(len(x), -1))
         else:
@@ -89,14 +101,15 @@ class SB3Demonstrator:
     """The deterministic action of a Stable-Baselines3 checkpoint (PPO, A2C, SAC, TD3, DDPG; sb3-contrib's TQC),
     after the repo's VecNormalize statistics where it has them."""
 
-    model: object
+    model: Any  # a stable_baselines3 BaseAlgorithm (imported lazily: torch)
     algo: str
     path: str
     sha256: str
     kind: str = "sb3"
-    normalizer: object = None  # vecnorm.ObsNormalizer or None
-    adapter: object = None  # the domain's observation adapter (another env version's layout), or None
+    normalizer: ObsNormalizer | None = None
+    adapter: Callable[[np.ndarray], np.ndarray] | None = None  # the domain's observation adapter (another env version's layout)
     source: dict | None = None  # hub: where the bytes came from (repo, file, commit, file sha256), for info.json
+    name: str = field(init=False)  # set from algo and path below
 
     def __post_init__(self):
         self.name = f"{self.algo}:{Path(self.path).name}"

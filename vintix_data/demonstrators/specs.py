@@ -3,6 +3,8 @@ domain's scripted expert: Meta-World), ``random``, ``zero``."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import gymnasium as gym
 
 from vintix_data.demonstrators.base import Demonstrator, DemonstratorError, RandomDemonstrator, ZeroDemonstrator
@@ -20,9 +22,9 @@ def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym
         task = resolve(task)
         return task.adapter.scripted_demonstrator(task.spec)
     if spec == "zero":
-        return ZeroDemonstrator(action_space)
+        return ZeroDemonstrator(cast(gym.spaces.Box, action_space))  # every vintix task acts in a Box
     if spec == "random":
-        return RandomDemonstrator(action_space)
+        return RandomDemonstrator(cast(gym.spaces.Box, action_space))
     if spec.startswith("sb3:"):
         return load_sb3(spec[4:], observation_space, action_space, task=task)
     if spec.startswith("hub:"):

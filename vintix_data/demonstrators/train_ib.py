@@ -20,6 +20,7 @@ import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import numpy as np
@@ -27,6 +28,9 @@ import numpy as np
 from vintix_data.demonstrators.resumable import rng_state, set_rng_state
 from vintix_data.errors import UsageError
 from vintix_data.registry import TaskSpec
+
+if TYPE_CHECKING:
+    from vintix_data.domains.base import ConfiguredTask
 
 
 class DeltaReward(gym.Wrapper):
@@ -52,7 +56,7 @@ class PPOConfig:
     obs_scale: float = 0.01
 
 
-def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = True, checkpoint: Path | None = None,
+def train_ppo(task: TaskSpec | ConfiguredTask, out: Path, config: PPOConfig, progress: bool = True, checkpoint: Path | None = None,
               checkpoint_every: int = 100_000) -> dict:
     """Train PPO for ``task`` and save an SB3 zip to ``out`` (atomically). Returns a summary.
 

@@ -21,6 +21,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from vintix_data.demonstrators.recipes import ALGOS, recipe
 from vintix_data.demonstrators.resumable import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from vintix_data.errors import UserError
 from vintix_data.registry import TaskSpec
+
+if TYPE_CHECKING:
+    from vintix_data.domains.base import ConfiguredTask
 
 CURVE_FIELDS = ("steps", "wall_s", "episodes", "train_return_last10", "eval_return_mean", "eval_return_std", "eval_episodes")
 
@@ -120,7 +124,7 @@ def _save_zip(model, path: Path) -> None:
     tmp.replace(path)
 
 
-def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool = True,
+def train_sb3(task: TaskSpec | ConfiguredTask, out: Path, config: SB3TrainConfig, progress: bool = True,
               checkpoint: Path | None = None) -> dict:
     """Train ``config.algo`` with its recipe on ``task`` (any collectable Box-action task) and save an SB3 zip
     atomically. With ``checkpoint`` (a file path), resumable: see the module docstring; the file is removed once
@@ -168,9 +172,10 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
     class Checkpoint(BaseCallback):
         """At a rollout's start (right after an update) every `checkpoint_every` steps: state, snapshot, curve row."""
 
-        def __init__(self):
+        def __init__(self, path: Path):
             super().__init__()
-            self.last = None
+            self.path = path
+            self.last: int | None = None
 
         def _on_rollout_start(self) -> None:
             steps = self.model.num_timesteps
@@ -181,7 +186,7 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
                 return
             self.last = steps
             curve.append(_curve_row(task, self.model, steps, wall(), config.eval_episodes, config.seed))
-            save_checkpoint(Path(checkpoint), self.model, task, {"identity": identity, "steps": steps, "wall_s": wall(),
+            save_checkpoint(self.path, self.model, task, {"identity": identity, "steps": steps, "wall_s": wall(),
                                                                  "model": self.model, "curve": curve, "rng": rng_state()})
             _save_zip(self.model, out.with_name(f"{out.stem}-{steps}.zip"))
             _write_curve(curve_path, curve)
@@ -190,7 +195,7 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
             return True
 
     model.learn(total_timesteps=timesteps - model.num_timesteps, reset_num_timesteps=saved is None,
-                callback=Checkpoint() if checkpoint is not None else None, progress_bar=progress)
+                callback=Checkpoint(Path(checkpoint)) if checkpoint is not None else None, progress_bar=progress)
     elapsed = time.perf_counter() - t0
     _save_zip(model, out)
     if checkpoint is not None:

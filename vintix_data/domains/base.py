@@ -68,7 +68,7 @@ def demonstrator_cache() -> Path:
     return Path(root) / "demonstrators"
 
 
-def install_default_demonstrator(task: TaskSpec, checkpoint: Path) -> Path:
+def install_default_demonstrator(task: TaskSpec | ConfiguredTask, checkpoint: Path) -> Path:
     """Copy a trained checkpoint to the cache (atomically), so `collect TASK --out DIR` needs no --demonstrator."""
     dst = demonstrator_cache() / f"{task.id}.zip"
     dst.parent.mkdir(parents=True, exist_ok=True)

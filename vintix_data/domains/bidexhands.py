@@ -10,6 +10,7 @@ and pointing to ``vintix-data import-h5`` for the published Vintix data of these
 from __future__ import annotations
 
 import importlib.util
+from typing import NoReturn
 
 import gymnasium as gym
 
@@ -55,5 +56,5 @@ class BiDexHandsAdapter(DomainAdapter):
     def default_demonstrator(self, task: TaskSpec) -> str | None:
         self._refuse(task)
 
-    def _refuse(self, task: TaskSpec):
+    def _refuse(self, task: TaskSpec) -> NoReturn:
         raise DomainUnavailableError(f"{task.id}: {bidexhands_missing(task.id)}")

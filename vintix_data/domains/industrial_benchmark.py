@@ -52,7 +52,8 @@ class SeededSetpoint(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         n = len(self.setpoints)
         self.variation = variation_index(seed, n) if seed is not None else int(self._rng.integers(n))
-        self.unwrapped.setpoint = float(self.setpoints[self.variation])
+        ib: Any = self.unwrapped  # our IndustrialBenchmarkEnv; gymnasium types `unwrapped` as a plain Env
+        ib.setpoint = float(self.setpoints[self.variation])
         obs, info = self.env.reset(seed=seed, options=options)
         info["variation"] = self.variation
         return obs, info

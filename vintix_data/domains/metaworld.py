@@ -122,12 +122,13 @@ class SeededVariation(gym.Wrapper):
         self._rng = np.random.default_rng(0)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        sawyer: Any = self.unwrapped  # a Meta-World SawyerXYZEnv; gymnasium types `unwrapped` as a plain Env
         if seed is not None:
             self.variation = variation_index(seed, len(self.tasks))
-            self.unwrapped.seed(int(seed) % 2**32)  # the env's own RNG (MT1 ignores reset(seed=))
+            sawyer.seed(int(seed) % 2**32)  # the env's own RNG (MT1 ignores reset(seed=))
         else:  # an unseeded reset still works, e.g. an idle sub-env of the collector
             self.variation = int(self._rng.integers(len(self.tasks)))
-        self.unwrapped.set_task(self.tasks[self.variation])
+        sawyer.set_task(self.tasks[self.variation])
         obs, info = self.env.reset(options=options)
         info["variation"] = self.variation
         return obs, info
@@ -166,7 +167,7 @@ class ScriptedDemonstrator:
         from metaworld.policies import ENV_POLICY_MAP
 
         cls = ENV_POLICY_MAP[self.env_name]
-        self.policy = cls()
+        self.policy = cls()  # type: ignore[abstract]  # the map holds concrete policies, typed as their abstract base
         self.name = f"metaworld.policies.{cls.__name__}"
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:

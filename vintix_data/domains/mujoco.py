@@ -76,7 +76,8 @@ class ApplyPhysics(gym.Wrapper):
 
     def __init__(self, env: gym.Env, viscosity: float | None = None, gravity: float | None = None):
         super().__init__(env)
-        opt = env.unwrapped.model.opt
+        sim: Any = env.unwrapped  # a gymnasium MujocoEnv (typed a plain Env): model, data, mujoco_renderer
+        opt = sim.model.opt
         if viscosity is not None:
             opt.viscosity = float(viscosity)
         if gravity is not None:
@@ -161,15 +162,17 @@ class MujocoAdapter(DomainAdapter):
         reads ``xipos`` left by the previous step) and the reset generator. Pickling the env instead would rebuild
         it from its constructor arguments (gymnasium's EzPickle), losing both, and the physics options applied by
         ``ApplyPhysics`` after construction."""
-        return {"data": env.data, "np_random": env._np_random, "np_random_seed": getattr(env, "_np_random_seed", None)}
+        sim: Any = env  # a gymnasium MujocoEnv (unwrapped; typed a plain Env)
+        return {"data": sim.data, "np_random": sim._np_random, "np_random_seed": getattr(sim, "_np_random_seed", None)}
 
     def restore_env_state(self, env: gym.Env, state: Any) -> None:
-        env.data = state["data"]  # bound to its own copy of the model; steps use env.model, whose options are applied
-        renderer = getattr(env, "mujoco_renderer", None)
+        sim: Any = env  # a gymnasium MujocoEnv (unwrapped; typed a plain Env)
+        sim.data = state["data"]  # bound to its own copy of the model; steps use env.model, whose options are applied
+        renderer = getattr(sim, "mujoco_renderer", None)
         if renderer is not None:
-            renderer.data = env.data
-        env._np_random = state["np_random"]
-        env._np_random_seed = state["np_random_seed"]
+            renderer.data = sim.data
+        sim._np_random = state["np_random"]
+        sim._np_random_seed = state["np_random_seed"]
 
     def paper_comparable(self, task: TaskSpec) -> bool:
         """The paper's table is for its own env versions (v4, Pusher v5) without variations."""

@@ -47,8 +47,17 @@ def mujoco_scene_renderer(env, width: int, height: int):
                                      f"{type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}); "
                                      f"{INSTALL_HINT}") from None
 
-    def frame() -> np.ndarray:
-        return np.ascontiguousarray(renderer.render("rgb_array"))
+    return _SceneFrames(renderer)
 
-    frame.close = renderer.close
-    return frame
+
+class _SceneFrames:
+    """Called: the current scene as an (height, width, 3) uint8 array; ``close()`` frees the renderer's GL context."""
+
+    def __init__(self, renderer) -> None:
+        self._renderer = renderer
+
+    def __call__(self) -> np.ndarray:
+        return np.ascontiguousarray(self._renderer.render("rgb_array"))
+
+    def close(self) -> None:
+        self._renderer.close()

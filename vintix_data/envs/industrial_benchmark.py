@@ -133,7 +133,7 @@ class IndustrialBenchmarkEnv(gym.Env):
             high=np.array([100, 100, 100, 100, np.inf, np.inf], np.float32),
             dtype=np.float32,
         )
-        self._noise = None
+        self._noise: _LegacyNoise | _GeneratorNoise | None = None  # set by reset()
 
     # -- dynamics -----------------------------------------------------------------------------
     def _init_state(self) -> None:
@@ -168,6 +168,7 @@ class IndustrialBenchmarkEnv(gym.Env):
         ve, ge = _effective_action(v, g, p)
         self.ve, self.ge = ve, ge
         noise = self._noise
+        assert noise is not None, "step() raises ResetNeeded before the first reset()"
         e_g, e_v, u_g, u_v = noise.step_noise()
         b_g = noise.binomial(_clip(ge, 0.001, 0.999))
         b_v = noise.binomial(_clip(ve, 0.001, 0.999))

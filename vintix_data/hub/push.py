@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
 from vintix_data.hub.client import (REPO_TYPE, HubError, api as make_api, check_ref, check_repo_id, describe, endpoint,
@@ -50,7 +50,7 @@ def card_problems(folder: Path) -> list[str]:
         return [f"README.md: unreadable card metadata ({one_line(e)})"]
     configs = card.data.to_dict().get("configs") or []
     paths = [f.get("path") if isinstance(f, dict) else f for c in configs if isinstance(c, dict)
-             for f in (c.get("data_files") if isinstance(c.get("data_files"), list) else [c.get("data_files")])]
+             for f in _as_list(c.get("data_files"))]
     if not any(isinstance(p, str) and p.startswith(DATA_DIR + "/") for p in paths):
         return [f"README.md: the card's YAML has no `configs` entry pointing at {DATA_DIR}/ (load_dataset would read meta/ too)"]
     return []
@@ -229,7 +229,12 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, tag: str | 
                       tag_created=tag_created, diff=diff, private=repo_private)
 
 
-def _human(n: int) -> str:
+def _as_list(x: Any) -> list:
+    """A card's ``data_files``: a list as it is, a single entry (or none) as a list of one."""
+    return x if isinstance(x, list) else [x]
+
+
+def _human(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

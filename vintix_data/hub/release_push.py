@@ -200,7 +200,9 @@ def publish_index(api, result: ReleasePushResult, release: Release, entries: lis
     repo_id, tag = result.index_repo, result.tag
     with hub_errors(repo_id, "main", prefix=f"push of the index {repo_id} failed: "):
         api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
-        branches, tags = _refs(api, repo_id)
+        refs = _refs(api, repo_id)
+        assert refs is not None, f"{repo_id} was created just above"
+        branches, tags = refs
         head = branches["main"]
         previous: list[IndexEntry] = []
         if any(f.path == INDEX_FILE for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=head, recursive=True)):

@@ -55,8 +55,8 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
     try:
         manifest = json.loads((folder / META_DIR / "manifest.json").read_text())
         entries = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        report.errors.append(f"{META_DIR}/manifest.json: missing or unreadable on the Hub ({type(e).__name__})")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        report.errors.append(f"{META_DIR}/manifest.json: missing or unreadable on the Hub ({type(err).__name__})")
         entries = []
     for e in entries:
         name = e.get("name", "?")

@@ -70,8 +70,9 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
     staging.mkdir(parents=True)
     meta_name = f"{out.name}.json"
     columns = ["history", "t", "step", "observation", "action", "demonstrator_action", "reward"]
-    state = {"h": None, "file": None, "buf": [], "buffered": 0, "written": 0, "demo": None, "groups": 0}
-    summary = {"files": [], "rows": 0}
+    # the open history's file and its buffered rows; heterogeneous values, read and set by the closures below
+    state: dict[str, Any] = {"h": None, "file": None, "buf": [], "buffered": 0, "written": 0, "demo": None, "groups": 0}
+    summary: dict[str, Any] = {"files": [], "rows": 0}
 
     def write_chunk(arrays: dict[str, np.ndarray]) -> None:
         n = len(arrays["reward"])

@@ -15,6 +15,7 @@ from vintix_data.format import (
     ReferenceScores,
     RunningStats,
     file_sha256,
+    flat_dim,
     row_schema,
     rows_per_shard,
     space_dict,
@@ -60,7 +61,7 @@ def _spaces(spec: TaskSpec, obs_dim: int, act_dim: int, meta_path: Path) -> tupl
         unknown = lambda d: {"type": "Box", "shape": [d], "dtype": "float32", "low": [-math.inf] * d,  # noqa: E731
                              "high": [math.inf] * d}
         return unknown(obs_dim), unknown(act_dim), "unknown: the environment cannot be built here; bounds left open"
-    o, a = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
+    o, a = flat_dim(obs_space), flat_dim(act_space)
     if (o, a) != (obs_dim, act_dim):
         raise LegacyH5Error(f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s "
                             f"environment {o}/{a}")
@@ -86,6 +87,7 @@ def _episode_limit(spec: TaskSpec, scan: SourceScan, steps: int, override: int |
     else:
         limit, source = spec.episode_limit, "registry"
     if limit and longest > limit:
+        assert where is not None  # longest > 0: some file has an episode
         raise LegacyH5Error(f"{where.path}: an episode of {longest} steps is longer than the episode limit {limit} of "
                             f"{spec.id} ({source}); wrong --task, or pass --episode-limit")
     return limit, source
@@ -130,7 +132,7 @@ class _Writer:
                 # episode returns: each summed at once over the whole episode, as the collector does
                 cuts = np.flatnonzero(end) + 1
                 lo = 0
-                for hi in cuts:
+                for hi in cuts.tolist():
                     open_rewards.append(rew[lo:hi])
                     r = np.concatenate(open_rewards) if len(open_rewards) > 1 else open_rewards[0]
                     e = int(episode[hi - 1])
@@ -183,8 +185,9 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
                   if p.is_file() and (p.name.endswith(".h5") or p == meta_path)}
         check_hashes(expected, hashes, Path(sha256_list))
     scan = scan or scan_source(src, chunk_check=chunk_check, hash_files=hashes is None)
-    for sf in scan.files if hashes else []:
-        sf.sha256 = hashes[sf.name]
+    if hashes:
+        for sf in scan.files:
+            sf.sha256 = hashes[sf.name]
     from vintix_data.collect.finalize import provenance, write_episodes_and_stats, write_info_manifest_plot_card
     from vintix_data.validate import ValidationConfig, validate
 

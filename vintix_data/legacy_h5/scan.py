@@ -120,7 +120,7 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
         expected, prev = 0, None
         for c in chunks:
             if c.first < expected:
-                raise _error(path, c.name, f"rows {c.first}..{c.last} overlap group '{prev.name}'")
+                raise _error(path, c.name, f"rows {c.first}..{c.last} overlap group '{prev.name if prev is not None else ''}'")
             if c.first > expected:
                 where = f"after group '{prev.name}'" if prev else "at the start of the file"
                 raise _error(path, c.name, f"rows {expected}..{c.first - 1} are missing {where}")
@@ -143,7 +143,7 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
             g_key = demos[0] if demos else None
             g_demo = g_key is not None
             shapes = {"proprio_observation": (c.rows, obs_dim), "action": (c.rows, act_dim), "step_num": (c.rows,)}
-            if g_demo:
+            if g_key is not None:
                 shapes[g_key] = (c.rows, act_dim)
             for k, shape in shapes.items():
                 d = g[k]
@@ -157,7 +157,7 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
             rew = g["reward"]
             if rew.shape not in ((c.rows,), (c.rows, 1)):
                 raise _error(path, c.name, f"'reward' has shape {rew.shape}, expected ({c.rows},)")
-            for k in ("proprio_observation", "action", "reward") + ((g_key,) if g_demo else ()):
+            for k in ("proprio_observation", "action", "reward") + ((g_key,) if g_key is not None else ()):
                 if g[k].dtype.kind != "f":
                     raise _error(path, c.name, f"'{k}' has dtype {g[k].dtype}, expected float32")
             if g["step_num"].dtype.kind not in "iu":
@@ -183,7 +183,7 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
             prev_step = step[-1]
             steps.append(np.flatnonzero(step == 0) + c.first)
             if check_values:
-                for k in ("proprio_observation", "action", "reward") + ((g_key,) if g_demo else ()):
+                for k in ("proprio_observation", "action", "reward") + ((g_key,) if g_key is not None else ()):
                     x = g[k][()]
                     finite = np.isfinite(x).reshape(len(x), -1).all(1)
                     if not finite.all():

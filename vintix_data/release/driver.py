@@ -55,7 +55,8 @@ class Driver:
     def __init__(self, cfg: ReleaseConfig, specs: list[TaskSpec], state: ReleaseState, executor, progress=None,
                  locks: contextlib.ExitStack | None = None):
         self.cfg, self.specs, self.state, self.ex, self.progress = cfg, specs, state, executor, progress
-        self.locks, self.locked = locks, set()
+        self.locks = locks
+        self.locked: set[str] = set()
         self.root = state.root
         self.order = {t.id: i for i, t in enumerate(specs)}
         self.running: dict[str, float] = {}  # unit key -> when it was submitted (the progress view's ETA)
@@ -84,6 +85,7 @@ class Driver:
         task = resolve(spec)
         route, default = task.demonstrator_route()
         if route == "catalogue":
+            assert default is not None  # the catalogue route names its spec
             why = self._pin_catalogue(spec.id, default)
             if why is None:
                 return
@@ -129,7 +131,7 @@ class Driver:
         return None
 
     def ready(self) -> list[tuple[str, object, tuple]]:
-        units = []
+        units: list[tuple[str, object, tuple]] = []
         for spec in self.specs:
             t = self.state.task(spec.id)
             if t["stage"] == "demonstrator":

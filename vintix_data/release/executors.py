@@ -11,6 +11,7 @@ would raise again: its error is one line naming its exception, on both executors
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue as queue_mod
 import re
@@ -236,10 +237,10 @@ class RayExecutor:
             with stderr_captured():  # Ray's C++ core logs each connection retry on fd 2: the user gets our one line
                 if address in (None, "", "local"):
                     ray.init(num_cpus=capacity, include_dashboard=False, log_to_driver=False, runtime_env=env,
-                             logging_level="WARNING", ignore_reinit_error=True)
+                             logging_level=logging.WARNING, ignore_reinit_error=True)
                 else:
                     ray.init(address=address, log_to_driver=False, runtime_env=env, ignore_reinit_error=True,
-                             logging_level="WARNING")
+                             logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError) as e:
             raise ReleaseError(f"Ray did not start ({str(e).splitlines()[0]})") from None
         cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -54,7 +54,7 @@ class ReleaseProgress:
             return
         self.run_steps += self.pending
         rate = self.run_steps / max(now - self.t0, 1e-9)
-        kinds = {}
+        kinds: dict[str, int] = {}
         for key in running:
             kind = key.split("/")[1]
             kind = "history" if kind[0] == "h" and kind[1:].isdigit() else kind
@@ -65,7 +65,7 @@ class ReleaseProgress:
         left = ""
         if done:
             mean = sum(done) / len(done)
-            had = {}
+            had: dict[str, float] = {}
             for key, start in running.items():
                 tid = key.split("/")[0]
                 had[tid] = had.get(tid, 0.0) + max(now - start, 0.0)

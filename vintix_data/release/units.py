@@ -101,7 +101,9 @@ def train_unit(root: str, task: str, cfg: ReleaseConfig, progress=None) -> dict:
     else:
         from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, train_sb3
 
-        algo = public_expert(task).train_algo
+        expert = public_expert(task)
+        assert expert is not None  # trainable(): the catalogue names the task's expert and its recipe
+        algo = expert.train_algo
         result = train_sb3(spec, out, SB3TrainConfig(algo=algo, timesteps=cfg.train_timesteps, seed=cfg.seed),
                            progress=False, checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.ckpt")
         how = f"{algo.upper()} ({result['recipe']}), {result['timesteps']:,} steps"
@@ -132,6 +134,7 @@ def gate_unit(root: str, run: TaskRun, cfg: ReleaseConfig, progress=None) -> dic
         tried.append({"episode_limit": task.episode_limit, "passed": result.passed, "verdict": result.verdict()})
         if result.passed:
             break
+    assert result is not None  # the loop above runs at least once
     passed = result.passed or cfg.force
     chosen = limit if result.passed else None
     if passed:

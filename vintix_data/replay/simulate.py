@@ -276,7 +276,8 @@ def replay(folder: str | Path, history: int | None = None, episodes: list[int] |
                                                    "only collected datasets can be re-simulated")
         return report
     task = task_of(info)
-    report.tolerance = tuple(float(x) for x in task.adapter.replay_tolerance)
+    rtol, atol = task.adapter.replay_tolerance
+    report.tolerance = (float(rtol), float(atol))
     hidden = HiddenObservation.from_dict(info.hidden_observation)
     picked = select(cols, history, episodes, sample)
     reader = RowReader(folder)

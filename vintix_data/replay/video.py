@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,9 +105,9 @@ class VideoRecorder:
         self.path = check_video_path(path)
         self.every, self.fps, self.width, self.height = every, fps, width, height
         self.tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
-        self.writer = None  # MP4: imageio-ffmpeg
+        self.writer: Any = None  # MP4: an imageio-ffmpeg writer, opened at the first frame
         self.gif: list = []  # GIF: paletted frames, saved by Pillow at close
-        self.palette = None
+        self.palette: Any = None  # GIF: the first frame's PIL palette image (Pillow is imported lazily)
         self.frames = 0
         self.render_seconds = 0.0  # rendering, labelling and encoding frames (not the env steps)
         self._sources: dict[int, object] = {}
@@ -116,7 +117,9 @@ class VideoRecorder:
         if key not in self._sources:
             scene = task.adapter.scene_renderer(task.spec, env, self.width, self.height)
             if scene is None:
-                names = task.observation_names() or [f"obs[{i}]" for i in range(int(np.prod(env.observation_space.shape)))]
+                from vintix_data.format import flat_dim
+
+                names = task.observation_names() or [f"obs[{i}]" for i in range(flat_dim(env.observation_space))]
                 scene = ObservationPlot(names, task.adapter.episode_limit(task.spec), self.width, self.height)
             self._sources[key] = scene
         return self._sources[key]

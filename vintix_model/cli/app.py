@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
@@ -122,7 +122,7 @@ def describe(preset: str = typer.Option("paper", help="tiny or paper."),
         model = Vintix(model_cfg, groups)
     parts = model.parameter_breakdown()
     block = sum(p.numel() for p in model.backbone.blocks[0].parameters()) if model_cfg.n_layer else 0
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, g in groups.items():
         rows.append({"group": name, "tasks": sum(t.group == name for t in dims), "obs_dim": g.obs_dim, "act_dim": g.act_dim,
                      "encoder": parts[f"encoder:{name}"], "head": parts[f"head:{name}"]})

@@ -212,8 +212,8 @@ def check_shards(t: TaskData, mark: Path, verified: bool) -> None:
     try:
         entries = {e["name"]: e for e in json.loads((t.folder / "meta" / "manifest.json").read_text())["files"]
                    if e["name"].startswith("data/")}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DataError(f"{where}: meta/manifest.json unreadable ({type(e).__name__})") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{where}: meta/manifest.json unreadable ({type(err).__name__})") from None
     names = {f"data/{p.name}" for p in shards}
     if names != set(entries):
         raise DataError(f"{where}: the shards under data/ ({len(names)}) are not those its manifest lists ({len(entries)}); "

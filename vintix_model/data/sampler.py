@@ -18,13 +18,17 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from vintix_model.data.arrays import DataError, TaskData
+
+if TYPE_CHECKING:
+    from vintix_model.data.relabel import WindowRelabel
 from vintix_model.model.vintix import GroupBatch, obs_normalizer
 
 
@@ -48,11 +52,16 @@ def task_windows(history: np.ndarray, episode: np.ndarray, context: int, stride:
     return TaskWindows(kept, np.concatenate(starts) if starts else np.zeros(0, np.int64))
 
 
+def _arrays_dir(t: TaskData) -> Path:
+    assert t.arrays is not None, "a prepared task holds its arrays folder (TaskData.arrays)"
+    return t.arrays
+
+
 def index_tasks(tasks: list[TaskData], context: int, stride: int) -> list[TaskWindows]:
     out = []
     for t in tasks:
-        hist = np.load(t.arrays / "history.npy", mmap_mode="r")
-        ep = np.load(t.arrays / "episode.npy", mmap_mode="r")
+        hist = np.load(_arrays_dir(t) / "history.npy", mmap_mode="r")
+        ep = np.load(_arrays_dir(t) / "episode.npy", mmap_mode="r")
         w = task_windows(np.asarray(hist), np.asarray(ep), context, stride, t.episode_sparsity)
         if len(w.starts) == 0:
             h = np.asarray(hist)[w.kept]
@@ -150,13 +159,14 @@ class WindowDataset(Dataset):
                  target: str = "action", obs_norm: str = "vintix"):
         self.tasks, self.windows, self.order, self.context, self.target = tasks, windows, order, context, target
         self.norm = [obs_normalizer(t.obs_mean, t.obs_std, obs_norm) for t in tasks]
-        self._pid, self._maps = None, None
-        self.relabel = None  # vintix_model.relabel.WindowRelabel: a fresh task per window (train.relabel)
+        self._pid: int | None = None  # the process whose memory maps _maps holds (a DataLoader worker opens its own)
+        self._maps: list[dict[str, np.ndarray]] = []
+        self.relabel: WindowRelabel | None = None  # a fresh task per window (train.relabel)
 
     def _arrays(self) -> list[dict[str, np.ndarray]]:
         if self._pid != os.getpid():
             names = ["observation", "action", "reward", "step"] + (["demonstrator_action"] if self.target != "action" else [])
-            self._maps = [{k: np.load(t.arrays / f"{k}.npy", mmap_mode="r") for k in names} for t in self.tasks]
+            self._maps = [{k: np.load(_arrays_dir(t) / f"{k}.npy", mmap_mode="r") for k in names} for t in self.tasks]
             self._pid = os.getpid()
         return self._maps
 
@@ -169,6 +179,8 @@ class WindowDataset(Dataset):
         w, arr = self.windows[k], self._arrays()[k]
         s = int(w.starts[local])
         rows = w.kept[s:s + self.context + 1]
+        cur: slice | np.ndarray
+        prev: slice | np.ndarray
         if rows[-1] - rows[0] == self.context:  # contiguous: slices are cheaper than fancy indexing
             cur, prev = slice(rows[0] + 1, rows[-1] + 1), slice(rows[0], rows[-1])
         else:

@@ -23,13 +23,17 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from vintix_model.inference.agent import ICRLAgent, TaskContext
 from vintix_model.evaluate.config import EvalConfig, EvalError
 from vintix_model.evaluate.video import ShotRecorder, check_video, render_shots
+
+if TYPE_CHECKING:
+    from vintix_data.domains import ConfiguredTask
+    from vintix_data.registry import TaskSpec
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
@@ -140,6 +144,7 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
 
     notes: list[str] = []
     key = cfg.task if cfg.task in model.tasks else None
+    spec: TaskSpec | ConfiguredTask  # the registry's task, then configured for this run
     spec = get_task(cfg.task)  # UnknownTaskError (with suggestions) for a task the registry lacks
     if key is None and spec.id in model.tasks:
         key = spec.id
@@ -147,9 +152,11 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     pre = configure_task(spec) if key is None else spec  # dims and group of a held-out task, before any option
     if key is None:
         env0 = make_env(pre)
-        d0 = (int(np.prod(env0.observation_space.shape)), int(np.prod(env0.action_space.shape)))
+        from vintix_data.format import flat_dim
+
+        d0 = (flat_dim(env0.observation_space), flat_dim(env0.action_space))
         env0.close()
-        group0 = group_name(spec.domain, d0[0], d0[1], spec.id)
+        group0: str | None = group_name(spec.domain, d0[0], d0[1], spec.id)
     else:
         group0 = meta.get("group")
     inherited = _training_options(model, key, group0, adapter_for(spec).variation_options)
@@ -165,8 +172,10 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     except ValueError as e:
         raise EvalError(str(e).replace("--env-option", "--variation")) from None
     env = make_env(spec)
-    obs_dim, act_dim = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
-    space = env.action_space
+    from vintix_data.format import flat_dim
+
+    obs_dim, act_dim = flat_dim(env.observation_space), flat_dim(env.action_space)
+    space: Any = env.action_space  # a Box: its bounds clip the agent's actions (gymnasium types it a plain Space)
     env.close()
     if key is not None:
         ctx = TaskContext.from_metadata(model, key, space)
@@ -253,7 +262,7 @@ def rollout(model, task: ResolvedTask, cfg: EvalConfig,
             return _rollout(model, task, cfg, on_episode, clear_context=True, rows=None)
         except _Desynchronized:
             runs = [_rollout(model, task, cfg, on_episode, clear_context=True, rows=[s]) for s in range(cfg.seeds)]
-            merged = {k: [r[k][0] for r in runs] for k in ("returns", "lengths", "variations")}
+            merged: dict[str, Any] = {k: [r[k][0] for r in runs] for k in ("returns", "lengths", "variations")}
             merged["successes"] = [r["successes"][0] for r in runs] if runs[0]["successes"] is not None else None
             for k in ("env_steps", "prompt_steps", "wall_s", "prompt_s"):
                 merged[k] = sum(r[k] for r in runs)

@@ -39,7 +39,7 @@ class ShotRecorder:
                                   "actions": np.asarray(self.actions.pop(k)), "return": ret})
 
 
-def check_video(spec, path: Path) -> None:
+def check_video(spec, path: str | Path) -> None:
     """Refuse up front what would fail at the end (no imageio, no GL backend), before a step is played."""
     from vintix_data.domains import make_env, resolve
     from vintix_data.replay.video import check_renderer, check_video_path
@@ -52,7 +52,7 @@ def check_video(spec, path: Path) -> None:
         env.close()
 
 
-def render_shots(spec, recorded: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+def render_shots(spec, recorded: list[dict[str, Any]], path: str | Path) -> dict[str, Any]:
     """The GIF of the recorded shots; what ``results.json`` says about it."""
     from vintix_data.domains import make_env, resolve
     from vintix_data.replay.video import VideoRecorder

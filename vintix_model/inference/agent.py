@@ -148,8 +148,10 @@ class ICRLAgent:
 
     def _tokens(self, obs, prev_action, prev_reward, first) -> torch.Tensor:
         """``(batch, n, d)`` tokens; inputs ``(batch, n, ...)`` tensors, observations raw."""
+        ctx = self.ctx
+        assert ctx is not None, "reset(task) sets the task before any step"
         obs = (obs - self.mean) / self.scale
-        x = self.model.embed(self.ctx.group, obs, prev_action, prev_reward * self.ctx.reward_scale, first)
+        x = self.model.embed(ctx.group, obs, prev_action, prev_reward * ctx.reward_scale, first)
         return x.to(self.dtype)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,7 +174,7 @@ class ICRLAgent:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast)
 
     def _clip(self, a: torch.Tensor) -> torch.Tensor:
-        if self.low is None:
+        if self.low is None or self.high is None:  # (set together)
             return a
         return torch.maximum(torch.minimum(a, self.high), self.low)
 

@@ -172,7 +172,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 def apply_overrides(model: ModelConfig, train: TrainConfig, overrides: dict[str, dict[str, Any]]) -> None:
     """Set fields from ``{"model": {...}, "train": {...}}`` in place, with type checks."""
     for section, values in overrides.items():
-        target = {"model": model, "train": train}.get(section)
+        sections: dict[str, ModelConfig | TrainConfig] = {"model": model, "train": train}
+        target = sections.get(section)
         if target is None:
             raise ConfigError(f"unknown config section {section!r}; use model.FIELD or train.FIELD")
         if not isinstance(values, dict):

@@ -16,6 +16,8 @@ Keys and values are laid out ``(batch, time, heads, head_dim)`` (flash-attn's la
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,16 @@ except Exception:  # noqa: BLE001 -- ImportError, or a broken CUDA build
     flash_attn_func = None
 
 KV = tuple[torch.Tensor, torch.Tensor]
+
+
+class PastCache(Protocol):
+    """A layer's cache that appends the new keys/values itself and attends (vintix_model.inference.kv_cache.LayerCache)."""
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, backend: str = "auto",
+               bias_cache: dict | None = None) -> torch.Tensor: ...
+
+
+Past = KV | PastCache  # what a layer is given of the tokens before: their keys and values, or a cache that holds them
 
 
 def alibi_slopes(n_head: int) -> list[float]:
@@ -84,6 +96,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.T
 
 
 class SelfAttention(nn.Module):
+    slopes: torch.Tensor  # a non-persistent buffer (rebuilt by Backbone.reset_buffers)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.d_model
@@ -96,12 +110,12 @@ class SelfAttention(nn.Module):
         self.register_buffer("slopes", torch.tensor(alibi_slopes(cfg.n_head)), persistent=False)
         self.backend = "auto"
 
-    def forward(self, x: torch.Tensor, past: KV | None = None, use_cache: bool = False,
+    def forward(self, x: torch.Tensor, past: Past | None = None, use_cache: bool = False,
                 bias_cache: dict | None = None) -> tuple[torch.Tensor, KV | None]:
         B, T, d = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).unbind(2)
         q, k = self.q_norm(q).to(v.dtype), self.k_norm(k).to(v.dtype)  # LayerNorm runs in fp32 under autocast
-        if past is not None and hasattr(past, "attend"):  # a vintix_model.inference.kv_cache.LayerCache: append in place
+        if past is not None and not isinstance(past, tuple):  # a kv_cache.LayerCache (a PastCache): append in place
             y = past.attend(q, k, v, self.slopes, self.backend, bias_cache)
             return self.proj(y.reshape(B, T, d)), None
         if past is not None:
@@ -151,19 +165,21 @@ class Backbone(nn.Module):
 
     def reset_buffers(self, device: str | torch.device = "cpu") -> None:
         """Recompute the (non-persistent) ALiBi slopes, e.g. after building on the meta device and loading weights."""
-        for block in self.blocks:
-            block.attn.slopes = torch.tensor(alibi_slopes(self.cfg.n_head), device=device)
+        for m in self.modules():  # each block's attention
+            if isinstance(m, SelfAttention):
+                m.slopes = torch.tensor(alibi_slopes(self.cfg.n_head), device=device)
 
     def set_attention_backend(self, backend: str) -> None:
-        for block in self.blocks:
-            block.attn.backend = backend
+        for m in self.modules():  # each block's attention
+            if isinstance(m, SelfAttention):
+                m.backend = backend
 
-    def forward(self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False
+    def forward(self, x: torch.Tensor, past: Sequence[Past] | None = None, use_cache: bool = False
                 ) -> tuple[torch.Tensor, list[KV] | None]:
         bias_cache: dict = {}  # one ALiBi mask per forward, shared by every layer
-        presents = [] if use_cache else None
+        presents: list[KV] | None = [] if use_cache else None
         for i, block in enumerate(self.blocks):
             x, present = block(x, past[i] if past is not None else None, use_cache, bias_cache)
-            if use_cache:
+            if presents is not None:  # (use_cache)
                 presents.append(present)
         return self.ln_f(x), presents

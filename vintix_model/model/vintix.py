@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from torch import nn
 from vintix_model.model import checkpoint
 from vintix_model.model.config import ModelConfig
 from vintix_model.model.groups import GroupSpec
-from vintix_model.model.layers import KV, Backbone
+from vintix_model.model.layers import Backbone, Past
 
 
 def obs_normalizer(mean, std, mode: str = "vintix") -> tuple[np.ndarray, np.ndarray]:
@@ -57,12 +58,16 @@ class GroupBatch:
     target: torch.Tensor | None = None
 
     def to(self, device, non_blocking: bool = False) -> "GroupBatch":
-        mv = lambda t: t.to(device, non_blocking=non_blocking) if t is not None else None  # noqa: E731
-        return GroupBatch(mv(self.obs), mv(self.prev_action), mv(self.prev_reward), mv(self.first), mv(self.target))
+        def mv(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=non_blocking)
+
+        target = mv(self.target) if self.target is not None else None
+        return GroupBatch(mv(self.obs), mv(self.prev_action), mv(self.prev_reward), mv(self.first), target)
 
     def pin_memory(self) -> "GroupBatch":  # called by DataLoader(pin_memory=True)
-        pin = lambda t: t.pin_memory() if t is not None else None  # noqa: E731
-        return GroupBatch(pin(self.obs), pin(self.prev_action), pin(self.prev_reward), pin(self.first), pin(self.target))
+        target = self.target.pin_memory() if self.target is not None else None
+        return GroupBatch(self.obs.pin_memory(), self.prev_action.pin_memory(), self.prev_reward.pin_memory(),
+                          self.first.pin_memory(), target)
 
     def __len__(self) -> int:
         return self.obs.shape[0]
@@ -125,7 +130,7 @@ class Vintix(nn.Module):
             prev_action = torch.zeros_like(prev_action)
         return self.encoders[group](obs, prev_action, prev_reward, first, self.pad_action, self.pad_reward)
 
-    def transform(self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False):
+    def transform(self, x: torch.Tensor, past: Sequence[Past] | None = None, use_cache: bool = False):
         """Backbone over tokens ``(B, T, d)``; with ``past`` the tokens follow the cached ones."""
         return self.backbone(x, past, use_cache)
 
@@ -168,9 +173,10 @@ class Vintix(nn.Module):
         total = sum(preds[name].sum() * 0.0 for name in preds if name not in batch)
         n = 0
         for name, b in batch.items():
+            assert b.target is not None, "a training batch carries its targets"
             total = total + (preds[name].float() - b.target.float()).pow(2).mean(dim=(1, 2)).sum()
             n += len(b)
-        return total / max(n, 1)
+        return cast(torch.Tensor, total / max(n, 1))  # a tensor: a training batch holds at least one group
 
     # -- bookkeeping ----------------------------------------------------------------------------------
     def parameter_breakdown(self) -> dict[str, int]:

@@ -94,7 +94,7 @@ def build(state: dict[str, torch.Tensor], config: dict, metadata: dict):
 
     cfg = original.model_config(config)
     tasks, group_map = original.map_tasks(metadata)
-    groups = {}
+    groups: dict[str, GroupSpec] = {}
     for t in tasks:
         groups.setdefault(t.group, GroupSpec(t.group, t.obs_dim, t.act_dim))
     metas = {t.spec.id: original.task_metadata(t, cfg.obs_norm) for t in tasks}

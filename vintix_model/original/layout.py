@@ -220,6 +220,7 @@ def task_metadata(t: MappedTask, obs_norm: str) -> dict[str, Any]:
         if not isinstance(v, list) or len(v) != t.obs_dim:
             raise CheckpointError(f"metadata.json: task {t.original!r} {key} has {len(v) if isinstance(v, list) else v!r} "
                                   f"values, its observation_shape says {t.obs_dim}")
+    assert isinstance(mean, list) and isinstance(std, list)  # checked just above
     try:
         mean, std, reward_scale = [float(x) for x in mean], [float(x) for x in std], float(info["reward_scale"])
     except (TypeError, ValueError):

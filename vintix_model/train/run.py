@@ -265,9 +265,10 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
         optimizer.load_state_dict(state["optimizer"])
         step, consumed = int(state["step"]), order.load_state_dict(state["sampler"])
         torch.set_rng_state(state["torch_rng"].cpu())
-    wrapped = model
+    wrapped: nn.Module = model
+    ddp_model: nn.parallel.DistributedDataParallel | None = None  # the same model, wrapped, with more than one rank
     if ddp.world > 1:
-        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        wrapped = ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     metrics_path = out / "metrics.jsonl"
     metrics: list[dict] = []
@@ -323,7 +324,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
                     batch = next(batches)
                     groups_batch = {g: b.to(dev, non_blocking=True) for g, b in batch["groups"].items()}
                     sync = ddp.world == 1 or micro == train_cfg.grad_accum - 1
-                    with (contextlib.nullcontext() if sync else wrapped.no_sync()):
+                    with (contextlib.nullcontext() if sync or ddp_model is None else ddp_model.no_sync()):
                         with autocast(dev, train_cfg.precision):
                             preds = wrapped(groups_batch)
                         loss = Vintix.loss(preds, groups_batch) / train_cfg.grad_accum
@@ -343,7 +344,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
                 if not math.isfinite(loss_value):
                     raise TrainError(f"loss is {loss_value} at step {step}; lower train.lr or set train.grad_clip")
                 dt = time.perf_counter() - t0
-                if ddp.main:
+                if ddp.main and mf is not None:  # (the main rank holds the metrics file open)
                     rec = {"step": step, "loss": loss_value, "lr": lr, "tokens": step * tokens_per_step,
                            "tokens_per_s": tokens_per_step / dt, "step_s": dt,
                            "elapsed_s": time.perf_counter() - t_start, "batch_crc": crcs}
