@@ -10,7 +10,9 @@ has already started those). A cycle through a package ``__init__``'s re-exports 
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import tomllib
 from pathlib import Path
 
@@ -18,7 +20,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("vintix_data", "vintix_model")
-MAX_LINES = 400
+# A module's size in logical lines (statements, as Python's tokenizer counts them), which `ruff format` cannot change:
+# it wraps a long call over several physical lines. 320 is the old rule (400 physical lines of the dense pre-formatter
+# style) carried over: the largest module then, vintix_data/validate.py, had 393 physical and 313 logical lines.
+MAX_LOGICAL_LINES = 320
+
+
+def _logical_lines(text: str) -> int:
+    return sum(t.type == tokenize.NEWLINE for t in tokenize.generate_tokens(io.StringIO(text).readline))
 
 
 def _modules() -> dict[str, Path]:
@@ -149,9 +158,15 @@ def test_the_root_import_check_sees_a_name_not_a_submodule(tmp_path):
     assert _root_imports("vintix_data.x.m", toy) == ["from vintix_data import __version__", "import vintix_data"]
 
 
-def test_no_module_over_400_lines():
-    over = {str(p.relative_to(ROOT)): n for p in MODULES.values() if (n := len(p.read_text().splitlines())) > MAX_LINES}
-    assert not over, f"modules over {MAX_LINES} lines: {over}"
+def test_no_module_over_320_logical_lines():
+    over = {str(p.relative_to(ROOT)): n for p in MODULES.values() if (n := _logical_lines(p.read_text())) > MAX_LOGICAL_LINES}
+    assert not over, f"modules over {MAX_LOGICAL_LINES} logical lines (statements): {over}"
+
+
+def test_the_size_measure_ignores_wrapping_and_counts_statements():
+    wrapped = "f(\n    a,\n    b,\n)\n"  # one statement over four physical lines, as the formatter writes a long call
+    assert _logical_lines(wrapped) == _logical_lines("f(a, b)\n") == 1
+    assert _logical_lines("x = 1\n" * (MAX_LOGICAL_LINES + 1)) == MAX_LOGICAL_LINES + 1
 
 
 def test_no_private_name_imported_across_modules():
