@@ -256,8 +256,9 @@ def _fmt_ci(v) -> str:
 
 
 def print_position_loss(name: str, r: dict) -> None:
-    print(f"{name}: per-position loss on {r['windows']} windows of {r['histories']} held-out histories "
-          f"(labels: {'relabelled to a fresh uniform goal per window' if r['relabel'] == 'uniform' else 'the data’s own goals'})")  # noqa: RUF001 -- a typographic apostrophe, meant
+    own = "the data’s own goals"  # noqa: RUF001 -- a typographic apostrophe, meant
+    labels = 'relabelled to a fresh uniform goal per window' if r['relabel'] == 'uniform' else own
+    print(f"{name}: per-position loss on {r['windows']} windows of {r['histories']} held-out histories (labels: {labels})")
     print(f"  {'positions':>10} {'loss':>8} {'95% CI':>16} {'- pos 0':>8} {'95% CI':>18} {'prior var (box)':>16} "
           f"{'prior var (' + ('box' if r['relabel'] == 'uniform' else '50 train goals') + ')':>26}")
     for k, b in enumerate(r["buckets"]):

@@ -58,8 +58,9 @@ def _spaces(spec: TaskSpec, obs_dim: int, act_dim: int, meta_path: Path) -> tupl
         if (spec.obs_dim, spec.act_dim) != (obs_dim, act_dim):
             raise LegacyH5Error(f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s "
                                 f"{spec.obs_dim}/{spec.act_dim}") from None
-        unknown = lambda d: {"type": "Box", "shape": [d], "dtype": "float32", "low": [-math.inf] * d,  # noqa: E731
-                             "high": [math.inf] * d}
+        def unknown(d: int) -> dict:
+            return {"type": "Box", "shape": [d], "dtype": "float32", "low": [-math.inf] * d, "high": [math.inf] * d}
+
         return unknown(obs_dim), unknown(act_dim), "unknown: the environment cannot be built here; bounds left open"
     o, a = flat_dim(obs_space), flat_dim(act_space)
     if (o, a) != (obs_dim, act_dim):
