@@ -11,16 +11,24 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-HOOKS = {h["id"]: h for r in yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"] for h in r["hooks"]}
-CI = [shlex.split(line) for line in (ROOT / ".ci" / "run").read_text().splitlines()
-      if line.strip() and not line.lstrip().startswith("#")]
+HOOKS = {
+    h["id"]: h for r in yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"] for h in r["hooks"]
+}
+CI = [
+    shlex.split(line)
+    for line in (ROOT / ".ci" / "run").read_text().splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
+]
 
 
 def test_pre_commit_runs_the_installed_tools_with_pyprojects_settings():
     repos = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
     assert [r["repo"] for r in repos] == ["local"]  # nothing fetched from GitHub
     assert {i: h["entry"] for i, h in HOOKS.items()} == {
-        "ruff-check": "ruff check --force-exclude", "ruff-format": "ruff format --force-exclude", "mypy": "mypy"}
+        "ruff-check": "ruff check --force-exclude",
+        "ruff-format": "ruff format --force-exclude",
+        "mypy": "mypy",
+    }
     assert all(h["language"] == "system" for h in HOOKS.values())
     assert HOOKS["mypy"]["pass_filenames"] is False  # mypy checks [tool.mypy] packages, not the staged files
 
@@ -28,8 +36,9 @@ def test_pre_commit_runs_the_installed_tools_with_pyprojects_settings():
 def test_ci_runs_the_checks_on_the_whole_tree_before_the_site_and_the_tests():
     checks = [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]]
     at = {tuple(c): CI.index(c) for c in checks}  # ValueError: a check missing, or given options of its own
-    first_other = min(i for i, cmd in enumerate(CI) if cmd[:1] in (["mkdocs"], ["python"])
-                      or cmd[-2:] == ["build", "--strict"])
+    first_other = min(
+        i for i, cmd in enumerate(CI) if cmd[:1] in (["mkdocs"], ["python"]) or cmd[-2:] == ["build", "--strict"]
+    )
     assert max(at.values()) < first_other, "the checks must fail CI before the site build and the tests"
 
 

@@ -17,9 +17,9 @@ every parameter gets a gradient each step and DDP needs no ``find_unused_paramet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -57,25 +57,36 @@ class GroupBatch:
     first: torch.Tensor
     target: torch.Tensor | None = None
 
-    def to(self, device, non_blocking: bool = False) -> "GroupBatch":
+    def to(self, device, non_blocking: bool = False) -> GroupBatch:
         def mv(t: torch.Tensor) -> torch.Tensor:
             return t.to(device, non_blocking=non_blocking)
 
         target = mv(self.target) if self.target is not None else None
         return GroupBatch(mv(self.obs), mv(self.prev_action), mv(self.prev_reward), mv(self.first), target)
 
-    def pin_memory(self) -> "GroupBatch":  # called by DataLoader(pin_memory=True)
+    def pin_memory(self) -> GroupBatch:  # called by DataLoader(pin_memory=True)
         target = self.target.pin_memory() if self.target is not None else None
-        return GroupBatch(self.obs.pin_memory(), self.prev_action.pin_memory(), self.prev_reward.pin_memory(),
-                          self.first.pin_memory(), target)
+        return GroupBatch(
+            self.obs.pin_memory(),
+            self.prev_action.pin_memory(),
+            self.prev_reward.pin_memory(),
+            self.first.pin_memory(),
+            target,
+        )
 
     def __len__(self) -> int:
         return self.obs.shape[0]
 
 
 def _mlp_encoder(d_in: int, d_out: int, cfg: ModelConfig) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_out), nn.LeakyReLU(cfg.leaky_slope), nn.LayerNorm(d_out, eps=cfg.norm_eps),
-                         nn.Linear(d_out, d_out), nn.LeakyReLU(cfg.leaky_slope), nn.LayerNorm(d_out, eps=cfg.norm_eps))
+    return nn.Sequential(
+        nn.Linear(d_in, d_out),
+        nn.LeakyReLU(cfg.leaky_slope),
+        nn.LayerNorm(d_out, eps=cfg.norm_eps),
+        nn.Linear(d_out, d_out),
+        nn.LeakyReLU(cfg.leaky_slope),
+        nn.LayerNorm(d_out, eps=cfg.norm_eps),
+    )
 
 
 class GroupEncoder(nn.Module):
@@ -109,7 +120,9 @@ class ActionHead(nn.Module):
 
 
 class Vintix(nn.Module):
-    def __init__(self, config: ModelConfig, groups: dict[str, GroupSpec], tasks: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self, config: ModelConfig, groups: dict[str, GroupSpec], tasks: dict[str, dict[str, Any]] | None = None
+    ):
         super().__init__()
         config.check()
         if not groups:
@@ -160,7 +173,7 @@ class Vintix(nn.Module):
         h, _ = self.transform(x)
         out, start = {}, 0
         for name, b in parts.items():
-            out[name] = self.act(name, h[start:start + len(b)])
+            out[name] = self.act(name, h[start : start + len(b)])
             start += len(b)
         return out
 
@@ -195,7 +208,8 @@ class Vintix(nn.Module):
         mean, scale = obs_normalizer(self.tasks[task]["obs_mean"], self.tasks[task]["obs_std"], self.config.obs_norm)
         if isinstance(obs, torch.Tensor):
             return (obs - torch.as_tensor(mean, device=obs.device, dtype=obs.dtype)) / torch.as_tensor(
-                scale, device=obs.device, dtype=obs.dtype)
+                scale, device=obs.device, dtype=obs.dtype
+            )
         return (np.asarray(obs, np.float32) - mean) / scale
 
     @classmethod
