@@ -23,10 +23,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from vintix_data.demonstrators.recipes import recipe  # noqa: E402
-from vintix_data.registry import get_task  # noqa: E402
+from vintix_data.demonstrators.recipes import recipe
+from vintix_data.registry import get_task
 
 
 def _read(path: Path) -> list[dict[str, float]]:
@@ -57,7 +57,9 @@ def main() -> None:
         raise SystemExit(f"error: no *.curve.csv in {args.data}")
 
     fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 3.2), squeeze=False)
-    print("| task | algo | steps | eval return (10 ep.) | normalized | wall | steps/s | the recipe's length at this rate |")
+    print(
+        "| task | algo | steps | eval return (10 ep.) | normalized | wall | steps/s | the recipe's length at this rate |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for ax, path in zip(axes[0], curves, strict=True):
         algo, task_id = _split_name(path)
@@ -79,9 +81,11 @@ def main() -> None:
         rate = last["steps"] / last["wall_s"]
         full = recipe(algo, task.env_id).timesteps if algo != "bc" else last["steps"]
         left_h = max(full - last["steps"], 0) / rate / 3600
-        print(f"| {task_id} | {algo} | {last['steps']:,.0f} | {last['eval_return_mean']:.1f} +- "
-              f"{last.get('eval_return_std', 0.0):.1f} | {norm:.3f} | {last['wall_s'] / 3600:.2f} h | {rate:.1f} | "
-              f"{full:,.0f} steps: {left_h:.1f} h more |")
+        print(
+            f"| {task_id} | {algo} | {last['steps']:,.0f} | {last['eval_return_mean']:.1f} +- "
+            f"{last.get('eval_return_std', 0.0):.1f} | {norm:.3f} | {last['wall_s'] / 3600:.2f} h | {rate:.1f} | "
+            f"{full:,.0f} steps: {left_h:.1f} h more |"
+        )
     axes[0][0].set_ylabel("return (deterministic, 10 episodes)")
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ has already started those). A cycle through a package ``__init__``'s re-exports 
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import tomllib
 from pathlib import Path
 
@@ -18,7 +20,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("vintix_data", "vintix_model")
-MAX_LINES = 400
+# A module's size in logical lines (statements, as Python's tokenizer counts them), which `ruff format` cannot change:
+# it wraps a long call over several physical lines. 320 is the old rule (400 physical lines of the dense pre-formatter
+# style) carried over: the largest module then, vintix_data/validate.py, had 393 physical and 313 logical lines.
+MAX_LOGICAL_LINES = 320
+
+
+def _logical_lines(text: str) -> int:
+    return sum(t.type == tokenize.NEWLINE for t in tokenize.generate_tokens(io.StringIO(text).readline))
 
 
 def _modules() -> dict[str, Path]:
@@ -56,9 +65,10 @@ def _imports(name: str, path: Path) -> set[str]:
                 sub = f"{base}.{a.name}"
                 targets.add(sub if sub in MODULES else base)
     out = set()
-    for t in targets:
-        if not t.split(".")[0] in PACKAGES:
+    for target in targets:
+        if target.split(".")[0] not in PACKAGES:
             continue
+        t = target
         while t and t not in MODULES:  # e.g. "vintix_data.domains.configure_task" -> the module that holds it
             t = t.rpartition(".")[0]
         parts = t.split(".")
@@ -136,8 +146,12 @@ def _root_imports(name: str, path: Path) -> list[str]:
 
 
 def test_no_module_imports_from_its_own_package_root():
-    offenders = [f"{path.relative_to(ROOT)}: {imp}" for name, path in MODULES.items() if name not in PACKAGES
-                 for imp in _root_imports(name, path)]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {imp}"
+        for name, path in MODULES.items()
+        if name not in PACKAGES
+        for imp in _root_imports(name, path)
+    ]
     assert not offenders, "import what they need from the module that defines it:\n" + "\n".join(offenders)
     assert GRAPH["vintix_data.version"] == set()  # the version is a leaf: anything may import it
 
@@ -148,26 +162,43 @@ def test_the_root_import_check_sees_a_name_not_a_submodule(tmp_path):
     assert _root_imports("vintix_data.x.m", toy) == ["from vintix_data import __version__", "import vintix_data"]
 
 
-def test_no_module_over_400_lines():
-    over = {str(p.relative_to(ROOT)): n for p in MODULES.values() if (n := len(p.read_text().splitlines())) > MAX_LINES}
-    assert not over, f"modules over {MAX_LINES} lines: {over}"
+def test_no_module_over_320_logical_lines():
+    over = {
+        str(p.relative_to(ROOT)): n
+        for p in MODULES.values()
+        if (n := _logical_lines(p.read_text())) > MAX_LOGICAL_LINES
+    }
+    assert not over, f"modules over {MAX_LOGICAL_LINES} logical lines (statements): {over}"
+
+
+def test_the_size_measure_ignores_wrapping_and_counts_statements():
+    wrapped = "f(\n    a,\n    b,\n)\n"  # one statement over four physical lines, as the formatter writes a long call
+    assert _logical_lines(wrapped) == _logical_lines("f(a, b)\n") == 1
+    assert _logical_lines("x = 1\n" * (MAX_LOGICAL_LINES + 1)) == MAX_LOGICAL_LINES + 1
 
 
 def test_no_private_name_imported_across_modules():
     offenders = []
-    for name, path in MODULES.items():
+    for _name, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
-                offenders += [f"{path.relative_to(ROOT)}: from {node.module} import {a.name}" for a in node.names
-                              if a.name.startswith("_") and not a.name.startswith("__")]
+                offenders += [
+                    f"{path.relative_to(ROOT)}: from {node.module} import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert not offenders, "\n".join(offenders)
 
 
 def _unused_project_imports(name: str, path: Path) -> list[str]:
     """Names a module imports from the project and never uses: a re-export (only a package ``__init__`` may make them)."""
     tree = ast.parse(path.read_text())
-    imported = {a.asname or a.name: node.lineno for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                and (node.module or "").split(".")[0] in PACKAGES for a in node.names}
+    imported = {
+        a.asname or a.name: node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES
+        for a in node.names
+    }
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return [f"{path.relative_to(ROOT)}:{line}: {n}" for n, line in sorted(imported.items()) if n not in used]
 
@@ -175,21 +206,33 @@ def _unused_project_imports(name: str, path: Path) -> list[str]:
 def test_vintix_model_modules_do_not_reexport():
     # issue 29: every importer imports a name from the module that defines it, not from an old home kept alive by a
     # re-export (evaluate.py re-exported eval_config's names, hub.py checkpoint's, groups.py two domain tables)
-    offenders = [o for name, path in MODULES.items() if name.startswith("vintix_model.") and not _is_package(name)
-                 for o in _unused_project_imports(name, path)]
+    offenders = [
+        o
+        for name, path in MODULES.items()
+        if name.startswith("vintix_model.") and not _is_package(name)
+        for o in _unused_project_imports(name, path)
+    ]
     assert not offenders, "re-exported (imported, unused):\n" + "\n".join(offenders)
 
 
 def test_no_domain_name_branch_outside_domains():
-    pattern = re.compile(r"""domain\s*(==|!=)\s*["']|["'](industrial-benchmark|meta-world|mujoco|bi-dexhands)["']\s*(==|!=)""")
-    offenders = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for name, p in MODULES.items()
-                 if not name.startswith("vintix_data.domains")
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    pattern = re.compile(
+        r"""domain\s*(==|!=)\s*["']|["'](industrial-benchmark|meta-world|mujoco|bi-dexhands)["']\s*(==|!=)"""
+    )
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}: {line.strip()}"
+        for name, p in MODULES.items()
+        if not name.startswith("vintix_data.domains")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not offenders, "\n".join(offenders)
 
 
 def test_one_fail_helper():
-    defs = [f"{p.relative_to(ROOT)}" for p in MODULES.values() if re.search(r"^def _?fail\(", p.read_text(), re.M)]
+    defs = [
+        f"{p.relative_to(ROOT)}" for p in MODULES.values() if re.search(r"^def _?fail\(", p.read_text(), re.MULTILINE)
+    ]
     assert defs == ["vintix_data/cli/output.py"], defs
 
 

@@ -100,7 +100,7 @@ def build_manifest(folder: Path, hashes: dict[str, str] | None = None) -> dict[s
         if p.suffix == ".parquet":
             entry["rows"] = pq.ParquetFile(p).metadata.num_rows
         entries.append(entry)
-    manifest = {"format_version": FORMAT_VERSION, "files": entries}
+    manifest: dict[str, Any] = {"format_version": FORMAT_VERSION, "files": entries}
     manifest["data_fingerprint"] = manifest_fingerprint(manifest)
     return manifest
 
@@ -136,8 +136,8 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
     try:
         manifest = json.loads(path.read_text())
         entries = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(e).__name__})")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        report.fail("manifest", f"{META_DIR}/manifest.json: missing or unreadable ({type(err).__name__})")
         return sorted((Path(folder) / DATA_DIR).glob("*.parquet")), []
     listed = {e["name"] for e in entries}
     for p in manifest_files(folder):  # the shards and every file a reader trusts (info, stats, episodes, card, plots)
@@ -147,13 +147,18 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
     bad: list[str] = []
     for e in entries:
         p = Path(folder) / e["name"]
+        problem: str | None
         if not p.exists():
             problem = "listed in the manifest but missing"
         elif p.stat().st_size != e["size"]:
             problem = f"size {p.stat().st_size} != manifest {e['size']}"
         else:
             digests[e["name"]] = (hashes or {}).get(e["name"]) or file_sha256(p)
-            problem = None if digests[e["name"]] == e["sha256"] else "sha256 does not match the manifest (corrupted or modified)"
+            problem = (
+                None
+                if digests[e["name"]] == e["sha256"]
+                else "sha256 does not match the manifest (corrupted or modified)"
+            )
         if problem:
             report.fail("manifest", f"{e['name']}: {problem}")
             bad += [e["name"]] if e["name"].startswith(DATA_DIR + "/") else []
@@ -161,9 +166,13 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
         report.digests.update(digests)
     recorded, derived = manifest.get("data_fingerprint"), manifest_fingerprint(manifest)
     if recorded is not None and recorded != derived:
-        report.fail("manifest", f"{META_DIR}/manifest.json: data_fingerprint {str(recorded)[:16]}... is not the "
-                                f"{str(derived)[:16]}... its own entries give (edited by hand?)")
+        report.fail(
+            "manifest",
+            f"{META_DIR}/manifest.json: data_fingerprint {str(recorded)[:16]}... is not the "
+            f"{str(derived)[:16]}... its own entries give (edited by hand?)",
+        )
     if not bad:  # the fingerprint of the data on disk (hashing only what the loop above did not)
         report.figures["data_fingerprint"] = folder_fingerprint(folder, {**(hashes or {}), **digests})
-    return sorted(Path(folder) / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/")
-                  and e["name"] not in bad), bad
+    return sorted(
+        Path(folder) / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/") and e["name"] not in bad
+    ), bad

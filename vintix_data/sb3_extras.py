@@ -20,6 +20,8 @@ class ScaledObservation(BaseFeaturesExtractor):
     function of the observation, which the collector's determinism contract needs.
     """
 
+    scale: torch.Tensor  # a registered buffer (saved with the policy, moved with .to())
+
     def __init__(self, observation_space: gym.spaces.Box, scale: list[float] | float = 0.01):
         super().__init__(observation_space, features_dim=int(np.prod(observation_space.shape)))
         s = np.broadcast_to(np.asarray(scale, np.float32), observation_space.shape).reshape(-1)

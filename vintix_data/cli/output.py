@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -20,7 +22,7 @@ def close_progress_bars() -> None:
         bar.close()
 
 
-def fail(message: str, code: int = 2, lines: list[str] | None = None, label: str = "invalid"):
+def fail(message: str, code: int = 2, lines: list[str] | None = None, label: str = "invalid") -> NoReturn:
     """Print ``lines`` (details, one ``label:`` line each) and then ``error: message`` on stderr; exit with ``code``.
 
     Escaped: messages quote user input and spaces such as "Box(..., [0, 1])", which rich would read as markup.

@@ -8,10 +8,10 @@ columns are dropped lowest priority first (the caller names them in a line under
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -31,7 +31,7 @@ class Col:
     name: str
     priority: int = 0  # higher is dropped later; id columns are never dropped
     is_id: bool = False
-    justify: str = "left"
+    justify: JustifyMethod = "left"
 
 
 def fit_table(con: Console, title: str, cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> tuple[Table, list[str]]:

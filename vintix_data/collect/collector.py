@@ -15,6 +15,7 @@ history at its first missing episode and the final bytes equal an uninterrupted 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -41,8 +42,15 @@ class DropInfo(gym.Wrapper):
 class Collector:
     """Runs a list of histories on a vector env; each completed episode becomes a part file."""
 
-    def __init__(self, config: CollectConfig, task: ConfiguredTask, schedule: NoiseSchedule, demonstrator, histories: int,
-                 hidden=None):
+    def __init__(
+        self,
+        config: CollectConfig,
+        task: ConfiguredTask,
+        schedule: NoiseSchedule,
+        demonstrator,
+        histories: int,
+        hidden=None,
+    ):
         self.cfg, self.task, self.schedule, self.demo, self.histories = config, task, schedule, demonstrator, histories
         self.hidden = hidden  # HiddenObservation | None: what the recorded rows must not show
         self.out = Path(config.out)
@@ -55,7 +63,7 @@ class Collector:
     def _make_vector_env(self, k: int) -> gym.vector.VectorEnv:
         mode = self.cfg.vector if self.cfg.vector != "auto" else ("async" if k > 1 else "sync")
         if mode == "async":
-            fns = [lambda: DropInfo(self.task.make_env()) for _ in range(k)]
+            fns: list[Callable[[], gym.Env]] = [lambda: DropInfo(self.task.make_env()) for _ in range(k)]
             return gym.vector.AsyncVectorEnv(fns, copy=False, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
         # _loop steps a sync vector env's sub-envs itself and ignores their infos: no DropInfo layer needed
         fns = [self.task.make_env for _ in range(k)]
@@ -101,20 +109,21 @@ class Collector:
         hist, episode, t0, g0, end, seeds = [-1] * k, [0] * k, [0] * k, [0] * k, [0] * k, [0] * k
         queue = list(todo)
         parent_dirs: set[Path] = set()
-        decoys = None if self.goal_space is None else np.tile(self.goal_space[0], (k, 1))  # per slot, per episode
+        goal_space = self.goal_space
+        decoys = None if goal_space is None else np.tile(goal_space[0], (k, 1))  # per slot, per episode
 
         def begin_episode(i: int, g: int) -> int:
             h, e = hist[i], episode[i]
             seeds[i] = self.task.episode_seed(self.cfg.seed, h, e)
             m = min(limit, n_steps - t0[i])
             noise = episode_noise(self.cfg.seed, h, e, low, high, limit)[:m]
-            log.keep[g: g + m, i], log.noise[g: g + m, i] = mix_terms(self.eps[t0[i]: t0[i] + m], noise)
+            log.keep[g : g + m, i], log.noise[g : g + m, i] = mix_terms(self.eps[t0[i] : t0[i] + m], noise)
             if self.behaviour != "demonstrator":
                 draws = episode_behaviour(self.cfg.seed, h, e)
                 if self.behaviour == "random" or draws.random() < DECOY_RANDOM_SHARE:
-                    log.keep[g: g + m, i], log.noise[g: g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
-                if decoys is not None:
-                    decoys[i] = draws.uniform(*self.goal_space)
+                    log.keep[g : g + m, i], log.noise[g : g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
+                if decoys is not None and goal_space is not None:  # (both or neither)
+                    decoys[i] = draws.uniform(*goal_space)
             g0[i], end[i] = g, g + m
             return seeds[i]
 
@@ -143,6 +152,7 @@ class Collector:
             if behave is None:  # the demonstrator's own actions (or, at keep 0, the uniform draw alone)
                 mix_with(demo_row, keep, noise, batch_low, batch_high, scratch, actions)
             else:  # the same demonstrator aimed at each slot's decoy goal, noise-mixed alike
+                assert decoys is not None  # behave exists only with decoys
                 behave[...] = act_demo(self.task.aim(obs, decoys))
                 mix_with(behave, keep, noise, batch_low, batch_high, scratch, actions)
             if direct is not None:  # = SyncVectorEnv.step with autoreset disabled, minus the batch copy and infos
@@ -163,7 +173,8 @@ class Collector:
             if not ended and g < next_end:
                 event = min(next_end, g + tick)
                 continue
-            reset_mask, reset_seeds, finished = np.zeros(k, bool), [None] * k, []
+            reset_mask, finished = np.zeros(k, bool), []
+            reset_seeds: list[int | None] = [None] * k
             for i in range(k):
                 terminated, truncated = bool(log.term[g - 1, i]), bool(log.trunc[g - 1, i])
                 if hist[i] < 0:  # an idle sub-env in lockstep: restart it, store nothing
@@ -183,6 +194,7 @@ class Collector:
                     parent_dirs.add(path.parent)
                 save_part(ep, path)
                 if progress is not None:
+                    assert ep.epsilon is not None  # the collector always records epsilon
                     progress.episode_done(ep.history, float(ep.reward.sum(dtype=np.float64)), float(ep.epsilon[-1]))
                 reset_mask[i] = True
                 finished.append((i, history_done, n))
@@ -202,7 +214,7 @@ class Collector:
             if not active:
                 break
             if direct is not None:  # = SyncVectorEnv.reset with a reset_mask, minus the batch copy and infos
-                for i in np.flatnonzero(reset_mask):
+                for i in np.flatnonzero(reset_mask).tolist():
                     log.obs[g, i] = direct[i].reset(seed=reset_seeds[i], options={})[0]
             elif reset_mask.any():
                 fresh, _ = envs.reset(seed=reset_seeds, options={"reset_mask": reset_mask})
@@ -210,8 +222,9 @@ class Collector:
             next_end = min(end[i] for i in range(k) if hist[i] >= 0)
             event = min(next_end, g + tick)
 
-    def _episode(self, log: StepLog, i: int, start: int, stop: int, history: int, episode: int, t0: int,
-                 seed: int) -> EpisodeData:
+    def _episode(
+        self, log: StepLog, i: int, start: int, stop: int, history: int, episode: int, t0: int, seed: int
+    ) -> EpisodeData:
         """Slot ``i``'s rows ``start:stop`` of the log as an episode (copies: the log's rows are reused)."""
         obs = log.obs_flat[start:stop, i].astype(np.float32)
         final_obs = log.obs_flat[stop, i].astype(np.float32)
@@ -219,11 +232,20 @@ class Collector:
             self.hidden.apply_(obs)
             self.hidden.apply_(final_obs)
         rows = slice(start, stop)
-        return EpisodeData(history=history, episode=episode, t0=t0, reset_seed=seed, observation=obs,
-                           action=log.act[rows, i].copy(), demonstrator_action=log.demo[rows, i].astype(np.float32),
-                           epsilon=self.eps[t0: t0 + stop - start], reward=log.rew[rows, i].copy(),
-                           terminated=log.term[rows, i].copy(), truncated=log.trunc[rows, i].copy(),
-                           final_observation=final_obs)
+        return EpisodeData(
+            history=history,
+            episode=episode,
+            t0=t0,
+            reset_seed=seed,
+            observation=obs,
+            action=log.act[rows, i].copy(),
+            demonstrator_action=log.demo[rows, i].astype(np.float32),
+            epsilon=self.eps[t0 : t0 + stop - start],
+            reward=log.rew[rows, i].copy(),
+            terminated=log.term[rows, i].copy(),
+            truncated=log.trunc[rows, i].copy(),
+            final_observation=final_obs,
+        )
 
 
 PROGRESS_EVERY = 256  # steps between progress reports when no episode ends (reports are throttled by time anyway)
@@ -249,12 +271,24 @@ class StepLog:
         self.term, self.trunc = np.zeros((size, k), bool), np.zeros((size, k), bool)
         self.keep, self.noise = np.ones((size, k, act_dim)), np.zeros((size, k, act_dim))  # mix_terms per step
         # one tuple of row views per step, made once: indexing nine arrays per step costs more than the mixer
-        self.rows = [(self.obs_flat[g], self.keep[g], self.noise[g], self.act[g], self.demo[g], self.obs[g + 1],
-                      self.rew[g], self.term[g], self.trunc[g]) for g in range(size)]
+        self.rows = [
+            (
+                self.obs_flat[g],
+                self.keep[g],
+                self.noise[g],
+                self.act[g],
+                self.demo[g],
+                self.obs[g + 1],
+                self.rew[g],
+                self.term[g],
+                self.trunc[g],
+            )
+            for g in range(size)
+        ]
 
     def shift(self, lo: int, hi: int) -> None:
         """Move rows ``lo:hi`` (everything live) to the top, in place (the row views stay valid)."""
         hi = min(hi, self.size)
         for a in (self.obs, self.act, self.demo, self.rew, self.term, self.trunc, self.keep, self.noise):
-            a[: hi + 1 - lo if a is self.obs else hi - lo] = a[lo: hi + 1 if a is self.obs else hi].copy()
-        self.keep[hi - lo:], self.noise[hi - lo:] = 1.0, 0.0
+            a[: hi + 1 - lo if a is self.obs else hi - lo] = a[lo : hi + 1 if a is self.obs else hi].copy()
+        self.keep[hi - lo :], self.noise[hi - lo :] = 1.0, 0.0

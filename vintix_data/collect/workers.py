@@ -13,7 +13,8 @@ class QueueProgress:
 
     def __init__(self, queue, every_s: float = 0.25):
         self.queue, self.every_s = queue, every_s
-        self.steps, self.events, self.t_last = 0, [], time.perf_counter()
+        self.events: list[tuple[int, float, float]] = []  # (history, return, last epsilon) of finished episodes
+        self.steps, self.t_last = 0, time.perf_counter()
 
     def advance(self, n: int) -> None:
         self.steps += n
@@ -78,5 +79,7 @@ def run_workers(collector: Collector, workers: int, num_envs: int, progress=None
         p.join()
     failed = [p.exitcode for p in procs if p.exitcode != 0]
     if errors or failed:
-        raise CollectError(f"a collection worker failed ({errors[0] if errors else f'exit code {failed[0]}'}); "
-                           "completed episodes are saved, re-run with --resume")
+        raise CollectError(
+            f"a collection worker failed ({errors[0] if errors else f'exit code {failed[0]}'}); "
+            "completed episodes are saved, re-run with --resume"
+        )

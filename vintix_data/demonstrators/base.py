@@ -20,9 +20,14 @@ __all__ = ["Demonstrator", "DemonstratorError", "RandomDemonstrator", "ZeroDemon
 
 @runtime_checkable
 class Demonstrator(Protocol):
-    kind: str
-    name: str
-    sha256: str | None
+    # read-only here: implementations hold them as plain (data class) attributes, some narrower (an SB3 zip always has
+    # a sha256), which a settable protocol member would refuse
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def sha256(self) -> str | None: ...
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
 

@@ -8,6 +8,8 @@ for an installed zip, its sha256; vintix_data.domains.base.gate_record_path).
 
 from __future__ import annotations
 
+import contextlib
+
 from vintix_data.catalogue import public_expert
 from vintix_data.errors import UserError
 from vintix_data.format import file_sha256
@@ -20,7 +22,7 @@ def gate_record_for(task) -> dict | None:
 
     t = resolve(task)
     route, spec = t.demonstrator_route()
-    sha = file_sha256(spec[4:]) if route == "installed" else None
+    sha = file_sha256(spec[4:]) if route == "installed" and spec is not None else None
     return read_gate_record(t.spec.id, spec, sha) if spec is not None else None
 
 
@@ -32,8 +34,16 @@ def demonstrator_routes(domain: str | None = None) -> list[dict]:
     for spec in list_tasks(domain):
         t = resolve(spec)
         expert = public_expert(spec.id)
-        row = {"task": spec.id, "domain": spec.domain, "env_id": spec.env_id, "route": None, "spec": None,
-               "catalogue": expert.to_dict() if expert is not None else None, "gate": None, "error": None}
+        row = {
+            "task": spec.id,
+            "domain": spec.domain,
+            "env_id": spec.env_id,
+            "route": None,
+            "spec": None,
+            "catalogue": expert.to_dict() if expert is not None else None,
+            "gate": None,
+            "error": None,
+        }
         try:
             row["route"], row["spec"] = t.demonstrator_route()
             row["gate"] = gate_record_for(spec)
@@ -52,12 +62,20 @@ def record_gate(task, spec: str, demonstrator, result) -> None:
     from vintix_data.domains import write_gate_record
 
     record = {
-        "spec": spec, "sha256": demonstrator.sha256 if spec.startswith("sb3:") else None,
-        "source": getattr(demonstrator, "source", None), "demonstrator": result.demonstrator,
-        "passed": result.passed, "demonstrator_mean": result.demonstrator_mean, "random_mean": result.random_mean,
-        "normalized_score_paper": result.normalized_score_paper, "episodes": result.episodes, "seed": result.seed,
-        "episode_limit": result.episode_limit, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    try:
+        "spec": spec,
+        "sha256": demonstrator.sha256 if spec.startswith("sb3:") else None,
+        "source": getattr(demonstrator, "source", None),
+        "demonstrator": result.demonstrator,
+        "passed": result.passed,
+        "demonstrator_mean": result.demonstrator_mean,
+        "random_mean": result.random_mean,
+        "normalized_score_paper": result.normalized_score_paper,
+        "episodes": result.episodes,
+        "seed": result.seed,
+        "episode_limit": result.episode_limit,
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with contextlib.suppress(
+        OSError
+    ):  # a read-only cache: the verdict is still printed; only `demonstrator list` goes without it
         write_gate_record(task.id, record)
-    except OSError:
-        pass  # a read-only cache: the verdict is still printed; only `demonstrator list` goes without it

@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -30,8 +32,20 @@ import numpy as np
 from vintix_data.errors import DemonstratorError
 from vintix_data.format import file_sha256
 
+if TYPE_CHECKING:
+    from vintix_data.demonstrators.vecnorm import ObsNormalizer
+
 
 # -- SB3 checkpoints ------------------------------------------------------------------------------
+
+
+def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (x[:, None, :] * w[None, :, :]).sum(-1) + b
+
+
+def _scaled(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    return x * s
+
 
 def _numpy_activation(module) -> Callable[[np.ndarray], np.ndarray] | None:
     import torch.nn as nn
@@ -70,10 +84,10 @@ def _numpy_layers(modules) -> list[Callable[[np.ndarray], np.ndarray]] | None:
         elif isinstance(m, nn.Linear):
             w = m.weight.detach().cpu().double().numpy()
             b = m.bias.detach().cpu().double().numpy() if m.bias is not None else np.zeros(w.shape[0])
-            layers.append(lambda x, w=w, b=b: (x[:, None, :] * w[None, :, :]).sum(-1) + b)
+            layers.append(partial(_affine, w=w, b=b))
         elif isinstance(m, ScaledObservation):
             scale = m.scale.detach().cpu().double().numpy()
-            layers.append(lambda x, s=scale: x * s)
+            layers.append(partial(_scaled, s=scale))
         elif type(m).__name__ == "FlattenExtractor":
             layers.append(lambda x: x.reshape(len(x), -1))
         else:
@@ -89,14 +103,17 @@ class SB3Demonstrator:
     """The deterministic action of a Stable-Baselines3 checkpoint (PPO, A2C, SAC, TD3, DDPG; sb3-contrib's TQC),
     after the repo's VecNormalize statistics where it has them."""
 
-    model: object
+    model: Any  # a stable_baselines3 BaseAlgorithm (imported lazily: torch)
     algo: str
     path: str
     sha256: str
     kind: str = "sb3"
-    normalizer: object = None  # vecnorm.ObsNormalizer or None
-    adapter: object = None  # the domain's observation adapter (another env version's layout), or None
+    normalizer: ObsNormalizer | None = None
+    adapter: Callable[[np.ndarray], np.ndarray] | None = (
+        None  # the domain's observation adapter (another env version's layout)
+    )
     source: dict | None = None  # hub: where the bytes came from (repo, file, commit, file sha256), for info.json
+    name: str = field(init=False)  # set from algo and path below
 
     def __post_init__(self):
         self.name = f"{self.algo}:{Path(self.path).name}"
@@ -164,16 +181,23 @@ def _algo_class(algo: str, path: Path):
         try:
             from sb3_contrib import TQC
         except ImportError:
-            raise DemonstratorError(f"{path} is an sb3-contrib TQC checkpoint: pip install sb3-contrib "
-                                    "(or \"vintix[mujoco]\")") from None
+            raise DemonstratorError(
+                f"{path} is an sb3-contrib TQC checkpoint: pip install sb3-contrib (or \"vintix[mujoco]\")"
+            ) from None
         return TQC
     import stable_baselines3 as sb3
 
     return getattr(sb3, algo)
 
 
-def load_sb3(path: str | Path, observation_space: gym.Space | None = None, action_space: gym.Space | None = None,
-             task=None, vec_normalize: Path | None = None, label: str | None = None) -> SB3Demonstrator:
+def load_sb3(
+    path: str | Path,
+    observation_space: gym.Space | None = None,
+    action_space: gym.Space | None = None,
+    task=None,
+    vec_normalize: Path | None = None,
+    label: str | None = None,
+) -> SB3Demonstrator:
     """``task`` (a TaskSpec or ConfiguredTask) lets a wrong observation size be named as another env version's
     layout; ``vec_normalize`` is a VecNormalize pickle whose observation statistics the policy was trained with."""
     path = Path(path)
@@ -212,10 +236,16 @@ def _layout_refusal(where, got: int, task) -> str | None:
     matches = [v for v, d in layouts.items() if d == got]
     if not layouts or not matches:
         return None
-    return (f"{where}: the checkpoint observes {got} dims, the {'/'.join(matches)} layout of {t.spec.env_id.rsplit('-v', 1)[0]} "
-            f"(dims by version: {', '.join(f'{v} {d}' for v, d in layouts.items())}); the task runs {t.spec.env_id} with "
-            f"{layouts.get(t.spec.env_id.rsplit('-', 1)[1], t.spec.obs_dim)}: use a checkpoint trained on {t.spec.env_id}"
-            + (" or run the task as v4 (--env-option version=v4)" if "v4" in matches and t.adapter.options.get("version") else ""))
+    return (
+        f"{where}: the checkpoint observes {got} dims, the {'/'.join(matches)} layout of {t.spec.env_id.rsplit('-v', 1)[0]} "
+        f"(dims by version: {', '.join(f'{v} {d}' for v, d in layouts.items())}); the task runs {t.spec.env_id} with "
+        f"{layouts.get(t.spec.env_id.rsplit('-', 1)[1], t.spec.obs_dim)}: use a checkpoint trained on {t.spec.env_id}"
+        + (
+            " or run the task as v4 (--env-option version=v4)"
+            if "v4" in matches and t.adapter.options.get("version")
+            else ""
+        )
+    )
 
 
 def _check_spaces(path, model, observation_space, action_space, task=None):
@@ -224,7 +254,12 @@ def _check_spaces(path, model, observation_space, action_space, task=None):
     adapter = None
     if observation_space is not None:
         mo = model.observation_space
-        if task is not None and isinstance(mo, gym.spaces.Box) and len(mo.shape) == 1 and mo.shape != observation_space.shape:
+        if (
+            task is not None
+            and isinstance(mo, gym.spaces.Box)
+            and len(mo.shape) == 1
+            and mo.shape != observation_space.shape
+        ):
             from vintix_data.domains import resolve
 
             t = resolve(task)
@@ -245,7 +280,9 @@ def _check_spaces(path, model, observation_space, action_space, task=None):
             or not np.allclose(ma.low, action_space.low)
             or not np.allclose(ma.high, action_space.high)
         ):
-            raise DemonstratorError(f"{path}: checkpoint action space {_space_str(ma)} does not match the task's {_space_str(action_space)}")
+            raise DemonstratorError(
+                f"{path}: checkpoint action space {_space_str(ma)} does not match the task's {_space_str(action_space)}"
+            )
     return adapter
 
 
@@ -262,16 +299,19 @@ def _space_str(space) -> str:
 
 def parse_hub_spec(spec: str) -> tuple[str, str, str | None]:
     """``hub:ORG/REPO[/FILE.zip][@REVISION]`` -> (repo id, file, revision or None); one-line error otherwise."""
-    body, _, revision = spec[len("hub:"):].partition("@")
+    body, _, revision = spec[len("hub:") :].partition("@")
     parts = body.split("/")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or f"{parts[-1]}.zip"
     if len(parts) < 2 or not all(parts) or not filename.endswith(".zip") or ("@" in spec and not revision):
-        raise DemonstratorError(f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip (optionally @REVISION)")
+        raise DemonstratorError(
+            f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip (optionally @REVISION)"
+        )
     return repo_id, filename, revision or None
 
 
-def load_hub(spec: str, observation_space: gym.Space | None = None, action_space: gym.Space | None = None,
-             task=None) -> SB3Demonstrator:
+def load_hub(
+    spec: str, observation_space: gym.Space | None = None, action_space: gym.Space | None = None, task=None
+) -> SB3Demonstrator:
     """``hub:ORG/REPO[/FILE.zip][@REVISION]``: an SB3 zip from a Hub model repo, loaded like ``sb3:PATH`` (same
     space checks). Without FILE the ``sb3/<algo>-<Env>`` convention applies: the file is ``<algo>-<Env>.zip`` (the
     repo's name). A ``vec_normalize.pkl`` in the zip's folder of the repo, at the same commit, is applied. The
@@ -293,7 +333,12 @@ def load_hub(spec: str, observation_space: gym.Space | None = None, action_space
         vec_normalize = None
     demo = load_sb3(path, observation_space, action_space, task=task, vec_normalize=vec_normalize, label=spec)
     demo.name = f"{demo.algo}:hub:{repo_id}/{filename}" + (f"@{commit[:12]}" if commit else "")
-    demo.source = {"route": "hub", "repo": repo_id, "file": filename, "commit": commit or None,
-                   "file_sha256": file_sha256(path),
-                   "vec_normalize_sha256": demo.normalizer.sha256 if demo.normalizer is not None else None}
+    demo.source = {
+        "route": "hub",
+        "repo": repo_id,
+        "file": filename,
+        "commit": commit or None,
+        "file_sha256": file_sha256(path),
+        "vec_normalize_sha256": demo.normalizer.sha256 if demo.normalizer is not None else None,
+    }
     return demo

@@ -16,15 +16,22 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.domains.base import (DomainAdapter, DomainOptionError, default_episode_seed, history_variation_seed,
-                                      variation_index)
+from vintix_data.domains.base import (
+    DomainAdapter,
+    DomainOptionError,
+    default_episode_seed,
+    history_variation_seed,
+    variation_index,
+)
 from vintix_data.envs import IB_ENV_ID
 from vintix_data.envs.industrial_benchmark import OBSERVATION_NAMES
 from vintix_data.registry import TaskSpec
 
-OPTIONS = {"setpoints": "comma-separated setpoints in [0, 100], e.g. 10,30,50,70: every episode runs one of them (chosen "
-                        "by its reset seed) and each history keeps one (distinct up to the list's length); with --hide "
-                        "setpoint, the latent Industrial Benchmark task"}
+OPTIONS = {
+    "setpoints": "comma-separated setpoints in [0, 100], e.g. 10,30,50,70: every episode runs one of them (chosen "
+    "by its reset seed) and each history keeps one (distinct up to the list's length); with --hide "
+    "setpoint, the latent Industrial Benchmark task"
+}
 
 
 def parse_setpoints(value) -> list[float]:
@@ -52,7 +59,8 @@ class SeededSetpoint(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         n = len(self.setpoints)
         self.variation = variation_index(seed, n) if seed is not None else int(self._rng.integers(n))
-        self.unwrapped.setpoint = float(self.setpoints[self.variation])
+        ib: Any = self.unwrapped  # our IndustrialBenchmarkEnv; gymnasium types `unwrapped` as a plain Env
+        ib.setpoint = float(self.setpoints[self.variation])
         obs, info = self.env.reset(seed=seed, options=options)
         info["variation"] = self.variation
         return obs, info
@@ -71,8 +79,10 @@ class IndustrialBenchmarkAdapter(DomainAdapter):
     def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise DomainOptionError(f"{task.id}: unknown env option {unknown[0]!r}; Industrial Benchmark tasks take "
-                                    + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
+            raise DomainOptionError(
+                f"{task.id}: unknown env option {unknown[0]!r}; Industrial Benchmark tasks take "
+                + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items())
+            )
         if "setpoints" not in options:
             return task
         merged = {**task.env_options, "setpoints": parse_setpoints(options["setpoints"])}

@@ -62,7 +62,9 @@ def read_task_file(path: Path) -> tuple[TaskSpec, ...]:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise UserTaskError(f"task file {path}: cannot read it ({e.strerror or type(e).__name__}; from ${TASKS_ENV} or --tasks)") from None
+        raise UserTaskError(
+            f"task file {path}: cannot read it ({e.strerror or type(e).__name__}; from ${TASKS_ENV} or --tasks)"
+        ) from None
     return _parse(str(path.resolve()), hashlib.sha256(data).hexdigest(), data)
 
 
@@ -79,17 +81,19 @@ def _parse(path: str, sha: str, data: bytes) -> tuple[TaskSpec, ...]:
             import tomllib
 
             doc = tomllib.loads(text)
-    except Exception as e:  # tomllib.TOMLDecodeError, yaml.YAMLError: one line with the parser's position
-        raise UserTaskError(f"{where}: not valid {'YAML' if path.endswith(('.yaml', '.yml')) else 'TOML'}: "
-                            f"{str(e).splitlines()[0]}") from None
+    except Exception as e:  # noqa: BLE001 -- tomllib.TOMLDecodeError, yaml.YAMLError: one line with the parser's position
+        raise UserTaskError(
+            f"{where}: not valid {'YAML' if path.endswith(('.yaml', '.yml')) else 'TOML'}: {str(e).splitlines()[0]}"
+        ) from None
     rows = doc.get("tasks") if isinstance(doc, dict) else None
     if not isinstance(rows, list) or not rows:
         raise UserTaskError(f"{where}: needs a non-empty list `tasks` ([[tasks]] tables in TOML)")
     folder = Path(path).parent
     tasks = []
-    for i, row in enumerate(rows):
-        if isinstance(row, dict) and isinstance(row.get("demonstrator"), str):
-            row = {**row, "demonstrator": _relative_to(row["demonstrator"], folder)}
+    for i, entry in enumerate(rows):
+        row = entry
+        if isinstance(entry, dict) and isinstance(entry.get("demonstrator"), str):
+            row = {**entry, "demonstrator": _relative_to(entry["demonstrator"], folder)}
         tasks.append(task_from_entry(row, f"file:{path}", f"{where}: tasks[{i}]"))
     return tuple(tasks)
 
@@ -118,7 +122,7 @@ def _load(eps) -> tuple[Plugin, ...]:
         try:
             obj = ep.load()
             adapter = obj() if isinstance(obj, type) else obj
-        except Exception as e:  # anything the plugin's import raises: its author's bug, reported in one line
+        except Exception as e:  # noqa: BLE001 -- anything the plugin's import raises: its author's bug, reported in one line
             msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise UserTaskError(f"{where} failed to load: {type(e).__name__}: {msg}") from None
         if not isinstance(adapter, DomainAdapter) or not adapter.domain:
@@ -129,11 +133,14 @@ def _load(eps) -> tuple[Plugin, ...]:
             rows = list(adapter.tasks()) if hasattr(adapter, "tasks") else []
         except UserTaskError:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- the plugin's own bug, whatever its type: one line
             raise UserTaskError(f"{where}: tasks() raised {type(e).__name__}: {e}") from None
-        tasks = tuple(t if isinstance(t, TaskSpec) else task_from_entry(t, f"plugin:{dist}", f"{where}: tasks[{i}]",
-                                                                         domain=adapter.domain)
-                      for i, t in enumerate(rows))
+        tasks = tuple(
+            t
+            if isinstance(t, TaskSpec)
+            else task_from_entry(t, f"plugin:{dist}", f"{where}: tasks[{i}]", domain=adapter.domain)
+            for i, t in enumerate(rows)
+        )
         plugins.append(Plugin(ep.name, dist, adapter, tasks))
     return tuple(plugins)
 

@@ -31,9 +31,20 @@ import numpy as np
 from vintix_data.envs import goldstone
 
 OBSERVATION_NAMES = ("setpoint", "velocity", "gain", "shift", "fatigue", "consumption")
-MARKOV_KEYS = ("hv", "hg", "he", "ve", "ge", "MC", "oc", "coc", "fb", "gs_domain", "gs_sys_response", "gs_phi_idx") + tuple(
-    f"opcost_buf{i}" for i in range(10)
-)
+MARKOV_KEYS = (
+    "hv",
+    "hg",
+    "he",
+    "ve",
+    "ge",
+    "MC",
+    "oc",
+    "coc",
+    "fb",
+    "gs_domain",
+    "gs_sys_response",
+    "gs_phi_idx",
+) + tuple(f"opcost_buf{i}" for i in range(10))
 EPISODE_STEPS = 250
 REWARD_DIVISOR = 100.0
 
@@ -112,13 +123,13 @@ def _effective_action(velocity: float, gain: float, setpoint: float) -> tuple[fl
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
-    return lo if x < lo else hi if x > hi else x
+    return lo if x < lo else min(x, hi)
 
 
 class IndustrialBenchmarkEnv(gym.Env):
     """The IB dynamics for a fixed setpoint. See the module docstring for the conventions."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 -- gym.Env declares it an instance-overridable dict
 
     def __init__(self, setpoint: float = 50, rng: str = "generator"):
         if not 0 <= setpoint <= 100:
@@ -133,7 +144,7 @@ class IndustrialBenchmarkEnv(gym.Env):
             high=np.array([100, 100, 100, 100, np.inf, np.inf], np.float32),
             dtype=np.float32,
         )
-        self._noise = None
+        self._noise: _LegacyNoise | _GeneratorNoise | None = None  # set by reset()
 
     # -- dynamics -----------------------------------------------------------------------------
     def _init_state(self) -> None:
@@ -168,6 +179,7 @@ class IndustrialBenchmarkEnv(gym.Env):
         ve, ge = _effective_action(v, g, p)
         self.ve, self.ge = ve, ge
         noise = self._noise
+        assert noise is not None, "step() raises ResetNeeded before the first reset()"
         e_g, e_v, u_g, u_v = noise.step_noise()
         b_g = noise.binomial(_clip(ge, 0.001, 0.999))
         b_v = noise.binomial(_clip(ve, 0.001, 0.999))
@@ -188,10 +200,7 @@ class IndustrialBenchmarkEnv(gym.Env):
             hv = min(5.0, 1.1 * hv)
         else:
             hv = 0.9 * hv + n_vel / 3.0
-        if max(hv, hg) == 5.0:
-            alpha = 1.0 / (1.0 + np.exp(-noise.saturation()))
-        else:
-            alpha = max(n_vel, n_gain)
+        alpha = 1.0 / (1.0 + np.exp(-noise.saturation())) if max(hv, hg) == 5.0 else max(n_vel, n_gain)
         fb = max(0.0, (30000.0 / ((5 * v) + 100)) - 0.01 * (g**2))
         self.hv, self.hg, self.fb = float(hv), float(hg), float(fb)
         self.f = float((fb * (1 + 2 * alpha)) / 3.0)
@@ -221,8 +230,20 @@ class IndustrialBenchmarkEnv(gym.Env):
         return np.array([self.setpoint, self.v, self.g, self.h, self.f, self.c], dtype=np.float32)
 
     def markov_state(self) -> np.ndarray:
-        head = [self.hv, self.hg, self.he, self.ve, self.ge, self.mc, self.oc, self.coc, self.fb,
-                self.gs_domain, self.gs_sys_response, self.gs_phi_idx]
+        head = [
+            self.hv,
+            self.hg,
+            self.he,
+            self.ve,
+            self.ge,
+            self.mc,
+            self.oc,
+            self.coc,
+            self.fb,
+            self.gs_domain,
+            self.gs_sys_response,
+            self.gs_phi_idx,
+        ]
         return np.concatenate([np.array(head, dtype=np.float64), self.opcost])
 
     def _info(self, reward_delta: float) -> dict[str, Any]:

@@ -47,26 +47,35 @@ class OriginalLayoutReader:
         k0 = int(np.searchsorted(self.lasts[file], start))
         k1 = int(np.searchsorted(self.lasts[file], start + n - 1))
         f, keys = self.files[file], self.keys[file]
-        obs, acs, rew, stp = [], [], [], []
-        for k in keys[k0:k1 + 1]:
+        obs_parts, acs_parts, rew_parts, stp_parts = [], [], [], []
+        for k in keys[k0 : k1 + 1]:
             g = f.get(k)
-            obs.append(np.array(g.get("proprio_observation")))
-            acs.append(np.array(g.get("action")))
-            rew.append(np.array(g.get("reward")))
-            stp.append(np.array(g.get("step_num")))
-        obs, acs = np.vstack(obs), np.vstack(acs)
-        rew, stp = np.expand_dims(np.hstack(rew), -1), np.hstack(stp)
+            obs_parts.append(np.array(g.get("proprio_observation")))
+            acs_parts.append(np.array(g.get("action")))
+            rew_parts.append(np.array(g.get("reward")))
+            stp_parts.append(np.array(g.get("step_num")))
+        obs, acs = np.vstack(obs_parts), np.vstack(acs_parts)
+        rew, stp = np.expand_dims(np.hstack(rew_parts), -1), np.hstack(stp_parts)
         idx = np.arange(start, start + n) - self.firsts[file][k0]
-        obs, acs, rew, stp = (obs[idx].astype(np.float32), acs[idx].astype(np.float32), rew[idx].astype(np.float32),
-                              stp[idx].astype(int))
-        return {"observation": obs[1:], "prev_action": acs[:-1], "prev_reward": rew[:-1], "action": acs[1:],
-                "step_num": stp[1:]}
+        obs, acs, rew, stp = (
+            obs[idx].astype(np.float32),
+            acs[idx].astype(np.float32),
+            rew[idx].astype(np.float32),
+            stp[idx].astype(int),
+        )
+        return {
+            "observation": obs[1:],
+            "prev_action": acs[:-1],
+            "prev_reward": rew[:-1],
+            "action": acs[1:],
+            "step_num": stp[1:],
+        }
 
     def close(self) -> None:
         for f in self.files:
             f.close()
 
-    def __enter__(self) -> "OriginalLayoutReader":
+    def __enter__(self) -> OriginalLayoutReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -16,6 +16,8 @@ Keys and values are laid out ``(batch, time, heads, head_dim)`` (flash-attn's la
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -25,14 +27,32 @@ from vintix_model.model.config import ModelConfig
 
 try:  # optional: pip install "vintix[gpu]"
     from flash_attn import flash_attn_func
-except Exception:  # ImportError, or a broken CUDA build
+except Exception:  # noqa: BLE001 -- ImportError, or a broken CUDA build
     flash_attn_func = None
 
 KV = tuple[torch.Tensor, torch.Tensor]
 
 
+class PastCache(Protocol):
+    """A layer's cache that appends the new keys/values itself and attends (vintix_model.inference.kv_cache.LayerCache)."""
+
+    def attend(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        slopes: torch.Tensor,
+        backend: str = "auto",
+        bias_cache: dict | None = None,
+    ) -> torch.Tensor: ...
+
+
+Past = KV | PastCache  # what a layer is given of the tokens before: their keys and values, or a cache that holds them
+
+
 def alibi_slopes(n_head: int) -> list[float]:
     """The ALiBi paper's head slopes: a geometric sequence from 2^(-8/n); interleaved for non powers of two."""
+
     def power_of_two(n: int) -> list[float]:
         start = 2 ** (-8 / n)
         return [start ** (i + 1) for i in range(n)]
@@ -58,11 +78,20 @@ def alibi_bias(slopes: torch.Tensor, q_len: int, k_len: int, dtype: torch.dtype 
 
 
 def flash_usable(*tensors: torch.Tensor) -> bool:
-    return flash_attn_func is not None and all(t.is_cuda and t.dtype in (torch.float16, torch.bfloat16) for t in tensors)
+    return flash_attn_func is not None and all(
+        t.is_cuda and t.dtype in (torch.float16, torch.bfloat16) for t in tensors
+    )
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, backend: str = "auto",
-              bias_cache: dict | None = None, dropout: float = 0.0) -> torch.Tensor:
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor,
+    backend: str = "auto",
+    bias_cache: dict | None = None,
+    dropout: float = 0.0,
+) -> torch.Tensor:
     """Causal ALiBi attention; ``q`` ``(B, Tq, H, D)``, ``k``/``v`` ``(B, Tk, H, D)`` -> ``(B, Tq, H, D)``.
 
     ``bias_cache`` lets the layers of one forward share the SDPA mask (it is only built on the SDPA path).
@@ -78,12 +107,15 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.T
         bias = alibi_bias(slopes, q.shape[1], k.shape[1], q.dtype)
         if bias_cache is not None:
             bias_cache[key] = bias
-    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias,
-                                       dropout_p=dropout)
+    y = F.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias, dropout_p=dropout
+    )
     return y.transpose(1, 2)
 
 
 class SelfAttention(nn.Module):
+    slopes: torch.Tensor  # a non-persistent buffer (rebuilt by Backbone.reset_buffers)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.d_model
@@ -96,12 +128,13 @@ class SelfAttention(nn.Module):
         self.register_buffer("slopes", torch.tensor(alibi_slopes(cfg.n_head)), persistent=False)
         self.backend = "auto"
 
-    def forward(self, x: torch.Tensor, past: KV | None = None, use_cache: bool = False,
-                bias_cache: dict | None = None) -> tuple[torch.Tensor, KV | None]:
+    def forward(
+        self, x: torch.Tensor, past: Past | None = None, use_cache: bool = False, bias_cache: dict | None = None
+    ) -> tuple[torch.Tensor, KV | None]:
         B, T, d = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).unbind(2)
         q, k = self.q_norm(q).to(v.dtype), self.k_norm(k).to(v.dtype)  # LayerNorm runs in fp32 under autocast
-        if past is not None and hasattr(past, "attend"):  # a vintix_model.inference.kv_cache.LayerCache: append in place
+        if past is not None and not isinstance(past, tuple):  # a kv_cache.LayerCache (a PastCache): append in place
             y = past.attend(q, k, v, self.slopes, self.backend, bias_cache)
             return self.proj(y.reshape(B, T, d)), None
         if past is not None:
@@ -151,19 +184,22 @@ class Backbone(nn.Module):
 
     def reset_buffers(self, device: str | torch.device = "cpu") -> None:
         """Recompute the (non-persistent) ALiBi slopes, e.g. after building on the meta device and loading weights."""
-        for block in self.blocks:
-            block.attn.slopes = torch.tensor(alibi_slopes(self.cfg.n_head), device=device)
+        for m in self.modules():  # each block's attention
+            if isinstance(m, SelfAttention):
+                m.slopes = torch.tensor(alibi_slopes(self.cfg.n_head), device=device)
 
     def set_attention_backend(self, backend: str) -> None:
-        for block in self.blocks:
-            block.attn.backend = backend
+        for m in self.modules():  # each block's attention
+            if isinstance(m, SelfAttention):
+                m.backend = backend
 
-    def forward(self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False
-                ) -> tuple[torch.Tensor, list[KV] | None]:
+    def forward(
+        self, x: torch.Tensor, past: Sequence[Past] | None = None, use_cache: bool = False
+    ) -> tuple[torch.Tensor, list[KV] | None]:
         bias_cache: dict = {}  # one ALiBi mask per forward, shared by every layer
-        presents = [] if use_cache else None
+        presents: list[KV] | None = [] if use_cache else None
         for i, block in enumerate(self.blocks):
             x, present = block(x, past[i] if past is not None else None, use_cache, bias_cache)
-            if use_cache:
+            if presents is not None:  # (use_cache)
                 presents.append(present)
         return self.ln_f(x), presents

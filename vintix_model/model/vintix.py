@@ -17,9 +17,10 @@ every parameter gets a gradient each step and DDP needs no ``find_unused_paramet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from torch import nn
 from vintix_model.model import checkpoint
 from vintix_model.model.config import ModelConfig
 from vintix_model.model.groups import GroupSpec
-from vintix_model.model.layers import KV, Backbone
+from vintix_model.model.layers import Backbone, Past
 
 
 def obs_normalizer(mean, std, mode: str = "vintix") -> tuple[np.ndarray, np.ndarray]:
@@ -56,21 +57,36 @@ class GroupBatch:
     first: torch.Tensor
     target: torch.Tensor | None = None
 
-    def to(self, device, non_blocking: bool = False) -> "GroupBatch":
-        mv = lambda t: t.to(device, non_blocking=non_blocking) if t is not None else None  # noqa: E731
-        return GroupBatch(mv(self.obs), mv(self.prev_action), mv(self.prev_reward), mv(self.first), mv(self.target))
+    def to(self, device, non_blocking: bool = False) -> GroupBatch:
+        def mv(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=non_blocking)
 
-    def pin_memory(self) -> "GroupBatch":  # called by DataLoader(pin_memory=True)
-        pin = lambda t: t.pin_memory() if t is not None else None  # noqa: E731
-        return GroupBatch(pin(self.obs), pin(self.prev_action), pin(self.prev_reward), pin(self.first), pin(self.target))
+        target = mv(self.target) if self.target is not None else None
+        return GroupBatch(mv(self.obs), mv(self.prev_action), mv(self.prev_reward), mv(self.first), target)
+
+    def pin_memory(self) -> GroupBatch:  # called by DataLoader(pin_memory=True)
+        target = self.target.pin_memory() if self.target is not None else None
+        return GroupBatch(
+            self.obs.pin_memory(),
+            self.prev_action.pin_memory(),
+            self.prev_reward.pin_memory(),
+            self.first.pin_memory(),
+            target,
+        )
 
     def __len__(self) -> int:
         return self.obs.shape[0]
 
 
 def _mlp_encoder(d_in: int, d_out: int, cfg: ModelConfig) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_out), nn.LeakyReLU(cfg.leaky_slope), nn.LayerNorm(d_out, eps=cfg.norm_eps),
-                         nn.Linear(d_out, d_out), nn.LeakyReLU(cfg.leaky_slope), nn.LayerNorm(d_out, eps=cfg.norm_eps))
+    return nn.Sequential(
+        nn.Linear(d_in, d_out),
+        nn.LeakyReLU(cfg.leaky_slope),
+        nn.LayerNorm(d_out, eps=cfg.norm_eps),
+        nn.Linear(d_out, d_out),
+        nn.LeakyReLU(cfg.leaky_slope),
+        nn.LayerNorm(d_out, eps=cfg.norm_eps),
+    )
 
 
 class GroupEncoder(nn.Module):
@@ -104,7 +120,9 @@ class ActionHead(nn.Module):
 
 
 class Vintix(nn.Module):
-    def __init__(self, config: ModelConfig, groups: dict[str, GroupSpec], tasks: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self, config: ModelConfig, groups: dict[str, GroupSpec], tasks: dict[str, dict[str, Any]] | None = None
+    ):
         super().__init__()
         config.check()
         if not groups:
@@ -125,7 +143,7 @@ class Vintix(nn.Module):
             prev_action = torch.zeros_like(prev_action)
         return self.encoders[group](obs, prev_action, prev_reward, first, self.pad_action, self.pad_reward)
 
-    def transform(self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False):
+    def transform(self, x: torch.Tensor, past: Sequence[Past] | None = None, use_cache: bool = False):
         """Backbone over tokens ``(B, T, d)``; with ``past`` the tokens follow the cached ones."""
         return self.backbone(x, past, use_cache)
 
@@ -155,7 +173,7 @@ class Vintix(nn.Module):
         h, _ = self.transform(x)
         out, start = {}, 0
         for name, b in parts.items():
-            out[name] = self.act(name, h[start:start + len(b)])
+            out[name] = self.act(name, h[start : start + len(b)])
             start += len(b)
         return out
 
@@ -168,9 +186,10 @@ class Vintix(nn.Module):
         total = sum(preds[name].sum() * 0.0 for name in preds if name not in batch)
         n = 0
         for name, b in batch.items():
+            assert b.target is not None, "a training batch carries its targets"
             total = total + (preds[name].float() - b.target.float()).pow(2).mean(dim=(1, 2)).sum()
             n += len(b)
-        return total / max(n, 1)
+        return cast(torch.Tensor, total / max(n, 1))  # a tensor: a training batch holds at least one group
 
     # -- bookkeeping ----------------------------------------------------------------------------------
     def parameter_breakdown(self) -> dict[str, int]:
@@ -189,7 +208,8 @@ class Vintix(nn.Module):
         mean, scale = obs_normalizer(self.tasks[task]["obs_mean"], self.tasks[task]["obs_std"], self.config.obs_norm)
         if isinstance(obs, torch.Tensor):
             return (obs - torch.as_tensor(mean, device=obs.device, dtype=obs.dtype)) / torch.as_tensor(
-                scale, device=obs.device, dtype=obs.dtype)
+                scale, device=obs.device, dtype=obs.dtype
+            )
         return (np.asarray(obs, np.float32) - mean) / scale
 
     @classmethod
