@@ -36,6 +36,10 @@ Two arms of issue 26 (the research note's D3 and D1), both with the puck hidden 
 decoy``), ``dpt-relabel`` on goal+puck-hidden data with ``train.relabel=uniform`` (a fresh goal per window, rewards
 and labels recomputed for it). Pick models with ``--models``; only their datasets are collected.
 
+``ad-learner`` (the note's D2) trains on data whose demonstrator is a reward-driven learner that never reads the goal
+(``collect --behaviour learner``), with its intended action as the target; its ideal-learner reference row (the same
+learner on the held-out goals, full and cleared, ``benchmarks/icrl_learner.py``) is printed beside the goal-agnostic one.
+
 ``--diagnostics`` adds issue 26's cheap diagnostics of the DPT-style models (``benchmarks/icrl_diag.py``): the loss
 per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
 the label over the goal prior, and the reward-swap probe (the env at goal A, the model fed rewards for goal B).
@@ -66,6 +70,7 @@ DATASETS = {  # kind -> collect options beyond the shared ones (all --fixed-goal
     "control": [],
     "clean": HIDE_ALL,  # goal and puck hidden (vintix-data audit finds no task ID)
     "blind": [*HIDE_ALL, "--behaviour", "decoy"],  # and the executed actions never see the goal (the note's D3)
+    "learner": [*HIDE_ALL, "--behaviour", "learner"],  # a reward-driven learner demonstrates (the note's D2)
 }
 MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens[, extra --set overrides])
     "AD, goal hidden": ("ad-latent", "latent", "action", True),
@@ -77,6 +82,10 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
     "DPT-style, goal-blind decoy behaviour": ("dpt-decoy", "blind", "demonstrator_action", True),
     "DPT-style, goal+puck hidden, relabelled": ("dpt-relabel", "clean", "demonstrator_action", True,
                                                 ["train.relabel=uniform"]),
+    # AD on the learner's own intended action (its noise level is not worth predicting): the model must learn to learn
+    "AD, reward-driven learner demonstrator": ("ad-learner", "learner", "demonstrator_action", True),
+    "AD, learner demonstrator, t=0 windows x9": ("ad-learner-t0", "learner", "demonstrator_action", True,
+                                                   ["train.first_windows=8"]),  # cold starts a quarter of the windows
 }
 
 
@@ -305,6 +314,16 @@ def main() -> None:
         ref_path.write_text(json.dumps(refs, indent=2) + "\n")
         times["references"] = time.perf_counter() - t0
 
+    learner_path = out / "learner-reference.json"  # the data's learner on the same goals and seeds (deterministic)
+    if learner_path.exists():
+        ideal = json.loads(learner_path.read_text())
+    else:
+        import icrl_learner
+
+        t0 = time.perf_counter()
+        ideal = icrl_learner.ideal_learner(args.seed, args.runs, args.episodes, TASK)
+        learner_path.write_text(json.dumps(ideal) + "\n")
+        times["learner_reference"] = time.perf_counter() - t0
     results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
     manifests = {kind: __import__("hashlib").sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes()).hexdigest()[:16]
                  for kind in kinds}
@@ -316,6 +335,11 @@ def main() -> None:
     rnd, dem, agn = refs["random"], refs["demonstrator"], refs["goal_agnostic"]
     print(f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
           f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}")
+    lo, hi = ideal["shots"]
+    print(f"ideal learner (collect --behaviour learner's, noise-free), shots {lo}-{hi}: full {ideal['full_last_third']:.1f} "
+          f"[{ideal['full_last_third_ci95'][0]:.0f}, {ideal['full_last_third_ci95'][1]:.0f}], cleared "
+          f"{ideal['cleared_last_third']:.1f}, paired {ideal['paired_last_third']:+.1f} [{ideal['paired_last_third_ci95'][0]:+.1f}, "
+          f"{ideal['paired_last_third_ci95'][1]:+.1f}]; per shot, full: " + " ".join(f"{v:.0f}" for v in ideal["per_shot_full"]))
     last = None
     hdr = f"{'model':46} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
     print(hdr)
@@ -353,6 +377,7 @@ def main() -> None:
     print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))
     (out / "summary.json").write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                                                   "manifests": manifests, "references": {k: refs[k] for k in ("random", "demonstrator", "goal_agnostic")},
+                                                  "ideal_learner": {k: v for k, v in ideal.items() if not k.startswith("per_run")},
                                                   "models": summary, "times_s": times}, indent=2) + "\n")
 
 

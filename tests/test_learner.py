@@ -143,3 +143,16 @@ def test_refusals(tmp_path):
     one_line_error(run_cli("collect", "industrial-benchmark-50-v1", "--demonstrator", "zero", "--behaviour", "learner",
                            "--out", str(tmp_path / "c")), "no reward-driven learner")
     assert not any((tmp_path / x).exists() for x in "abc")
+
+
+def test_first_windows_adds_each_historys_cold_start():
+    """train.first_windows=k: every history's t = 0 window k more times per epoch, nothing else changed."""
+    from vintix_model.data.sampler import task_windows
+
+    history = np.repeat([0, 1, 2], [50, 30, 8])  # the third history is too short for one window
+    episode = np.concatenate([np.arange(n) // 10 for n in (50, 30, 8)])
+    plain = task_windows(history, episode, 9, 4, 1)
+    more = task_windows(history, episode, 9, 4, 1, first=3)
+    assert plain.starts.tolist() == [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 50, 54, 58, 62, 66]
+    assert more.starts.tolist() == [0, 0, 0] + plain.starts[:10].tolist() + [50, 50, 50] + plain.starts[10:].tolist()
+    assert np.array_equal(more.kept, plain.kept)
