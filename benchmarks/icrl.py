@@ -39,6 +39,7 @@ and labels recomputed for it). Pick models with ``--models``; only their dataset
 ``ad-learner`` (the note's D2) trains on data whose demonstrator is a reward-driven learner that never reads the goal
 (``collect --behaviour learner``), with its intended action as the target; its ideal-learner reference row (the same
 learner on the held-out goals, full and cleared, ``benchmarks/icrl_learner.py``) is printed beside the goal-agnostic one.
+``ad-learner-t0`` adds ``train.first_windows=8`` (each history's cold-start window 9 times per epoch).
 
 ``--diagnostics`` adds issue 26's cheap diagnostics of the DPT-style models (``benchmarks/icrl_diag.py``): the loss
 per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
