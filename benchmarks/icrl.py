@@ -222,7 +222,10 @@ def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) 
 
 
 def main() -> None:
+    global TASK
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default=TASK, help="the task family (a Meta-World task with ML1 goal sets; the learner "
+                    "arms need one whose reward the learner predicts: reach-v3, reach-wall-v3)")
     ap.add_argument("--out", type=Path, default=Path("icrl-reach"))
     ap.add_argument("--histories", type=int, default=50, help="one per training goal of ML1 (at most 50 distinct)")
     ap.add_argument("--steps", type=int, default=1500, help="transitions per history (15 episodes of 100 steps)")
@@ -242,6 +245,9 @@ def main() -> None:
                     "prompt's steps are extra interaction the returns do not count)")
     ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)")
     args = ap.parse_args()
+    TASK = args.task
+    if args.diagnostics and TASK != "reach-v3":  # icrl_diag's label variance and probe are reach-v3's formulas
+        sys.exit(f"error: --diagnostics is reach-v3's (its labels are reach-v3's expert), not {TASK}'s")
     by_slug = {slug(m): m for m in MODELS}
     picked = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in picked if m not in by_slug]

@@ -31,7 +31,7 @@ import numpy as np
 from vintix_data.domains.base import (DomainAdapter, DomainOptionError, DomainUnavailableError, default_episode_seed,
                                       history_variation_seed, variation_order)
 from vintix_data.domains.base import variation_index as base_variation_index
-from vintix_data.domains.metaworld_goals import RELABELLED, ReachRelabeler, env_facts
+from vintix_data.domains.metaworld_goals import LEARNABLE, RELABELLED, ReachRelabeler, env_facts
 from vintix_data.domains.metaworld_goals import aim as aim_at
 from vintix_data.domains.metaworld_learner import ReachLearner
 from vintix_data.errors import DemonstratorError
@@ -282,4 +282,4 @@ class MetaWorldAdapter(DomainAdapter):
 
     def learner(self, task: TaskSpec, slots: int):
         name = task.env_kwargs["env_name"]
-        return ReachLearner(name, int(task.env_kwargs.get("seed", 0)), slots) if name in RELABELLED else None
+        return ReachLearner(name, int(task.env_kwargs.get("seed", 0)), slots) if name in LEARNABLE else None
