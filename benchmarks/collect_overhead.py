@@ -90,8 +90,9 @@ def bare_vector_loop(task, demonstrator, steps: int) -> tuple[float, float]:
 
     from vintix_data.collect import DropInfo
 
-    envs = gym.vector.SyncVectorEnv([lambda: DropInfo(make_env(task))], copy=False,
-                                    autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: DropInfo(make_env(task))], copy=False, autoreset_mode=gym.vector.AutoresetMode.DISABLED
+    )
     obs, _ = envs.reset(seed=[0])
     t0 = clock()
     for _ in range(steps):
@@ -108,8 +109,16 @@ def collector(args, num_envs: int, vector: str, workers: int = 1, episodes: list
     """Wall and CPU rates (CPU of this process only: meaningless with workers, which run in children). With
     ``episodes``, the collected episodes (executed actions, reset seeds) are appended to it, in each history's order."""
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = CollectConfig(task=args.task, out=str(Path(tmp) / "ds"), demonstrator=args.demonstrator,
-                            histories=args.histories, steps=args.steps, num_envs=num_envs, vector=vector, workers=workers)
+        cfg = CollectConfig(
+            task=args.task,
+            out=str(Path(tmp) / "ds"),
+            demonstrator=args.demonstrator,
+            histories=args.histories,
+            steps=args.steps,
+            num_envs=num_envs,
+            vector=vector,
+            workers=workers,
+        )
         plan = prepare(cfg)
         schedule, histories = plan.schedule, plan.histories
         Path(cfg.out).mkdir()
@@ -121,7 +130,9 @@ def collector(args, num_envs: int, vector: str, workers: int = 1, episodes: list
             c.run()
         r = rates(histories * schedule.steps, t0)
         if episodes is not None:
-            episodes += [EpisodeData.load_part(p) for p in sorted((Path(cfg.out) / STATE_DIR / "parts").glob("h*/e*.npz"))]
+            episodes += [
+                EpisodeData.load_part(p) for p in sorted((Path(cfg.out) / STATE_DIR / "parts").glob("h*/e*.npz"))
+            ]
         return r
 
 
@@ -135,23 +146,37 @@ def main() -> None:
     ap.add_argument("--speedup-rounds", type=int, default=3, help="rounds of 1 vs 2 sub-envs / workers (0: skip)")
     args = ap.parse_args()
 
-    plan = prepare(CollectConfig(task=args.task, out=tempfile.mkdtemp(), demonstrator=args.demonstrator, steps=args.steps))
+    plan = prepare(
+        CollectConfig(task=args.task, out=tempfile.mkdtemp(), demonstrator=args.demonstrator, steps=args.steps)
+    )
     task, demo = plan.task, plan.demonstrator
     total = args.histories * args.steps
     episodes: list[EpisodeData] = []
     collector(args, 1, "sync", episodes=episodes)  # what replay steps (and a warm-up)
-    runs = {"replay": lambda: replay_loop(task, demo, episodes), "collect1": lambda: collector(args, 1, "sync"),
-            "bare": lambda: bare_loop(task, demo, total), "bare_vec": lambda: bare_vector_loop(task, demo, total)}
+    runs = {
+        "replay": lambda: replay_loop(task, demo, episodes),
+        "collect1": lambda: collector(args, 1, "sync"),
+        "bare": lambda: bare_loop(task, demo, total),
+        "bare_vec": lambda: bare_vector_loop(task, demo, total),
+    }
     wall: dict[str, list[float]] = {k: [] for k in runs}
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     for r in range(args.rounds):
-        for name in (("replay", "collect1", "bare", "bare_vec") if r % 2 == 0 else ("collect1", "replay", "bare_vec", "bare")):
+        for name in (
+            ("replay", "collect1", "bare", "bare_vec") if r % 2 == 0 else ("collect1", "replay", "bare_vec", "bare")
+        ):
             w, c = runs[name]()
             wall[name].append(w)
             cpu[name].append(c)
-        print(f"round {r}: " + ", ".join(f"{k} {wall[k][-1]:,.0f}" for k in runs) + " steps/s wall, "
-              + ", ".join(f"{k} {cpu[k][-1]:,.0f}" for k in runs) + " steps/s CPU; collector/replay "
-              f"{wall['collect1'][-1] / wall['replay'][-1]:.3f} wall, {cpu['collect1'][-1] / cpu['replay'][-1]:.3f} CPU", flush=True)
+        print(
+            f"round {r}: "
+            + ", ".join(f"{k} {wall[k][-1]:,.0f}" for k in runs)
+            + " steps/s wall, "
+            + ", ".join(f"{k} {cpu[k][-1]:,.0f}" for k in runs)
+            + " steps/s CPU; collector/replay "
+            f"{wall['collect1'][-1] / wall['replay'][-1]:.3f} wall, {cpu['collect1'][-1] / cpu['replay'][-1]:.3f} CPU",
+            flush=True,
+        )
 
     speed = {"collect1": [], "collect2": [], "workers2": []}
     for r in range(args.speedup_rounds):
@@ -160,18 +185,24 @@ def main() -> None:
         speed["workers2"].append(collector(args, 2, "sync", workers=2)[0])
         print(f"speed-up round {r}: " + ", ".join(f"{k} {v[-1]:,.0f} steps/s" for k, v in speed.items()), flush=True)
 
-    print(f"task {task.id}, demonstrator {args.demonstrator}, {args.histories} histories x {args.steps:,} steps, "
-          f"{args.rounds} rounds (best rate of each; wall / CPU)")
-    for name, label in (("replay", "replay: env.step + demonstrator on the collector's actions"),
-                        ("collect1", "collector --num-envs 1 (sync)                           "),
-                        ("bare", "bare: env.step + demonstrator on its own actions         "),
-                        ("bare_vec", "bare loop via SyncVectorEnv.step                        ")):
+    print(
+        f"task {task.id}, demonstrator {args.demonstrator}, {args.histories} histories x {args.steps:,} steps, "
+        f"{args.rounds} rounds (best rate of each; wall / CPU)"
+    )
+    for name, label in (
+        ("replay", "replay: env.step + demonstrator on the collector's actions"),
+        ("collect1", "collector --num-envs 1 (sync)                           "),
+        ("bare", "bare: env.step + demonstrator on its own actions         "),
+        ("bare_vec", "bare loop via SyncVectorEnv.step                        "),
+    ):
         print(f"  {label} {max(wall[name]):>10,.0f} / {max(cpu[name]):>10,.0f} steps/s")
     for base, goal in (("bare", ""), ("replay", " (goal >= 0.9)")):
         for clock_name, d in (("wall", wall), ("CPU", cpu)):
             ratios = [c / b for c, b in zip(d["collect1"], d[base])]
-            print(f"ratio collector/{base:<6} ({clock_name:>4} time): median {statistics.median(ratios):.3f} over {len(ratios)} "
-                  f"rounds (min {min(ratios):.3f}, max {max(ratios):.3f}; best/best {max(d['collect1']) / max(d[base]):.3f}){goal}")
+            print(
+                f"ratio collector/{base:<6} ({clock_name:>4} time): median {statistics.median(ratios):.3f} over {len(ratios)} "
+                f"rounds (min {min(ratios):.3f}, max {max(ratios):.3f}; best/best {max(d['collect1']) / max(d[base]):.3f}){goal}"
+            )
     if args.speedup_rounds:
         a = statistics.median(c2 / c1 for c2, c1 in zip(speed["collect2"], speed["collect1"]))
         w = statistics.median(w2 / c1 for w2, c1 in zip(speed["workers2"], speed["collect1"]))

@@ -46,8 +46,14 @@ def cli(args: list[str]) -> list[str]:
 
 
 def env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "HF_HUB_OFFLINE": "1",
+    }
 
 
 def data_digest(folder: Path) -> dict[str, str]:
@@ -85,8 +91,13 @@ def describe_killed(folder: Path) -> str:
 
 def concurrent(a, args: list[str], want: dict[str, str], window: float) -> None:
     interrupted = a.work / "interrupted"
-    proc = subprocess.Popen(cli([*args, "--out", str(interrupted)]), env=env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cli([*args, "--out", str(interrupted)]),
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     parts = interrupted / ".vintix" / "parts"
     while proc.poll() is None and len(list(parts.rglob("*.npz"))) < 10:
         time.sleep(0.05)
@@ -97,8 +108,16 @@ def concurrent(a, args: list[str], want: dict[str, str], window: float) -> None:
     for i in range(a.trials):
         out = a.work / f"pair-{i:02d}"
         shutil.copytree(interrupted, out)
-        pair = [subprocess.Popen(cli([*args, "--out", str(out), "--resume"]), env=env(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        pair = [
+            subprocess.Popen(
+                cli([*args, "--out", str(out), "--resume"]),
+                env=env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         done = [(p.pid, p.wait(), p.stderr.read()) for p in pair]
         winners = [d for d in done if d[1] == 0]
         losers = [d for d in done if d[1] != 0]
@@ -132,8 +151,20 @@ def main() -> None:
     ap.add_argument("--min-kill", type=float, default=0.3)
     ap.add_argument("--concurrent", action="store_true", help="two --resume at once per trial (see above)")
     a = ap.parse_args()
-    args = ["collect", TASK, "--demonstrator", "zero", "--histories", str(a.histories), "--steps", str(a.steps),
-            "--reference-episodes", "5", "--num-envs", "1"]
+    args = [
+        "collect",
+        TASK,
+        "--demonstrator",
+        "zero",
+        "--histories",
+        str(a.histories),
+        "--steps",
+        str(a.steps),
+        "--reference-episodes",
+        "5",
+        "--num-envs",
+        "1",
+    ]
     shutil.rmtree(a.work, ignore_errors=True)
     a.work.mkdir(parents=True)
     ref = a.work / "reference"
@@ -141,8 +172,10 @@ def main() -> None:
     subprocess.run(cli([*args, "--out", str(ref)]), check=True, env=env(), capture_output=True)
     window = time.perf_counter() - t0
     want = data_digest(ref)
-    print(f"reference: {a.histories} x {a.steps:,} steps in {window:.1f} s; kills uniform in [{a.min_kill}, {window:.1f}] s",
-          flush=True)
+    print(
+        f"reference: {a.histories} x {a.steps:,} steps in {window:.1f} s; kills uniform in [{a.min_kill}, {window:.1f}] s",
+        flush=True,
+    )
     if a.concurrent:
         return concurrent(a, args, want, window)
     rng = random.Random(a.seed)
@@ -150,23 +183,34 @@ def main() -> None:
     for i in range(a.trials):
         out = a.work / f"trial-{i:02d}"
         delay = rng.uniform(a.min_kill, window)
-        proc = subprocess.Popen(cli([*args, "--out", str(out)]), env=env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cli([*args, "--out", str(out)]),
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(delay)
         finished = proc.poll() is not None
         if not finished:
             os.killpg(proc.pid, signal.SIGKILL)  # nice and python: the whole group, as a crash would take it
         proc.wait()
         killed = describe_killed(out)
-        resume = subprocess.run(cli([*args, "--out", str(out), "--resume" if (out / ".vintix" / "state.json").exists()
-                                     else "--force"]), env=env(), capture_output=True, text=True)
+        resume = subprocess.run(
+            cli([*args, "--out", str(out), "--resume" if (out / ".vintix" / "state.json").exists() else "--force"]),
+            env=env(),
+            capture_output=True,
+            text=True,
+        )
         problems = []
         if resume.returncode != 0:
             problems.append(f"resume exit {resume.returncode}: {resume.stderr.strip().splitlines()[-1:]}")
         else:
             got = data_digest(out)
             if got != want:
-                problems.append("differs: " + ", ".join(k for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)))
+                problems.append(
+                    "differs: " + ", ".join(k for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k))
+                )
             state = json.loads((out / ".vintix" / "state.json").read_text())
             if not state.get("complete"):
                 problems.append("state not complete")

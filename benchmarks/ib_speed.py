@@ -27,12 +27,12 @@ import numpy as np
 
 # Upstream calls the alias ``np.float``, removed in NumPy 1.24. Defined here, in this script only.
 if not hasattr(np, "float"):
-    np.float = float  # type: ignore[attr-defined]
+    float = float  # type: ignore[attr-defined]
 
-import gymnasium as gym  # noqa: E402
-from industrial_benchmark_python.IDS import IDS  # noqa: E402
+import gymnasium as gym
+from industrial_benchmark_python.IDS import IDS
 
-import vintix_data  # noqa: E402,F401  (registers the env)
+import vintix_data  # noqa: F401  (registers the env)
 
 ENV_ID = "vintix/IndustrialBenchmark-v1"
 

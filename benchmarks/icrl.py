@@ -61,7 +61,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 from icrl_smoke import sh  # the same CLI runner (benchmarks/ is on sys.path when run as a script)
 
 TASK = "reach-v3"
@@ -81,12 +80,22 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
     "AD, goal observed (control)": ("ad-control", "control", "action", True),
     "AD, goal observed, no action input (control)": ("ad-control-noact", "control", "action", False),
     "DPT-style, goal-blind decoy behaviour": ("dpt-decoy", "blind", "demonstrator_action", True),
-    "DPT-style, goal+puck hidden, relabelled": ("dpt-relabel", "clean", "demonstrator_action", True,
-                                                ["train.relabel=uniform"]),
+    "DPT-style, goal+puck hidden, relabelled": (
+        "dpt-relabel",
+        "clean",
+        "demonstrator_action",
+        True,
+        ["train.relabel=uniform"],
+    ),
     # AD on the learner's own intended action (its noise level is not worth predicting): the model must learn to learn
     "AD, reward-driven learner demonstrator": ("ad-learner", "learner", "demonstrator_action", True),
-    "AD, learner demonstrator, t=0 windows x9": ("ad-learner-t0", "learner", "demonstrator_action", True,
-                                                   ["train.first_windows=8"]),  # cold starts a quarter of the windows
+    "AD, learner demonstrator, t=0 windows x9": (
+        "ad-learner-t0",
+        "learner",
+        "demonstrator_action",
+        True,
+        ["train.first_windows=8"],
+    ),  # cold starts a quarter of the windows
 }
 
 
@@ -109,8 +118,9 @@ def references(args, runs: int) -> dict:
     test = configure_task(base, fixed_goal=True, env_options={"goal_set": "test"})
     goal = slice(36, 39)
     env = make_env(train)
-    train_goals = np.array([env.reset(seed=episode_reset_seed(train, args.seed, h, 0))[0][goal]
-                            for h in range(args.histories)])
+    train_goals = np.array(
+        [env.reset(seed=episode_reset_seed(train, args.seed, h, 0))[0][goal] for h in range(args.histories)]
+    )
     env.close()
     mean_goal = train_goals.mean(0)
     expert = ScriptedDemonstrator(TASK)
@@ -144,8 +154,12 @@ def references(args, runs: int) -> dict:
     env.close()
     gap = np.min(np.linalg.norm(np.asarray(test_goals)[:, None] - train_goals[None], axis=-1))
     return {k: float(np.mean(v)) for k, v in out.items()} | {
-        "per_run": out, "mean_training_goal": mean_goal.tolist(), "train_goals_distinct": len(np.unique(train_goals, axis=0)),
-        "test_goals_distinct": len(np.unique(np.asarray(test_goals), axis=0)), "min_test_train_goal_distance": float(gap)}
+        "per_run": out,
+        "mean_training_goal": mean_goal.tolist(),
+        "train_goals_distinct": len(np.unique(train_goals, axis=0)),
+        "test_goals_distinct": len(np.unique(np.asarray(test_goals), axis=0)),
+        "min_test_train_goal_distance": float(gap),
+    }
 
 
 def plot(results: dict, refs: dict, path: Path) -> None:
@@ -157,23 +171,30 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     cols = min(2 if len(results) == 4 else 3, len(results))
     rows = -(-len(results) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), dpi=110, sharey=True, squeeze=False)
-    for ax in axes.ravel()[len(results):]:
+    for ax in axes.ravel()[len(results) :]:
         ax.set_visible(False)
     axes = axes.ravel()
     for ax, (name, r) in zip(axes, results.items()):
         arr = lambda v: np.asarray([np.nan if a is None else a for a in v], float)  # noqa: E731
         shots = np.asarray(r["per_shot"]["shot"])
-        for data, color, label in ((r["per_shot"], "tab:blue", "full context"),
-                                   (r["ablation"]["context_reset"]["per_shot"], "tab:purple", "context cleared every episode")):
+        for data, color, label in (
+            (r["per_shot"], "tab:blue", "full context"),
+            (r["ablation"]["context_reset"]["per_shot"], "tab:purple", "context cleared every episode"),
+        ):
             ax.plot(shots, arr(data["mean"]), color=color, lw=1.8, label=label)
             ax.fill_between(shots, arr(data["mean_ci95"][0]), arr(data["mean_ci95"][1]), color=color, alpha=0.2, lw=0)
-        for key, color, label in (("demonstrator", "tab:green", "scripted expert (sees the goal)"),
-                                  ("goal_agnostic", "tab:orange", "expert aimed at the mean training goal"),
-                                  ("random", "tab:red", "uniform random")):
+        for key, color, label in (
+            ("demonstrator", "tab:green", "scripted expert (sees the goal)"),
+            ("goal_agnostic", "tab:orange", "expert aimed at the mean training goal"),
+            ("random", "tab:red", "uniform random"),
+        ):
             ax.axhline(refs[key], color=color, ls="--", lw=1.1, label=f"{label} ({refs[key]:.0f})")
         d = r["ablation"]["paired_difference"]["last_third"]
-        ax.set_title(f"{name}\nfull - cleared, shots {d['shots'][0]}-{d['shots'][1]}: {d['mean']:+.0f} "
-                     f"[{d['ci95'][0]:+.0f}, {d['ci95'][1]:+.0f}]", fontsize=9)
+        ax.set_title(
+            f"{name}\nfull - cleared, shots {d['shots'][0]}-{d['shots'][1]}: {d['mean']:+.0f} "
+            f"[{d['ci95'][0]:+.0f}, {d['ci95'][1]:+.0f}]",
+            fontsize=9,
+        )
         ax.set_xlabel("shot (episode in one context)")
         ax.grid(alpha=0.3)
     for ax in axes[::cols]:
@@ -210,13 +231,45 @@ def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) 
             continue
         held = out / "data" / f"heldout-{kind}"
         if not (held / "meta" / "manifest.json").exists():
-            sh(data_cli, "collect", TASK, "--out", str(held), "--fixed-goal", *DATASETS[kind], "--env-option", "goal_set=test",
-               "--histories", str(args.diag_histories), "--steps", str(args.steps), "--p", str(args.p), "--f", str(args.f),
-               "--seed", str(args.seed + 1), "--num-envs", "2", "--workers", "2",
-               *(["--resume"] if (held / ".vintix" / "state.json").exists() else []), log=out / "log.txt")
-        relabelled = any(o.startswith("train.relabel=") and not o.endswith("=none") for o in (extra[0] if extra else []))
-        d = icrl_diag.diagnose(out / "runs" / slug(name), held, relabelled, args.runs, args.probe_episodes, args.seed,
-                               out / "diag" / f"{slug(name)}.json")
+            sh(
+                data_cli,
+                "collect",
+                TASK,
+                "--out",
+                str(held),
+                "--fixed-goal",
+                *DATASETS[kind],
+                "--env-option",
+                "goal_set=test",
+                "--histories",
+                str(args.diag_histories),
+                "--steps",
+                str(args.steps),
+                "--p",
+                str(args.p),
+                "--f",
+                str(args.f),
+                "--seed",
+                str(args.seed + 1),
+                "--num-envs",
+                "2",
+                "--workers",
+                "2",
+                *(["--resume"] if (held / ".vintix" / "state.json").exists() else []),
+                log=out / "log.txt",
+            )
+        relabelled = any(
+            o.startswith("train.relabel=") and not o.endswith("=none") for o in (extra[0] if extra else [])
+        )
+        d = icrl_diag.diagnose(
+            out / "runs" / slug(name),
+            held,
+            relabelled,
+            args.runs,
+            args.probe_episodes,
+            args.seed,
+            out / "diag" / f"{slug(name)}.json",
+        )
         icrl_diag.print_diagnosis(name, d)
     times["diagnostics"] = time.perf_counter() - t0
 
@@ -224,8 +277,12 @@ def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) 
 def main() -> None:
     global TASK
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default=TASK, help="the task family (a Meta-World task with ML1 goal sets; the learner "
-                    "arms need one whose reward the learner predicts: reach-v3, reach-wall-v3)")
+    ap.add_argument(
+        "--task",
+        default=TASK,
+        help="the task family (a Meta-World task with ML1 goal sets; the learner "
+        "arms need one whose reward the learner predicts: reach-v3, reach-wall-v3)",
+    )
     ap.add_argument("--out", type=Path, default=Path("icrl-reach"))
     ap.add_argument("--histories", type=int, default=50, help="one per training goal of ML1 (at most 50 distinct)")
     ap.add_argument("--steps", type=int, default=1500, help="transitions per history (15 episodes of 100 steps)")
@@ -237,13 +294,23 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=32)
     ap.add_argument("--episodes", type=int, default=12, help="shots per run at evaluation")
     ap.add_argument("--runs", type=int, default=50, help="evaluation runs, one held-out goal each (ML1 has 50)")
-    ap.add_argument("--diagnostics", action="store_true", help="also the cheap diagnostics of DPT-style models "
-                    "(benchmarks/icrl_diag.py): per-position loss on held-out histories, the reward-swap probe")
+    ap.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="also the cheap diagnostics of DPT-style models "
+        "(benchmarks/icrl_diag.py): per-position loss on held-out histories, the reward-swap probe",
+    )
     ap.add_argument("--diag-histories", type=int, default=10, help="held-out histories (ML1 test goals) for the loss")
     ap.add_argument("--probe-episodes", type=int, default=6, help="shots per run in the reward-swap probe")
-    ap.add_argument("--eval-prompt", default=None, help="eval --prompt random:STEPS for every model (a knob; the "
-                    "prompt's steps are extra interaction the returns do not count)")
-    ap.add_argument("--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)")
+    ap.add_argument(
+        "--eval-prompt",
+        default=None,
+        help="eval --prompt random:STEPS for every model (a knob; the "
+        "prompt's steps are extra interaction the returns do not count)",
+    )
+    ap.add_argument(
+        "--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)"
+    )
     args = ap.parse_args()
     TASK = args.task
     if args.diagnostics and TASK != "reach-v3":  # icrl_diag's label variance and probe are reach-v3's formulas
@@ -272,10 +339,31 @@ def main() -> None:
         if (folder / "meta" / "manifest.json").exists():
             continue
         ran = True
-        sh(data_cli, "collect", TASK, "--out", str(folder), "--fixed-goal", *DATASETS[kind],
-           "--histories", str(args.histories), "--steps", str(args.steps), "--p", str(args.p), "--f", str(args.f),
-           "--seed", str(args.seed), "--num-envs", "2", "--workers", "2",
-           *(["--resume"] if (folder / ".vintix" / "state.json").exists() else []), log=log)
+        sh(
+            data_cli,
+            "collect",
+            TASK,
+            "--out",
+            str(folder),
+            "--fixed-goal",
+            *DATASETS[kind],
+            "--histories",
+            str(args.histories),
+            "--steps",
+            str(args.steps),
+            "--p",
+            str(args.p),
+            "--f",
+            str(args.f),
+            "--seed",
+            str(args.seed),
+            "--num-envs",
+            "2",
+            "--workers",
+            "2",
+            *(["--resume"] if (folder / ".vintix" / "state.json").exists() else []),
+            log=log,
+        )
     times["collect"] = time.perf_counter() - t0 if ran else None
 
     # 2. the models, two at a time (the tiny preset trains on one core)
@@ -284,11 +372,32 @@ def main() -> None:
         run = out / "runs" / slug(name)
         if (run / "latest").exists() and f"step-{args.train_steps:07d}" in (run / "latest").read_text():
             return None
-        return sh(model_cli, "train", "--datasets", str(out / "data" / kind), "--out", str(run), "--preset", "tiny",
-                  "--steps", str(args.train_steps), "--set", f"model.context={args.context}", "--set", f"train.stride={args.stride}",
-                  "--set", f"train.target={target}", "--set", f"model.action_input={str(action_input).lower()}",
-                  "--set", "train.save_every=250", "--quiet", *(a for o in (extra[0] if extra else []) for a in ("--set", o)),
-                  *(["--resume"] if (run / "latest").exists() else []), log=out / f"log-train-{slug(name)}.txt")
+        return sh(
+            model_cli,
+            "train",
+            "--datasets",
+            str(out / "data" / kind),
+            "--out",
+            str(run),
+            "--preset",
+            "tiny",
+            "--steps",
+            str(args.train_steps),
+            "--set",
+            f"model.context={args.context}",
+            "--set",
+            f"train.stride={args.stride}",
+            "--set",
+            f"train.target={target}",
+            "--set",
+            f"model.action_input={str(action_input).lower()}",
+            "--set",
+            "train.save_every=250",
+            "--quiet",
+            *(a for o in (extra[0] if extra else []) for a in ("--set", o)),
+            *(["--resume"] if (run / "latest").exists() else []),
+            log=out / f"log-train-{slug(name)}.txt",
+        )
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -300,10 +409,28 @@ def main() -> None:
         folder = out / "eval" / eval_name(name)
         if (folder / "results.json").exists():
             return None
-        return sh(model_cli, "eval", str(out / "runs" / slug(name)), "--task", TASK, "--variation", "goal_set=test",
-                  "--episodes", str(args.episodes), "--seeds", str(args.runs), "--seed", str(args.seed), "--ablation",
-                  *(["--prompt", args.eval_prompt] if args.eval_prompt else []),
-                  "--out", str(folder), "--quiet", "--force", log=out / f"log-eval-{eval_name(name)}.txt")
+        return sh(
+            model_cli,
+            "eval",
+            str(out / "runs" / slug(name)),
+            "--task",
+            TASK,
+            "--variation",
+            "goal_set=test",
+            "--episodes",
+            str(args.episodes),
+            "--seeds",
+            str(args.runs),
+            "--seed",
+            str(args.seed),
+            "--ablation",
+            *(["--prompt", args.eval_prompt] if args.eval_prompt else []),
+            "--out",
+            str(folder),
+            "--quiet",
+            "--force",
+            log=out / f"log-eval-{eval_name(name)}.txt",
+        )
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -332,21 +459,34 @@ def main() -> None:
         learner_path.write_text(json.dumps(ideal) + "\n")
         times["learner_reference"] = time.perf_counter() - t0
     results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
-    manifests = {kind: __import__("hashlib").sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes()).hexdigest()[:16]
-                 for kind in kinds}
-    print(f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
-          f"goal each), tiny preset, context {args.context}, {args.train_steps} training steps; evaluated cold start on "
-          f"{args.runs} held-out ML1 test goals, {args.episodes} shots each")
-    print("dataset manifests (sha256): " + ", ".join(f"{k} {v}" for k, v in manifests.items()) + "; held-out goals "
-          f"{refs['test_goals_distinct']} distinct, nearest training goal {refs['min_test_train_goal_distance'] * 100:.1f} cm away")
+    manifests = {
+        kind: __import__("hashlib")
+        .sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes())
+        .hexdigest()[:16]
+        for kind in kinds
+    }
+    print(
+        f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
+        f"goal each), tiny preset, context {args.context}, {args.train_steps} training steps; evaluated cold start on "
+        f"{args.runs} held-out ML1 test goals, {args.episodes} shots each"
+    )
+    print(
+        "dataset manifests (sha256): " + ", ".join(f"{k} {v}" for k, v in manifests.items()) + "; held-out goals "
+        f"{refs['test_goals_distinct']} distinct, nearest training goal {refs['min_test_train_goal_distance'] * 100:.1f} cm away"
+    )
     rnd, dem, agn = refs["random"], refs["demonstrator"], refs["goal_agnostic"]
-    print(f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
-          f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}")
+    print(
+        f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
+        f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}"
+    )
     lo, hi = ideal["shots"]
-    print(f"ideal learner (collect --behaviour learner's, noise-free), shots {lo}-{hi}: full {ideal['full_last_third']:.1f} "
-          f"[{ideal['full_last_third_ci95'][0]:.0f}, {ideal['full_last_third_ci95'][1]:.0f}], cleared "
-          f"{ideal['cleared_last_third']:.1f}, paired {ideal['paired_last_third']:+.1f} [{ideal['paired_last_third_ci95'][0]:+.1f}, "
-          f"{ideal['paired_last_third_ci95'][1]:+.1f}]; per shot, full: " + " ".join(f"{v:.0f}" for v in ideal["per_shot_full"]))
+    print(
+        f"ideal learner (collect --behaviour learner's, noise-free), shots {lo}-{hi}: full {ideal['full_last_third']:.1f} "
+        f"[{ideal['full_last_third_ci95'][0]:.0f}, {ideal['full_last_third_ci95'][1]:.0f}], cleared "
+        f"{ideal['cleared_last_third']:.1f}, paired {ideal['paired_last_third']:+.1f} [{ideal['paired_last_third_ci95'][0]:+.1f}, "
+        f"{ideal['paired_last_third_ci95'][1]:+.1f}]; per shot, full: "
+        + " ".join(f"{v:.0f}" for v in ideal["per_shot_full"])
+    )
     last = None
     hdr = f"{'model':46} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
     print(hdr)
@@ -357,35 +497,64 @@ def main() -> None:
         last = d["shots"]
         norm = (s["last_third_mean"] - rnd) / (dem - rnd)
         ci = lambda v: f"[{v[0]:.0f}, {v[1]:.0f}]"  # noqa: E731
-        print(f"{name:46} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
-              f"{c['last_third_mean']:7.1f} {ci(c['last_third_ci95']):>14} {d['mean']:+7.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}] "
-              f"{norm:6.3f}")
-        summary[name] = {"shot1": r["per_shot"]["mean"][0], "full_last_third": s["last_third_mean"],
-                         "full_last_third_ci95": s["last_third_ci95"], "cleared_last_third": c["last_third_mean"],
-                         "cleared_last_third_ci95": c["last_third_ci95"], "paired_difference": d,
-                         "normalized_last_third": norm, "per_shot_full": r["per_shot"]["mean"],
-                         "per_shot_cleared": r["ablation"]["context_reset"]["per_shot"]["mean"],
-                         "verdict": {"paired_interval_excludes_0": d["ci95"][0] > 0 or d["ci95"][1] < 0,
-                                     "above_goal_agnostic": s["last_third_mean"] > agn,
-                                     "at_least_halfway": s["last_third_mean"] >= (rnd + dem) / 2}}
+        print(
+            f"{name:46} {r['per_shot']['mean'][0]:7.1f} {s['last_third_mean']:7.1f} {ci(s['last_third_ci95']):>14} "
+            f"{c['last_third_mean']:7.1f} {ci(c['last_third_ci95']):>14} {d['mean']:+7.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}] "
+            f"{norm:6.3f}"
+        )
+        summary[name] = {
+            "shot1": r["per_shot"]["mean"][0],
+            "full_last_third": s["last_third_mean"],
+            "full_last_third_ci95": s["last_third_ci95"],
+            "cleared_last_third": c["last_third_mean"],
+            "cleared_last_third_ci95": c["last_third_ci95"],
+            "paired_difference": d,
+            "normalized_last_third": norm,
+            "per_shot_full": r["per_shot"]["mean"],
+            "per_shot_cleared": r["ablation"]["context_reset"]["per_shot"]["mean"],
+            "verdict": {
+                "paired_interval_excludes_0": d["ci95"][0] > 0 or d["ci95"][1] < 0,
+                "above_goal_agnostic": s["last_third_mean"] > agn,
+                "at_least_halfway": s["last_third_mean"] >= (rnd + dem) / 2,
+            },
+        }
         print(f"{'':46} per shot, full:    " + " ".join(f"{m:.0f}" for m in r["per_shot"]["mean"]))
-        print(f"{'':46} per shot, cleared: " + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"]))
-    print(f"(last third = shots {last[0]}-{last[1]}; intervals: 95% bootstrap over the {args.runs} runs; "
-          "norm. = (full last third - random) / (expert - random))")
+        print(
+            f"{'':46} per shot, cleared: "
+            + " ".join(f"{m:.0f}" for m in r["ablation"]["context_reset"]["per_shot"]["mean"])
+        )
+    print(
+        f"(last third = shots {last[0]}-{last[1]}; intervals: 95% bootstrap over the {args.runs} runs; "
+        "norm. = (full last third - random) / (expert - random))"
+    )
     for name, v in summary.items():
         verdict = v["verdict"]
-        print(f"{name}: paired interval excludes 0: {'yes' if verdict['paired_interval_excludes_0'] else 'no'}; above the "
-              f"goal-agnostic expert: {'yes' if verdict['above_goal_agnostic'] else 'no'}; at least halfway random -> expert: "
-              f"{'yes' if verdict['at_least_halfway'] else 'no'}")
+        print(
+            f"{name}: paired interval excludes 0: {'yes' if verdict['paired_interval_excludes_0'] else 'no'}; above the "
+            f"goal-agnostic expert: {'yes' if verdict['above_goal_agnostic'] else 'no'}; at least halfway random -> expert: "
+            f"{'yes' if verdict['at_least_halfway'] else 'no'}"
+        )
     if args.diagnostics:
         diagnostics(args, out, wanted, data_cli, times)
     plot(results, refs, out / "icrl.png")
     print(f"plot: {out / 'icrl.png'}")
-    print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))
-    (out / "summary.json").write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                                                  "manifests": manifests, "references": {k: refs[k] for k in ("random", "demonstrator", "goal_agnostic")},
-                                                  "ideal_learner": {k: v for k, v in ideal.items() if not k.startswith("per_run")},
-                                                  "models": summary, "times_s": times}, indent=2) + "\n")
+    print(
+        "wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items())
+    )
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "manifests": manifests,
+                "references": {k: refs[k] for k in ("random", "demonstrator", "goal_agnostic")},
+                "ideal_learner": {k: v for k, v in ideal.items() if not k.startswith("per_run")},
+                "models": summary,
+                "times_s": times,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,15 @@ def cluster_ci(values: np.ndarray, clusters: np.ndarray, seed: int = 0, n: int =
     return float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
-def position_loss(model, data_dir: str | Path, relabel: str = "none", stride: int = 64, batch: int = 16,
-                  prior_goals: int = 256, seed: int = 0) -> dict:
+def position_loss(
+    model,
+    data_dir: str | Path,
+    relabel: str = "none",
+    stride: int = 64,
+    batch: int = 16,
+    prior_goals: int = 256,
+    seed: int = 0,
+) -> dict:
     """Per-bucket loss of ``model`` (a Vintix, DPT-style target) on every ``stride``-th window of ``data_dir``,
     normalized with the checkpoint's own stats, beside the goal-prior variance at the same rows.
 
@@ -103,22 +110,34 @@ def position_loss(model, data_dir: str | Path, relabel: str = "none", stride: in
                 losses.append(bucket_means(sq, edges))
             for j, s in zip(range(i, i + len(samples)), samples):
                 r0 = int(rows0[j])
-                raw = np.asarray(obs_all[r0 + 1:r0 + context + 1])  # the tokens' observations (contiguous: no sparsity)
+                raw = np.asarray(
+                    obs_all[r0 + 1 : r0 + context + 1]
+                )  # the tokens' observations (contiguous: no sparsity)
                 mean, scale = ds.norm[0]
                 if not np.allclose((raw - mean) / scale, s["obs"], atol=1e-5):
                     raise RuntimeError("position_loss: the prior's rows are not the window's tokens")
                 pv = prior_variance(raw, relabeler.labels, box)
                 prior_box.append(bucket_means(pv[None], edges)[0])
-                prior_var.append(bucket_means(pv[None], edges)[0] if relabel == "uniform" else
-                                 bucket_means(prior_variance(raw, relabeler.labels, relabeler.variation_goals)[None], edges)[0])
+                prior_var.append(
+                    bucket_means(pv[None], edges)[0]
+                    if relabel == "uniform"
+                    else bucket_means(prior_variance(raw, relabeler.labels, relabeler.variation_goals)[None], edges)[0]
+                )
     loss, pbox, pvar = np.concatenate(losses), np.stack(prior_box), np.stack(prior_var)
     hist = np.asarray(history[rows0])
     buckets = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
-    out = {"windows": int(order.total), "histories": int(len(np.unique(hist))), "relabel": relabel, "buckets": buckets,
-           "loss": loss.mean(0).tolist(), "loss_ci95": [cluster_ci(loss[:, k], hist) for k in range(len(buckets))],
-           "minus_position0": [float((loss[:, k] - loss[:, 0]).mean()) for k in range(len(buckets))],
-           "minus_position0_ci95": [cluster_ci(loss[:, k] - loss[:, 0], hist) for k in range(len(buckets))],
-           "prior_variance_box": pbox.mean(0).tolist(), "prior_variance_train_goals": pvar.mean(0).tolist()}
+    out = {
+        "windows": int(order.total),
+        "histories": len(np.unique(hist)),
+        "relabel": relabel,
+        "buckets": buckets,
+        "loss": loss.mean(0).tolist(),
+        "loss_ci95": [cluster_ci(loss[:, k], hist) for k in range(len(buckets))],
+        "minus_position0": [float((loss[:, k] - loss[:, 0]).mean()) for k in range(len(buckets))],
+        "minus_position0_ci95": [cluster_ci(loss[:, k] - loss[:, 0], hist) for k in range(len(buckets))],
+        "prior_variance_box": pbox.mean(0).tolist(),
+        "prior_variance_train_goals": pvar.mean(0).tolist(),
+    }
     return out
 
 
@@ -148,14 +167,18 @@ def swap_shares(final_tcp: np.ndarray, goal_a: np.ndarray, goal_b: np.ndarray) -
     db = np.linalg.norm(final_tcp - goal_b[:, None], axis=-1)
     nearer_b = db < da
     n = len(final_tcp)
-    return {"share_nearer_b": nearer_b.mean(0).tolist(),
-            "share_nearer_b_ci95": [wilson(int(k), n) for k in nearer_b.sum(0)],
-            "mean_distance_a": da.mean(0).tolist(), "mean_distance_b": db.mean(0).tolist(),
-            "mean_distance_ab": float(np.linalg.norm(goal_a - goal_b, axis=-1).mean())}
+    return {
+        "share_nearer_b": nearer_b.mean(0).tolist(),
+        "share_nearer_b_ci95": [wilson(int(k), n) for k in nearer_b.sum(0)],
+        "mean_distance_a": da.mean(0).tolist(),
+        "mean_distance_b": db.mean(0).tolist(),
+        "mean_distance_ab": float(np.linalg.norm(goal_a - goal_b, axis=-1).mean()),
+    }
 
 
-def paired_shift(tcp_swap: np.ndarray, tcp_control: np.ndarray, goal_a: np.ndarray, goal_b: np.ndarray,
-                 seed: int = 0) -> dict:
+def paired_shift(
+    tcp_swap: np.ndarray, tcp_control: np.ndarray, goal_a: np.ndarray, goal_b: np.ndarray, seed: int = 0
+) -> dict:
     """Per shot, run by run: how much nearer B (relative to A) the swap left the hand than the control did,
     ``(|tcp - A| - |tcp - B|)_swap - (same)_control``, its mean with a 95% bootstrap interval over runs and the share
     of runs above 0. The pairing removes each run's own geometry (where the hand ends without any reward cue)."""
@@ -163,13 +186,16 @@ def paired_shift(tcp_swap: np.ndarray, tcp_control: np.ndarray, goal_a: np.ndarr
     shift = rel(tcp_swap) - rel(tcp_control)  # (runs, shots)
     rng = np.random.default_rng(seed)
     boot = shift[rng.integers(len(shift), size=(2000, len(shift)))].mean(1)
-    return {"mean": shift.mean(0).tolist(), "ci95": [[float(np.percentile(boot[:, k], q)) for q in (2.5, 97.5)]
-                                                     for k in range(shift.shape[1])],
-            "share_above_0": (shift > 0).mean(0).tolist()}
+    return {
+        "mean": shift.mean(0).tolist(),
+        "ci95": [[float(np.percentile(boot[:, k], q)) for q in (2.5, 97.5)] for k in range(shift.shape[1])],
+        "share_above_0": (shift > 0).mean(0).tolist(),
+    }
 
 
-def reward_swap(model, task, runs: int, episodes: int, seed: int = 0, goal_b: np.ndarray | None = None,
-                sample: float = 0.0) -> dict:
+def reward_swap(
+    model, task, runs: int, episodes: int, seed: int = 0, goal_b: np.ndarray | None = None, sample: float = 0.0
+) -> dict:
     """Play ``runs`` runs (run s at the eval's variation for run s, goal A) for ``episodes`` episodes in one context;
     the model is fed the reward for ``goal_b[s]`` computed from the observed hand, or the env's own with None.
 
@@ -232,22 +258,29 @@ def probe(checkpoint: str | Path, runs: int, episodes: int, seed: int = 0, sampl
 
     model = Vintix.from_pretrained(checkpoint)
     model.eval()
-    task = resolve_task(model, EvalConfig(task="reach-v3", episodes=episodes, seeds=runs, seed=seed,
-                                          variation={"goal_set": "test"}))
+    task = resolve_task(
+        model, EvalConfig(task="reach-v3", episodes=episodes, seeds=runs, seed=seed, variation={"goal_set": "test"})
+    )
     with torch.no_grad():
         control = reward_swap(model, task, runs, episodes, seed, None, sample)
         goal_b = control["goal_a"][derangement(runs, seed)]
         swapped = reward_swap(model, task, runs, episodes, seed, goal_b, sample)
     if not np.array_equal(control["goal_a"], swapped["goal_a"]):
         raise RuntimeError("the probe's two passes met different goals A")
-    return {"runs": runs, "episodes": episodes, "sample": sample,
-            "swap": swap_shares(swapped["final_tcp"], swapped["goal_a"], goal_b),
-            "control": swap_shares(control["final_tcp"], control["goal_a"], goal_b),
-            "paired": paired_shift(swapped["final_tcp"], control["final_tcp"], control["goal_a"], goal_b, seed),
-            "goal_a": control["goal_a"].tolist(), "goal_b": goal_b.tolist(),
-            "final_tcp_swap": swapped["final_tcp"].tolist(), "final_tcp_control": control["final_tcp"].tolist(),
-            "fed_return_swap": swapped["fed_return"].mean(0).tolist(),
-            "fed_return_control": control["fed_return"].mean(0).tolist()}
+    return {
+        "runs": runs,
+        "episodes": episodes,
+        "sample": sample,
+        "swap": swap_shares(swapped["final_tcp"], swapped["goal_a"], goal_b),
+        "control": swap_shares(control["final_tcp"], control["goal_a"], goal_b),
+        "paired": paired_shift(swapped["final_tcp"], control["final_tcp"], control["goal_a"], goal_b, seed),
+        "goal_a": control["goal_a"].tolist(),
+        "goal_b": goal_b.tolist(),
+        "final_tcp_swap": swapped["final_tcp"].tolist(),
+        "final_tcp_control": control["final_tcp"].tolist(),
+        "fed_return_swap": swapped["fed_return"].mean(0).tolist(),
+        "fed_return_control": control["fed_return"].mean(0).tolist(),
+    }
 
 
 def _fmt_ci(v) -> str:
@@ -255,33 +288,48 @@ def _fmt_ci(v) -> str:
 
 
 def print_position_loss(name: str, r: dict) -> None:
-    print(f"{name}: per-position loss on {r['windows']} windows of {r['histories']} held-out histories "
-          f"(labels: {'relabelled to a fresh uniform goal per window' if r['relabel'] == 'uniform' else 'the data’s own goals'})")
-    print(f"  {'positions':>10} {'loss':>8} {'95% CI':>16} {'- pos 0':>8} {'95% CI':>18} {'prior var (box)':>16} "
-          f"{'prior var (' + ('box' if r['relabel'] == 'uniform' else '50 train goals') + ')':>26}")
+    print(
+        f"{name}: per-position loss on {r['windows']} windows of {r['histories']} held-out histories "
+        f"(labels: {'relabelled to a fresh uniform goal per window' if r['relabel'] == 'uniform' else 'the data’s own goals'})"
+    )
+    print(
+        f"  {'positions':>10} {'loss':>8} {'95% CI':>16} {'- pos 0':>8} {'95% CI':>18} {'prior var (box)':>16} "
+        f"{'prior var (' + ('box' if r['relabel'] == 'uniform' else '50 train goals') + ')':>26}"
+    )
     for k, b in enumerate(r["buckets"]):
         lo, hi = r["loss_ci95"][k]
         dlo, dhi = r["minus_position0_ci95"][k]
-        print(f"  {b:>10} {r['loss'][k]:8.4f} {f'[{lo:.4f}, {hi:.4f}]':>16} {r['minus_position0'][k]:+8.4f} "
-              f"{f'[{dlo:+.4f}, {dhi:+.4f}]':>18} {r['prior_variance_box'][k]:16.4f} {r['prior_variance_train_goals'][k]:26.4f}")
+        print(
+            f"  {b:>10} {r['loss'][k]:8.4f} {f'[{lo:.4f}, {hi:.4f}]':>16} {r['minus_position0'][k]:+8.4f} "
+            f"{f'[{dlo:+.4f}, {dhi:+.4f}]':>18} {r['prior_variance_box'][k]:16.4f} {r['prior_variance_train_goals'][k]:26.4f}"
+        )
 
 
 def print_probe(name: str, r: dict) -> None:
     shots = [0, r["episodes"] - 1]
-    print(f"{name}: reward-swap probe, {r['runs']} held-out goals A, B a derangement of them (mean |A - B| "
-          f"{r['swap']['mean_distance_ab'] * 100:.1f} cm), {r['episodes']} shots in one context"
-          + (f", actions sampled with std {r['sample']}" if r["sample"] else ""))
+    print(
+        f"{name}: reward-swap probe, {r['runs']} held-out goals A, B a derangement of them (mean |A - B| "
+        f"{r['swap']['mean_distance_ab'] * 100:.1f} cm), {r['episodes']} shots in one context"
+        + (f", actions sampled with std {r['sample']}" if r["sample"] else "")
+    )
     for label, key in (("fed rewards for B (swap)", "swap"), ("fed the env's rewards (control)", "control")):
         s = r[key]
-        parts = [f"shot {k + 1}: nearer B {s['share_nearer_b'][k]:.2f} {_fmt_ci(s['share_nearer_b_ci95'][k])}, "
-                 f"|tcp - A| {s['mean_distance_a'][k] * 100:.1f} cm, |tcp - B| {s['mean_distance_b'][k] * 100:.1f} cm"
-                 for k in shots]
+        parts = [
+            f"shot {k + 1}: nearer B {s['share_nearer_b'][k]:.2f} {_fmt_ci(s['share_nearer_b_ci95'][k])}, "
+            f"|tcp - A| {s['mean_distance_a'][k] * 100:.1f} cm, |tcp - B| {s['mean_distance_b'][k] * 100:.1f} cm"
+            for k in shots
+        ]
         print(f"  {label:32} " + "; ".join(parts))
     if "paired" in r:
         p = r["paired"]
-        print("  paired, swap - control, (|tcp - A| - |tcp - B|): " + "; ".join(
-            f"shot {k + 1}: {p['mean'][k] * 100:+.1f} cm [{p['ci95'][k][0] * 100:+.1f}, {p['ci95'][k][1] * 100:+.1f}], "
-            f"{p['share_above_0'][k]:.2f} of runs > 0" for k in shots))
+        print(
+            "  paired, swap - control, (|tcp - A| - |tcp - B|): "
+            + "; ".join(
+                f"shot {k + 1}: {p['mean'][k] * 100:+.1f} cm [{p['ci95'][k][0] * 100:+.1f}, {p['ci95'][k][1] * 100:+.1f}], "
+                f"{p['share_above_0'][k]:.2f} of runs > 0"
+                for k in shots
+            )
+        )
 
 
 def diagnose(run: Path, heldout: Path, relabelled: bool, runs: int, episodes: int, seed: int, cache: Path) -> dict:

@@ -52,12 +52,22 @@ def ideal_learner(seed: int, runs: int, episodes: int, task_id: str = "reach-v3"
     last = slice(episodes - max(1, episodes // 3), episodes)
     diff = full[:, last].mean(1) - cleared[:, last].mean(1)
     rng = np.random.default_rng(0)
-    boot = lambda v: [float(np.percentile(v[rng.integers(len(v), size=(2000, len(v)))].mean(1), q)) for q in (2.5, 97.5)]  # noqa: E731
-    return {"per_shot_full": full.mean(0).tolist(), "per_shot_cleared": cleared.mean(0).tolist(),
-            "full_last_third": float(full[:, last].mean()), "full_last_third_ci95": boot(full[:, last].mean(1)),
-            "cleared_last_third": float(cleared[:, last].mean()), "paired_last_third": float(diff.mean()),
-            "paired_last_third_ci95": boot(diff), "paired_above_0": int((diff > 0).sum()),
-            "shots": [last.start + 1, last.stop], "per_run_full": out["full"], "per_run_cleared": out["cleared"]}
+    boot = lambda v: [
+        float(np.percentile(v[rng.integers(len(v), size=(2000, len(v)))].mean(1), q)) for q in (2.5, 97.5)
+    ]  # noqa: E731
+    return {
+        "per_shot_full": full.mean(0).tolist(),
+        "per_shot_cleared": cleared.mean(0).tolist(),
+        "full_last_third": float(full[:, last].mean()),
+        "full_last_third_ci95": boot(full[:, last].mean(1)),
+        "cleared_last_third": float(cleared[:, last].mean()),
+        "paired_last_third": float(diff.mean()),
+        "paired_last_third_ci95": boot(diff),
+        "paired_above_0": int((diff > 0).sum()),
+        "shots": [last.start + 1, last.stop],
+        "per_run_full": out["full"],
+        "per_run_cleared": out["cleared"],
+    }
 
 
 if __name__ == "__main__":
@@ -73,6 +83,8 @@ if __name__ == "__main__":
     r = ideal_learner(a.seed, a.runs, a.episodes)
     print("per shot, full:    " + " ".join(f"{v:.0f}" for v in r["per_shot_full"]))
     print("per shot, cleared: " + " ".join(f"{v:.0f}" for v in r["per_shot_cleared"]))
-    print(f"shots {r['shots'][0]}-{r['shots'][1]}: full {r['full_last_third']:.1f} {r['full_last_third_ci95']}, cleared "
-          f"{r['cleared_last_third']:.1f}, paired {r['paired_last_third']:+.1f} {r['paired_last_third_ci95']} "
-          f"({r['paired_above_0']}/{a.runs} > 0); {time.perf_counter() - t0:.0f} s")
+    print(
+        f"shots {r['shots'][0]}-{r['shots'][1]}: full {r['full_last_third']:.1f} {r['full_last_third_ci95']}, cleared "
+        f"{r['cleared_last_third']:.1f}, paired {r['paired_last_third']:+.1f} {r['paired_last_third_ci95']} "
+        f"({r['paired_above_0']}/{a.runs} > 0); {time.perf_counter() - t0:.0f} s"
+    )

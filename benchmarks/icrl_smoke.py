@@ -53,9 +53,14 @@ def main() -> None:
     ap.add_argument("--ppo-steps", type=int, default=100_000)
     ap.add_argument("--histories", type=int, default=8)
     ap.add_argument("--steps", type=int, default=20_000, help="transitions per learning history (80 IB episodes)")
-    ap.add_argument("--p", type=float, default=2.0, help="noise schedule power: with p=1 IB returns plateau within the "
-                    "first fifth of a short history (eps < 0.8 barely hurts) and fail validate's rank test; p=2 keeps eps "
-                    "high for longer, so the climb spans most of it")
+    ap.add_argument(
+        "--p",
+        type=float,
+        default=2.0,
+        help="noise schedule power: with p=1 IB returns plateau within the "
+        "first fifth of a short history (eps < 0.8 barely hurts) and fail validate's rank test; p=2 keeps eps "
+        "high for longer, so the climb spans most of it",
+    )
     ap.add_argument("--context", type=int, default=1024, help="model context in tokens (4 IB episodes per 1,000)")
     ap.add_argument("--train-steps", type=int, default=2000)
     ap.add_argument("--episodes", type=int, default=30)
@@ -74,27 +79,75 @@ def main() -> None:
     t0 = time.perf_counter()
     todo = [p for p in train_ps if not (out / "demos" / f"{task(p)}.zip").exists()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # PPO on IB is one core each
-        list(pool.map(lambda p: sh(data_cli, "demonstrator", "train", task(p), "--out", str(out / "demos" / f"{task(p)}.zip"),
-                                   "--timesteps", str(args.ppo_steps), "--no-install", log=out / f"log-ppo-{p}.txt"), todo))
+        list(
+            pool.map(
+                lambda p: sh(
+                    data_cli,
+                    "demonstrator",
+                    "train",
+                    task(p),
+                    "--out",
+                    str(out / "demos" / f"{task(p)}.zip"),
+                    "--timesteps",
+                    str(args.ppo_steps),
+                    "--no-install",
+                    log=out / f"log-ppo-{p}.txt",
+                ),
+                todo,
+            )
+        )
     times["demonstrators"] = time.perf_counter() - t0 if todo else None
 
     t0, ran = time.perf_counter(), False
     for p in train_ps:
         if not (out / "data" / task(p) / "meta" / "manifest.json").exists():
             ran = True
-            sh(data_cli, "collect", task(p), "--out", str(out / "data" / task(p)), "--demonstrator",
-               f"sb3:{out / 'demos' / f'{task(p)}.zip'}", "--histories", str(args.histories), "--steps", str(args.steps), "--p", str(args.p),
-               "--num-envs", "2", "--workers", "2",
-               *(["--resume"] if (out / "data" / task(p) / ".vintix" / "state.json").exists() else []), log=log)
+            sh(
+                data_cli,
+                "collect",
+                task(p),
+                "--out",
+                str(out / "data" / task(p)),
+                "--demonstrator",
+                f"sb3:{out / 'demos' / f'{task(p)}.zip'}",
+                "--histories",
+                str(args.histories),
+                "--steps",
+                str(args.steps),
+                "--p",
+                str(args.p),
+                "--num-envs",
+                "2",
+                "--workers",
+                "2",
+                *(["--resume"] if (out / "data" / task(p) / ".vintix" / "state.json").exists() else []),
+                log=log,
+            )
     times["collect"] = time.perf_counter() - t0 if ran else None
 
     run = out / "run"
     t0 = time.perf_counter()
     done = (run / "latest").exists() and f"step-{args.train_steps:07d}" in (run / "latest").read_text()
     if not done:
-        sh(model_cli, "train", "--datasets", *[str(out / "data" / task(p)) for p in train_ps], "--out", str(run),
-           "--preset", "tiny", "--steps", str(args.train_steps), "--set", f"model.context={args.context}",
-           "--set", "train.save_every=500", "--quiet", *(["--resume"] if (run / "latest").exists() else []), log=log)
+        sh(
+            model_cli,
+            "train",
+            "--datasets",
+            *[str(out / "data" / task(p)) for p in train_ps],
+            "--out",
+            str(run),
+            "--preset",
+            "tiny",
+            "--steps",
+            str(args.train_steps),
+            "--set",
+            f"model.context={args.context}",
+            "--set",
+            "train.save_every=500",
+            "--quiet",
+            *(["--resume"] if (run / "latest").exists() else []),
+            log=log,
+        )
     times["train"] = time.perf_counter() - t0 if not done else None
 
     results = {}
@@ -103,8 +156,21 @@ def main() -> None:
         t0 = time.perf_counter()
         fresh = not (folder / "results.json").exists()
         if fresh:
-            sh(model_cli, "eval", str(run), "--task", task(p), "--episodes", str(args.episodes), "--seeds", str(args.seeds),
-               "--out", str(folder), "--quiet", log=log)
+            sh(
+                model_cli,
+                "eval",
+                str(run),
+                "--task",
+                task(p),
+                "--episodes",
+                str(args.episodes),
+                "--seeds",
+                str(args.seeds),
+                "--out",
+                str(folder),
+                "--quiet",
+                log=log,
+            )
         times[f"eval {label}"] = time.perf_counter() - t0 if fresh else None
         results[label] = json.loads((folder / "results.json").read_text())
 
@@ -112,25 +178,42 @@ def main() -> None:
     k = max(1, len(metrics) // 20)
     first_loss = sum(m["loss"] for m in metrics[:k]) / k
     last_loss = sum(m["loss"] for m in metrics[-k:]) / k
-    print(f"ICRL smoke: tiny preset, context {args.context}, trained {args.train_steps} steps on IB setpoints "
-          f"{args.train_setpoints} ({args.histories} x {args.steps:,} transitions each); loss {first_loss:.4f} -> {last_loss:.4f}")
-    print("wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items()))
+    print(
+        f"ICRL smoke: tiny preset, context {args.context}, trained {args.train_steps} steps on IB setpoints "
+        f"{args.train_setpoints} ({args.histories} x {args.steps:,} transitions each); loss {first_loss:.4f} -> {last_loss:.4f}"
+    )
+    print(
+        "wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items())
+    )
     print(f"{'':9} {'task':28} {'first tenth':>12} {'last tenth':>11} {'normalized':>17} {'rho':>7}  reference")
     for label, r in results.items():
         s, ref = r["summary"], r["reference"]
-        norm = (f"{s['normalized_first_tenth']:.3f} -> {s['normalized_last_tenth']:.3f}"
-                if s["normalized_mean"] is not None else "n/a")
+        norm = (
+            f"{s['normalized_first_tenth']:.3f} -> {s['normalized_last_tenth']:.3f}"
+            if s["normalized_mean"] is not None
+            else "n/a"
+        )
         rho = s["spearman_rho_shot_vs_mean"]
-        print(f"{label:9} {r['task']:28} {s['first_tenth_mean']:12.1f} {s['last_tenth_mean']:11.1f} {norm:>17} "
-              f"{rho if rho is None else round(rho, 3):>7}  random {ref['random']:.1f}, demonstrator {ref['demonstrator']:.1f} "
-              f"({ref['source']})")
+        print(
+            f"{label:9} {r['task']:28} {s['first_tenth_mean']:12.1f} {s['last_tenth_mean']:11.1f} {norm:>17} "
+            f"{rho if rho is None else round(rho, 3):>7}  random {ref['random']:.1f}, demonstrator {ref['demonstrator']:.1f} "
+            f"({ref['source']})"
+        )
         means = r["per_shot"]["mean"]
         print(f"{'':9} mean return per shot: " + " ".join(f"{m:.0f}" for m in means))
     print(f"plots: {out / 'eval'}/*/returns.png")
-    (out / "summary.json").write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                                                  "loss": [first_loss, last_loss], "times_s": times,
-                                                  "results": {k: {"task": v["task"], **v["summary"]} for k, v in results.items()}},
-                                                 indent=2) + "\n")
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "loss": [first_loss, last_loss],
+                "times_s": times,
+                "results": {k: {"task": v["task"], **v["summary"]} for k, v in results.items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ import time
 import numpy as np
 import torch
 
+from vintix_model.inference.agent import ICRLAgent, TaskContext
 from vintix_model.model.config import preset
 from vintix_model.model.groups import GroupSpec
-from vintix_model.inference.agent import ICRLAgent, TaskContext
 from vintix_model.model.vintix import Vintix
 
 OBS, ACT = 6, 3  # an Industrial Benchmark group: the backbone dominates the cost
@@ -46,8 +46,13 @@ def time_steps(agent: ICRLAgent, context: int, steps: int, batch: int, device: s
     n = context - 1
     first = np.zeros((batch, n), bool)
     first[:, ::250] = True
-    agent.prefill(rng.normal(size=(batch, n, OBS)), rng.uniform(-1, 1, size=(batch, n, ACT)), rng.normal(size=(batch, n)),
-                  first, chunk=min(context // 2, 4096))
+    agent.prefill(
+        rng.normal(size=(batch, n, OBS)),
+        rng.uniform(-1, 1, size=(batch, n, ACT)),
+        rng.normal(size=(batch, n)),
+        first,
+        chunk=min(context // 2, 4096),
+    )
     times = []
     for _ in range(steps + 1):  # the first step warms up kernels and the mask cache
         obs, r = rng.normal(size=(batch, OBS)), rng.normal(size=batch)
@@ -75,8 +80,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     model = build(args.preset, args.device, dtype)
-    backend = "flash-attn" if args.device.startswith("cuda") and dtype != torch.float32 and \
-        __import__("vintix_model.inference.kv_cache", fromlist=["x"]).flash_attn_with_kvcache is not None else "SDPA"
+    backend = (
+        "flash-attn"
+        if args.device.startswith("cuda")
+        and dtype != torch.float32
+        and __import__("vintix_model.inference.kv_cache", fromlist=["x"]).flash_attn_with_kvcache is not None
+        else "SDPA"
+    )
     rows = []
     for context in (int(c) for c in args.contexts.split(",")):
         cached = ICRLAgent(model, batch=args.batch, window=context, use_cache=True, device=args.device, dtype=dtype)
@@ -85,12 +95,24 @@ def main() -> None:
             tc = time_steps(cached, context, args.steps, args.batch, args.device)
             tf = time_steps(full, context, args.reencode_steps, args.batch, args.device)
         mc, mf = statistics.median(tc), statistics.median(tf)
-        rows.append({"context": context, "cached_ms": mc * 1e3, "reencode_ms": mf * 1e3, "speedup": mf / mc,
-                     "cached_steps": len(tc), "reencode_steps": len(tf)})
+        rows.append(
+            {
+                "context": context,
+                "cached_ms": mc * 1e3,
+                "reencode_ms": mf * 1e3,
+                "speedup": mf / mc,
+                "cached_steps": len(tc),
+                "reencode_steps": len(tf),
+            }
+        )
         del cached, full
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} thread(s)"
-    head = (f"Vintix {args.preset} ({model.num_parameters():,} parameters), {args.dtype}, batch {args.batch}, "
-            f"{device}, attention {backend}; median per env step")
+    device = (
+        torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} thread(s)"
+    )
+    head = (
+        f"Vintix {args.preset} ({model.num_parameters():,} parameters), {args.dtype}, batch {args.batch}, "
+        f"{device}, attention {backend}; median per env step"
+    )
     if args.json:
         print(json.dumps({"config": vars(args), "device": device, "rows": rows}, indent=2))
         return

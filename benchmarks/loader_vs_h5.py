@@ -65,8 +65,13 @@ class ArrowMmapWindows:
         act = fixed_list_to_numpy(sl.column("action"))
         rew = sl.column("reward").combine_chunks().to_numpy()
         step = sl.column("step").combine_chunks().to_numpy()
-        return {"obs": obs[1:], "prev_action": act[:-1], "prev_reward": rew[:-1], "first": step[1:] == 0,
-                "target": act[1:]}
+        return {
+            "obs": obs[1:],
+            "prev_action": act[:-1],
+            "prev_reward": rew[:-1],
+            "first": step[1:] == 0,
+            "target": act[1:],
+        }
 
 
 def dir_bytes(paths) -> int:
@@ -81,8 +86,24 @@ def collect_if_needed(dataset: Path | None, work: Path) -> Path:
     out = work / "ib"  # reused by later runs with the same --work
     if not (out / "meta" / "manifest.json").exists():
         print(f"collecting {TASK} into {out} (4 histories x 100,000 steps) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "vintix_data.cli", "collect", TASK, "--out", str(out), "--demonstrator", "zero",
-                        "--histories", "4", "--steps", "100000"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vintix_data.cli",
+                "collect",
+                TASK,
+                "--out",
+                str(out),
+                "--demonstrator",
+                "zero",
+                "--histories",
+                "4",
+                "--steps",
+                "100000",
+            ],
+            check=True,
+        )
     return out
 
 
@@ -110,11 +131,14 @@ def bytes_report(folder: Path, info: DatasetInfo, h5_dir: Path, zip_path: Path, 
     }
     meta = dir_bytes(p for p in (folder / "meta").iterdir() if p.is_file())
     zip_b = rows["zip of the HDF5 folder (deflate)"]
-    return {"rows": n, "meta_bytes": meta,
-            "per_transition": {k: v / n for k, v in rows.items()},
-            "vs_zip": {k: v / zip_b for k, v in rows.items()},
-            "row_groups_as_stored": sum(pq.ParquetFile(p).metadata.num_row_groups for p in shards),
-            "row_groups_current": sum(pq.ParquetFile(p).metadata.num_row_groups for p in current)}
+    return {
+        "rows": n,
+        "meta_bytes": meta,
+        "per_transition": {k: v / n for k, v in rows.items()},
+        "vs_zip": {k: v / zip_b for k, v in rows.items()},
+        "row_groups_as_stored": sum(pq.ParquetFile(p).metadata.num_row_groups for p in shards),
+        "row_groups_current": sum(pq.ParquetFile(p).metadata.num_row_groups for p in current),
+    }
 
 
 def our_side(folder: Path, context: int, work: Path, arrow: bool = False):
@@ -145,8 +169,13 @@ def our_side(folder: Path, context: int, work: Path, arrow: bool = False):
         return h, row - h * steps
 
     norm = (np.asarray(tasks[0].obs_mean, np.float32), np.asarray(tasks[0].obs_std, np.float32))
-    return ("vintix_model.data.sampler.WindowDataset (npy memmaps)", ds.__getitem__, _Lazy(len(w.starts), locate), norm,
-            time.perf_counter() - t0)
+    return (
+        "vintix_model.data.sampler.WindowDataset (npy memmaps)",
+        ds.__getitem__,
+        _Lazy(len(w.starts), locate),
+        norm,
+        time.perf_counter() - t0,
+    )
 
 
 class _Lazy:
@@ -171,8 +200,9 @@ def timed(fn, items, seconds: float) -> tuple[int, float]:
     return done, time.perf_counter() - t0
 
 
-def windows_report(folder: Path, h5_dir: Path, context: int, n_windows: int, seconds: float, seed: int, work: Path,
-                   arrow: bool = False) -> dict:
+def windows_report(
+    folder: Path, h5_dir: Path, context: int, n_windows: int, seconds: float, seed: int, work: Path, arrow: bool = False
+) -> dict:
     name, get, starts, norm, prep_ours = our_side(folder, context, work, arrow)
     t0 = time.perf_counter()
     reader = OriginalLayoutReader(h5_dir, context)
@@ -184,7 +214,9 @@ def windows_report(folder: Path, h5_dir: Path, context: int, n_windows: int, sec
     for i, (h, s) in zip(ids[:5], pairs[:5]):
         ours, base = get(int(i)), reader.window(h, s)
         assert np.array_equal(np.asarray(ours["prev_action"]), base["prev_action"]), "different windows"
-        obs = base["observation"] if norm is None else (base["observation"] - norm[0]) / np.where(norm[1] > 0, norm[1], 1)
+        obs = (
+            base["observation"] if norm is None else (base["observation"] - norm[0]) / np.where(norm[1] > 0, norm[1], 1)
+        )
         assert np.allclose(np.asarray(ours["obs"], np.float64), obs, rtol=1e-4, atol=1e-4), "different observations"
     for i in ids[:10]:  # warm both (page cache, memmaps)
         get(int(i))
@@ -194,22 +226,39 @@ def windows_report(folder: Path, h5_dir: Path, context: int, n_windows: int, sec
     n_h5, t_h5 = timed(lambda p: reader.window(*p), pairs, seconds)
     reader.close()
     ours_wps, h5_wps = n_ours / t_ours, n_h5 / t_h5
-    return {"context": context, "ours": name, "ours_windows": n_ours, "ours_windows_per_s": ours_wps,
-            "h5_windows": n_h5, "h5_windows_per_s": h5_wps, "speedup": ours_wps / h5_wps,
-            "ours_transitions_per_s": ours_wps * (context + 1), "h5_transitions_per_s": h5_wps * (context + 1),
-            "prepare_s_ours": prep_ours, "prepare_s_h5": prep_h5}
+    return {
+        "context": context,
+        "ours": name,
+        "ours_windows": n_ours,
+        "ours_windows_per_s": ours_wps,
+        "h5_windows": n_h5,
+        "h5_windows_per_s": h5_wps,
+        "speedup": ours_wps / h5_wps,
+        "ours_transitions_per_s": ours_wps * (context + 1),
+        "h5_transitions_per_s": h5_wps * (context + 1),
+        "prepare_s_ours": prep_ours,
+        "prepare_s_h5": prep_h5,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, default=None, help="A dataset folder (default: collect IB p50, 4 x 100,000 steps, into --work once, then reuse it).")
+    ap.add_argument(
+        "--dataset",
+        type=Path,
+        default=None,
+        help="A dataset folder (default: collect IB p50, 4 x 100,000 steps, into --work once, then reuse it).",
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "h5bench")
     ap.add_argument("--contexts", type=int, nargs="+", default=[8192, 1024])
     ap.add_argument("--windows", type=int, default=400, help="Random windows per side and context.")
     ap.add_argument("--seconds", type=float, default=30.0, help="Time cap per side and context.")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--arrow", action="store_true", help="Our side from memory-mapped Arrow (ArrowMmapWindows) instead of "
-                                                         "vintix_model's sampler.")
+    ap.add_argument(
+        "--arrow",
+        action="store_true",
+        help="Our side from memory-mapped Arrow (ArrowMmapWindows) instead of vintix_model's sampler.",
+    )
     args = ap.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -230,25 +279,35 @@ def main() -> None:
                 z.write(p, arcname=f"{h5_dir.name}/{p.name}")
         os.replace(tmp, zip_path)
 
-    print(f"dataset {folder}: {info.task}, {info.histories} histories x {info.steps_per_history:,} = {info.total_steps:,} "
-          f"transitions; HDF5 export {h5_dir}", flush=True)
+    print(
+        f"dataset {folder}: {info.task}, {info.histories} histories x {info.steps_per_history:,} = {info.total_steps:,} "
+        f"transitions; HDF5 export {h5_dir}",
+        flush=True,
+    )
     sizes = bytes_report(folder, info, h5_dir, zip_path, work)
     print("\nbytes per transition")
     for k, v in sizes["per_transition"].items():
         print(f"  {k:<36} {v:7.2f} B   {sizes['vs_zip'][k]:5.2f}x the zip")
-    print(f"  (row groups: {sizes['row_groups_as_stored']} as stored, {sizes['row_groups_current']} with the current writer; "
-          f"meta/ adds {sizes['meta_bytes'] / sizes['rows']:.2f} B per transition)")
+    print(
+        f"  (row groups: {sizes['row_groups_as_stored']} as stored, {sizes['row_groups_current']} with the current writer; "
+        f"meta/ adds {sizes['meta_bytes'] / sizes['rows']:.2f} B per transition)"
+    )
 
     results = []
     print("\ntraining windows per second (one process, same random windows on both sides)")
     for ctx in args.contexts:
         r = windows_report(folder, h5_dir, ctx, args.windows, args.seconds, args.seed, work, args.arrow)
         results.append(r)
-        print(f"  context {ctx:>5}: ours {r['ours_windows_per_s']:9.1f}/s ({r['ours_windows']} windows)   "
-              f"HDF5 {r['h5_windows_per_s']:8.1f}/s ({r['h5_windows']} windows)   {r['speedup']:6.1f}x   "
-              f"[ours: {r['ours']}; prepare {r['prepare_s_ours']:.1f} s vs {r['prepare_s_h5']:.2f} s]", flush=True)
+        print(
+            f"  context {ctx:>5}: ours {r['ours_windows_per_s']:9.1f}/s ({r['ours_windows']} windows)   "
+            f"HDF5 {r['h5_windows_per_s']:8.1f}/s ({r['h5_windows']} windows)   {r['speedup']:6.1f}x   "
+            f"[ours: {r['ours']}; prepare {r['prepare_s_ours']:.1f} s vs {r['prepare_s_h5']:.2f} s]",
+            flush=True,
+        )
     out = work / "loader_vs_h5.json"
-    out.write_text(json.dumps({"dataset": str(folder), "bytes": sizes, "windows": results}, indent=2, allow_nan=False) + "\n")
+    out.write_text(
+        json.dumps({"dataset": str(folder), "bytes": sizes, "windows": results}, indent=2, allow_nan=False) + "\n"
+    )
     print(f"\nwrote {out}")
 
 

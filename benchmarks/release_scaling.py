@@ -42,8 +42,12 @@ MJ = "HalfCheetah-v5"
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vintix_data.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "vintix_data.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def history_rate(root: Path) -> tuple[float, int]:
@@ -56,12 +60,37 @@ def history_rate(root: Path) -> tuple[float, int]:
     return steps / (end - start), sum(e["event"] == "done" for e in hist)
 
 
-def release_rate(work: Path, task: str, cache: Path, executor: str, workers: int, histories: int, steps: int,
-                 demonstrator_cache: bool = True) -> float:
+def release_rate(
+    work: Path,
+    task: str,
+    cache: Path,
+    executor: str,
+    workers: int,
+    histories: int,
+    steps: int,
+    demonstrator_cache: bool = True,
+) -> float:
     root = work / f"{task}-{executor}-{workers}"
-    proc = cli("release", task, "--out", str(root), "--histories", str(histories), "--steps", str(steps),
-               "--executor", executor, "--workers", str(workers), "--force", "--reference-episodes", "1",
-               "--gate-episodes", "1", env={"VINTIX_CACHE": str(cache)})
+    proc = cli(
+        "release",
+        task,
+        "--out",
+        str(root),
+        "--histories",
+        str(histories),
+        "--steps",
+        str(steps),
+        "--executor",
+        executor,
+        "--workers",
+        str(workers),
+        "--force",
+        "--reference-episodes",
+        "1",
+        "--gate-episodes",
+        "1",
+        env={"VINTIX_CACHE": str(cache)},
+    )
     if not (root / ".release" / "units.jsonl").exists():
         raise SystemExit(f"release of {task} failed:\n{proc.stderr}")
     rate, units = history_rate(root)
@@ -91,8 +120,23 @@ def ceiling_rate(work: Path, demo: str, processes: int, histories: int, steps: i
     procs, start_at = [], time.time() + 15
     for i in range(processes):
         hs = ",".join(str(h) for h in range(i, histories, processes))
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, IB, str(work / f"ceiling-{tag}-{processes}-{i}"), demo,
-                                       str(steps), hs, str(start_at)], stdout=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    WORKER,
+                    IB,
+                    str(work / f"ceiling-{tag}-{processes}-{i}"),
+                    demo,
+                    str(steps),
+                    hs,
+                    str(start_at),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
     spans = []
     for p in procs:
         out, _ = p.communicate()
@@ -105,8 +149,15 @@ def ceiling_rate(work: Path, demo: str, processes: int, histories: int, steps: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--histories", type=int, default=8, help="histories in part 1")
-    ap.add_argument("--steps", type=int, default=100_000, help="transitions per history in part 1 (long units: a unit pays ~1 s of start-up)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of part 1 (this VM's speed drifts: medians of paired ratios)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=100_000,
+        help="transitions per history in part 1 (long units: a unit pays ~1 s of start-up)",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="rounds of part 1 (this VM's speed drifts: medians of paired ratios)"
+    )
     ap.add_argument("--cores", type=int, default=64)
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
@@ -115,15 +166,35 @@ def main() -> None:
     (cache / "demonstrators").mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    r = cli("demonstrator", "train", IB, "--out", str(cache / "demonstrators" / f"{IB}.zip"), "--timesteps", "10000",
-            "--no-install")
+    r = cli(
+        "demonstrator",
+        "train",
+        IB,
+        "--out",
+        str(cache / "demonstrators" / f"{IB}.zip"),
+        "--timesteps",
+        "10000",
+        "--no-install",
+    )
     ppo_rate = 10_000 / (time.perf_counter() - t0)  # includes start-up: a lower bound of PPO's steps/s
     assert r.returncode == 0, r.stderr
-    cli("demonstrator", "train", MJ, "--algo", "ppo", "--out", str(cache / "demonstrators" / f"{MJ}.zip"),
-        "--timesteps", "2048", "--no-install")
+    cli(
+        "demonstrator",
+        "train",
+        MJ,
+        "--algo",
+        "ppo",
+        "--out",
+        str(cache / "demonstrators" / f"{MJ}.zip"),
+        "--timesteps",
+        "2048",
+        "--no-install",
+    )
 
-    print(f"1. {IB}: {args.histories} histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s; "
-          f"{args.rounds} rounds, each: the machine's 1 and 2 processes, then the releases")
+    print(
+        f"1. {IB}: {args.histories} histories x {args.steps:,} steps, same demonstrator; history-phase transitions/s; "
+        f"{args.rounds} rounds, each: the machine's 1 and 2 processes, then the releases"
+    )
     demo = f"sb3:{cache / 'demonstrators' / f'{IB}.zip'}"
     kinds = [("machine", 1), ("machine", 2), ("local", 1), ("local", 2), ("ray", 1), ("ray", 2)]
     rates: dict[tuple[str, int], list[float]] = {k: [] for k in kinds}
@@ -133,14 +204,25 @@ def main() -> None:
                 rates[kind, n].append(ceiling_rate(work / f"round{r}", demo, n, args.histories, args.steps, "ceiling"))
             else:
                 rates[kind, n].append(release_rate(work / f"round{r}", IB, cache, kind, n, args.histories, args.steps))
-        print(f"   round {r}: " + ", ".join(f"{kind} {n}: {rates[kind, n][-1]:,.0f}" for kind, n in kinds) + " steps/s; 2 / 1: "
-              + ", ".join(f"{kind} {rates[kind, 2][-1] / rates[kind, 1][-1]:.2f}" for kind in ("machine", "local", "ray")),
-              flush=True)
-    ratio = {kind: statistics.median(b / a for a, b in zip(rates[kind, 1], rates[kind, 2])) for kind in ("machine", "local", "ray")}
+        print(
+            f"   round {r}: "
+            + ", ".join(f"{kind} {n}: {rates[kind, n][-1]:,.0f}" for kind, n in kinds)
+            + " steps/s; 2 / 1: "
+            + ", ".join(
+                f"{kind} {rates[kind, 2][-1] / rates[kind, 1][-1]:.2f}" for kind in ("machine", "local", "ray")
+            ),
+            flush=True,
+        )
+    ratio = {
+        kind: statistics.median(b / a for a, b in zip(rates[kind, 1], rates[kind, 2]))
+        for kind in ("machine", "local", "ray")
+    }
     print(f"   the machine (independent processes, no release): 2 / 1 = {ratio['machine']:.2f} (median over rounds)")
     for executor in ("local", "ray"):
-        print(f"   {executor}: 2 workers / 1 worker = {ratio[executor]:.2f} (goal >= 1.8; median over rounds), "
-              f"{ratio[executor] / ratio['machine']:.0%} of the machine's own 2 / 1")
+        print(
+            f"   {executor}: 2 workers / 1 worker = {ratio[executor]:.2f} (goal >= 1.8; median over rounds), "
+            f"{ratio[executor] / ratio['machine']:.0%} of the machine's own 2 / 1"
+        )
 
     print("2. one history unit, 1 worker, per domain")
     per_core = {"industrial-benchmark": statistics.median(rates["local", 1])}
@@ -163,8 +245,10 @@ def main() -> None:
     lines.append(f"   {'IB PPO demonstrators':<22}  21 x 1M steps {'':>19}{ib_train / 3600:8.1f} core-hours")
     print(f"Estimate, the paper's collectable data on {args.cores} cores at the measured efficiency {eff:.2f}:")
     print("\n".join(lines))
-    print(f"   total {core_s / 3600:.1f} core-hours -> {core_s / (args.cores * eff) / 3600:.1f} h wall "
-          f"(MuJoCo demonstrators not counted: they are trained or installed before a release)")
+    print(
+        f"   total {core_s / 3600:.1f} core-hours -> {core_s / (args.cores * eff) / 3600:.1f} h wall "
+        f"(MuJoCo demonstrators not counted: they are trained or installed before a release)"
+    )
 
 
 if __name__ == "__main__":

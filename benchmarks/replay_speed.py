@@ -57,12 +57,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             rec = VideoRecorder(Path(tmp) / "v.gif", every=1)
             cols = episode_table(folder)
-            replay(folder, history=int(cols["history"][0]), episodes=[int(cols["episode"][0])], video=_Limited(rec, args.frames))
+            replay(
+                folder,
+                history=int(cols["history"][0]),
+                episodes=[int(cols["episode"][0])],
+                video=_Limited(rec, args.frames),
+            )
             rec.close()
             per_frame = rec.render_seconds / max(rec.frames, 1)
-        print(f"{info.task}: replay {1e6 * best_replay:,.0f} us/step vs env.step alone {1e6 * best_base:,.0f} us/step "
-              f"(x{best_replay / best_base:.2f}, {report.steps:,} steps, best of {args.rounds}); "
-              f"video {1e3 * per_frame:,.0f} ms per rendered frame ({rec.frames} frames, {rec.width}x{rec.height})")
+        print(
+            f"{info.task}: replay {1e6 * best_replay:,.0f} us/step vs env.step alone {1e6 * best_base:,.0f} us/step "
+            f"(x{best_replay / best_base:.2f}, {report.steps:,} steps, best of {args.rounds}); "
+            f"video {1e3 * per_frame:,.0f} ms per rendered frame ({rec.frames} frames, {rec.width}x{rec.height})"
+        )
 
 
 class _Limited:

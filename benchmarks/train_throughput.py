@@ -64,9 +64,15 @@ def time_model(model, cfg, batch_size, accum, device, precision, steps, warmup) 
     gen = torch.Generator(device="cpu").manual_seed(0)
     first = torch.zeros(batch_size, T, dtype=torch.bool)
     first[:, ::250] = True
-    batch = {"bench": GroupBatch(torch.randn(batch_size, T, g.obs_dim, generator=gen), torch.rand(batch_size, T, g.act_dim, generator=gen),
-                                 torch.randn(batch_size, T, generator=gen), first,
-                                 torch.rand(batch_size, T, g.act_dim, generator=gen)).to(device)}
+    batch = {
+        "bench": GroupBatch(
+            torch.randn(batch_size, T, g.obs_dim, generator=gen),
+            torch.rand(batch_size, T, g.act_dim, generator=gen),
+            torch.randn(batch_size, T, generator=gen),
+            first,
+            torch.rand(batch_size, T, g.act_dim, generator=gen),
+        ).to(device)
+    }
     opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-4, fused=device.type == "cuda")
 
     def step():
@@ -131,14 +137,22 @@ def main() -> None:
     peak, peak_src = (args.peak_tflops * 1e12, "--peak-tflops") if args.peak_tflops else peak_flops(device)
     dt = time_model(model, model_cfg, B, A, device, train_cfg.precision, args.steps, args.warmup)
     tokens_s = B * A * T / dt
-    precision = "bf16 autocast" if train_cfg.precision == "bf16" or (train_cfg.precision == "auto" and device.type == "cuda") else "fp32"
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
-          f"preset {args.preset}, {precision}; {model.num_parameters():,} parameters, N = {n:,} matmul weights per token; "
-          f"context {T}, batch {B} x {A} accumulation")
+    precision = (
+        "bf16 autocast"
+        if train_cfg.precision == "bf16" or (train_cfg.precision == "auto" and device.type == "cuda")
+        else "fp32"
+    )
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
+        f"preset {args.preset}, {precision}; {model.num_parameters():,} parameters, N = {n:,} matmul weights per token; "
+        f"context {T}, batch {B} x {A} accumulation"
+    )
     print(f"model:   {tokens_s:,.0f} tokens/s ({dt:.3f} s per optimizer step, {B * A / dt:,.2f} windows/s)")
     print(f"FLOPs/token = 6N + 12 L d T = 6 x {n:,} + 12 x {L} x {d} x {T} = {flops_token / 1e6:,.2f} MFLOP")
-    print(f"achieved {tokens_s * flops_token / 1e9:,.1f} GFLOP/s of {peak / 1e9:,.1f} peak ({peak_src}): "
-          f"MFU {100 * tokens_s * flops_token / peak:.1f}%")
+    print(
+        f"achieved {tokens_s * flops_token / 1e9:,.1f} GFLOP/s of {peak / 1e9:,.1f} peak ({peak_src}): "
+        f"MFU {100 * tokens_s * flops_token / peak:.1f}%"
+    )
 
     workers = train_cfg.num_workers if args.workers is None else args.workers
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,13 +160,33 @@ def main() -> None:
         if not datasets:
             folder = os.path.join(tmp, "ib50")
             steps = max(4 * (T + 1), 3000)
-            subprocess.run([sys.executable, "-m", "vintix_data.cli", "collect", "industrial-benchmark-50-v1", "--out", folder,
-                            "--demonstrator", "zero", "--histories", "2", "--steps", str(steps), "--reference-episodes", "2"],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "vintix_data.cli",
+                    "collect",
+                    "industrial-benchmark-50-v1",
+                    "--out",
+                    folder,
+                    "--demonstrator",
+                    "zero",
+                    "--histories",
+                    "2",
+                    "--steps",
+                    str(steps),
+                    "--reference-episodes",
+                    "2",
+                ],
+                check=True,
+                capture_output=True,
+            )
             datasets = [folder]
         os.environ.setdefault("VINTIX_CACHE", os.path.join(tmp, "cache"))
         rate = sampler_rate(datasets, T, train_cfg.stride, B, workers, batches=max(20, int(50 * 512 / T)))
-    print(f"sampler: {rate:,.1f} windows/s with {workers} worker(s) = {rate / (B * A / dt):,.1f}x what the model consumes")
+    print(
+        f"sampler: {rate:,.1f} windows/s with {workers} worker(s) = {rate / (B * A / dt):,.1f}x what the model consumes"
+    )
 
 
 if __name__ == "__main__":

@@ -62,9 +62,27 @@ def main() -> int:
             api.upload_file(path_or_fileobj=str(path), path_in_repo=e.file, repo_id=e.repo)
             print(f"served {e.repo}/{e.file} ({e.algo}, synthetic)", flush=True)
         env = {**os.environ, **hub_client_env(hub.url, work / "hf_home"), "VINTIX_CACHE": str(work / "cache")}
-        cmd = [sys.executable, "-m", "vintix_data.cli", "release", "mujoco", "--out", args.root, "--histories",
-               args.histories, "--steps", args.steps, "--force", "--train-missing", "--train-timesteps",
-               args.train_timesteps, "--reference-episodes", "5", "--gate-episodes", "5"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "vintix_data.cli",
+            "release",
+            "mujoco",
+            "--out",
+            args.root,
+            "--histories",
+            args.histories,
+            "--steps",
+            args.steps,
+            "--force",
+            "--train-missing",
+            "--train-timesteps",
+            args.train_timesteps,
+            "--reference-episodes",
+            "5",
+            "--gate-episodes",
+            "5",
+        ]
         print("$ vintix-data " + " ".join(cmd[3:]), flush=True)
         rc = subprocess.call(cmd, env=env)
     print((Path(args.root) / "report.md").read_text())

@@ -18,19 +18,33 @@ os.environ["VINTIX_CACHE"] = tempfile.mkdtemp(prefix="vintix-test-cache-")
 TASK = "industrial-benchmark-50-v1"
 
 
-def run_cli(*args: str, check: bool = False, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, check: bool = False, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run `vintix-data ...` in a subprocess, as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "vintix_data.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "vintix_data.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"vintix-data {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
 
 
-def run_model_cli(*args: str, check: bool = False, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_model_cli(
+    *args: str, check: bool = False, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run `vintix-model ...` in a subprocess (one torch thread, Hub offline), as a user would."""
-    proc = subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "vintix_model.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"vintix-model {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
@@ -62,8 +76,11 @@ def kill_mid_collection(args: list[str], out: Path, min_parts: int, timeout: flo
     import signal
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vintix_data.cli", *args, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     parts = out / ".vintix" / "parts"
     deadline = time.time() + timeout
     while time.time() < deadline and len(list(parts.rglob("*.npz"))) < min_parts:
@@ -83,7 +100,9 @@ def tmpfs(tmp_path):
     def mount(name: str, options: str) -> Path:
         where = tmp_path / name
         where.mkdir(exist_ok=True)
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
         mounted.append(where)
@@ -106,8 +125,21 @@ def ppo_zip(tmp_path_factory) -> Path:
 def tiny_dataset(tmp_path_factory) -> Path:
     """A tiny but complete collection (2 histories x 5,000 steps) with the zero-action demonstrator."""
     out = tmp_path_factory.mktemp("ds") / "ib50"
-    run_cli("collect", TASK, "--out", str(out), "--demonstrator", "zero", "--histories", "2", "--steps", "5000",
-            "--reference-episodes", "10", check=True)
+    run_cli(
+        "collect",
+        TASK,
+        "--out",
+        str(out),
+        "--demonstrator",
+        "zero",
+        "--histories",
+        "2",
+        "--steps",
+        "5000",
+        "--reference-episodes",
+        "10",
+        check=True,
+    )
     return out
 
 
@@ -118,9 +150,17 @@ HUB_TOKEN = "hf_vintix_test_token"
 
 def hub_client_env(url: str, home: Path) -> dict[str, str]:
     """The environment that points huggingface_hub and datasets (in-process or CLI subprocesses) at a test Hub."""
-    return {"HF_ENDPOINT": url, "HF_TOKEN": HUB_TOKEN, "HF_HOME": str(home), "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    return {
+        "HF_ENDPOINT": url,
+        "HF_TOKEN": HUB_TOKEN,
+        "HF_HOME": str(home),
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "0",
+        "HF_DATASETS_OFFLINE": "0",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
 
 
 @pytest.fixture(scope="module")

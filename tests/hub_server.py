@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -64,7 +64,7 @@ def lfs_pointer(oid: str, size: int) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ class HubState:
     def user(self, authorization: str | None) -> str | None:
         if not authorization or not authorization.startswith("Bearer "):
             return None
-        token = authorization[len("Bearer "):].strip()
+        token = authorization[len("Bearer ") :].strip()
         if not token or (self.tokens is not None and token not in self.tokens):
             return None
         return USER
@@ -172,13 +172,19 @@ class HubState:
             raise HubError(401, "You must be authenticated to write to the Hub (no Authorization header).")
         user = self.user(authorization)
         if user is None:
-            raise HubError(401, "Invalid credentials in Authorization header", body={"error": "Invalid credentials in Authorization header"})
+            raise HubError(
+                401,
+                "Invalid credentials in Authorization header",
+                body={"error": "Invalid credentials in Authorization header"},
+            )
         return user
 
     def readable(self, repo_type: str, repo_id: str, authorization: str | None) -> Repo:
         repo = self.repos.get((repo_type, repo_id))
         if repo is None or (repo.private and self.user(authorization) is None):
-            raise HubError(401 if repo is not None else 404, f"Repository not found: {repo_type} {repo_id}", "RepoNotFound")
+            raise HubError(
+                401 if repo is not None else 404, f"Repository not found: {repo_type} {repo_id}", "RepoNotFound"
+            )
         return repo
 
     def commit_of(self, repo: Repo, rev: str) -> Commit:
@@ -188,10 +194,14 @@ class HubState:
         return c
 
     # -- writes ----------------------------------------------------------------------------------------
-    def new_commit(self, repo: Repo, parent: Commit | None, title: str, description: str, files: dict[str, Entry]) -> Commit:
+    def new_commit(
+        self, repo: Repo, parent: Commit | None, title: str, description: str, files: dict[str, Entry]
+    ) -> Commit:
         self._counter += 1
         tree = sorted((p, e.oid) for p, e in files.items())
-        oid = hashlib.sha1(json.dumps([parent.oid if parent else None, title, description, tree, self._counter]).encode()).hexdigest()
+        oid = hashlib.sha1(
+            json.dumps([parent.oid if parent else None, title, description, tree, self._counter]).encode()
+        ).hexdigest()
         c = Commit(oid, parent.oid if parent else None, title, description, _now(), files)
         repo.commits[oid] = c
         return c
@@ -215,8 +225,15 @@ def regular_entry(data: bytes) -> Entry:
 
 
 def check_path(path: str) -> str:
-    if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path or path.endswith("/") \
-            or any(part in ("", ".", "..") for part in path.split("/")) or path.split("/")[0] == ".git":
+    if (
+        not isinstance(path, str)
+        or not path
+        or path.startswith("/")
+        or "\\" in path
+        or path.endswith("/")
+        or any(part in ("", ".", "..") for part in path.split("/"))
+        or path.split("/")[0] == ".git"
+    ):
         raise HubError(400, f"Invalid path in commit: {path!r}")
     return path
 
@@ -225,7 +242,7 @@ def validate_card_yaml(content: str, repo_type: str) -> list[str]:
     """The Hub's metadata check, for what a dataset card may hold."""
     if not content.startswith("---"):
         return []
-    m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", content, re.S)
+    m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", content, re.DOTALL)
     if m is None:
         return ["README.md: the YAML front matter is not closed by '---'"]
     try:
@@ -257,12 +274,25 @@ def validate_card_yaml(content: str, repo_type: str) -> list[str]:
                     continue
                 names.append(cfg["config_name"])
                 files = cfg.get("data_files")
-                ok = isinstance(files, str) or (isinstance(files, list) and all(
-                    isinstance(f, str) or (isinstance(f, dict) and isinstance(f.get("split"), str)
-                                           and (isinstance(f.get("path"), str) or (isinstance(f.get("path"), list) and all(isinstance(x, str) for x in f["path"]))))
-                    for f in files))
+                ok = isinstance(files, str) or (
+                    isinstance(files, list)
+                    and all(
+                        isinstance(f, str)
+                        or (
+                            isinstance(f, dict)
+                            and isinstance(f.get("split"), str)
+                            and (
+                                isinstance(f.get("path"), str)
+                                or (isinstance(f.get("path"), list) and all(isinstance(x, str) for x in f["path"]))
+                            )
+                        )
+                        for f in files
+                    )
+                )
                 if files is not None and not ok:
-                    errors.append(f'"configs[{i}].data_files" must be a path, a list of paths or a list of {{split, path}}')
+                    errors.append(
+                        f'"configs[{i}].data_files" must be a path, a list of paths or a list of {{split, path}}'
+                    )
             if len(set(names)) != len(names):
                 errors.append('"configs": config names must be unique')
     return errors
@@ -400,7 +430,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def entry_json(self, path: str, e: Entry | None, commit: Commit, repo: Repo, expand: bool) -> dict:
         if e is None:  # a directory
-            oid = hashlib.sha1(json.dumps(sorted((p, x.oid) for p, x in commit.files.items() if p.startswith(path + "/"))).encode()).hexdigest()
+            oid = hashlib.sha1(
+                json.dumps(sorted((p, x.oid) for p, x in commit.files.items() if p.startswith(path + "/"))).encode()
+            ).hexdigest()
             d = {"type": "directory", "oid": oid, "path": path, "size": 0}
         else:
             d = {"type": "file", "oid": e.oid, "size": e.size, "path": path}
@@ -422,7 +454,7 @@ class Handler(BaseHTTPRequestHandler):
         for p in sorted(commit.files):
             if not p.startswith(pre):
                 continue
-            rest = p[len(pre):].split("/")
+            rest = p[len(pre) :].split("/")
             for i in range(1, len(rest)):
                 if recursive or i == 1:
                     dirs.add(pre + "/".join(rest[:i]))
@@ -434,7 +466,15 @@ class Handler(BaseHTTPRequestHandler):
     def h_whoami(self):
         if self.state.user(self.auth) is None:
             raise HubError(401, "Invalid credentials in Authorization header")
-        self.send_json(200, {"type": "user", "name": USER, "orgs": [], "auth": {"type": "access_token", "accessToken": {"role": "write"}}})
+        self.send_json(
+            200,
+            {
+                "type": "user",
+                "name": USER,
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"role": "write"}},
+            },
+        )
 
     def h_create_repo(self):
         user = self.state.need_write(self.auth)
@@ -449,7 +489,11 @@ class Handler(BaseHTTPRequestHandler):
         repo, created = self.state.create_repo(repo_type, f"{org}/{name}", private)
         url = f"{self.base}/{self.prefix(repo_type)}{repo.id}"
         if not created:
-            raise HubError(409, f"You already created this {repo_type} repo", body={"error": f"You already created this {repo_type} repo", "url": url})
+            raise HubError(
+                409,
+                f"You already created this {repo_type} repo",
+                body={"error": f"You already created this {repo_type} repo", "url": url},
+            )
         self.send_json(200, {"url": url, "name": repo.id, "id": repo.id})
 
     def h_validate_yaml(self):
@@ -469,18 +513,32 @@ class Handler(BaseHTTPRequestHandler):
             card = None
             readme = c.files.get("README.md")
             if readme is not None:
-                m = re.match(r"^---\s*\n(.*?)\n---", self.state.content(repo, readme).decode(errors="replace"), re.S)
+                m = re.match(
+                    r"^---\s*\n(.*?)\n---", self.state.content(repo, readme).decode(errors="replace"), re.DOTALL
+                )
                 try:
                     card = yaml.safe_load(m.group(1)) if m else None
                 except yaml.YAMLError:
                     card = None
-            self.send_json(200, {
-                "_id": hashlib.md5(repo.id.encode()).hexdigest()[:24], "id": repo.id, "author": ns, "sha": c.oid,
-                "private": repo.private, "gated": False, "disabled": False, "createdAt": repo.created,
-                "lastModified": c.date, "tags": [], "downloads": 0, "likes": 0,
-                "cardData": card if isinstance(card, dict) else None,
-                "siblings": [{"rfilename": p} for p in sorted(c.files)],
-            })
+            self.send_json(
+                200,
+                {
+                    "_id": hashlib.md5(repo.id.encode()).hexdigest()[:24],
+                    "id": repo.id,
+                    "author": ns,
+                    "sha": c.oid,
+                    "private": repo.private,
+                    "gated": False,
+                    "disabled": False,
+                    "createdAt": repo.created,
+                    "lastModified": c.date,
+                    "tags": [],
+                    "downloads": 0,
+                    "likes": 0,
+                    "cardData": card if isinstance(card, dict) else None,
+                    "siblings": [{"rfilename": p} for p in sorted(c.files)],
+                },
+            )
 
     def h_tree(self, kind, ns, name, rev, path):
         with self.state.lock:
@@ -513,17 +571,38 @@ class Handler(BaseHTTPRequestHandler):
     def h_refs(self, kind, ns, name):
         with self.state.lock:
             repo = self.state.readable(TYPES[kind], f"{ns}/{name}", self.auth)
-            self.send_json(200, {
-                "branches": [{"name": b, "ref": f"refs/heads/{b}", "targetCommit": o} for b, o in sorted(repo.branches.items())],
-                "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": o} for t, o in sorted(repo.tags.items())],
-                "converts": [], "pullRequests": []})
+            self.send_json(
+                200,
+                {
+                    "branches": [
+                        {"name": b, "ref": f"refs/heads/{b}", "targetCommit": o}
+                        for b, o in sorted(repo.branches.items())
+                    ],
+                    "tags": [
+                        {"name": t, "ref": f"refs/tags/{t}", "targetCommit": o} for t, o in sorted(repo.tags.items())
+                    ],
+                    "converts": [],
+                    "pullRequests": [],
+                },
+            )
 
     def h_commits(self, kind, ns, name, rev):
         with self.state.lock:
             repo = self.state.readable(TYPES[kind], f"{ns}/{name}", self.auth)
             self.state.commit_of(repo, rev)
-            self.send_json(200, [{"id": c.oid, "title": c.title, "message": c.description, "date": c.date,
-                                  "authors": [{"user": USER}]} for c in repo.history(rev)])
+            self.send_json(
+                200,
+                [
+                    {
+                        "id": c.oid,
+                        "title": c.title,
+                        "message": c.description,
+                        "date": c.date,
+                        "authors": [{"user": USER}],
+                    }
+                    for c in repo.history(rev)
+                ],
+            )
 
     def h_tag(self, kind, ns, name, rev):
         data = self.json_body()
@@ -565,7 +644,11 @@ class Handler(BaseHTTPRequestHandler):
                     raise HubError(400, f"{path}: sample is not base64") from None
                 lfs = int(f.get("size", 0)) >= LFS_MIN_SIZE or b"\0" in sample[:SAMPLE_BYTES]
                 e = c.files.get(path)
-                oid = None if e is None else (e.lfs_oid if lfs and e.lfs_oid else e.oid if not lfs and e.lfs_oid is None else None)
+                oid = (
+                    None
+                    if e is None
+                    else (e.lfs_oid if lfs and e.lfs_oid else e.oid if not lfs and e.lfs_oid is None else None)
+                )
                 out.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid})
         self.send_json(200, {"files": out, "commitOid": c.oid})
 
@@ -581,15 +664,23 @@ class Handler(BaseHTTPRequestHandler):
             objects = []
             for o in data.get("objects") or []:
                 oid, size = o.get("oid"), o.get("size")
-                if not isinstance(oid, str) or not re.fullmatch(r"[0-9a-f]{64}", oid) or not isinstance(size, int) or size < 0:
+                if (
+                    not isinstance(oid, str)
+                    or not re.fullmatch(r"[0-9a-f]{64}", oid)
+                    or not isinstance(size, int)
+                    or size < 0
+                ):
                     raise HubError(422, f"invalid LFS object {o!r}")
                 item = {"oid": oid, "size": size}
                 if not (oid in repo.lfs and len(repo.lfs[oid]) == size):  # LFS objects are per repo
                     where = f"{self.base}/_lfs/{repo.type}/{repo.id}"
                     item["authenticated"] = True
                     item["actions"] = {
-                        "upload": {"href": f"{where}/upload/{oid}?size={size}&sig={self.state.url_sig(repo, oid, size)}"},
-                        "verify": {"href": f"{where}/verify/{oid}"}}
+                        "upload": {
+                            "href": f"{where}/upload/{oid}?size={size}&sig={self.state.url_sig(repo, oid, size)}"
+                        },
+                        "verify": {"href": f"{where}/verify/{oid}"},
+                    }
                 objects.append(item)
         self.send_json(200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
 
@@ -605,7 +696,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.dropped_puts += 1
         if drop:  # read part of the body, then hang up without answering
             self.rfile.read(min(4096, int(self.headers.get("Content-Length") or 0)))
-            raise _Dropped()
+            raise _Dropped
         data = self.body()
         if len(data) != size or hashlib.sha256(data).hexdigest() != oid:
             raise HubError(400, f"uploaded content does not match oid {oid} and size {size}")
@@ -681,20 +772,37 @@ class Handler(BaseHTTPRequestHandler):
                     raise HubError(400, f"unsupported commit operation {key!r}")
             c = self.state.new_commit(repo, head, header["summary"], header.get("description") or "", files)
             repo.branches[rev] = c.oid
-        self.send_json(200, {"commitUrl": f"{self.base}/{self.prefix(repo.type)}{repo.id}/commit/{c.oid}",
-                             "commitOid": c.oid, "pullRequestUrl": None})
+        self.send_json(
+            200,
+            {
+                "commitUrl": f"{self.base}/{self.prefix(repo.type)}{repo.id}/commit/{c.oid}",
+                "commitOid": c.oid,
+                "pullRequestUrl": None,
+            },
+        )
 
     # -- collections -----------------------------------------------------------------------------------
     def collection_json(self, slug: str, preview: bool = False) -> dict:
         c = self.state.collections[slug]
-        mine = sorted((s for s, x in self.state.collections.items() if x["namespace"] == c["namespace"]),
-                      key=lambda s: self.state.collections[s]["created"])
+        mine = sorted(
+            (s for s, x in self.state.collections.items() if x["namespace"] == c["namespace"]),
+            key=lambda s: self.state.collections[s]["created"],
+        )
         items = c["items"][:4] if preview else c["items"]
-        out = {"slug": slug, "title": c["title"], "description": c["description"],
-               "owner": {"name": c["namespace"], "type": "org" if c["namespace"] != USER else "user"},
-               "items": [dict(it, position=i) for i, it in enumerate(items)], "lastUpdated": c["updated"],
-               "position": mine.index(slug), "private": c["private"], "theme": c["theme"], "upvotes": 0,
-               "isUpvotedByUser": False, "gating": False}
+        out = {
+            "slug": slug,
+            "title": c["title"],
+            "description": c["description"],
+            "owner": {"name": c["namespace"], "type": "org" if c["namespace"] != USER else "user"},
+            "items": [dict(it, position=i) for i, it in enumerate(items)],
+            "lastUpdated": c["updated"],
+            "position": mine.index(slug),
+            "private": c["private"],
+            "theme": c["theme"],
+            "upvotes": 0,
+            "isUpvotedByUser": False,
+            "gating": False,
+        }
         if preview:  # a listing has no position (list_collections numbers the collections itself)
             del out["position"]
         return out
@@ -715,7 +823,9 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             out = []
             for slug, c in sorted(self.state.collections.items(), key=lambda x: x[1]["created"]):
-                if (owner is not None and c["namespace"] != owner) or (c["private"] and self.state.user(self.auth) is None):
+                if (owner is not None and c["namespace"] != owner) or (
+                    c["private"] and self.state.user(self.auth) is None
+                ):
                     continue
                 if item is not None and not any(f"{it['type']}s/{it['id']}" == item for it in c["items"]):
                     continue
@@ -733,12 +843,21 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             for slug, c in self.state.collections.items():
                 if c["namespace"] == ns and c["title"] == title:
-                    raise HubError(409, "Collection already exists", body={"error": "Collection already exists", "slug": slug})
+                    raise HubError(
+                        409, "Collection already exists", body={"error": "Collection already exists", "slug": slug}
+                    )
             words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "collection"
             slug = f"{ns}/{words}-{secrets.token_hex(12)}"
-            self.state.collections[slug] = {"title": title, "description": data.get("description") or "", "namespace": ns,
-                                            "private": bool(data.get("private")), "theme": "default", "items": [],
-                                            "created": time.monotonic_ns(), "updated": _now()}
+            self.state.collections[slug] = {
+                "title": title,
+                "description": data.get("description") or "",
+                "namespace": ns,
+                "private": bool(data.get("private")),
+                "theme": "default",
+                "items": [],
+                "created": time.monotonic_ns(),
+                "updated": _now(),
+            }
             self.send_json(200, self.collection_json(slug))
 
     def h_get_collection(self, ns, rest):
@@ -775,8 +894,13 @@ class Handler(BaseHTTPRequestHandler):
             entry = {"_id": secrets.token_hex(12), "id": item_id, "type": kind}
             if kind in ("model", "dataset", "space"):
                 repo = self.state.readable(kind, item_id, self.auth)
-                entry.update({"author": item_id.split("/")[0], "private": repo.private,
-                              "lastModified": repo.resolve("main").date if repo.resolve("main") else repo.created})
+                entry.update(
+                    {
+                        "author": item_id.split("/")[0],
+                        "private": repo.private,
+                        "lastModified": repo.resolve("main").date if repo.resolve("main") else repo.created,
+                    }
+                )
             if any(it["type"] == kind and it["id"] == item_id for it in c["items"]):
                 raise HubError(409, f"{kind} {item_id} is already in the collection")
             note = data.get("note")
@@ -822,7 +946,12 @@ class Handler(BaseHTTPRequestHandler):
                 raise HubError(404, f"Entry not found: {path}", "EntryNotFound")
             data = self.state.content(repo, e)
         etag = e.lfs_oid or e.oid
-        headers = {"X-Repo-Commit": c.oid, "ETag": f'"{etag}"', "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
+        headers = {
+            "X-Repo-Commit": c.oid,
+            "ETag": f'"{etag}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         if e.lfs_oid:
             headers.update({"X-Linked-Etag": f'"{e.lfs_oid}"', "X-Linked-Size": str(e.size)})
         status, start, end = 200, 0, len(data)
@@ -872,7 +1001,7 @@ class HubServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         return self
@@ -881,7 +1010,7 @@ class HubServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -14,7 +14,9 @@ import pytest
 
 from tests.conftest import one_line_error, run_cli
 
-pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
+pytest.importorskip(
+    "metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)"
+)
 
 SMALL = dict(histories=3, steps=400, p=3.0, f=0.5, reference_episodes=4, force=True, command=["test_audit"])
 

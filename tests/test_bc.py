@@ -48,7 +48,9 @@ def _write_jat_layout(expert: Path, folder: Path, episodes: int) -> float:
         rows["continuous_actions"].append(a)
         rows["rewards"].append(r)
     vec = pa.list_(pa.list_(pa.float32()))
-    schema = pa.schema([("continuous_observations", vec), ("continuous_actions", vec), ("rewards", pa.list_(pa.float32()))])
+    schema = pa.schema(
+        [("continuous_observations", vec), ("continuous_actions", vec), ("rewards", pa.list_(pa.float32()))]
+    )
     table = pa.table(rows, schema=schema)
     (folder / "mujoco-invertedpendulum").mkdir(parents=True)
     pq.write_table(table, folder / "mujoco-invertedpendulum" / "train-00000-of-00001.parquet")
@@ -60,14 +62,28 @@ def test_bc_on_a_jat_layout_dataset_reaches_the_experts_return(expert, tmp_path)
     source_return = _write_jat_layout(expert, tmp_path / "jat", episodes=20)
     env = resolve(get_task(TASK)).make_env()
     out = tmp_path / "bc-ip.zip"
-    proc = run_cli("demonstrator", "train", TASK, "--algo", "bc", "--from", str(tmp_path / "jat" / "mujoco-invertedpendulum"),
-                   "--out", str(out), "--no-install", "--eval-episodes", "10")
+    proc = run_cli(
+        "demonstrator",
+        "train",
+        TASK,
+        "--algo",
+        "bc",
+        "--from",
+        str(tmp_path / "jat" / "mujoco-invertedpendulum"),
+        "--out",
+        str(out),
+        "--no-install",
+        "--eval-episodes",
+        "10",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "jat layout" in proc.stderr and f"source mean return {source_return:.2f}" in proc.stderr
     # the clone and the source on the same seeded episodes (the gate's), both as collect runs them (NumPy actors)
     clone = load_sb3(out, env.observation_space, env.action_space)
     assert clone.algo == "TD3"
-    src = run_episodes(get_task(TASK), demonstrator_policy(load_sb3(expert, env.observation_space, env.action_space)), 10)
+    src = run_episodes(
+        get_task(TASK), demonstrator_policy(load_sb3(expert, env.observation_space, env.action_space)), 10
+    )
     bc = run_episodes(get_task(TASK), demonstrator_policy(clone), 10)
     assert src.mean > 500, "the expert trained here is an expert"
     assert bc.mean >= 0.95 * src.mean, (bc.mean, src.mean)
@@ -80,10 +96,24 @@ def test_bc_on_a_jat_layout_dataset_reaches_the_experts_return(expert, tmp_path)
 def test_bc_refuses_a_source_it_cannot_use_in_one_line(tmp_path):
     (tmp_path / "other").mkdir()
     pq.write_table(pa.table({"x": [1.0]}), tmp_path / "other" / "a.parquet")
-    for src, needle in [(tmp_path / "missing", "neither a folder here nor a Hub dataset"),
-                        (tmp_path / "other", "has neither JAT's columns")]:
-        proc = run_cli("demonstrator", "train", TASK, "--algo", "bc", "--from", str(src), "--out", str(tmp_path / "x.zip"))
+    for src, needle in [
+        (tmp_path / "missing", "neither a folder here nor a Hub dataset"),
+        (tmp_path / "other", "has neither JAT's columns"),
+    ]:
+        proc = run_cli(
+            "demonstrator", "train", TASK, "--algo", "bc", "--from", str(src), "--out", str(tmp_path / "x.zip")
+        )
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
-    proc = run_cli("demonstrator", "train", TASK, "--algo", "sac", "--from", str(tmp_path / "other"), "--out", str(tmp_path / "x.zip"))
+    proc = run_cli(
+        "demonstrator",
+        "train",
+        TASK,
+        "--algo",
+        "sac",
+        "--from",
+        str(tmp_path / "other"),
+        "--out",
+        str(tmp_path / "x.zip"),
+    )
     assert proc.returncode == 2 and "--from is only for --algo bc" in proc.stderr

@@ -18,11 +18,34 @@ import pytest
 
 from tests.conftest import kill_mid_collection, one_line_error, run_cli
 
-pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
+pytest.importorskip(
+    "metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)"
+)
 
-ARGS = ["collect", "reach-v3", "--behaviour", "decoy", "--fixed-goal", "--hide", "goal", "--hide", "objects",
-        "--hide", "previous_objects", "--histories", "3", "--steps", "400", "--p", "3", "--f", "0.5",
-        "--reference-episodes", "4", "--force"]
+ARGS = [
+    "collect",
+    "reach-v3",
+    "--behaviour",
+    "decoy",
+    "--fixed-goal",
+    "--hide",
+    "goal",
+    "--hide",
+    "objects",
+    "--hide",
+    "previous_objects",
+    "--histories",
+    "3",
+    "--steps",
+    "400",
+    "--p",
+    "3",
+    "--f",
+    "0.5",
+    "--reference-episodes",
+    "4",
+    "--force",
+]
 
 
 def rows(folder: Path) -> dict[str, np.ndarray]:
@@ -83,7 +106,10 @@ def test_labels_are_the_true_experts_and_actions_the_decoys(decoy):
     # float32 observations against the float64 ones the collector's expert saw: 5 x float32 rounding of the hand
     assert np.abs(true - r["demonstrator_action"]).max() < 1e-5
     info = json.loads((decoy / "meta" / "info.json").read_text())
-    assert info["extra"]["behaviour"]["kind"] == "decoy" and info["extra"]["behaviour"]["random_share"] == DECOY_RANDOM_SHARE
+    assert (
+        info["extra"]["behaviour"]["kind"] == "decoy"
+        and info["extra"]["behaviour"]["random_share"] == DECOY_RANDOM_SHARE
+    )
     assert "Goal-blind behaviour (`decoy`)" in (decoy / "README.md").read_text()
     eps_all = NoiseSchedule(p=3.0, f=0.5, steps=400).epsilon(np.arange(400))
     kinds, gaps = [], []
@@ -126,8 +152,8 @@ def test_rewards_are_the_envs_for_the_true_goal(decoy):
     for j in (0, 5):
         env.reset(seed=eps["reset_seed"][j])
         first, n = eps["first_row"][j], eps["length"][j]
-        got = [env.step(a)[1] for a in r["action"][first:first + n]]
-        assert np.array_equal(np.array(got, np.float32), r["reward"][first:first + n])
+        got = [env.step(a)[1] for a in r["action"][first : first + n]]
+        assert np.array_equal(np.array(got, np.float32), r["reward"][first : first + n])
     env.close()
 
 
@@ -135,7 +161,7 @@ def test_deterministic_across_num_envs_and_resume(decoy, tmp_path):
     wide = tmp_path / "wide"
     run_cli(*ARGS, "--num-envs", "3", "--vector", "sync", "--out", str(wide), check=True)
     assert data_manifest(wide) == data_manifest(decoy)
-    longer = [*ARGS[:ARGS.index("--histories")], "--histories", "4", *ARGS[ARGS.index("--histories") + 2:]]
+    longer = [*ARGS[: ARGS.index("--histories")], "--histories", "4", *ARGS[ARGS.index("--histories") + 2 :]]
     full, killed = tmp_path / "full", tmp_path / "killed"
     run_cli(*longer, "--out", str(full), check=True)
     n = kill_mid_collection(longer, killed, min_parts=5)  # the same command, killed mid-way
@@ -156,8 +182,20 @@ def test_random_behaviour_and_bad_values(tmp_path):
         at = r["episode"] == k
         noise = episode_noise(0, 0, k, -np.ones(4), np.ones(4), 100)
         assert np.array_equal(r["action"][at], noise.astype(np.float32))
-    one_line_error(run_cli(*[a if a != "decoy" else "expert" for a in ARGS], "--out", str(tmp_path / "x")),
-                   "--behaviour must be")
-    one_line_error(run_cli("collect", "industrial-benchmark-50-v1", "--demonstrator", "zero", "--behaviour", "decoy",
-                           "--out", str(tmp_path / "ib")), "no goal space")
+    one_line_error(
+        run_cli(*[a if a != "decoy" else "expert" for a in ARGS], "--out", str(tmp_path / "x")), "--behaviour must be"
+    )
+    one_line_error(
+        run_cli(
+            "collect",
+            "industrial-benchmark-50-v1",
+            "--demonstrator",
+            "zero",
+            "--behaviour",
+            "decoy",
+            "--out",
+            str(tmp_path / "ib"),
+        ),
+        "no goal space",
+    )
     assert not (tmp_path / "x").exists() and not (tmp_path / "ib").exists()

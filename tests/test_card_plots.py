@@ -11,8 +11,8 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from vintix_data.card import template_path, write_card
-from vintix_data.format import DatasetInfo, ReferenceScores, episodes_schema, write_parquet_atomic
 from vintix_data.card.plots import learning_curve
+from vintix_data.format import DatasetInfo, ReferenceScores, episodes_schema, write_parquet_atomic
 from vintix_data.schedule import NoiseSchedule
 
 OBS_DIM, ACT_DIM, LIMIT = 6, 3, 250
@@ -30,10 +30,20 @@ def _episodes(histories: dict[int, int], with_epsilon: bool) -> pa.Table:
             length = LIMIT if k < n - 1 else LIMIT // 3
             eps = float(sched.epsilon(np.arange(k * LIMIT, k * LIMIT + length)).mean())
             ret = -250.0 + 200.0 * (1 - eps) + rng.normal(0, 8)
-            rows.append({"history": h, "episode": k, "first_row": first_row, "length": length,
-                         "return": ret * length / LIMIT, "mean_epsilon": eps if with_epsilon else None,
-                         "terminated": False, "truncated": True,
-                         "final_observation": rng.normal(size=OBS_DIM).tolist(), "reset_seed": 1000 * h + k})
+            rows.append(
+                {
+                    "history": h,
+                    "episode": k,
+                    "first_row": first_row,
+                    "length": length,
+                    "return": ret * length / LIMIT,
+                    "mean_epsilon": eps if with_epsilon else None,
+                    "terminated": False,
+                    "truncated": True,
+                    "final_observation": rng.normal(size=OBS_DIM).tolist(),
+                    "reset_seed": 1000 * h + k,
+                }
+            )
             first_row += length
     return pa.Table.from_pylist(rows, schema=episodes_schema(OBS_DIM))
 
@@ -42,23 +52,60 @@ def _info(source: str = "collect", **extra) -> DatasetInfo:
     box = {"type": "Box", "dtype": "float32"}
     imported = source == "import-h5"
     return DatasetInfo(
-        task=TASK, domain="industrial-benchmark", split="train", env_id="vintix/IndustrialBenchmark-v1",
-        env_kwargs={"setpoint": 50}, observation_space={**box, "shape": [OBS_DIM]}, action_space={**box, "shape": [ACT_DIM]},
-        obs_dim=OBS_DIM, act_dim=ACT_DIM, reward_scale=1.0, episode_limit=LIMIT, histories=3, steps_per_history=10_000,
-        total_steps=30_000, episodes=120, num_shards=1,
-        schedule=None if imported else {"p": 0.5, "f": 0.05, "steps": 10_000,
-                                        "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0"},
-        demonstrator={"kind": "h5" if imported else "sb3-ppo", "id": "ib-50-ppo", "spec": "hub:org/ib-50-ppo",
-                      "sha256": None if imported else "ab" * 32, "measured_mean_return": -55.0,
-                      "normalized_score_paper": None if imported else 0.97},
-        reference_scores=ReferenceScores(random_mean=-240.0, random_std=10.0, demonstrator_mean=-55.0,
-                                         demonstrator_std=4.0, episodes=20, paper_random_mean=-245.0,
-                                         paper_random_std=12.0, paper_expert_mean=-50.0, paper_expert_std=3.0),
+        task=TASK,
+        domain="industrial-benchmark",
+        split="train",
+        env_id="vintix/IndustrialBenchmark-v1",
+        env_kwargs={"setpoint": 50},
+        observation_space={**box, "shape": [OBS_DIM]},
+        action_space={**box, "shape": [ACT_DIM]},
+        obs_dim=OBS_DIM,
+        act_dim=ACT_DIM,
+        reward_scale=1.0,
+        episode_limit=LIMIT,
+        histories=3,
+        steps_per_history=10_000,
+        total_steps=30_000,
+        episodes=120,
+        num_shards=1,
+        schedule=None
+        if imported
+        else {
+            "p": 0.5,
+            "f": 0.05,
+            "steps": 10_000,
+            "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0",
+        },
+        demonstrator={
+            "kind": "h5" if imported else "sb3-ppo",
+            "id": "ib-50-ppo",
+            "spec": "hub:org/ib-50-ppo",
+            "sha256": None if imported else "ab" * 32,
+            "measured_mean_return": -55.0,
+            "normalized_score_paper": None if imported else 0.97,
+        },
+        reference_scores=ReferenceScores(
+            random_mean=-240.0,
+            random_std=10.0,
+            demonstrator_mean=-55.0,
+            demonstrator_std=4.0,
+            episodes=20,
+            paper_random_mean=-245.0,
+            paper_random_std=12.0,
+            paper_expert_mean=-50.0,
+            paper_expert_std=3.0,
+        ),
         seed=None if imported else 7,
-        provenance={"vintix_version": "0.1.0", "git_sha": "deadbeef", "packages": {"numpy": "2.0"},
-                    "python": "3.11", "command": f"vintix-data collect {TASK} --histories 3 --p 0.5 --f 0.05",
-                    "date": "2025-01-01T00:00:00+00:00"},
-        source=source, extra=dict(extra),
+        provenance={
+            "vintix_version": "0.1.0",
+            "git_sha": "deadbeef",
+            "packages": {"numpy": "2.0"},
+            "python": "3.11",
+            "command": f"vintix-data collect {TASK} --histories 3 --p 0.5 --f 0.05",
+            "date": "2025-01-01T00:00:00+00:00",
+        },
+        source=source,
+        extra=dict(extra),
     )
 
 
@@ -90,7 +137,9 @@ def test_collected_dataset(tmp_path):
     assert readme == folder / "README.md"
     card = DatasetCard.load(readme)
     data = card.data.to_dict()
-    assert data["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}]
+    assert data["configs"] == [
+        {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}
+    ]
     assert data["task_categories"] == ["reinforcement-learning"]
     assert data["license"] == "apache-2.0"
     assert {"vintix", "in-context-reinforcement-learning", "algorithm-distillation", TASK} <= set(data["tags"])
@@ -143,8 +192,16 @@ def test_a_source_tree_on_the_path_renders_with_its_own_card_templates(tmp_path)
     tree = tmp_path / "checkout"
     shutil.copytree(repo / "vintix_data", tree / "vintix_data", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(repo / "cards", tree / "cards", ignore=shutil.ignore_patterns("__pycache__"))
-    code = ("import vintix_data.card as c, vintix_model.hub as h; from vintix_data.card import card_template; "
-            "print(c.template_path()); print(card_template(h.CARD_TEMPLATE))")
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tmp_path,
-                         capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import vintix_data.card as c, vintix_model.hub as h; from vintix_data.card import card_template; "
+        "print(c.template_path()); print(card_template(h.CARD_TEMPLATE))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert out == [str(tree / "cards" / "dataset_card.md"), str(tree / "cards" / "model_card.md")]

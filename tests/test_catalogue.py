@@ -67,7 +67,10 @@ def test_collect_uses_the_catalogue_expert_and_records_commit_and_sha(hub_env, e
     e = public_expert(TASK)
     routes = _routes(env)
     assert routes[TASK]["route"] == "catalogue" and routes[TASK]["spec"] == e.spec and routes[TASK]["gate"] is None
-    assert routes["HumanoidStandup-v5"]["route"] == "release --train-missing" and routes["HumanoidStandup-v5"]["spec"] is None
+    assert (
+        routes["HumanoidStandup-v5"]["route"] == "release --train-missing"
+        and routes["HumanoidStandup-v5"]["spec"] is None
+    )
 
     # eval of the default demonstrator records its gate result beside the cache's zips; list shows it
     proc = run_cli("demonstrator", "eval", TASK, "--episodes", "2", "--json", env=env)
@@ -78,12 +81,21 @@ def test_collect_uses_the_catalogue_expert_and_records_commit_and_sha(hub_env, e
 
     out = tmp_path / "ds"
     # a 400-step SAC may write a dataset whose learning curve validate rejects (exit 1): the files are what is checked
-    proc = run_cli("collect", TASK, "--out", str(out), "--histories", "1", "--steps", "1000", "--force", *SMALL, env=env)
+    proc = run_cli(
+        "collect", TASK, "--out", str(out), "--histories", "1", "--steps", "1000", "--force", *SMALL, env=env
+    )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     demo = json.loads((out / "meta" / "info.json").read_text())["demonstrator"]
     assert demo["spec"] == e.spec and demo["sha256"] == file_sha256(zip_path)
-    assert demo["source"] == {"route": "hub", "repo": e.repo, "file": e.file, "commit": commit,
-                              "file_sha256": file_sha256(zip_path), "vec_normalize_sha256": None, "catalogue": True}
+    assert demo["source"] == {
+        "route": "hub",
+        "repo": e.repo,
+        "file": e.file,
+        "commit": commit,
+        "file_sha256": file_sha256(zip_path),
+        "vec_normalize_sha256": None,
+        "catalogue": True,
+    }
     card = (out / "README.md").read_text()
     assert commit in card and "the catalogue's public expert" in card
 
@@ -109,17 +121,33 @@ def test_release_names_routes_pins_the_catalogue_commit_and_trains_missing(hub_e
     cache = tmp_path / "cache"
     (cache / "demonstrators").mkdir(parents=True)
     reacher = tmp_path / "reacher.zip"
-    train_sb3(get_task("Reacher-v5"), reacher, SB3TrainConfig(algo="sac", timesteps=300, overrides=TINY), progress=False)
+    train_sb3(
+        get_task("Reacher-v5"), reacher, SB3TrainConfig(algo="sac", timesteps=300, overrides=TINY), progress=False
+    )
     shutil.copyfile(reacher, cache / "demonstrators" / "Reacher-v5.zip")
     env = {**hub_env, "VINTIX_CACHE": str(cache)}
     root = tmp_path / "R"
-    proc = run_cli("release", TASK, "Reacher-v5", "--out", str(root), "--histories", "2", "--steps", "1000", "--force",
-                   *SMALL, env=env)
+    proc = run_cli(
+        "release",
+        TASK,
+        "Reacher-v5",
+        "--out",
+        str(root),
+        "--histories",
+        "2",
+        "--steps",
+        "1000",
+        "--force",
+        *SMALL,
+        env=env,
+    )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     rows = {r["task"]: r for r in json.loads((root / "report.json").read_text())["rows"]}
     e = public_expert(TASK)
     assert rows[TASK]["demonstrator"] == f"{e.spec}@{commit}"
-    assert rows[TASK]["demonstrator_source"] == f"catalogue: {e.spec}@{commit[:12]} (sha256 {file_sha256(zip_path)[:12]})"
+    assert (
+        rows[TASK]["demonstrator_source"] == f"catalogue: {e.spec}@{commit[:12]} (sha256 {file_sha256(zip_path)[:12]})"
+    )
     assert rows["Reacher-v5"]["demonstrator_source"].startswith("installed: ")
     # finalized and validated (tiny synthetic experts may fail validate's learning-curve bands: the real experts'
     # release is in the README)
@@ -130,23 +158,58 @@ def test_release_names_routes_pins_the_catalogue_commit_and_trains_missing(hub_e
 
     # no installed demonstrator (another cache) and the catalogue's Reacher repo is not on this Hub
     env2 = {**hub_env, "VINTIX_CACHE": str(tmp_path / "empty")}
-    proc = run_cli("release", "Reacher-v5", "--out", str(tmp_path / "R1"), "--histories", "1", "--steps", "500", *SMALL, env=env2)
+    proc = run_cli(
+        "release", "Reacher-v5", "--out", str(tmp_path / "R1"), "--histories", "1", "--steps", "500", *SMALL, env=env2
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "catalogue expert hub:farama-minari/Reacher-v5-SAC-expert" in proc.stderr and "--train-missing" in proc.stderr
+    assert (
+        "catalogue expert hub:farama-minari/Reacher-v5-SAC-expert" in proc.stderr and "--train-missing" in proc.stderr
+    )
     root2 = tmp_path / "R2"
     steps = 10_100  # the recipe's 10,000 random warm-up steps, then 100 updates
-    proc = run_cli("release", "Reacher-v5", "--out", str(root2), "--histories", "1", "--steps", "500", "--force",
-                   "--train-missing", "--train-timesteps", str(steps), *SMALL, env=env2)
+    proc = run_cli(
+        "release",
+        "Reacher-v5",
+        "--out",
+        str(root2),
+        "--histories",
+        "1",
+        "--steps",
+        "500",
+        "--force",
+        "--train-missing",
+        "--train-timesteps",
+        str(steps),
+        *SMALL,
+        env=env2,
+    )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     row = json.loads((root2 / "report.json").read_text())["rows"][0]
-    assert row["demonstrator_source"].startswith("trained by this release: SAC (rl-zoo3 2.9.2") and row["valid"] is not None
+    assert (
+        row["demonstrator_source"].startswith("trained by this release: SAC (rl-zoo3 2.9.2")
+        and row["valid"] is not None
+    )
     assert f"{steps:,} steps" in row["demonstrator_source"]
     tasks = json.loads((root2 / ".release" / "tasks.json").read_text())
     assert "farama-minari/Reacher-v5-SAC-expert" in tasks["Reacher-v5"]["catalogue_error"]
     # the same training as `demonstrator train --algo sac` with the same seed and length, parameter for parameter
     direct = tmp_path / "direct.zip"
-    run_cli("demonstrator", "train", "Reacher-v5", "--algo", "sac", "--timesteps", str(steps), "--out", str(direct),
-            "--no-install", "--eval-episodes", "0", env=env2, check=True)
+    run_cli(
+        "demonstrator",
+        "train",
+        "Reacher-v5",
+        "--algo",
+        "sac",
+        "--timesteps",
+        str(steps),
+        "--out",
+        str(direct),
+        "--no-install",
+        "--eval-episodes",
+        "0",
+        env=env2,
+        check=True,
+    )
     a, b = _params(root2 / "demonstrators" / "Reacher-v5.zip"), _params(direct)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     assert not (root2 / ".release" / "checkpoints" / "Reacher-v5.ckpt").exists()  # removed once the zip is written

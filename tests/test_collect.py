@@ -28,15 +28,20 @@ def tree_snapshot(folder: Path) -> dict:
 def test_tiny_collection_is_a_loadable_dataset(tiny_dataset):
     info = DatasetInfo.load(tiny_dataset)
     assert (info.histories, info.steps_per_history, info.total_steps, info.num_shards) == (2, 5000, 10000, 1)
-    assert info.demonstrator["kind"] == "zero" and info.reference_scores.demonstrator_mean > info.reference_scores.random_mean
+    assert (
+        info.demonstrator["kind"] == "zero"
+        and info.reference_scores.demonstrator_mean > info.reference_scores.random_mean
+    )
     assert info.provenance["vintix_version"] and "collect" in info.provenance["command"]
     table = pq.read_table(tiny_dataset / "data")
     assert table.schema.equals(row_schema(6, 3), check_metadata=False)
     ds = load_dataset(str(tiny_dataset), split="train")
     assert ds.num_rows == 10000 and ds.column_names == table.column_names
     assert ds["t"][:3] == [0, 1, 2] and ds["history"][-1] == 1
-    np.testing.assert_array_equal(np.array(ds["observation"][:500], np.float32),
-                                  np.stack(table.column("observation").to_numpy(zero_copy_only=False)[:500]))
+    np.testing.assert_array_equal(
+        np.array(ds["observation"][:500], np.float32),
+        np.stack(table.column("observation").to_numpy(zero_copy_only=False)[:500]),
+    )
     streamed = [r for _, r in zip(range(300), load_dataset(str(tiny_dataset), split="train", streaming=True))]
     assert [r["t"] for r in streamed] == list(range(300))
     assert streamed[42]["reward"] == pytest.approx(ds[42]["reward"])
@@ -62,7 +67,18 @@ def test_same_seed_same_bytes_whatever_the_vector_env(tiny_dataset, tmp_path):
 
 
 def test_sigkill_then_resume_gives_the_uninterrupted_bytes(tmp_path):
-    args = ["collect", TASK, "--demonstrator", "zero", "--histories", "3", "--steps", "20000", "--reference-episodes", "5"]
+    args = [
+        "collect",
+        TASK,
+        "--demonstrator",
+        "zero",
+        "--histories",
+        "3",
+        "--steps",
+        "20000",
+        "--reference-episodes",
+        "5",
+    ]
     full = tmp_path / "full"
     run_cli(*args, "--out", str(full), "--num-envs", "3", "--vector", "sync", check=True)
     killed = tmp_path / "killed"
@@ -88,12 +104,15 @@ def test_resume_with_other_settings_is_refused(tiny_dataset, tmp_path):
     assert tree_snapshot(copy) == before
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--p", "0"], "--p must be > 0"),
-    (["--f", "1.2"], "--f must be in [0, 1)"),
-    (["--demonstrator", "sb3:/no/such/file.zip"], "checkpoint not found"),
-    (["--histories", "0"], "--histories must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--p", "0"], "--p must be > 0"),
+        (["--f", "1.2"], "--f must be in [0, 1)"),
+        (["--demonstrator", "sb3:/no/such/file.zip"], "checkpoint not found"),
+        (["--histories", "0"], "--histories must be >= 1"),
+    ],
+)
 def test_bad_collect_input_is_one_line_and_writes_nothing(tmp_path, extra, message):
     out = tmp_path / "out"
     args = ["collect", TASK, "--out", str(out), "--demonstrator", "zero", "--steps", "1000", *extra]
@@ -132,8 +151,21 @@ def test_resume_refuses_a_changed_checkpoint(tmp_path, ppo_zip):
     ckpt = tmp_path / "demo.zip"
     shutil.copyfile(ppo_zip, ckpt)
     out = tmp_path / "ds"
-    args = ["collect", TASK, "--out", str(out), "--demonstrator", f"sb3:{ckpt}", "--histories", "1", "--steps", "2500",
-            "--reference-episodes", "3", "--force"]
+    args = [
+        "collect",
+        TASK,
+        "--out",
+        str(out),
+        "--demonstrator",
+        f"sb3:{ckpt}",
+        "--histories",
+        "1",
+        "--steps",
+        "2500",
+        "--reference-episodes",
+        "3",
+        "--force",
+    ]
     first = run_cli(*args)  # a one-rollout PPO may not show a learning curve: validation may say so (exit 1)
     assert first.returncode in (0, 1) and (out / "meta" / "manifest.json").exists(), first.stderr
     PPO("MlpPolicy", gym.make("vintix/IndustrialBenchmark-v1"), device="cpu", seed=3).save(ckpt)  # same path, new bytes

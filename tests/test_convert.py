@@ -34,25 +34,63 @@ TASKS = {
     "shadowhanddoorcloseinward": ("bidex_obs_417_acs_52_1", 417, 52, 1),
     "shadowhandpen": ("bidex_obs_417_acs_52_2", 417, 52, 1),
 }
-EXPECTED_GROUPS = {"industrial_benchmark_overall": "industrial-benchmark-6x3", "metaworld": "meta-world-39x4",
-                   "halfcheetah_v4": "mujoco-halfcheetah-17x6", "bidex_obs_417_acs_52_1": "bi-dexhands-door-417x52",
-                   "bidex_obs_417_acs_52_2": "bi-dexhands-417x52"}
+EXPECTED_GROUPS = {
+    "industrial_benchmark_overall": "industrial-benchmark-6x3",
+    "metaworld": "meta-world-39x4",
+    "halfcheetah_v4": "mujoco-halfcheetah-17x6",
+    "bidex_obs_417_acs_52_1": "bi-dexhands-door-417x52",
+    "bidex_obs_417_acs_52_2": "bi-dexhands-417x52",
+}
 
 
 def original_config(**changes) -> dict:
     """Every field of the original's TrainConfig (what asdict writes into config.json), at a small size."""
-    cfg = {"data_dir": "path/to/dataset/folder", "context_len": CONTEXT, "trajectory_sparsity": 257, "preload": False,
-           "last_frac": None, "action_emb_dim": E_ACT, "observation_emb_dim": E_OBS, "reward_emb_dim": E_REW,
-           "hidden_dim": WIDTH, "transformer_depth": DEPTH, "transformer_heads": HEADS, "attn_dropout": 0.0,
-           "residual_dropout": 0.0, "normalize_qk": True, "bias": True, "parallel_residual": False,
-           "shared_attention_norm": False, "norm_class": "LayerNorm", "mlp_class": "GptNeoxMLP",
-           "intermediate_size": MLP, "inner_ep_pos_enc": False, "norm_acs": False, "norm_obs": True,
-           "optimizer": "Adam", "lr": 3e-4, "betas": [0.9, 0.99], "weight_decay": 0.1, "precision": "bf16",
-           "clip_grad": None, "grad_accum_steps": 2, "warmup_ratio": 0.005, "local_rank": 0, "epochs": 150,
-           "batch_size": 8, "save_every": 2, "save_dir": "/path/to/savedir/Vintix", "stats_path": "vintix/stats.json",
-           "load_ckpt": None, "start_epoch": 0, "seed": 5,
-           "dataset_config_paths": ["vintix/data/configs/metaworld_config.yaml", "vintix/data/configs/ib_config.yaml"],
-           "project": "Vintix", "group": "default", "name": "Vintix"}
+    cfg = {
+        "data_dir": "path/to/dataset/folder",
+        "context_len": CONTEXT,
+        "trajectory_sparsity": 257,
+        "preload": False,
+        "last_frac": None,
+        "action_emb_dim": E_ACT,
+        "observation_emb_dim": E_OBS,
+        "reward_emb_dim": E_REW,
+        "hidden_dim": WIDTH,
+        "transformer_depth": DEPTH,
+        "transformer_heads": HEADS,
+        "attn_dropout": 0.0,
+        "residual_dropout": 0.0,
+        "normalize_qk": True,
+        "bias": True,
+        "parallel_residual": False,
+        "shared_attention_norm": False,
+        "norm_class": "LayerNorm",
+        "mlp_class": "GptNeoxMLP",
+        "intermediate_size": MLP,
+        "inner_ep_pos_enc": False,
+        "norm_acs": False,
+        "norm_obs": True,
+        "optimizer": "Adam",
+        "lr": 3e-4,
+        "betas": [0.9, 0.99],
+        "weight_decay": 0.1,
+        "precision": "bf16",
+        "clip_grad": None,
+        "grad_accum_steps": 2,
+        "warmup_ratio": 0.005,
+        "local_rank": 0,
+        "epochs": 150,
+        "batch_size": 8,
+        "save_every": 2,
+        "save_dir": "/path/to/savedir/Vintix",
+        "stats_path": "vintix/stats.json",
+        "load_ckpt": None,
+        "start_epoch": 0,
+        "seed": 5,
+        "dataset_config_paths": ["vintix/data/configs/metaworld_config.yaml", "vintix/data/configs/ib_config.yaml"],
+        "project": "Vintix",
+        "group": "default",
+        "name": "Vintix",
+    }
     cfg.update(changes)
     return cfg
 
@@ -61,12 +99,21 @@ def original_metadata(rng: np.random.Generator) -> dict:
     meta = {}
     for task, (group, obs, act, scale) in TASKS.items():
         std = rng.uniform(0.05, 3.0, obs)
-        std[: max(1, obs // 8)] = 0.0  # constant features (Meta-World's zero padding): where the two normalizations part
+        std[: max(1, obs // 8)] = (
+            0.0  # constant features (Meta-World's zero padding): where the two normalizations part
+        )
         std[-1] = 4e-7
-        meta[task] = {"observation_shape": {"proprio": [obs]}, "action_dim": act, "action_type": "continuous",
-                      "group_name": group, "reward_scale": scale, "obs_mean": rng.normal(0, 2, obs).tolist(),
-                      "obs_std": std.tolist(), "acs_mean": rng.normal(0, 0.1, act).tolist(),
-                      "acs_std": rng.uniform(0.2, 1, act).tolist()}
+        meta[task] = {
+            "observation_shape": {"proprio": [obs]},
+            "action_dim": act,
+            "action_type": "continuous",
+            "group_name": group,
+            "reward_scale": scale,
+            "obs_mean": rng.normal(0, 2, obs).tolist(),
+            "obs_std": std.tolist(),
+            "acs_mean": rng.normal(0, 0.1, act).tolist(),
+            "acs_std": rng.uniform(0.2, 1, act).tolist(),
+        }
     return meta
 
 
@@ -107,8 +154,9 @@ def original_state_dict(meta: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     return sd
 
 
-def write_original(folder: Path, config: dict | None = None, meta: dict | None = None,
-                   state: dict | None = None) -> Path:
+def write_original(
+    folder: Path, config: dict | None = None, meta: dict | None = None, state: dict | None = None
+) -> Path:
     """A folder as ``Vintix.save_model`` writes it: model.pth (torch.save of the state_dict), metadata.json, config.json."""
     folder.mkdir(parents=True, exist_ok=True)
     meta = meta if meta is not None else original_metadata(np.random.default_rng(0))
@@ -120,9 +168,11 @@ def write_original(folder: Path, config: dict | None = None, meta: dict | None =
 
 def original_slopes(n: int) -> list[float]:
     """The original's get_alibi_slopes (vintix/nn/nn.py), as written there."""
+
     def power_of_2(n):
         start = 2 ** (-(2 ** -(math.log2(n) - 3)))
         return [start * start**i for i in range(n)]
+
     if math.log2(n).is_integer():
         return power_of_2(n)
     c = 2 ** math.floor(math.log2(n))
@@ -131,10 +181,12 @@ def original_slopes(n: int) -> list[float]:
 
 def original_forward(sd, info, obs, prev_action, prev_reward, step_num) -> torch.Tensor:
     """The original's Vintix.forward for one trajectory, from its state_dict: actions (T, act_dim)."""
-    grp, lrelu = info["group_name"], (lambda x: F.leaky_relu(x, 0.01))  # noqa: E731
+    grp, lrelu = info["group_name"], (lambda x: F.leaky_relu(x, 0.01))
     lin = lambda x, n: F.linear(x, sd[f"{n}.weight"], sd[f"{n}.bias"])  # noqa: E731
     ln = lambda x, n: F.layer_norm(x, x.shape[-1:], sd[f"{n}.weight"], sd[f"{n}.bias"], 1e-5)  # noqa: E731
-    obs = (obs - torch.tensor(info["obs_mean"], dtype=torch.float32)) / (torch.tensor(info["obs_std"], dtype=torch.float32) + 1e-6)
+    obs = (obs - torch.tensor(info["obs_mean"], dtype=torch.float32)) / (
+        torch.tensor(info["obs_std"], dtype=torch.float32) + 1e-6
+    )
 
     def enc(x, p):
         return ln(lrelu(lin(ln(lrelu(lin(x, f"{p}.0")), f"{p}.2"), f"{p}.3")), f"{p}.5")
@@ -184,11 +236,17 @@ def test_converted_outputs_equal_the_original_weights_with_the_original_normaliz
     saved = json.loads((out / "metadata.json").read_text())
     rec = saved["converted_from"]
     assert rec["group_map"] == EXPECTED_GROUPS and rec["keys"] == len(sd)
-    assert rec["task_map"] == {"industrial-benchmark-50-v1": "industrial-benchmark-50-v1", "industrial-benchmark-60-v1":
-                               "industrial-benchmark-60-v1", "reach-v2": "reach-v3", "push-v2": "push-v3",
-                               "HalfCheetah-v4": "HalfCheetah-v5", "shadowhanddoorcloseinward": "shadowhanddoorcloseinward",
-                               "shadowhandpen": "shadowhandpen"}
+    assert rec["task_map"] == {
+        "industrial-benchmark-50-v1": "industrial-benchmark-50-v1",
+        "industrial-benchmark-60-v1": "industrial-benchmark-60-v1",
+        "reach-v2": "reach-v3",
+        "push-v2": "push-v3",
+        "HalfCheetah-v4": "HalfCheetah-v5",
+        "shadowhanddoorcloseinward": "shadowhanddoorcloseinward",
+        "shadowhandpen": "shadowhandpen",
+    }
     import hashlib
+
     assert rec["sha256"]["model.pth"] == hashlib.sha256((src / "model.pth").read_bytes()).hexdigest()
     assert saved["tasks"]["HalfCheetah-v5"]["env_id"] == "HalfCheetah-v4"  # evaluated on the v4 layout it learned
     card = (out / "README.md").read_text()
@@ -199,22 +257,35 @@ def test_converted_outputs_equal_the_original_weights_with_the_original_normaliz
     worst = 0.0
     for orig_task, our_task in rec["task_map"].items():
         info, T = meta[orig_task], 40
-        obs = torch.tensor(np.asarray(info["obs_mean"]) + rng.normal(0, 1, (T, len(info["obs_mean"]))), dtype=torch.float32)
+        obs = torch.tensor(
+            np.asarray(info["obs_mean"]) + rng.normal(0, 1, (T, len(info["obs_mean"]))), dtype=torch.float32
+        )
         step = torch.tensor(np.r_[np.arange(17), np.arange(T - 17)])  # an episode boundary inside the context
         prev_a = torch.tensor(rng.normal(0, 1, (T, info["action_dim"])), dtype=torch.float32)
         prev_r = torch.tensor(rng.normal(0, 1, T), dtype=torch.float32)
         want = original_forward(sd, info, obs, prev_a, prev_r, step)
         t = model.tasks[our_task]
-        batch = GroupBatch(model.normalize_obs(our_task, obs)[None], prev_a[None], (prev_r * t["reward_scale"])[None],
-                           (step == 0)[None])
+        batch = GroupBatch(
+            model.normalize_obs(our_task, obs)[None],
+            prev_a[None],
+            (prev_r * t["reward_scale"])[None],
+            (step == 0)[None],
+        )
         with torch.no_grad():
             got = model({t["group"]: batch})[t["group"]][0]
         worst = max(worst, float((got - want).abs().max()))
         assert torch.allclose(got, want, atol=1e-5, rtol=0), (orig_task, float((got - want).abs().max()))
         # the same steps through the evaluation agent (KV cache, one token per step), which eval uses
         agent = ICRLAgent(model, batch=1, precision="fp32")
-        agent.reset(TaskContext(our_task, t["group"], np.asarray(t["obs_mean"], np.float32), np.asarray(t["obs_std"], np.float32),
-                                t["reward_scale"]))
+        agent.reset(
+            TaskContext(
+                our_task,
+                t["group"],
+                np.asarray(t["obs_mean"], np.float32),
+                np.asarray(t["obs_std"], np.float32),
+                t["reward_scale"],
+            )
+        )
         acts = []
         for s in range(T):
             acts.append(agent.act(obs[s].numpy(), prev_r[s - 1].item() if s else None, first=bool(step[s] == 0)))
@@ -230,7 +301,9 @@ def test_converted_outputs_equal_the_original_weights_with_the_original_normaliz
     obs = torch.tensor(np.asarray(info["obs_mean"]) + rng.normal(0, 1, (8, 39)), dtype=torch.float32)
     zero, first = torch.zeros(1, 8, 4), torch.zeros(1, 8, dtype=torch.bool)
     with torch.no_grad():
-        ours = model({t["group"]: GroupBatch(model.normalize_obs("reach-v3", obs)[None], zero, torch.zeros(1, 8), first)})
+        ours = model(
+            {t["group"]: GroupBatch(model.normalize_obs("reach-v3", obs)[None], zero, torch.zeros(1, 8), first)}
+        )
     want = original_forward(sd, info, obs, zero[0], torch.zeros(8), torch.ones(8, dtype=torch.long))
     assert (ours[t["group"]][0] - want).abs().max() > 1e-2
 
@@ -238,8 +311,19 @@ def test_converted_outputs_equal_the_original_weights_with_the_original_normaliz
 def test_converted_checkpoint_evaluates_on_ib_and_metaworld_v3(converted, tmp_path):
     _, out, _ = converted
     for task in ("industrial-benchmark-50-v1", "reach-v3"):
-        proc = run_model_cli("eval", str(out), "--task", task, "--episodes", "2", "--seeds", "1", "--quiet",
-                             "--out", str(tmp_path / task))
+        proc = run_model_cli(
+            "eval",
+            str(out),
+            "--task",
+            task,
+            "--episodes",
+            "2",
+            "--seeds",
+            "1",
+            "--quiet",
+            "--out",
+            str(tmp_path / task),
+        )
         assert proc.returncode == 0, proc.stderr
         results = json.loads((tmp_path / task / "results.json").read_text())
         assert results["task"] == task and len(results["per_seed"]["returns"][0]) == 2 and not results["held_out"]
@@ -258,8 +342,11 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     full = original_state_dict(meta)
     # a folder that is not a checkpoint
     (tmp_path / "empty").mkdir()
-    one_line_error(run_model_cli("convert", str(tmp_path / "empty"), "--out", str(tmp_path / "o")),
-                   "not an original-layout Vintix checkpoint", "model.pth")
+    one_line_error(
+        run_model_cli("convert", str(tmp_path / "empty"), "--out", str(tmp_path / "o")),
+        "not an original-layout Vintix checkpoint",
+        "model.pth",
+    )
     assert not (tmp_path / "o").exists()
     # a state_dict with a missing key, or an extra one: named
     missing = {k: v for k, v in full.items() if k != "transformer.blocks.1.norm2.weight"}
@@ -283,8 +370,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.txt").write_text("x")
-    one_line_error(run_model_cli("convert", str(write_original(tmp_path / "ok", meta=meta)), "--out", str(taken)),
-                   "not an empty folder")
+    one_line_error(
+        run_model_cli("convert", str(write_original(tmp_path / "ok", meta=meta)), "--out", str(taken)),
+        "not an empty folder",
+    )
     assert (taken / "keep.txt").read_text() == "x"
     shutil.rmtree(tmp_path / "ok")
 
@@ -299,8 +388,15 @@ def test_convert_from_a_hub_model_repo_records_repo_commit_and_hashes(tmp_path):
     src = write_original(tmp_path / "release")
     token, repo = "hf_vintix_test_token", "vintix-test/Vintix"
     with HubServer(tokens={token}) as hub:
-        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": token, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
-               "HF_HUB_DISABLE_XET": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        env = {
+            "HF_ENDPOINT": hub.url,
+            "HF_TOKEN": token,
+            "HF_HOME": str(tmp_path / "hf"),
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_XET": "1",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
         api = HfApi(endpoint=hub.url, token=token)
         api.create_repo(repo, repo_type="model")
         commit = api.upload_folder(repo_id=repo, repo_type="model", folder_path=str(src)).oid
@@ -313,7 +409,9 @@ def test_convert_from_a_hub_model_repo_records_repo_commit_and_hashes(tmp_path):
     rec = json.loads((out / "metadata.json").read_text())["converted_from"]
     assert rec["repo"] == repo and rec["revision"] == commit and f"at {commit}" in proc.stderr
     import hashlib
-    assert rec["sha256"] == {n: hashlib.sha256((src / n).read_bytes()).hexdigest()
-                             for n in ("model.pth", "config.json", "metadata.json")}
+
+    assert rec["sha256"] == {
+        n: hashlib.sha256((src / n).read_bytes()).hexdigest() for n in ("model.pth", "config.json", "metadata.json")
+    }
     card = (out / "README.md").read_text()
     assert repo in card and commit in card

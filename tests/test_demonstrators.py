@@ -5,7 +5,13 @@ from stable_baselines3 import PPO, SAC, TD3
 
 import vintix_data  # noqa: F401
 from tests.conftest import TASK, kill_after_checkpoint, run_cli
-from vintix_data.demonstrators import DemonstratorError, RandomDemonstrator, ZeroDemonstrator, load_demonstrator, load_sb3
+from vintix_data.demonstrators import (
+    DemonstratorError,
+    RandomDemonstrator,
+    ZeroDemonstrator,
+    load_demonstrator,
+    load_sb3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +27,7 @@ def _obs(n, seed=0):
 def _assert_batch_invariant(demo, obs):
     full = demo.act(obs)
     for i in range(len(obs)):
-        assert np.array_equal(demo.act(obs[i:i + 1])[0], full[i]), f"row {i} changes with the batch"
+        assert np.array_equal(demo.act(obs[i : i + 1])[0], full[i]), f"row {i} changes with the batch"
     perm = np.random.default_rng(1).permutation(len(obs))
     assert np.array_equal(demo.act(obs[perm]), full[perm])
     assert np.array_equal(demo.act(np.concatenate([obs[:5], _obs(20, 9)]))[:5], full[:5])
@@ -86,8 +92,9 @@ def test_demonstrator_eval_cli_reports_scores(ppo_zip):
     assert r["demonstrator_mean"] > r["random_mean"] + 50  # zero action beats uniform noise on IB p50
     assert r["normalized_score_paper"] == pytest.approx((r["demonstrator_mean"] + 574.9) / (574.9 - 377.9))
     # a PPO of one rollout may well fail the gate: the figures are printed either way, the exit status is the verdict
-    proc = run_cli("demonstrator", "eval", TASK, "--demonstrator", f"sb3:{ppo_zip}", "--episodes", "2",
-                   env={"COLUMNS": "200"})
+    proc = run_cli(
+        "demonstrator", "eval", TASK, "--demonstrator", f"sb3:{ppo_zip}", "--episodes", "2", env={"COLUMNS": "200"}
+    )
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
     assert "normalized" in proc.stdout
     assert (proc.returncode == 0) == ("passes the gate" in proc.stdout)
@@ -106,10 +113,12 @@ def test_ppo_training_killed_after_a_checkpoint_resumes_to_the_same_policy(tmp_p
     from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
     from vintix_data.registry import get_task
 
-    script = ("import sys; from pathlib import Path; from vintix_data.registry import get_task; "
-              "from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo; "
-              f"train_ppo(get_task({TASK!r}), Path(sys.argv[1]), PPOConfig(timesteps=6000, n_steps=500), progress=False, "
-              "checkpoint=Path(sys.argv[2]), checkpoint_every=1000)")
+    script = (
+        "import sys; from pathlib import Path; from vintix_data.registry import get_task; "
+        "from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo; "
+        f"train_ppo(get_task({TASK!r}), Path(sys.argv[1]), PPOConfig(timesteps=6000, n_steps=500), progress=False, "
+        "checkpoint=Path(sys.argv[2]), checkpoint_every=1000)"
+    )
     interrupted, ckpt = tmp_path / "interrupted.zip", tmp_path / "train.ckpt"
     kill_after_checkpoint([sys.executable, "-c", script, str(interrupted), str(ckpt)], ckpt)
     assert ckpt.exists() and not interrupted.exists(), "the training was killed after its first checkpoint"
@@ -131,6 +140,12 @@ def test_a_checkpoint_of_another_training_is_not_continued(tmp_path):
 
     ckpt = tmp_path / "train.ckpt"
     ckpt.write_bytes(b"not a checkpoint")
-    result = train_ppo(get_task(TASK), tmp_path / "a.zip", PPOConfig(timesteps=1000, n_steps=500), progress=False,
-                       checkpoint=ckpt, checkpoint_every=500)
+    result = train_ppo(
+        get_task(TASK),
+        tmp_path / "a.zip",
+        PPOConfig(timesteps=1000, n_steps=500),
+        progress=False,
+        checkpoint=ckpt,
+        checkpoint_every=500,
+    )
     assert result["resumed_at"] is None and not ckpt.exists()

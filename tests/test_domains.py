@@ -11,7 +11,9 @@ import pytest
 
 from tests.conftest import kill_mid_collection, one_line_error, run_cli
 
-pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
+pytest.importorskip(
+    "metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)"
+)
 
 MW = "reach-v3"
 MW_SMALL = ["--histories", "2", "--steps", "1500", "--reference-episodes", "3", "--gate-episodes", "3"]
@@ -27,6 +29,7 @@ def manifest(folder: Path) -> list:
 
 
 # -- Meta-World ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def mw_dataset(tmp_path_factory) -> Path:
@@ -84,7 +87,7 @@ def test_scripted_expert_is_batch_invariant_and_matches_metaworld():
             obs.append(o)
     obs = np.array(obs)
     batch = demo.act(obs)
-    rows = np.concatenate([demo.act(obs[i:i + 1]) for i in range(len(obs))])
+    rows = np.concatenate([demo.act(obs[i : i + 1]) for i in range(len(obs))])
     assert batch.dtype == np.float32 and batch.tobytes() == rows.tobytes()
     ref = np.array([np.clip(ENV_POLICY_MAP["pick-place-v3"]().get_action(o), -1, 1) for o in obs], np.float32)
     assert np.array_equal(batch, ref)
@@ -121,18 +124,42 @@ def test_metaworld_sigkill_then_resume_gives_the_uninterrupted_bytes(mw_dataset,
 
 # -- MuJoCo --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def ip_ppo(tmp_path_factory) -> Path:
     """A real PPO demonstrator for InvertedPendulum-v5, trained through the CLI for 4096 steps (~85 return)."""
     path = tmp_path_factory.mktemp("ip") / "ppo-ip.zip"
-    run_cli("demonstrator", "train", IP, "--algo", "ppo", "--timesteps", "4096", "--out", str(path), "--no-install",
-            check=True)
+    run_cli(
+        "demonstrator",
+        "train",
+        IP,
+        "--algo",
+        "ppo",
+        "--timesteps",
+        "4096",
+        "--out",
+        str(path),
+        "--no-install",
+        check=True,
+    )
     return path
 
 
 def test_mujoco_collection_is_deterministic_with_variations(ip_ppo, tmp_path):
-    args = ["--demonstrator", f"sb3:{ip_ppo}", "--histories", "2", "--steps", "2500", "--reference-episodes", "5",
-            "--env-option", "viscosity=0.05", "--env-option", "gravity=1.1"]
+    args = [
+        "--demonstrator",
+        f"sb3:{ip_ppo}",
+        "--histories",
+        "2",
+        "--steps",
+        "2500",
+        "--reference-episodes",
+        "5",
+        "--env-option",
+        "viscosity=0.05",
+        "--env-option",
+        "gravity=1.1",
+    ]
     one, two = tmp_path / "one", tmp_path / "two"
     run_cli("collect", IP, "--out", str(one), *args, check=True)
     run_cli("collect", IP, "--out", str(two), *args, "--num-envs", "2", check=True)
@@ -158,7 +185,9 @@ def test_mujoco_env_options_and_versions():
     v4 = configure_task(base, env_options={"version": "v4"})
     assert (v4.id, v4.env_id, v4.hub_name) == ("HalfCheetah-v4", "HalfCheetah-v4", "vintix-HalfCheetah-v4")
     assert make_env(v4).observation_space.shape == (17,)
-    dims = {t.id: make_env(t).observation_space.shape[0] for t in map(get_task, ("Ant-v5", "Humanoid-v5", "Reacher-v5"))}
+    dims = {
+        t.id: make_env(t).observation_space.shape[0] for t in map(get_task, ("Ant-v5", "Humanoid-v5", "Reacher-v5"))
+    }
     assert dims == {"Ant-v5": 105, "Humanoid-v5": 348, "Reacher-v5": 10}  # the paper table's dims
     assert get_task("Hopper-v5").episode_sparsity == 2 and get_task("HumanoidStandup-v5").reward_scale == 0.01
 
@@ -172,21 +201,46 @@ def test_train_sac_and_td3_zips_load_with_the_space_check(tmp_path):
     obs = np.array([env.reset(seed=s)[0] for s in range(5)])
     for algo in ("sac", "td3"):
         path = tmp_path / f"{algo}.zip"
-        run_cli("demonstrator", "train", IP, "--algo", algo, "--timesteps", "200", "--out", str(path), "--no-install",
-                check=True)
+        run_cli(
+            "demonstrator",
+            "train",
+            IP,
+            "--algo",
+            algo,
+            "--timesteps",
+            "200",
+            "--out",
+            str(path),
+            "--no-install",
+            check=True,
+        )
         demo = load_demonstrator(f"sb3:{path}", env.observation_space, env.action_space)
         assert demo.algo == algo.upper()
         batch = demo.act(obs)
         assert batch.shape == (5, 1) and np.all(np.abs(batch) <= 3.0)
-        assert batch.tobytes() == np.concatenate([demo.act(obs[i:i + 1]) for i in range(5)]).tobytes()
+        assert batch.tobytes() == np.concatenate([demo.act(obs[i : i + 1]) for i in range(5)]).tobytes()
 
 
 def test_eval_all_domain_reports_a_table(tmp_path):
-    proc = run_cli("demonstrator", "eval", "--all", "--domain", "mujoco", "--demonstrator", "zero", "--episodes", "1",
-                   "--episode-limit", "5", "--json")
+    proc = run_cli(
+        "demonstrator",
+        "eval",
+        "--all",
+        "--domain",
+        "mujoco",
+        "--demonstrator",
+        "zero",
+        "--episodes",
+        "1",
+        "--episode-limit",
+        "5",
+        "--json",
+    )
     r = json.loads(proc.stdout)
     assert r["domain"] == "mujoco" and len(r["tasks"]) == 11
-    assert proc.returncode == (1 if r["failed"] else 0) and r["passed"] == (not r["failed"])  # any failure fails the run
+    assert proc.returncode == (1 if r["failed"] else 0) and r["passed"] == (
+        not r["failed"]
+    )  # any failure fails the run
     assert all({"random_mean", "demonstrator_mean", "passed"} <= set(t) for t in r["tasks"])
     one = json.loads(run_cli("demonstrator", "eval", MW, "--episodes", "3", "--json", check=True).stdout)
     assert one["passed"] and one["demonstrator_success_rate"] == 1.0 and one["random_success_rate"] == 0.0
@@ -195,6 +249,7 @@ def test_eval_all_domain_reports_a_table(tmp_path):
 
 
 # -- the gate ------------------------------------------------------------------------------------
+
 
 def test_gate_judgement():
     from vintix_data.demonstrators.gate import GateConfig, judge
@@ -222,6 +277,7 @@ def test_collect_refuses_a_demonstrator_that_fails_the_gate(tmp_path):
 
 # -- Bi-DexHands and bad input -------------------------------------------------------------------
 
+
 def test_bidexhands_is_listed_but_not_collectable(tmp_path):
     rows = json.loads(run_cli("tasks", "--json", check=True).stdout)
     by_domain = {}
@@ -231,24 +287,33 @@ def test_bidexhands_is_listed_but_not_collectable(tmp_path):
     dex = [r for r in rows if r["domain"] == "bi-dexhands"]
     assert len(dex) == 20 and sum(r["split"] == "test" for r in dex) == 5
     assert {(r["obs_dim"], r["act_dim"]) for r in dex if r["id"] == "shadowhandover"} == {(398, 40)}
-    for args in (["collect", "shadowhandover", "--out", str(tmp_path / "x")], ["demonstrator", "eval", "shadowhandover"],
-                 ["demonstrator", "train", "shadowhandover", "--out", str(tmp_path / "d.zip")]):
+    for args in (
+        ["collect", "shadowhandover", "--out", str(tmp_path / "x")],
+        ["demonstrator", "eval", "shadowhandover"],
+        ["demonstrator", "train", "shadowhandover", "--out", str(tmp_path / "d.zip")],
+    ):
         one_line_error(run_cli(*args), "IsaacGym", "import-h5", "on PyPI")
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["collect", "pick-plce-v3", "--out", "{tmp}/o"], ["unknown task", "did you mean 'pick-place-v3'"]),
-    (["collect", "industrial-benchmark-50-v1", "--out", "{tmp}/o", "--fixed-goal"], ["--fixed-goal", "Meta-World"]),
-    (["collect", IP, "--out", "{tmp}/o", "--fixed-goal"], ["--fixed-goal", "mujoco domain"]),
-    (["demonstrator", "train", IP, "--out", "{tmp}/d.zip", "--algo", "dqn"], ["unknown --algo 'dqn'", "tqc, sac, td3, ppo, bc"]),
-    (["collect", "Pusher-v4", "--out", "{tmp}/o"], ["Pusher-v4 needs mujoco<3"]),
-    (["collect", "Pusher-v5", "--out", "{tmp}/o", "--env-option", "version=v4"], ["Pusher-v4 needs mujoco<3"]),
-    (["collect", IP, "--out", "{tmp}/o", "--env-option", "wind=3"], ["unknown env option 'wind'", "viscosity"]),
-    (["collect", IP, "--out", "{tmp}/o", "--env-option", "gravity"], ["KEY=VALUE"]),
-    (["collect", MW, "--out", "{tmp}/o", "--episode-limit", "600"], ["max_path_length of 500"]),
-    (["collect", IP, "--out", "{tmp}/o", "--demonstrator", "scripted"], ["scripted", "has none"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["collect", "pick-plce-v3", "--out", "{tmp}/o"], ["unknown task", "did you mean 'pick-place-v3'"]),
+        (["collect", "industrial-benchmark-50-v1", "--out", "{tmp}/o", "--fixed-goal"], ["--fixed-goal", "Meta-World"]),
+        (["collect", IP, "--out", "{tmp}/o", "--fixed-goal"], ["--fixed-goal", "mujoco domain"]),
+        (
+            ["demonstrator", "train", IP, "--out", "{tmp}/d.zip", "--algo", "dqn"],
+            ["unknown --algo 'dqn'", "tqc, sac, td3, ppo, bc"],
+        ),
+        (["collect", "Pusher-v4", "--out", "{tmp}/o"], ["Pusher-v4 needs mujoco<3"]),
+        (["collect", "Pusher-v5", "--out", "{tmp}/o", "--env-option", "version=v4"], ["Pusher-v4 needs mujoco<3"]),
+        (["collect", IP, "--out", "{tmp}/o", "--env-option", "wind=3"], ["unknown env option 'wind'", "viscosity"]),
+        (["collect", IP, "--out", "{tmp}/o", "--env-option", "gravity"], ["KEY=VALUE"]),
+        (["collect", MW, "--out", "{tmp}/o", "--episode-limit", "600"], ["max_path_length of 500"]),
+        (["collect", IP, "--out", "{tmp}/o", "--demonstrator", "scripted"], ["scripted", "has none"]),
+    ],
+)
 def test_bad_domain_input_is_one_line(tmp_path, args, fragments):
     proc = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     one_line_error(proc, *fragments)

@@ -14,8 +14,22 @@ TASK = "industrial-benchmark-50-v1"
 def _collect(tmp_path, *extra):
     from vintix_data.cli import app
 
-    args = ["collect", TASK, "--out", str(tmp_path / "d"), "--demonstrator", "zero", "--histories", "1", "--steps", "500",
-            "--reference-episodes", "1", "--force", *extra]
+    args = [
+        "collect",
+        TASK,
+        "--out",
+        str(tmp_path / "d"),
+        "--demonstrator",
+        "zero",
+        "--histories",
+        "1",
+        "--steps",
+        "500",
+        "--reference-episodes",
+        "1",
+        "--force",
+        *extra,
+    ]
     return CliRunner().invoke(app, args)
 
 
@@ -52,16 +66,32 @@ def test_every_error_class_is_a_user_error_and_keeps_its_old_base():
     from vintix_data.legacy_h5 import ImportNotValid, LegacyH5Error
     from vintix_data.registry import RegistryError, UnknownTaskError
     from vintix_data.schedule import ScheduleError
-    from vintix_model.model.config import ConfigError
     from vintix_model.data.arrays import DataError
-    from vintix_model.evaluate.report import ResultsExistError
     from vintix_model.evaluate.config import EvalError
+    from vintix_model.evaluate.report import ResultsExistError
     from vintix_model.model.checkpoint import CheckpointError
+    from vintix_model.model.config import ConfigError
     from vintix_model.train.run import TrainError
 
-    for cls in (CollectError, DemonstratorError, GateError, DemoTrainError, DomainOptionError, FormatError, HidingError,
-                LegacyH5Error, ImportNotValid, RegistryError, UnknownTaskError, ScheduleError, ConfigError, DataError,
-                EvalError, CheckpointError, TrainError):
+    for cls in (
+        CollectError,
+        DemonstratorError,
+        GateError,
+        DemoTrainError,
+        DomainOptionError,
+        FormatError,
+        HidingError,
+        LegacyH5Error,
+        ImportNotValid,
+        RegistryError,
+        UnknownTaskError,
+        ScheduleError,
+        ConfigError,
+        DataError,
+        EvalError,
+        CheckpointError,
+        TrainError,
+    ):
         assert issubclass(cls, UserError) and issubclass(cls, ValueError), cls
     assert issubclass(DomainUnavailableError, UserError) and issubclass(DomainUnavailableError, RuntimeError)
     assert issubclass(HubError, UserError) and issubclass(ResultsExistError, FileExistsError)

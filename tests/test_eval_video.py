@@ -33,8 +33,20 @@ def test_eval_video_records_the_first_and_last_shot_of_run_0(checkpoint, tmp_pat
     import imageio.v2 as imageio
 
     out = tmp_path / "eval"
-    proc = run_model_cli("eval", str(checkpoint), "--task", TASK, "--episodes", "3", "--seeds", "2", "--quiet",
-                         "--video", "--out", str(out))
+    proc = run_model_cli(
+        "eval",
+        str(checkpoint),
+        "--task",
+        TASK,
+        "--episodes",
+        "3",
+        "--seeds",
+        "2",
+        "--quiet",
+        "--video",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     res = json.loads((out / "results.json").read_text())
     video = res["video"]

@@ -32,13 +32,16 @@ def tree(folder: Path) -> dict:
 
 # -- the lock ------------------------------------------------------------------------------------
 
+
 def test_the_lock_names_its_holder_and_leaves_nothing_behind(tmp_path):
     folder = tmp_path / "new"
     with exclusive_lock(folder, "collect"):
         assert (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
-        code = ("import sys; from vintix_data.locking import exclusive_lock, LockedError\n"
-                "try:\n    exclusive_lock(sys.argv[1], 'collect').__enter__()\n"
-                "except LockedError as e:\n    print(e); sys.exit(3)\n")
+        code = (
+            "import sys; from vintix_data.locking import exclusive_lock, LockedError\n"
+            "try:\n    exclusive_lock(sys.argv[1], 'collect').__enter__()\n"
+            "except LockedError as e:\n    print(e); sys.exit(3)\n"
+        )
         proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
         assert proc.returncode == 3 and f"in use by pid {os.getpid()}" in proc.stdout, proc
         with pytest.raises(LockedError):  # a second open file description in this process is refused too
@@ -58,8 +61,15 @@ def test_two_resumes_together_one_runs_the_other_gets_one_line(tiny_dataset, tmp
     n = kill_mid_collection(["collect", TASK, *SMALL], out, min_parts=4)
     assert 4 <= n < 40
     args = collect_args(out)
-    procs = [subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *args, "--resume"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "vintix_data.cli", *args, "--resume"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=600) + (p.returncode, p.pid) for p in procs]
     codes = sorted(r[2] for r in results)
     assert codes == [0, 2], [r[1] for r in results]
@@ -74,18 +84,24 @@ def test_two_resumes_together_one_runs_the_other_gets_one_line(tiny_dataset, tmp
 def test_train_holds_a_lock_on_its_run_folder(tmp_path):
     run = tmp_path / "run"
     with exclusive_lock(run, "vintix-model train"):
-        proc = run_model_cli("train", "--datasets", str(tmp_path / "no-such-dataset"), "--out", str(run), "--steps", "2")
+        proc = run_model_cli(
+            "train", "--datasets", str(tmp_path / "no-such-dataset"), "--out", str(run), "--steps", "2"
+        )
         one_line_error(proc, f"is in use by pid {os.getpid()}")
 
 
 # -- pre-checks: one line, exit 2, nothing written ---------------------------------------------------
 
-@pytest.mark.parametrize("extra, message", [
-    (["--steps", "1000000000000"], "--steps 1,000,000,000,000 is more than the 1,000,000,000"),
-    (["--histories", "1000000000"], "--histories 1,000,000,000 is more than the 100,000"),
-    (["--steps", "999999999", "--workers", "16", "--num-envs", "16"], "of memory, only"),
-    (["--histories", "100000", "--steps", "100000000"], "free on that file system"),
-])
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--steps", "1000000000000"], "--steps 1,000,000,000,000 is more than the 1,000,000,000"),
+        (["--histories", "1000000000"], "--histories 1,000,000,000 is more than the 100,000"),
+        (["--steps", "999999999", "--workers", "16", "--num-envs", "16"], "of memory, only"),
+        (["--histories", "100000", "--steps", "100000000"], "free on that file system"),
+    ],
+)
 def test_sizes_beyond_bounds_memory_or_disk_are_refused_before_anything_is_created(tmp_path, extra, message):
     out = tmp_path / "out"
     proc = run_cli("collect", TASK, "--out", str(out), "--demonstrator", "zero", "--reference-episodes", "2", *extra)
@@ -104,15 +120,18 @@ def test_bad_out_paths_are_one_line(tmp_path, tmpfs):
     ro = tmpfs("ro", "ro,size=1m")
     one_line_error(run_cli(*collect_args(ro / "ds")), "Read-only file system")
     one_line_error(run_cli("info", str(afile)), "is a file, not a dataset folder")
-    one_line_error(run_model_cli("train", "--datasets", str(tmp_path), "--out", str(afile), "--steps", "2"),
-                   f"--out {afile} is a file, not a folder")
+    one_line_error(
+        run_model_cli("train", "--datasets", str(tmp_path), "--out", str(afile), "--steps", "2"),
+        f"--out {afile} is a file, not a folder",
+    )
     assert afile.read_text() == "keep me"
 
 
 def test_an_out_path_that_is_not_utf8_is_refused_before_collecting(tmp_path):
     out = os.path.join(os.fsencode(tmp_path), b"ds-\xff")
-    proc = subprocess.run([sys.executable, "-m", "vintix_data.cli", "collect", TASK, "--out", out, *SMALL],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vintix_data.cli", "collect", TASK, "--out", out, *SMALL], capture_output=True, text=True
+    )
     one_line_error(proc, "not valid UTF-8")
     assert os.listdir(os.fsencode(tmp_path)) == []
 
@@ -120,8 +139,12 @@ def test_an_out_path_that_is_not_utf8_is_refused_before_collecting(tmp_path):
 def test_a_full_disk_mid_collection_is_one_line_and_resumes_to_the_same_data(tiny_dataset, tmp_path, tmpfs):
     disk = tmpfs("small", "size=40m")
     out = disk / "ds"
-    proc = subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *collect_args(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vintix_data.cli", *collect_args(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     parts = out / ".vintix" / "parts"
     deadline = time.time() + 300
     while time.time() < deadline and len(list(parts.rglob("*.npz"))) < 3 and proc.poll() is None:
@@ -147,6 +170,7 @@ def test_a_full_disk_mid_collection_is_one_line_and_resumes_to_the_same_data(tin
 
 
 # -- the state: atomic with the folder; no leftover parts --------------------------------------------
+
 
 def test_a_kill_while_the_state_is_made_leaves_a_folder_a_fresh_run_accepts(tiny_dataset, tmp_path):
     out = tmp_path / "ds"

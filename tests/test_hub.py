@@ -30,8 +30,11 @@ def sha256(data: bytes) -> str:
 
 def folder_files(folder: Path) -> dict[str, bytes]:
     """What a push must upload: every file but dot-files and dot-folders (the .vintix/ resume state)."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
 
 
 def last_line(proc: subprocess.CompletedProcess) -> str:
@@ -52,8 +55,16 @@ def assert_clean_failure(proc: subprocess.CompletedProcess, *needles: str, code:
 
 def run_many(calls: list[tuple[list[str], dict]], timeout: float = 300) -> list[subprocess.CompletedProcess]:
     """Run several `vintix-data` commands at once (independent calls; the machine waits on I/O more than CPU)."""
-    procs = [subprocess.Popen([sys.executable, "-m", "vintix_data.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env={**os.environ, **env}) for args, env in calls]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "vintix_data.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
+        )
+        for args, env in calls
+    ]
     out = []
     for (args, _), p in zip(calls, procs):
         stdout, stderr = p.communicate(timeout=timeout)
@@ -65,8 +76,23 @@ def run_many(calls: list[tuple[list[str], dict]], timeout: float = 300) -> list[
 def second_dataset(tmp_path_factory) -> Path:
     """Another valid collection (another seed): the next version of a dataset."""
     out = tmp_path_factory.mktemp("ds2") / "ib50-seed1"
-    run_cli("collect", TASK, "--out", str(out), "--demonstrator", "zero", "--histories", "2", "--steps", "5000",
-            "--reference-episodes", "10", "--seed", "1", check=True)
+    run_cli(
+        "collect",
+        TASK,
+        "--out",
+        str(out),
+        "--demonstrator",
+        "zero",
+        "--histories",
+        "2",
+        "--steps",
+        "5000",
+        "--reference-episodes",
+        "10",
+        "--seed",
+        "1",
+        check=True,
+    )
     return out
 
 
@@ -81,7 +107,10 @@ def published(hub, hub_env, tiny_dataset):
 
 # -- push ----------------------------------------------------------------------------------------
 
-def test_push_uploads_the_folder_as_built_tags_it_and_a_second_push_makes_no_commit(hub, hub_env, tiny_dataset, published):
+
+def test_push_uploads_the_folder_as_built_tags_it_and_a_second_push_makes_no_commit(
+    hub, hub_env, tiny_dataset, published
+):
     repo = published["repo"]
     assert (tiny_dataset / ".vintix").is_dir()  # resume state exists locally ...
     on_hub = hub.state.files("dataset", REPO)
@@ -89,7 +118,9 @@ def test_push_uploads_the_folder_as_built_tags_it_and_a_second_push_makes_no_com
     assert set(on_hub) == set(local) | {".gitattributes"}  # ... and is not pushed
     assert all(on_hub[p] == local[p] for p in local)
     manifest = json.loads(local["meta/manifest.json"])
-    assert {e["name"]: e["sha256"] for e in manifest["files"]} == {e["name"]: sha256(on_hub[e["name"]]) for e in manifest["files"]}
+    assert {e["name"]: e["sha256"] for e in manifest["files"]} == {
+        e["name"]: sha256(on_hub[e["name"]]) for e in manifest["files"]
+    }
     # parquet and png went through LFS (sha256-checked PUTs), json/README as regular files
     head = repo.resolve("main")
     assert head.files["data/train-00000-of-00001.parquet"].lfs_oid == sha256(local["data/train-00000-of-00001.parquet"])
@@ -101,7 +132,13 @@ def test_push_uploads_the_folder_as_built_tags_it_and_a_second_push_makes_no_com
     assert "zero" in history[0].description and "format 1.0" in history[0].description
     # the token went with every API call; LFS PUTs go to signed URLs without it
     reqs = published["requests"]
-    api = [r for r in reqs if r[1].startswith("/api/") or r[1].endswith("/objects/batch") or (r[1].startswith("/_lfs/") and "/verify/" in r[1])]
+    api = [
+        r
+        for r in reqs
+        if r[1].startswith("/api/")
+        or r[1].endswith("/objects/batch")
+        or (r[1].startswith("/_lfs/") and "/verify/" in r[1])
+    ]
     assert api and all(auth == f"Bearer {TOKEN}" for _, _, auth in api)
     puts = [r for r in reqs if r[0] == "PUT"]
     assert len(puts) == 3 and all(auth is None for _, _, auth in puts)
@@ -181,10 +218,15 @@ print("RESULT " + json.dumps(out))
 @pytest.fixture(scope="module")
 def remote_view(published, hub_env, tiny_dataset) -> dict:
     """What `datasets`, `vintix_data.load` and `DatasetCard` see of the pushed repo, by repo id."""
-    proc = subprocess.run([sys.executable, "-c", REMOTE_VIEW, REPO, str(tiny_dataset)], capture_output=True, text=True,
-                          env={**os.environ, **hub_env}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", REMOTE_VIEW, REPO, str(tiny_dataset)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hub_env},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
 
 
 def test_load_dataset_by_repo_id_returns_exactly_the_local_rows(remote_view):
@@ -206,6 +248,7 @@ def test_card_renders_on_the_hub_side(remote_view):
 
 
 # -- verify --------------------------------------------------------------------------------------
+
 
 def test_verify_passes_then_catches_a_shard_tampered_with_on_the_server(hub, hub_env, published, tiny_dataset):
     ok = run_cli("verify", REPO, "--revision", "v1.0", env=hub_env)
@@ -233,7 +276,10 @@ def test_verify_passes_then_catches_a_shard_tampered_with_on_the_server(hub, hub
 
 # -- faults and errors ---------------------------------------------------------------------------
 
-def test_upload_dropped_mid_put_keeps_the_previous_commit_and_rerunning_completes(hub, hub_env, tiny_dataset, second_dataset):
+
+def test_upload_dropped_mid_put_keeps_the_previous_commit_and_rerunning_completes(
+    hub, hub_env, tiny_dataset, second_dataset
+):
     repo_id = f"{ORG}/vintix-faults"
     first = run_cli("push", str(tiny_dataset), "--repo", repo_id, "--tag", "v1.0", env=hub_env)
     assert first.returncode == 0, first.stderr
@@ -245,8 +291,15 @@ def test_upload_dropped_mid_put_keeps_the_previous_commit_and_rerunning_complete
         failed = run_cli("push", str(second_dataset), "--repo", repo_id, "--tag", "v2.0", env=hub_env)
     finally:
         hub.state.drop_lfs_puts = 0
-    assert_clean_failure(failed, f"push to {repo_id} failed", "Error while uploading", f"nothing was committed",
-                         f"still at {c1[:8]}", "run the same push again", code=2)
+    assert_clean_failure(
+        failed,
+        f"push to {repo_id} failed",
+        "Error while uploading",
+        "nothing was committed",
+        f"still at {c1[:8]}",
+        "run the same push again",
+        code=2,
+    )
     assert hub.state.dropped_puts >= 6
     assert repo.branches["main"] == c1 and repo.tags == {"v1.0": c1}
     on_hub = hub.state.files("dataset", repo_id)
@@ -278,9 +331,15 @@ def test_bad_input_gives_one_line_errors_and_touches_nothing(hub, hub_env, tiny_
         "invalid folder": (["push", str(broken), "--repo", f"{ORG}/vintix-broken"], hub_env),
         "bad repo id": (["push", str(tiny_dataset), "--repo", "not a repo/x"], hub_env),
         "bad tag": (["push", str(tiny_dataset), "--repo", f"{ORG}/vintix-x", "--tag", "v 1"], hub_env),
-        "no token": (["push", str(tiny_dataset), "--repo", f"{ORG}/vintix-x"], {**hub_env, "HF_TOKEN": "", "HF_HOME": str(no_home)}),
+        "no token": (
+            ["push", str(tiny_dataset), "--repo", f"{ORG}/vintix-x"],
+            {**hub_env, "HF_TOKEN": "", "HF_HOME": str(no_home)},
+        ),
         "wrong token": (["push", str(tiny_dataset), "--repo", f"{ORG}/vintix-x"], {**hub_env, "HF_TOKEN": "hf_wrong"}),
-        "no server": (["push", str(tiny_dataset), "--repo", f"{ORG}/vintix-x"], {**hub_env, "HF_ENDPOINT": "http://127.0.0.1:9"}),
+        "no server": (
+            ["push", str(tiny_dataset), "--repo", f"{ORG}/vintix-x"],
+            {**hub_env, "HF_ENDPOINT": "http://127.0.0.1:9"},
+        ),
         "unknown revision": (["verify", REPO, "--revision", "v9.9"], hub_env),
         "unknown repo": (["verify", f"{ORG}/vintix-nope"], hub_env),
         "verify bad id": (["verify", "nope"], hub_env),
@@ -307,7 +366,9 @@ def test_private_push_to_a_branch_deletes_stale_shards_there(hub, hub_env, tiny_
     from huggingface_hub import HfApi
 
     repo_id = f"{ORG}/vintix-private"
-    proc = run_cli("push", str(tiny_dataset), "--repo", repo_id, "--private", "--revision", "dev", "--tag", "v0.1", env=hub_env)
+    proc = run_cli(
+        "push", str(tiny_dataset), "--repo", repo_id, "--private", "--revision", "dev", "--tag", "v0.1", env=hub_env
+    )
     assert proc.returncode == 0, proc.stderr
     repo = hub.state.repo("dataset", repo_id)
     assert repo.private and set(repo.branches) == {"main", "dev"}
@@ -318,9 +379,16 @@ def test_private_push_to_a_branch_deletes_stale_shards_there(hub, hub_env, tiny_
     # someone left an old shard (and a note) on the branch: the next push removes the shard, keeps the note
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     api = HfApi(endpoint=hub.url, token=TOKEN)
-    api.upload_file(path_or_fileobj=b"\0stale", path_in_repo="data/train-00001-of-00002.parquet", repo_id=repo_id,
-                    repo_type="dataset", revision="dev")
-    api.upload_file(path_or_fileobj=b"kept\n", path_in_repo="NOTES.txt", repo_id=repo_id, repo_type="dataset", revision="dev")
+    api.upload_file(
+        path_or_fileobj=b"\0stale",
+        path_in_repo="data/train-00001-of-00002.parquet",
+        repo_id=repo_id,
+        repo_type="dataset",
+        revision="dev",
+    )
+    api.upload_file(
+        path_or_fileobj=b"kept\n", path_in_repo="NOTES.txt", repo_id=repo_id, repo_type="dataset", revision="dev"
+    )
     again = run_cli("push", str(tiny_dataset), "--repo", repo_id, "--revision", "dev", env=hub_env)
     assert again.returncode == 0, again.stderr
     assert "1 to delete" in again.stderr and "new commit" in again.stderr
@@ -341,7 +409,10 @@ def test_private_push_to_a_branch_deletes_stale_shards_there(hub, hub_env, tiny_
 
 # -- hub: demonstrators --------------------------------------------------------------------------
 
-def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(hub, hub_env, ppo_zip, tmp_path, monkeypatch):
+
+def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(
+    hub, hub_env, ppo_zip, tmp_path, monkeypatch
+):
     import huggingface_hub.constants as hf_constants
     import numpy as np
     import pyarrow.parquet as pq
@@ -354,7 +425,9 @@ def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(hub,
     # in process, the client's endpoint and cache are module constants (read from the environment at import)
     monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
-    monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     api = HfApi(endpoint=hub.url, token=TOKEN)
@@ -364,11 +437,27 @@ def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(hub,
     api.upload_file(path_or_fileobj=str(ppo_zip), path_in_repo="checkpoints/best.zip", repo_id=repo_id)
 
     # the CLI: a collection driven by the convention form, and a missing repo as a one-line error
-    small = ["--histories", "1", "--steps", "1000", "--reference-episodes", "2", "--force"]  # --force: a weak PPO fails the gate
-    via_hub, no_repo = run_many([
-        (["collect", TASK, "--out", str(tmp_path / "via-hub"), "--demonstrator", f"hub:{repo_id}", *small], hub_env),
-        (["collect", TASK, "--out", str(tmp_path / "none"), "--demonstrator", "hub:sb3/ppo-Nothing-v0", *small], hub_env),
-    ])
+    small = [
+        "--histories",
+        "1",
+        "--steps",
+        "1000",
+        "--reference-episodes",
+        "2",
+        "--force",
+    ]  # --force: a weak PPO fails the gate
+    via_hub, no_repo = run_many(
+        [
+            (
+                ["collect", TASK, "--out", str(tmp_path / "via-hub"), "--demonstrator", f"hub:{repo_id}", *small],
+                hub_env,
+            ),
+            (
+                ["collect", TASK, "--out", str(tmp_path / "none"), "--demonstrator", "hub:sb3/ppo-Nothing-v0", *small],
+                hub_env,
+            ),
+        ]
+    )
     # the collection is written in full; a 2,500-step PPO is too weak for the learning-curve checks to be
     # certain, so those (and only those) may fail validation
     invalid = [ln for ln in via_hub.stderr.splitlines() if ln.startswith("invalid:")]
@@ -380,8 +469,9 @@ def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(hub,
     assert demo["spec"] == f"hub:{repo_id}" and demo["sha256"] == sha256(ppo_zip.read_bytes())
     assert demo["id"].startswith(f"PPO:hub:{repo_id}/ppo-IndustrialBenchmark-p50.zip@")
     # the rows were driven by that checkpoint: its actions on the logged observations, bit for bit
-    rows = pq.read_table(tmp_path / "via-hub" / "data" / "train-00000-of-00001.parquet",
-                         columns=["observation", "demonstrator_action"]).slice(0, 300)
+    rows = pq.read_table(
+        tmp_path / "via-hub" / "data" / "train-00000-of-00001.parquet", columns=["observation", "demonstrator_action"]
+    ).slice(0, 300)
     obs = np.asarray(rows.column("observation").to_pylist(), np.float32)
     logged = np.asarray(rows.column("demonstrator_action").to_pylist(), np.float32)
     local = load_sb3(ppo_zip)
@@ -408,15 +498,22 @@ def test_hub_demonstrator_downloads_from_the_server_and_drives_a_collection(hub,
 
 # -- the real Hub (opt-in) -----------------------------------------------------------------------
 
+
 @pytest.mark.hub
 def test_push_and_verify_on_the_real_hub(request):
     """Pushes with the default transport (Xet when hf_xet is installed) to VINTIX_HUB_TEST_REPO on the real Hub."""
     from huggingface_hub import get_token
 
     repo_id = os.environ.get("VINTIX_HUB_TEST_REPO")
-    if not repo_id or not get_token() or os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/") != "https://huggingface.co":
-        pytest.skip("set VINTIX_HUB_TEST_REPO=ORG/NAME and a write token (HF_TOKEN or `hf auth login`), with HF_ENDPOINT "
-                    "unset, to push to the real Hub")
+    if (
+        not repo_id
+        or not get_token()
+        or os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/") != "https://huggingface.co"
+    ):
+        pytest.skip(
+            "set VINTIX_HUB_TEST_REPO=ORG/NAME and a write token (HF_TOKEN or `hf auth login`), with HF_ENDPOINT "
+            "unset, to push to the real Hub"
+        )
     tiny_dataset = request.getfixturevalue("tiny_dataset")
     env = {"HF_HUB_DISABLE_XET": "0"}
     push = run_cli("push", str(tiny_dataset), "--repo", repo_id, "--private", env=env, timeout=1800)

@@ -31,7 +31,9 @@ def hub_api(hub, tmp_path, monkeypatch):
 
     monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
-    monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
     return HfApi(endpoint=hub.url, token=HUB_TOKEN)
@@ -67,13 +69,15 @@ def test_hub_tqc_zip_loads_and_is_re_evaluated_batch_invariantly(hub_api, hub_en
     assert demo.algo == "TQC" and demo._chain is not None and demo.name.startswith(f"TQC:hub:{repo}/")
     obs = _observations()
     acts = demo.act(obs)
-    rows = np.concatenate([demo.act(obs[i:i + 1]) for i in range(len(obs))])
+    rows = np.concatenate([demo.act(obs[i : i + 1]) for i in range(len(obs))])
     assert np.array_equal(acts, rows)  # row i depends on row i only, bit for bit
     ref = TQC.load(zip_path, device="cpu").predict(obs, deterministic=True)[0]
     assert np.abs(acts).max() > 0 and np.allclose(acts, ref, atol=1e-5)
 
     # the CLI, as a user types it: the gate runs on the downloaded TQC (a 400-step policy may fail it: exit 0 or 1)
-    proc = run_cli("demonstrator", "eval", TASK, "--demonstrator", f"hub:{repo}", "--episodes", "2", "--json", env=hub_env)
+    proc = run_cli(
+        "demonstrator", "eval", TASK, "--demonstrator", f"hub:{repo}", "--episodes", "2", "--json", env=hub_env
+    )
     assert proc.returncode in (0, 1), proc.stderr
     result = json.loads(proc.stdout)
     assert result["demonstrator"] == f"hub:{repo}" and np.isfinite(result["demonstrator_mean"])
@@ -84,7 +88,7 @@ def _legacy_vec_normalize(venv, path) -> None:
     files (made with gym) name it: the module exists only while the file is written."""
     mod = types.ModuleType("gym.spaces.box")
 
-    class Box:  # noqa: D401 (the legacy class's name and module, with the fields gym's Box pickled)
+    class Box:
         def __init__(self, space):
             self.low, self.high, self.shape, self.dtype = space.low, space.high, space.shape, space.dtype
             self.np_random = np.random.RandomState(0)
@@ -92,7 +96,9 @@ def _legacy_vec_normalize(venv, path) -> None:
     Box.__module__, Box.__qualname__ = "gym.spaces.box", "Box"
     mod.Box = Box
     saved = {k: sys.modules.get(k) for k in ("gym", "gym.spaces", "gym.spaces.box")}
-    sys.modules.update({"gym": types.ModuleType("gym"), "gym.spaces": types.ModuleType("gym.spaces"), "gym.spaces.box": mod})
+    sys.modules.update(
+        {"gym": types.ModuleType("gym"), "gym.spaces": types.ModuleType("gym.spaces"), "gym.spaces.box": mod}
+    )
     real = venv.observation_space
     try:
         venv.observation_space = Box(real)
@@ -112,8 +118,16 @@ def test_hub_sac_zip_with_vec_normalize_pkl_applies_its_statistics_without_gym(h
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     venv = VecNormalize(DummyVecEnv([lambda: Monitor(resolve(get_task(TASK)).make_env())]), norm_reward=False)
-    model = SAC("MlpPolicy", venv, seed=0, device="cpu", learning_starts=100, buffer_size=2000, batch_size=32,
-                policy_kwargs={"net_arch": [32, 32]})
+    model = SAC(
+        "MlpPolicy",
+        venv,
+        seed=0,
+        device="cpu",
+        learning_starts=100,
+        buffer_size=2000,
+        batch_size=32,
+        policy_kwargs={"net_arch": [32, 32]},
+    )
     model.learn(400)
     zip_path, real_pkl, legacy_pkl = tmp_path / "sac.zip", tmp_path / "real.pkl", tmp_path / "vec_normalize.pkl"
     model.save(str(zip_path))
@@ -134,7 +148,7 @@ def test_hub_sac_zip_with_vec_normalize_pkl_applies_its_statistics_without_gym(h
     acts = demo.act(obs)
     assert np.allclose(acts, ref, atol=1e-5)
     assert not np.allclose(acts, load_sb3(zip_path).act(obs), atol=1e-3)  # the statistics change the actions
-    assert np.array_equal(acts, np.concatenate([demo.act(obs[i:i + 1]) for i in range(len(obs))]))
+    assert np.array_equal(acts, np.concatenate([demo.act(obs[i : i + 1]) for i in range(len(obs))]))
     assert "gym" not in sys.modules
 
 
@@ -148,7 +162,9 @@ def test_a_v3_layout_zip_on_a_v5_task_is_refused_in_one_line(hub_api, hub_env, t
     zip_path = tmp_path / "sac-Ant-v3.zip"
     SAC("MlpPolicy", v3_layout, seed=0, device="cpu", buffer_size=100).save(str(zip_path))
     _upload(hub_api, "sb3/sac-Ant-v3", {"sac-Ant-v3.zip": zip_path})
-    proc = run_cli("demonstrator", "eval", "Ant-v5", "--demonstrator", "hub:sb3/sac-Ant-v3", "--episodes", "1", env=hub_env)
+    proc = run_cli(
+        "demonstrator", "eval", "Ant-v5", "--demonstrator", "hub:sb3/sac-Ant-v3", "--episodes", "1", env=hub_env
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("error: hub:sb3/sac-Ant-v3: the checkpoint observes 111 dims, the v3 layout of Ant")
@@ -177,7 +193,7 @@ def test_a_v5_checkpoint_drives_the_papers_v4_env_state_for_state(tmp_path, name
     for seed in range(5):
         o5, o4 = e5.reset(seed=seed)[0], e4.reset(seed=seed)[0]
         while True:
-            assert np.array_equal(o4[:len(o5)], o5) and np.array_equal(on_v4.act(o4[None]), on_v5.act(o5[None]))
+            assert np.array_equal(o4[: len(o5)], o5) and np.array_equal(on_v4.act(o4[None]), on_v5.act(o5[None]))
             a = on_v5.act(o5[None])[0]
             o5, _, t5, tr5, _ = e5.step(a)
             o4, _, t4, tr4, _ = e4.step(a)
@@ -189,5 +205,7 @@ def test_a_v5_checkpoint_drives_the_papers_v4_env_state_for_state(tmp_path, name
     # a layout that the task's observation cannot give is still refused (v4 Reacher zip on v5)
     v4_zip = tmp_path / "sac-v4.zip"
     SAC("MlpPolicy", e4, seed=0, device="cpu", buffer_size=100).save(str(v4_zip))
-    with pytest.raises(Exception, match=f"the checkpoint observes {e4.observation_space.shape[0]} dims, the v3/v4 layout"):
+    with pytest.raises(
+        Exception, match=f"the checkpoint observes {e4.observation_space.shape[0]} dims, the v3/v4 layout"
+    ):
         load_sb3(v4_zip, e5.observation_space, e5.action_space, task=v5_task)

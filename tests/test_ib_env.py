@@ -96,8 +96,13 @@ def _our_legacy_trajectory(setpoint, seed, actions):
     """(observations float32, returned rewards, classic rewards, Markov states, reward deltas) of rows 0..len(actions)."""
     env = make(setpoint, rng="legacy")
     obs, info = env.reset(seed=seed)
-    observations, rewards, classic, markov, deltas = [obs], [env.unwrapped._reward], [info["reward_classic"]], \
-        [info["markov_state"]], [info["reward_delta"]]
+    observations, rewards, classic, markov, deltas = (
+        [obs],
+        [env.unwrapped._reward],
+        [info["reward_classic"]],
+        [info["markov_state"]],
+        [info["reward_delta"]],
+    )
     for a in actions:
         obs, reward, terminated, truncated, info = env.step(a)
         assert not terminated and not truncated
@@ -128,13 +133,19 @@ def _upstream_trajectory(monkeypatch, setpoint, seed, actions):
             result = fn(*args, **kwargs)
             calls.append((marker[0], name, list(args) + ([kwargs] if kwargs else []), result))
             return result
+
         return recorded
 
     head = [k for k in ib.MARKOV_KEYS if not k.startswith("opcost_buf")]
 
     def snapshot(ids):
-        return (ids.visibleState()[:6].astype(np.float64), -float(ids.state["cost"]),
-                np.concatenate([np.array([ids.state[k] for k in head], np.float64), np.asarray(ids.state["o"], np.float64)]))
+        return (
+            ids.visibleState()[:6].astype(np.float64),
+            -float(ids.state["cost"]),
+            np.concatenate(
+                [np.array([ids.state[k] for k in head], np.float64), np.asarray(ids.state["o"], np.float64)]
+            ),
+        )
 
     state = np.random.get_state()
     with monkeypatch.context() as m:
@@ -193,9 +204,23 @@ _RandomState = np.random.RandomState  # the real class; the test below patches t
 class _RecordingRandomState(_RandomState):
     """A ``RandomState`` that logs ``(fn, args, result)`` for every draw our env makes."""
 
-    instances: list["_RecordingRandomState"] = []
-    FNS = ("seed", "randint", "rand", "randn", "exponential", "binomial", "normal", "uniform",
-           "random_sample", "standard_normal", "random_integers", "choice", "shuffle", "permutation")
+    instances: list[_RecordingRandomState] = []
+    FNS = (
+        "seed",
+        "randint",
+        "rand",
+        "randn",
+        "exponential",
+        "binomial",
+        "normal",
+        "uniform",
+        "random_sample",
+        "standard_normal",
+        "random_integers",
+        "choice",
+        "shuffle",
+        "permutation",
+    )
 
     def __init__(self, *args, **kwargs):
         self.calls: list[tuple[str, str, list, object]] = []
@@ -349,11 +374,21 @@ def test_generator_per_step_stats_match_reference(setpoint):
         if t == "0":
             assert row["reward_div100_mean"] == ""
         else:
-            compare((t, "reward"), rew_all[:, int(t) - 1], float(row["reward_div100_mean"]),
-                    float(row["reward_div100_std"]), n_ref)
+            compare(
+                (t, "reward"),
+                rew_all[:, int(t) - 1],
+                float(row["reward_div100_mean"]),
+                float(row["reward_div100_std"]),
+                n_ref,
+            )
     row = ref["return"]
-    compare(("return",), rew_all.sum(axis=1), float(row["reward_div100_mean"]), float(row["reward_div100_std"]),
-            int(row["n_episodes"]))
+    compare(
+        ("return",),
+        rew_all.sum(axis=1),
+        float(row["reward_div100_mean"]),
+        float(row["reward_div100_std"]),
+        int(row["n_episodes"]),
+    )
     assert not failures, failures
 
 

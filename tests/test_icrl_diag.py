@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import icrl_diag as diag  # noqa: E402
+import icrl_diag as diag
 
 
 def test_prior_variance_is_the_label_variance_over_the_goal_prior():
@@ -23,7 +23,7 @@ def test_prior_variance_is_the_label_variance_over_the_goal_prior():
     pv = diag.prior_variance(obs, reach_expert, goals)
     width = high - low
     assert pv.shape == (2, 1)
-    assert pv[0, 0] == pytest.approx((25 * width ** 2 / 12).sum() / 4, rel=0.02)  # grab dim: 0
+    assert pv[0, 0] == pytest.approx((25 * width**2 / 12).sum() / 4, rel=0.02)  # grab dim: 0
     assert pv[1, 0] == pytest.approx((25 * width[[0, 2]] ** 2 / 12).sum() / 4, rel=0.02)
 
 
@@ -50,7 +50,7 @@ def test_swap_shares_count_the_runs_that_end_nearer_b():
     assert s["share_nearer_b"] == [0.0, 0.75]
     assert s["mean_distance_a"][0] == 0.0 and s["mean_distance_b"][1] == pytest.approx(np.linalg.norm(a[0] - b[0]) / 4)
     lo, hi = s["share_nearer_b_ci95"][1]
-    assert lo < 0.75 < hi and 0 < lo and hi < 1
+    assert lo < 0.75 < hi and lo > 0 and hi < 1
     assert diag.wilson(0, 50)[0] == pytest.approx(0.0, abs=1e-12) and diag.wilson(50, 50)[1] == pytest.approx(1.0)
 
 
@@ -68,9 +68,19 @@ def test_reward_swap_feeds_the_formula_reward_for_goal_b():
     group = "meta-world-39x4"
     torch.manual_seed(0)
     cfg = ModelConfig(obs_emb=15, act_emb=15, rew_emb=2, n_layer=1, n_head=2, d_mlp=32, context=16)
-    model = Vintix(cfg, {group: GroupSpec(group, 39, 4)},
-                   {"reach-v3": {"group": group, "obs_mean": [0.0] * 39, "obs_std": [1.0] * 39, "reward_scale": 1.0,
-                                 "env_options": {"fixed_goal": True}}}).eval()
+    model = Vintix(
+        cfg,
+        {group: GroupSpec(group, 39, 4)},
+        {
+            "reach-v3": {
+                "group": group,
+                "obs_mean": [0.0] * 39,
+                "obs_std": [1.0] * 39,
+                "reward_scale": 1.0,
+                "env_options": {"fixed_goal": True},
+            }
+        },
+    ).eval()
     task = resolve_task(model, EvalConfig(task="reach-v3", seeds=2, episodes=1, variation={"goal_set": "test"}))
     with torch.no_grad():
         control = diag.reward_swap(model, task, runs=2, episodes=1)

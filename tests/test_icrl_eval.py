@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli, run_model_cli as model_cli
+from tests.conftest import run_cli
+from tests.conftest import run_model_cli as model_cli
 from vintix_model.evaluate.report import last_third, paired_difference
 
 pytest.importorskip("metaworld")
@@ -25,18 +26,70 @@ def latent_run(tmp_path_factory) -> Path:
     """A reach-v3 dataset with the goal hidden (one goal per history) and a checkpoint trained on it for 6 steps."""
     root = tmp_path_factory.mktemp("icrl")
     env = {"VINTIX_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    run_cli("collect", TASK, "--out", str(root / "data"), "--fixed-goal", "--hide", "goal", "--histories", "2",
-            "--steps", "400", "--p", "2", "--f", "0.2", "--gate-episodes", "3", "--reference-episodes", "3",
-            check=True, env=env)
-    model_cli("train", "--datasets", str(root / "data"), "--out", str(root / "run"), "--preset", "tiny",
-            "--steps", "6", "--set", "model.context=120", "--set", "train.stride=40", "--set", "train.num_workers=0",
-            "--set", "train.warmup_steps=2", "--quiet", check=True, env=env)
+    run_cli(
+        "collect",
+        TASK,
+        "--out",
+        str(root / "data"),
+        "--fixed-goal",
+        "--hide",
+        "goal",
+        "--histories",
+        "2",
+        "--steps",
+        "400",
+        "--p",
+        "2",
+        "--f",
+        "0.2",
+        "--gate-episodes",
+        "3",
+        "--reference-episodes",
+        "3",
+        check=True,
+        env=env,
+    )
+    model_cli(
+        "train",
+        "--datasets",
+        str(root / "data"),
+        "--out",
+        str(root / "run"),
+        "--preset",
+        "tiny",
+        "--steps",
+        "6",
+        "--set",
+        "model.context=120",
+        "--set",
+        "train.stride=40",
+        "--set",
+        "train.num_workers=0",
+        "--set",
+        "train.warmup_steps=2",
+        "--quiet",
+        check=True,
+        env=env,
+    )
     return root
 
 
 def eval_cli(run: Path, out: Path, *extra: str):
-    return model_cli("eval", str(run), "--task", TASK, "--episodes", "3", "--seeds", "3", "--out", str(out),
-                     "--quiet", *extra, env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+    return model_cli(
+        "eval",
+        str(run),
+        "--task",
+        TASK,
+        "--episodes",
+        "3",
+        "--seeds",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+        env={"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def test_checkpoint_carries_what_was_hidden(latent_run):
@@ -123,11 +176,11 @@ def test_check_components_names_the_missing_one():
 def test_cleared_rollout_batched_equals_run_by_run(latent_run):
     """The batched context-reset rollout gives every run the returns it gets on an agent of its own, up to float
     differences between batch shapes (torch picks kernels by shape; MuJoCo then amplifies them a little)."""
+    import torch
+
     from vintix_model.evaluate.config import EvalConfig
     from vintix_model.evaluate.runner import _rollout, resolve_task
     from vintix_model.model.vintix import Vintix
-
-    import torch
 
     model = Vintix.from_pretrained(str(latent_run / "run"))
     cfg = EvalConfig(task=TASK, episodes=2, seeds=2, variation={"goal_set": "test"})

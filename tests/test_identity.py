@@ -30,8 +30,12 @@ SETTINGS = {  # parent folder -> (collect options, rows)
 
 
 def collect(out: Path, options: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vintix_data.cli", "collect", TASK, "--out", str(out), *options, *SMALL],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vintix_data.cli", "collect", TASK, "--out", str(out), *options, *SMALL],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait(procs: list[subprocess.Popen]) -> None:
@@ -67,10 +71,15 @@ print("RESULT " + json.dumps(out))
 def rows_loaded(home: Path, *refs: str, env: dict | None = None) -> list[int]:
     """Rows that `vintix_data.load` (or `load_suite` for ``suite:ORG/TASK``) returns for each ref, in that order, in
     one process whose datasets cache is under ``home``."""
-    proc = subprocess.run([sys.executable, "-c", LOAD, *refs], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {}), "HF_HOME": str(home)})
+    proc = subprocess.run(
+        [sys.executable, "-c", LOAD, *refs],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {}), "HF_HOME": str(home)},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
 
 
 def info_json(folder: Path, home: Path) -> dict:
@@ -106,9 +115,13 @@ def test_a_shard_set_that_disagrees_with_its_manifest_is_refused_in_one_line(twi
     extra = folder / "data" / "train-00001-of-00001.parquet"
     shutil.copy(twins["b"] / "data" / "train-00000-of-00001.parquet", extra)  # another dataset's shard slipped in
     proc = run_cli("info", str(folder), env={"HF_HOME": str(tmp_path / "home")})
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert "data/train-00001-of-00001.parquet is not listed in meta/manifest.json; the folder fails validation" in proc.stderr, \
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, (
         proc.stderr
+    )
+    assert (
+        "data/train-00001-of-00001.parquet is not listed in meta/manifest.json; the folder fails validation"
+        in proc.stderr
+    ), proc.stderr
 
 
 def fingerprint_by_hand(folder: Path) -> str:
@@ -146,16 +159,20 @@ def test_an_edited_fingerprint_in_the_manifest_is_caught(twins, tmp_path):
     m["data_fingerprint"] = fingerprint_by_hand(twins["b"])  # claims another dataset's data
     path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
     errors = json.loads(run_cli("validate", str(folder), "--json").stdout)["errors"]
-    assert any(e.startswith("meta/manifest.json: data_fingerprint") and "its own entries give" in e for e in errors), errors
+    assert any(e.startswith("meta/manifest.json: data_fingerprint") and "its own entries give" in e for e in errors), (
+        errors
+    )
 
 
 # -- the test Hub: load_suite of two organizations whose datasets share a name, and the index's fingerprints ------
 
+
 def release_root(root: Path, dataset: Path) -> Path:
     """A release root as `vintix-data release` lays it out, holding one dataset (copied)."""
     shutil.copytree(dataset, root / "datasets" / TASK)
-    (root / "release.json").write_text(json.dumps({"format": "vintix-release/1", "selection": [TASK], "tasks": [TASK],
-                                                   "settings": {}}))
+    (root / "release.json").write_text(
+        json.dumps({"format": "vintix-release/1", "selection": [TASK], "tasks": [TASK], "settings": {}})
+    )
     return root
 
 
@@ -172,16 +189,18 @@ def test_load_suite_gives_each_organizations_own_rows_and_the_index_shows_the_fi
     for org, folder in orgs.items():
         run_cli("push", str(release_root(tmp_path / org, folder)), "--org", org, env=env, check=True)
     a, b = str(twins["a"]), str(twins["b"])
-    for i, refs in enumerate(((a, f"suite:org-b/{TASK}", f"suite:org-a/{TASK}", b),
-                              (b, f"suite:org-a/{TASK}", f"suite:org-b/{TASK}", a))):
+    for i, refs in enumerate(
+        ((a, f"suite:org-b/{TASK}", f"suite:org-a/{TASK}", b), (b, f"suite:org-a/{TASK}", f"suite:org-b/{TASK}", a))
+    ):
         want = [SETTINGS["a" if r in (a, f"suite:org-a/{TASK}") else "b"][1] for r in refs]
         assert rows_loaded(tmp_path / f"home-{i}", *refs, env=env) == want
 
     for org, folder in orgs.items():
-        proc = subprocess.run([sys.executable, "-c", INDEX, org], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, **env})
+        proc = subprocess.run(
+            [sys.executable, "-c", INDEX, org], capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        rows = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+        rows = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
         assert [r["data_fingerprint"] for r in rows] == [fingerprint_by_hand(folder)]
         card = hub.state.files("dataset", f"{org}/vintix-index")["README.md"].decode()
         assert f"`{fingerprint_by_hand(folder)[:16]}`" in card
@@ -189,17 +208,25 @@ def test_load_suite_gives_each_organizations_own_rows_and_the_index_shows_the_fi
 
 # -- item 4: validate --upgrade-manifest ----------------------------------------------------------------------------
 
+
 def old_layout(folder: Path) -> None:
     """Rewrite the manifest as the code before the wider manifest wrote it (``format.build_manifest`` before commit
     1659d25): the shards and the episode table only, each with name, size, rows and sha256, and no fingerprint."""
     import pyarrow.parquet as pq
 
     files = sorted((folder / "data").glob("*.parquet")) + [folder / "meta" / "episodes.parquet"]
-    entries = [{"name": p.relative_to(folder).as_posix(), "size": p.stat().st_size,
-                "rows": pq.ParquetFile(p).metadata.num_rows, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-               for p in files]
+    entries = [
+        {
+            "name": p.relative_to(folder).as_posix(),
+            "size": p.stat().st_size,
+            "rows": pq.ParquetFile(p).metadata.num_rows,
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+        }
+        for p in files
+    ]
     (folder / "meta" / "manifest.json").write_text(
-        json.dumps({"format_version": "1.0", "files": entries}, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        json.dumps({"format_version": "1.0", "files": entries}, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    )
 
 
 def test_an_old_layout_manifest_is_brought_forward_only_after_every_check_passes(hub, twins, tmp_path):
@@ -219,15 +246,19 @@ def test_an_old_layout_manifest_is_brought_forward_only_after_every_check_passes
     refused = run_cli("validate", str(edited), "--upgrade-manifest")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-    assert "not upgraded, the folder fails validation (1 problem(s), first: meta/stats.json: observation mean[1]" \
-           in refused.stderr and "manifest.json is unchanged" in refused.stderr, refused.stderr
+    assert (
+        "not upgraded, the folder fails validation (1 problem(s), first: meta/stats.json: observation mean[1]"
+        in refused.stderr
+        and "manifest.json is unchanged" in refused.stderr
+    ), refused.stderr
     assert (edited / "meta" / "manifest.json").read_bytes() == manifest_before
 
     up = run_cli("validate", str(old), "--upgrade-manifest")
     fp = fingerprint_by_hand(old)
     assert up.returncode == 0 and up.stderr.strip().splitlines() == [
         f"upgraded {old / 'meta' / 'manifest.json'}: added README.md, meta/info.json, meta/stats.json, "
-        f"plots/learning_curve.png and the data fingerprint {fp} (validated first: 6,000 rows, 24 episodes)"], up.stderr
+        f"plots/learning_curve.png and the data fingerprint {fp} (validated first: 6,000 rows, 24 episodes)"
+    ], up.stderr
     # the same files give the same manifest the current code wrote when it collected them
     assert (old / "meta" / "manifest.json").read_bytes() == (twins["a"] / "meta" / "manifest.json").read_bytes()
     assert run_cli("validate", str(old)).returncode == 0
@@ -237,7 +268,9 @@ def test_an_old_layout_manifest_is_brought_forward_only_after_every_check_passes
     env = hub_client_env(hub.url, tmp_path / "hf_home")
     run_cli("push", str(old), "--repo", "org-up/vintix-ib", env=env, check=True)
     verified = run_cli("verify", "org-up/vintix-ib", env=env)
-    assert verified.returncode == 0 and f"verified: 6 files match the manifest sha256" in verified.stderr, verified.stderr
+    assert verified.returncode == 0 and "verified: 6 files match the manifest sha256" in verified.stderr, (
+        verified.stderr
+    )
     assert f"data fingerprint {fp}" in verified.stderr
 
 
@@ -265,8 +298,17 @@ except SuiteError as e:
 def test_load_suite_refuses_a_dataset_whose_fingerprint_is_not_the_indexs(hub, twins, tmp_path):
     env = hub_client_env(hub.url, tmp_path / "hf_home")
     run_cli("push", str(release_root(tmp_path / "org-f", twins["a"])), "--org", "org-f", env=env, check=True)
-    proc = subprocess.run([sys.executable, "-c", FORGE, "org-f", TASK, fingerprint_by_hand(twins["b"])],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", FORGE, "org-f", TASK, fingerprint_by_hand(twins["b"])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):]
-    assert result.startswith(f"org-f/vintix-{TASK}@") and "data fingerprint" in result and "differs from the index's" in result, result
+    result = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :]
+    assert (
+        result.startswith(f"org-f/vintix-{TASK}@")
+        and "data fingerprint" in result
+        and "differs from the index's" in result
+    ), result

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import HUB_TOKEN, TASK, hub_client_env, run_cli
+from tests.conftest import HUB_TOKEN, hub_client_env, run_cli
 from vintix_data.manifest import write_manifest
 from vintix_data.validate import validate
 
@@ -37,6 +37,7 @@ def half_reward_scale(folder: Path) -> None:
 def action_mean_above_max(folder: Path) -> None:
     def fn(d):
         d["action"]["mean"][0] = d["action"]["max"][0] + 0.25
+
     edit_json(folder, "stats.json", fn)
 
 
@@ -61,8 +62,14 @@ EDITS = {
 def test_manifest_covers_every_trusted_file_and_is_written_last(tiny_dataset):
     manifest = json.loads((tiny_dataset / "meta" / "manifest.json").read_text())
     names = {e["name"] for e in manifest["files"]}
-    assert names == {"README.md", "data/train-00000-of-00001.parquet", "meta/episodes.parquet", "meta/info.json",
-                     "meta/stats.json", "plots/learning_curve.png"}
+    assert names == {
+        "README.md",
+        "data/train-00000-of-00001.parquet",
+        "meta/episodes.parquet",
+        "meta/info.json",
+        "meta/stats.json",
+        "plots/learning_curve.png",
+    }
     assert all("rows" in e for e in manifest["files"] if e["name"].endswith(".parquet"))
     assert validate(tiny_dataset).ok
 
@@ -95,8 +102,6 @@ def test_an_edited_card_or_plot_is_caught_by_the_manifest(tiny_dataset, tmp_path
     assert "plots/extra.png: not listed in the manifest" in errors, errors
 
 
-
-
 def test_verify_after_a_push_rejects_each_metadata_edit_made_on_the_hub(hub, tiny_dataset, tmp_path):
     """Push, then edit on the Hub as a user with write access would (a new commit through huggingface_hub), once with
     the manifest left alone and once with a manifest rewritten to match: verify refuses both, one line per problem."""
@@ -114,24 +119,38 @@ def test_verify_after_a_push_rejects_each_metadata_edit_made_on_the_hub(hub, tin
         work = tmp_path / name
         shutil.copytree(tiny_dataset, work, ignore=shutil.ignore_patterns(".vintix"))
         edit(work)
-        edited = [p for p in ("meta/info.json", "meta/stats.json", "meta/episodes.parquet")
-                  if (work / p).read_bytes() != (tiny_dataset / p).read_bytes()]
+        edited = [
+            p
+            for p in ("meta/info.json", "meta/stats.json", "meta/episodes.parquet")
+            if (work / p).read_bytes() != (tiny_dataset / p).read_bytes()
+        ]
         for rel in edited:
-            api.upload_file(path_or_fileobj=str(work / rel), path_in_repo=rel, repo_id=repo, repo_type="dataset",
-                            commit_message=f"edit {rel}")
+            api.upload_file(
+                path_or_fileobj=str(work / rel),
+                path_in_repo=rel,
+                repo_id=repo,
+                repo_type="dataset",
+                commit_message=f"edit {rel}",
+            )
         proc = run_cli("verify", repo, env=env)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert any(f"problem: {edited[0]}: sha256 on the Hub" in ln for ln in proc.stderr.splitlines()), proc.stderr
         assert message in proc.stderr, proc.stderr
 
         write_manifest(work)  # now the manifest on the Hub matches the edited files
-        api.upload_file(path_or_fileobj=str(work / "meta/manifest.json"), path_in_repo="meta/manifest.json", repo_id=repo,
-                        repo_type="dataset", commit_message="re-manifest")
+        api.upload_file(
+            path_or_fileobj=str(work / "meta/manifest.json"),
+            path_in_repo="meta/manifest.json",
+            repo_id=repo,
+            repo_type="dataset",
+            commit_message="re-manifest",
+        )
         proc = run_cli("verify", repo, env=env)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("problem:")]
-        assert any("meta/manifest.json: sha256" in ln and "that vintix-data push recorded in commit" in ln
-                   for ln in lines), proc.stderr
+        assert any(
+            "meta/manifest.json: sha256" in ln and "that vintix-data push recorded in commit" in ln for ln in lines
+        ), proc.stderr
         assert any(message in ln for ln in lines), proc.stderr
 
 
@@ -139,6 +158,8 @@ def test_push_refuses_an_edited_folder(hub, tiny_dataset, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_dataset, copy, ignore=shutil.ignore_patterns(".vintix"))
     half_reward_scale(copy)
-    proc = run_cli("push", str(copy), "--repo", "vintix-test/refused", env=hub_client_env(hub.url, tmp_path / "hf_home"))
+    proc = run_cli(
+        "push", str(copy), "--repo", "vintix-test/refused", env=hub_client_env(hub.url, tmp_path / "hf_home")
+    )
     assert proc.returncode == 1 and "fails validation" in proc.stderr and "reward_scale 0.5" in proc.stderr
     assert ("dataset", "vintix-test/refused") not in hub.state.repos

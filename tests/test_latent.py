@@ -17,7 +17,9 @@ import pytest
 
 from tests.conftest import one_line_error, run_cli
 
-pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
+pytest.importorskip(
+    "metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)"
+)
 
 MW = "reach-v3"
 IB = "industrial-benchmark-50-v1"
@@ -25,10 +27,35 @@ GOAL = [36, 37, 38]
 # 3 histories x 4 episodes of 100 steps; p = 3 keeps the first episode noisy, f = 0.5 leaves the last two noise-free,
 # so the learning-curve checks of validate pass on these few episodes. The scripted expert passes the gate (README);
 # --force only skips its cost here.
-MW_LATENT = ["--fixed-goal", "--histories", "3", "--steps", "400", "--p", "3", "--f", "0.5",
-             "--reference-episodes", "4", "--force"]
-IB_LATENT = ["--demonstrator", "zero", "--force", "--histories", "2", "--steps", "1000", "--p", "3", "--f", "0.5",
-             "--reference-episodes", "8"]
+MW_LATENT = [
+    "--fixed-goal",
+    "--histories",
+    "3",
+    "--steps",
+    "400",
+    "--p",
+    "3",
+    "--f",
+    "0.5",
+    "--reference-episodes",
+    "4",
+    "--force",
+]
+IB_LATENT = [
+    "--demonstrator",
+    "zero",
+    "--force",
+    "--histories",
+    "2",
+    "--steps",
+    "1000",
+    "--p",
+    "3",
+    "--f",
+    "0.5",
+    "--reference-episodes",
+    "8",
+]
 
 
 def rows(folder: Path) -> pa.Table:
@@ -63,8 +90,9 @@ def collect_here(out: Path, task: str = MW, **kw) -> Path:
     """The same collection as the CLI's, in this process (no second start-up, MT1's variations cached)."""
     from vintix_data.collect import CollectConfig, collect
 
-    settings = dict(fixed_goal=True, histories=3, steps=400, p=3.0, f=0.5, reference_episodes=4, force=True,
-                    command=["test_latent"])
+    settings = dict(
+        fixed_goal=True, histories=3, steps=400, p=3.0, f=0.5, reference_episodes=4, force=True, command=["test_latent"]
+    )
     from vintix_data.validate import validate
 
     folder = collect(CollectConfig(task=task, out=str(out), **{**settings, **kw}))
@@ -86,6 +114,7 @@ def full_mw(tmp_path_factory) -> Path:
 
 
 # -- Meta-World: the goal hidden -----------------------------------------------------------------
+
 
 def test_hidden_goal_rows_info_card_and_validate(hidden_mw):
     from datasets import load_dataset
@@ -114,8 +143,9 @@ def test_hidden_goal_rows_info_card_and_validate(hidden_mw):
     assert report.ok, report.errors
 
     # one variation per history, distinct across histories, and still a function of the reset seed alone
-    per_history = {h: {(v, s) for hh, v, s in zip(ep["history"], ep["variation"], ep["reset_seed"]) if hh == h}
-                   for h in range(3)}
+    per_history = {
+        h: {(v, s) for hh, v, s in zip(ep["history"], ep["variation"], ep["reset_seed"]) if hh == h} for h in range(3)
+    }
     assert all(len(v) == 1 for v in per_history.values())
     (v0, s0), (v1, s1), (v2, s2) = (next(iter(per_history[h])) for h in range(3))
     assert len({v0, v1, v2}) == 3
@@ -128,8 +158,18 @@ def test_hiding_does_not_change_what_the_demonstrator_did(hidden_mw, full_mw):
     assert info(full_mw)["hidden_observation"] is None
     h, f = rows(hidden_mw), rows(full_mw)
     assert h.num_rows == f.num_rows == 1200
-    for name in ("history", "episode", "step", "t", "action", "demonstrator_action", "epsilon", "reward",
-                 "terminated", "truncated"):
+    for name in (
+        "history",
+        "episode",
+        "step",
+        "t",
+        "action",
+        "demonstrator_action",
+        "epsilon",
+        "reward",
+        "terminated",
+        "truncated",
+    ):
         assert column(h, name).tobytes() == column(f, name).tobytes(), name
     oh, of = column(h, "observation"), column(f, "observation")
     other = [i for i in range(39) if i not in GOAL]
@@ -198,6 +238,7 @@ def test_validate_rejects_a_leaked_hidden_column(hidden_mw, tmp_path):
 
 # -- Industrial Benchmark: the setpoint hidden ---------------------------------------------------
 
+
 def test_ib_hidden_setpoint_with_a_fill(tmp_path):
     from vintix_data.format import DatasetInfo
     from vintix_data.validate import validate
@@ -218,13 +259,26 @@ def test_ib_hidden_setpoint_with_a_fill(tmp_path):
 
 # -- bad input -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, fragments", [
-    ([MW, "--hide", "goals"], ["'goals'", "not an observation component of reach-v3",
-                               "valid: hand, gripper, objects, previous_hand, previous_gripper, previous_objects, goal"]),
-    (["InvertedPendulum-v5", "--hide", "goal"], ["--hide", "InvertedPendulum-v5", "no named observation components"]),
-    ([MW, "--hide", "goal", "--hide-fill", "nan"], ["--hide-fill must be a finite number"]),
-    ([IB, "--hide-fill", "nan", "--demonstrator", "zero"], ["--hide-fill must be a finite number"]),
-])
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (
+            [MW, "--hide", "goals"],
+            [
+                "'goals'",
+                "not an observation component of reach-v3",
+                "valid: hand, gripper, objects, previous_hand, previous_gripper, previous_objects, goal",
+            ],
+        ),
+        (
+            ["InvertedPendulum-v5", "--hide", "goal"],
+            ["--hide", "InvertedPendulum-v5", "no named observation components"],
+        ),
+        ([MW, "--hide", "goal", "--hide-fill", "nan"], ["--hide-fill must be a finite number"]),
+        ([IB, "--hide-fill", "nan", "--demonstrator", "zero"], ["--hide-fill must be a finite number"]),
+    ],
+)
 def test_bad_hide_input_is_one_line_and_writes_nothing(tmp_path, args, fragments):
     out = tmp_path / "o"
     one_line_error(run_cli("collect", *args, "--out", str(out)), *fragments)
@@ -232,6 +286,7 @@ def test_bad_hide_input_is_one_line_and_writes_nothing(tmp_path, args, fragments
 
 
 # -- Meta-World goal sets and per-history goals --------------------------------------------------
+
 
 def _goals(task) -> dict[int, tuple]:
     """Variation -> the goal read off the full observation after a seeded reset, for all 50 variations."""
@@ -294,8 +349,26 @@ def test_ib_setpoints_one_per_history_hidden(tmp_path):
     """The latent Industrial Benchmark task: --env-option setpoints=... gives each history one setpoint of the list
     (distinct up to the list's length), and --hide setpoint keeps it out of the rows."""
     out = tmp_path / "ib-setpoints"
-    run_cli("collect", IB, "--out", str(out), "--demonstrator", "zero", "--force", "--env-option", "setpoints=20,40,60",
-            "--hide", "setpoint", "--histories", "3", "--steps", "500", "--reference-episodes", "20", check=True)
+    run_cli(
+        "collect",
+        IB,
+        "--out",
+        str(out),
+        "--demonstrator",
+        "zero",
+        "--force",
+        "--env-option",
+        "setpoints=20,40,60",
+        "--hide",
+        "setpoint",
+        "--histories",
+        "3",
+        "--steps",
+        "500",
+        "--reference-episodes",
+        "20",
+        check=True,
+    )
     info = json.loads((out / "meta/info.json").read_text())
     assert info["extra"]["env_options"] == {"setpoints": [20.0, 40.0, 60.0]}
     episodes = pq.read_table(out / "meta/episodes.parquet").to_pydict()

@@ -57,7 +57,7 @@ def _imports(name: str, path: Path) -> set[str]:
                 targets.add(sub if sub in MODULES else base)
     out = set()
     for t in targets:
-        if not t.split(".")[0] in PACKAGES:
+        if t.split(".")[0] not in PACKAGES:
             continue
         while t and t not in MODULES:  # e.g. "vintix_data.domains.configure_task" -> the module that holds it
             t = t.rpartition(".")[0]
@@ -136,8 +136,12 @@ def _root_imports(name: str, path: Path) -> list[str]:
 
 
 def test_no_module_imports_from_its_own_package_root():
-    offenders = [f"{path.relative_to(ROOT)}: {imp}" for name, path in MODULES.items() if name not in PACKAGES
-                 for imp in _root_imports(name, path)]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {imp}"
+        for name, path in MODULES.items()
+        if name not in PACKAGES
+        for imp in _root_imports(name, path)
+    ]
     assert not offenders, "import what they need from the module that defines it:\n" + "\n".join(offenders)
     assert GRAPH["vintix_data.version"] == set()  # the version is a leaf: anything may import it
 
@@ -158,16 +162,23 @@ def test_no_private_name_imported_across_modules():
     for name, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
-                offenders += [f"{path.relative_to(ROOT)}: from {node.module} import {a.name}" for a in node.names
-                              if a.name.startswith("_") and not a.name.startswith("__")]
+                offenders += [
+                    f"{path.relative_to(ROOT)}: from {node.module} import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert not offenders, "\n".join(offenders)
 
 
 def _unused_project_imports(name: str, path: Path) -> list[str]:
     """Names a module imports from the project and never uses: a re-export (only a package ``__init__`` may make them)."""
     tree = ast.parse(path.read_text())
-    imported = {a.asname or a.name: node.lineno for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                and (node.module or "").split(".")[0] in PACKAGES for a in node.names}
+    imported = {
+        a.asname or a.name: node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES
+        for a in node.names
+    }
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return [f"{path.relative_to(ROOT)}:{line}: {n}" for n, line in sorted(imported.items()) if n not in used]
 
@@ -175,21 +186,33 @@ def _unused_project_imports(name: str, path: Path) -> list[str]:
 def test_vintix_model_modules_do_not_reexport():
     # issue 29: every importer imports a name from the module that defines it, not from an old home kept alive by a
     # re-export (evaluate.py re-exported eval_config's names, hub.py checkpoint's, groups.py two domain tables)
-    offenders = [o for name, path in MODULES.items() if name.startswith("vintix_model.") and not _is_package(name)
-                 for o in _unused_project_imports(name, path)]
+    offenders = [
+        o
+        for name, path in MODULES.items()
+        if name.startswith("vintix_model.") and not _is_package(name)
+        for o in _unused_project_imports(name, path)
+    ]
     assert not offenders, "re-exported (imported, unused):\n" + "\n".join(offenders)
 
 
 def test_no_domain_name_branch_outside_domains():
-    pattern = re.compile(r"""domain\s*(==|!=)\s*["']|["'](industrial-benchmark|meta-world|mujoco|bi-dexhands)["']\s*(==|!=)""")
-    offenders = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for name, p in MODULES.items()
-                 if not name.startswith("vintix_data.domains")
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    pattern = re.compile(
+        r"""domain\s*(==|!=)\s*["']|["'](industrial-benchmark|meta-world|mujoco|bi-dexhands)["']\s*(==|!=)"""
+    )
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}: {line.strip()}"
+        for name, p in MODULES.items()
+        if not name.startswith("vintix_data.domains")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not offenders, "\n".join(offenders)
 
 
 def test_one_fail_helper():
-    defs = [f"{p.relative_to(ROOT)}" for p in MODULES.values() if re.search(r"^def _?fail\(", p.read_text(), re.M)]
+    defs = [
+        f"{p.relative_to(ROOT)}" for p in MODULES.values() if re.search(r"^def _?fail\(", p.read_text(), re.MULTILINE)
+    ]
     assert defs == ["vintix_data/cli/output.py"], defs
 
 

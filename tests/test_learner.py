@@ -20,11 +20,34 @@ import pytest
 from tests.conftest import kill_mid_collection, one_line_error, run_cli
 from tests.test_behaviour import data_manifest, rows, true_goals
 
-pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
+pytest.importorskip(
+    "metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)"
+)
 
-ARGS = ["collect", "reach-v3", "--behaviour", "learner", "--fixed-goal", "--hide", "goal", "--hide", "objects",
-        "--hide", "previous_objects", "--histories", "3", "--steps", "400", "--p", "3", "--f", "0.5",
-        "--reference-episodes", "4", "--force"]
+ARGS = [
+    "collect",
+    "reach-v3",
+    "--behaviour",
+    "learner",
+    "--fixed-goal",
+    "--hide",
+    "goal",
+    "--hide",
+    "objects",
+    "--hide",
+    "previous_objects",
+    "--histories",
+    "3",
+    "--steps",
+    "400",
+    "--p",
+    "3",
+    "--f",
+    "0.5",
+    "--reference-episodes",
+    "4",
+    "--force",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +72,9 @@ def rebuilt_goals(folder: Path, junk_goal: bool = False) -> np.ndarray:
     for j, (h, first, n) in enumerate(zip(eps["history"], eps["first_row"], eps["length"])):
         if j == 0 or eps["history"][j - 1] != h:
             learner.start(0)
-        following = np.concatenate([r["observation"][first + 1:first + n],
-                                    np.asarray(eps["final_observation"][j], np.float32)[None]])
+        following = np.concatenate(
+            [r["observation"][first + 1 : first + n], np.asarray(eps["final_observation"][j], np.float32)[None]]
+        )
         if junk_goal:  # what a learner that read the goal columns would see differently
             following = following.copy()
             following[:, GOAL_COLUMNS] = junk.uniform(-1, 1, (n, len(GOAL_COLUMNS)))
@@ -121,7 +145,7 @@ def test_the_learner_finds_the_goal(learned):
 def test_killed_and_resumed_gives_the_uninterrupted_bytes(learned, tmp_path):
     """The learner's state is rebuilt from the saved episodes of a resumed history (and a slot reused by another
     history starts fresh): same bytes as one uninterrupted run, whatever --num-envs."""
-    longer = [*ARGS[:ARGS.index("--histories")], "--histories", "4", *ARGS[ARGS.index("--histories") + 2:]]
+    longer = [*ARGS[: ARGS.index("--histories")], "--histories", "4", *ARGS[ARGS.index("--histories") + 2 :]]
     full, killed = tmp_path / "full", tmp_path / "killed"
     run_cli(*longer, "--out", str(full), check=True)
     n = kill_mid_collection([*longer, "--num-envs", "2", "--vector", "sync"], killed, min_parts=5)
@@ -138,10 +162,23 @@ def test_killed_and_resumed_gives_the_uninterrupted_bytes(learned, tmp_path):
 def test_refusals(tmp_path):
     base = ["collect", "reach-v3", "--behaviour", "learner", "--histories", "1", "--steps", "200"]
     one_line_error(run_cli(*base, "--out", str(tmp_path / "a")), "--fixed-goal")
-    one_line_error(run_cli(*base, "--fixed-goal", "--hide", "hand", "--out", str(tmp_path / "b")),
-                   "reads observation columns [0, 1, 2]")
-    one_line_error(run_cli("collect", "industrial-benchmark-50-v1", "--demonstrator", "zero", "--behaviour", "learner",
-                           "--out", str(tmp_path / "c")), "no reward-driven learner")
+    one_line_error(
+        run_cli(*base, "--fixed-goal", "--hide", "hand", "--out", str(tmp_path / "b")),
+        "reads observation columns [0, 1, 2]",
+    )
+    one_line_error(
+        run_cli(
+            "collect",
+            "industrial-benchmark-50-v1",
+            "--demonstrator",
+            "zero",
+            "--behaviour",
+            "learner",
+            "--out",
+            str(tmp_path / "c"),
+        ),
+        "no reward-driven learner",
+    )
     assert not any((tmp_path / x).exists() for x in "abc")
 
 

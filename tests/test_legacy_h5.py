@@ -22,16 +22,20 @@ IB_LENGTHS = [250, 100, 250, 250, 250, 134]  # one early end (terminated), a par
 def make_history(lengths: list[int], obs_dim: int, act_dim: int, seed: int, demo: bool) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     n = sum(lengths)
-    h = {"proprio_observation": rng.normal(50, 10, (n, obs_dim)).astype(np.float32),
-         "action": rng.uniform(-1, 1, (n, act_dim)).astype(np.float32),
-         "reward": rng.uniform(-5, 0, n).astype(np.float32),
-         "step_num": np.concatenate([np.arange(k, dtype=np.int32) for k in lengths])}
+    h = {
+        "proprio_observation": rng.normal(50, 10, (n, obs_dim)).astype(np.float32),
+        "action": rng.uniform(-1, 1, (n, act_dim)).astype(np.float32),
+        "reward": rng.uniform(-5, 0, n).astype(np.float32),
+        "step_num": np.concatenate([np.arange(k, dtype=np.int32) for k in lengths]),
+    }
     if demo:
         h["demonstrator_action"] = rng.uniform(-1, 1, (n, act_dim)).astype(np.float32)
     return h
 
 
-def write_h5(path: Path, history: dict[str, np.ndarray], chunk: int, groups: list[tuple[int, int]] | None = None) -> None:
+def write_h5(
+    path: Path, history: dict[str, np.ndarray], chunk: int, groups: list[tuple[int, int]] | None = None
+) -> None:
     """One history in the original layout: groups "<first>-<last>" (last inclusive) of ``chunk`` rows."""
     n = len(history["reward"])
     groups = groups or [(a, min(a + chunk, n) - 1) for a in range(0, n, chunk)]
@@ -39,18 +43,28 @@ def write_h5(path: Path, history: dict[str, np.ndarray], chunk: int, groups: lis
         for first, last in groups:
             g = f.create_group(f"{first}-{last}")
             for key, x in history.items():
-                g.create_dataset(key, data=x[first:last + 1])
+                g.create_dataset(key, data=x[first : last + 1])
 
 
-def write_task(folder: Path, histories: list[dict], chunk: int, task_name: str, obs_dim: int, act_dim: int,
-               metadata: bool = True) -> Path:
+def write_task(
+    folder: Path, histories: list[dict], chunk: int, task_name: str, obs_dim: int, act_dim: int, metadata: bool = True
+) -> Path:
     folder.mkdir(parents=True)
     for i, h in enumerate(histories):
         write_h5(folder / f"{folder.name}_{i:03d}.h5", h, chunk)
     if metadata:
-        (folder / f"{folder.name}.json").write_text(json.dumps(
-            {"task_name": task_name, "observation_shape": {"proprio": [obs_dim]}, "action_dim": act_dim,
-             "action_type": "continuous", "group_name": "industrial_benchmark"}, indent=4))
+        (folder / f"{folder.name}.json").write_text(
+            json.dumps(
+                {
+                    "task_name": task_name,
+                    "observation_shape": {"proprio": [obs_dim]},
+                    "action_dim": act_dim,
+                    "action_type": "continuous",
+                    "group_name": "industrial_benchmark",
+                },
+                indent=4,
+            )
+        )
     return folder
 
 
@@ -173,8 +187,8 @@ def test_round_trip_collect_export_import(tiny_dataset, tmp_path):
     obs = fixed_list_to_numpy(a.column("observation"))
     with OriginalLayoutReader(exported, context_len=2048) as reader:
         w = reader.window(1, 1400)  # crosses the 1500-row group border
-        assert np.array_equal(w["observation"], obs[5000 + 1401: 5000 + 3449])
-        assert np.array_equal(w["step_num"], a.column("step").to_numpy()[5000 + 1401: 5000 + 3449])
+        assert np.array_equal(w["observation"], obs[5000 + 1401 : 5000 + 3449])
+        assert np.array_equal(w["step_num"], a.column("step").to_numpy()[5000 + 1401 : 5000 + 3449])
     # export(import(export)) gives the same bytes
     again = tmp_path / "again" / "ib50"
     run_cli("export-h5", str(imported), "--out", str(again), check=True)
@@ -209,8 +223,11 @@ def _no_metadata(src: Path, hs):
     return "ib50_release.json", None, "missing metadata JSON"
 
 
-@pytest.mark.parametrize("corrupt", [_bad_step_start, _overlap, _missing_rows, _dims, _no_metadata],
-                         ids=["not-step-0", "overlap", "missing-rows", "dims", "no-metadata"])
+@pytest.mark.parametrize(
+    "corrupt",
+    [_bad_step_start, _overlap, _missing_rows, _dims, _no_metadata],
+    ids=["not-step-0", "overlap", "missing-rows", "dims", "no-metadata"],
+)
 def test_bad_input_is_one_line_naming_file_and_group(tmp_path, corrupt):
     hs = [make_history(IB_LENGTHS, 6, 3, seed, demo=True) for seed in (1, 2)]
     src = write_task(tmp_path / "ib50_release", hs, 300, TASK, 6, 3)

@@ -35,8 +35,13 @@ def vintix_ii_loader_sample(folder: Path, start: int, context: int) -> dict[str,
         stack = lambda name: np.concatenate([np.array(f.get(k).get(name)) for k in keys])  # noqa: E731
         obs, acs, demo, step = (stack(n) for n in ("proprio_observation", "action", "demonstrator_actions", "step_num"))
     sl = slice(start, start + context + 1)
-    return {"task_name": meta["task_name"], "observation": obs[sl][1:], "prev_action": acs[sl][:-1],
-            "step_num": step[sl][1:], "demonstrator_action": demo[sl].astype(np.float32)[-1]}
+    return {
+        "task_name": meta["task_name"],
+        "observation": obs[sl][1:],
+        "prev_action": acs[sl][:-1],
+        "step_num": step[sl][1:],
+        "demonstrator_action": demo[sl].astype(np.float32)[-1],
+    }
 
 
 @pytest.mark.parametrize("key", ["demonstrator_actions", "expert_action"])
@@ -53,7 +58,9 @@ def test_vintix_ii_key_names_import_with_demonstrator_actions_intact(tmp_path, k
         assert np.array_equal(fixed_list_to_numpy(part.column("demonstrator_action")), h[key])
         assert np.array_equal(fixed_list_to_numpy(part.column("action")), h["action"])
     info = DatasetInfo.load(out)
-    assert info.extra["h5_source"]["demonstrator_key"] == key and "demonstrator_action" not in info.extra["missing_fields"]
+    assert (
+        info.extra["h5_source"]["demonstrator_key"] == key and "demonstrator_action" not in info.extra["missing_fields"]
+    )
     # exported back under the name it came with, byte-for-byte values
     back = tmp_path / "ib50_vintix2_back"
     run_cli("export-h5", str(out), "--out", str(back), check=True)
@@ -66,15 +73,23 @@ def test_vintix_ii_key_names_import_with_demonstrator_actions_intact(tmp_path, k
 
 def test_unknown_or_ambiguous_datasets_are_refused_by_name(tmp_path):
     n = sum(IB_LENGTHS)
-    src, _ = vintix_ii_task(tmp_path / "extra", "demonstrator_actions",
-                            extra={"next_observation": np.zeros((n, 6), np.float32)})
+    src, _ = vintix_ii_task(
+        tmp_path / "extra", "demonstrator_actions", extra={"next_observation": np.zeros((n, 6), np.float32)}
+    )
     out = tmp_path / "out"
-    one_line_error(run_cli("import-h5", str(src), "--out", str(out)), "dataset 'next_observation'",
-                   "is not one import-h5 understands", "extra_000.h5")
+    one_line_error(
+        run_cli("import-h5", str(src), "--out", str(out)),
+        "dataset 'next_observation'",
+        "is not one import-h5 understands",
+        "extra_000.h5",
+    )
     assert not out.exists()
-    both, _ = vintix_ii_task(tmp_path / "both", "expert_action",
-                             extra={"demonstrator_actions": np.zeros((n, 3), np.float32)})
-    one_line_error(run_cli("import-h5", str(both), "--out", str(out)), "has both 'demonstrator_actions' and 'expert_action'")
+    both, _ = vintix_ii_task(
+        tmp_path / "both", "expert_action", extra={"demonstrator_actions": np.zeros((n, 3), np.float32)}
+    )
+    one_line_error(
+        run_cli("import-h5", str(both), "--out", str(out)), "has both 'demonstrator_actions' and 'expert_action'"
+    )
     assert not out.exists()
 
 
@@ -92,14 +107,18 @@ def test_export_flavor_vintix_ii_is_what_the_vintix_ii_loader_reads(tmp_path):
         sample = vintix_ii_loader_sample(out, start, context=64)
         assert sample["task_name"] == TASK
         assert np.array_equal(sample["demonstrator_action"], hs[0]["demonstrator_action"][start + 64])
-        assert np.array_equal(sample["prev_action"], hs[0]["action"][start:start + 64])
-        assert np.array_equal(sample["observation"], hs[0]["proprio_observation"][start + 1:start + 65])
+        assert np.array_equal(sample["prev_action"], hs[0]["action"][start : start + 64])
+        assert np.array_equal(sample["observation"], hs[0]["proprio_observation"][start + 1 : start + 65])
 
     # Vintix I data has no demonstrator actions to give Vintix II's loader; an unknown flavor is a usage error
     plain = write_task(tmp_path / "plain", [make_history(IB_LENGTHS, 6, 3, 3, demo=False)], 300, TASK, 6, 3)
     run_cli("import-h5", str(plain), "--out", str(tmp_path / "plain_ds"), check=True)
-    one_line_error(run_cli("export-h5", str(tmp_path / "plain_ds"), "--out", str(tmp_path / "x"), "--flavor", "vintix-ii"),
-                   "--flavor vintix-ii")
-    one_line_error(run_cli("export-h5", str(imported), "--out", str(tmp_path / "y"), "--flavor", "vintix-3"),
-                   "--flavor must be one of vintix-i, vintix-ii")
+    one_line_error(
+        run_cli("export-h5", str(tmp_path / "plain_ds"), "--out", str(tmp_path / "x"), "--flavor", "vintix-ii"),
+        "--flavor vintix-ii",
+    )
+    one_line_error(
+        run_cli("export-h5", str(imported), "--out", str(tmp_path / "y"), "--flavor", "vintix-3"),
+        "--flavor must be one of vintix-i, vintix-ii",
+    )
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -33,8 +33,10 @@ def test_an_abandoned_streaming_iterator_lets_the_interpreter_exit_cleanly(tiny_
     import subprocess
     import sys
 
-    code = ("import vintix_data; d = vintix_data.load(%r, streaming=True); row = next(iter(d.rows)); "
-            "assert row['t'] == 0 and set(row) >= {'observation', 'action', 'reward'}" % str(tiny_dataset))
+    code = (
+        "import vintix_data; d = vintix_data.load(%r, streaming=True); row = next(iter(d.rows)); "
+        "assert row['t'] == 0 and set(row) >= {'observation', 'action', 'reward'}" % str(tiny_dataset)
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from vintix_model.model.config import ModelConfig, resolve
-from vintix_model.model.groups import GroupSpec
 from vintix_model.inference.agent import ICRLAgent, TaskContext
 from vintix_model.inference.kv_cache import KVCache
+from vintix_model.model.config import ModelConfig, resolve
+from vintix_model.model.groups import GroupSpec
 from vintix_model.model.vintix import GroupBatch, Vintix
 from vintix_model.train.run import train
 
@@ -33,8 +33,9 @@ def tiny_model(seed: int = 0, obs_dim: int = 6, act_dim: int = 3, context: int =
 
 def ctx(obs_dim: int = 6, seed: int = 1) -> TaskContext:
     rng = np.random.default_rng(seed)
-    return TaskContext("t", "g", rng.normal(size=obs_dim).astype(np.float32),
-                       rng.uniform(0.5, 2, size=obs_dim).astype(np.float32), 0.5)
+    return TaskContext(
+        "t", "g", rng.normal(size=obs_dim).astype(np.float32), rng.uniform(0.5, 2, size=obs_dim).astype(np.float32), 0.5
+    )
 
 
 def stream(batch: int, steps: int, seed: int = 2, obs_dim: int = 6, episode: int = 7):
@@ -94,8 +95,14 @@ def test_the_window_slides_and_re_encoding_is_the_exact_window():
     _, b = play(model, c, obs, rew, first, window=8, use_cache=False)
     np.testing.assert_allclose(a[:, :8], b[:, :8], atol=2e-5, rtol=1e-4)  # identical until the window is full
     # re-encoding = the training forward over exactly the last 8 tokens (checked at the last step)
-    batch = {"g": GroupBatch(torch.tensor((obs[:, -8:] - c.obs_mean) / c.obs_std), torch.tensor(b[:, -9:-1]),
-                             torch.tensor(rew[:, -9:-1] * c.reward_scale), torch.tensor(first[:, -8:]))}
+    batch = {
+        "g": GroupBatch(
+            torch.tensor((obs[:, -8:] - c.obs_mean) / c.obs_std),
+            torch.tensor(b[:, -9:-1]),
+            torch.tensor(rew[:, -9:-1] * c.reward_scale),
+            torch.tensor(first[:, -8:]),
+        )
+    }
     with torch.no_grad():
         last = model(batch)["g"][:, -1].numpy()
     np.testing.assert_allclose(b[:, -1], last, atol=2e-5, rtol=1e-4)
@@ -134,7 +141,7 @@ def test_dropping_rows_keeps_the_other_contexts_intact():
         rest.append(agent.act(obs[[0, 2], t], rew[[0, 2], t - 1], first[[0, 2], t]))
     rest = np.stack(rest, 1)
     for row, k in ((0, 0), (2, 1)):
-        _, ref = play(model, c, obs[row:row + 1], rew[row:row + 1], first[row:row + 1], window=32)
+        _, ref = play(model, c, obs[row : row + 1], rew[row : row + 1], first[row : row + 1], window=32)
         np.testing.assert_allclose(a[row], ref[0, :10], atol=2e-5, rtol=1e-4)
         np.testing.assert_allclose(rest[k], ref[0, 10:], atol=2e-5, rtol=1e-4)
 
@@ -155,6 +162,7 @@ def test_a_prefilled_prompt_is_the_same_context_as_acting_through_it(use_cache):
 
 # -- the CLI in real environments -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def checkpoint(tiny_dataset, tmp_path_factory) -> Path:
     """The tiny preset (64-token context) trained 30 steps on the IB p50 fixture collection."""
@@ -170,8 +178,13 @@ def checkpoint(tiny_dataset, tmp_path_factory) -> Path:
 
 
 def run_model(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "vintix_model.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})},
+    )
 
 
 def test_eval_writes_results_and_plot_and_the_cached_and_uncached_paths_agree(checkpoint, tiny_dataset, tmp_path):
@@ -210,8 +223,23 @@ def test_eval_writes_results_and_plot_and_the_cached_and_uncached_paths_agree(ch
 
 
 def test_a_held_out_setpoint_shares_the_group_with_estimated_or_supplied_stats(checkpoint, tiny_dataset, tmp_path):
-    est = run_model("eval", str(checkpoint), "--task", "industrial-benchmark-90-v1", "--episodes", "2", "--seeds", "1",
-                    "--stats-steps", "2000", "--prompt", "random:300", "--quiet", "--out", str(tmp_path / "est"))
+    est = run_model(
+        "eval",
+        str(checkpoint),
+        "--task",
+        "industrial-benchmark-90-v1",
+        "--episodes",
+        "2",
+        "--seeds",
+        "1",
+        "--stats-steps",
+        "2000",
+        "--prompt",
+        "random:300",
+        "--quiet",
+        "--out",
+        str(tmp_path / "est"),
+    )
     assert est.returncode == 0, est.stderr
     res = json.loads((tmp_path / "est" / "results.json").read_text())
     assert res["held_out"] and res["group"] == "industrial-benchmark-6x3"
@@ -219,11 +247,26 @@ def test_a_held_out_setpoint_shares_the_group_with_estimated_or_supplied_stats(c
     assert any("held-out" in n for n in res["notes"]) and "held-out task" in est.stderr
     assert res["reference"] == {"random": -846.4, "demonstrator": -522.0, "source": "registry (the paper's table)"}
     assert res["timing"]["prompt_steps"] == 300 and res["per_seed"]["lengths"] == [[250, 250]]
-    sup = run_model("eval", str(checkpoint), "--task", "industrial-benchmark-90-v1", "--episodes", "1", "--seeds", "1",
-                    "--stats-from", str(tiny_dataset), "--quiet", "--out", str(tmp_path / "sup"))
+    sup = run_model(
+        "eval",
+        str(checkpoint),
+        "--task",
+        "industrial-benchmark-90-v1",
+        "--episodes",
+        "1",
+        "--seeds",
+        "1",
+        "--stats-from",
+        str(tiny_dataset),
+        "--quiet",
+        "--out",
+        str(tmp_path / "sup"),
+    )
     assert sup.returncode == 0, sup.stderr
     res = json.loads((tmp_path / "sup" / "results.json").read_text())
-    assert res["stats_source"].startswith(f"dataset {tiny_dataset}") and res["reference"]["source"].startswith("dataset")
+    assert res["stats_source"].startswith(f"dataset {tiny_dataset}") and res["reference"]["source"].startswith(
+        "dataset"
+    )
     assert any("not industrial-benchmark-90-v1" in n for n in res["notes"])
 
 
@@ -236,8 +279,18 @@ def test_mujoco_variation_scales_the_physics_of_the_evaluated_env(tmp_path):
     task = "InvertedPendulum-v5"
     model = tiny_model(obs_dim=4, act_dim=1, context=64)
     model.groups = {"mujoco-invertedpendulum-4x1": GroupSpec("mujoco-invertedpendulum-4x1", 4, 1)}
-    model = Vintix(model.config, model.groups, {task: {"group": "mujoco-invertedpendulum-4x1", "obs_mean": [0.0] * 4,
-                                                       "obs_std": [1.0] * 4, "reward_scale": 1.0}})
+    model = Vintix(
+        model.config,
+        model.groups,
+        {
+            task: {
+                "group": "mujoco-invertedpendulum-4x1",
+                "obs_mean": [0.0] * 4,
+                "obs_std": [1.0] * 4,
+                "reward_scale": 1.0,
+            }
+        },
+    )
     resolved = resolve_task(model, EvalConfig(task=task, variation={"viscosity": "0.05", "gravity": "1.1"}))
     env = make_env(resolved.spec)
     opt = env.unwrapped.model.opt
@@ -246,8 +299,21 @@ def test_mujoco_variation_scales_the_physics_of_the_evaluated_env(tmp_path):
     assert any("unvaried env" in n for n in resolved.notes)
     ck = tmp_path / "ck"
     model.save_pretrained(ck)
-    r = run_model("eval", str(ck), "--task", task, "--episodes", "2", "--seeds", "2", "--variation", "gravity=1.1",
-                  "--quiet", "--out", str(tmp_path / "o"))
+    r = run_model(
+        "eval",
+        str(ck),
+        "--task",
+        task,
+        "--episodes",
+        "2",
+        "--seeds",
+        "2",
+        "--variation",
+        "gravity=1.1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "o" / "results.json").read_text())
     assert res["config"]["variation"] == {"gravity": "1.1"} and len(res["per_seed"]["returns"][1]) == 2
@@ -268,7 +334,10 @@ def test_bad_input_gives_one_line_errors(checkpoint, tmp_path):
     for name, (args, needle) in cases.items():
         r = run_model("eval", str(checkpoint), *args, "--out", str(tmp_path / name))
         assert r.returncode == 2, (name, r.stderr)
-        assert len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr and "Traceback" not in r.stderr, (name, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr and "Traceback" not in r.stderr, (
+            name,
+            r.stderr,
+        )
         assert not (tmp_path / name).exists(), name
     r = run_model("eval", str(tmp_path / "no-such-checkpoint"), "--task", TASK)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no-such-checkpoint" in r.stderr
@@ -278,8 +347,15 @@ def test_a_hub_model_id_evaluates_like_its_folder(checkpoint, tmp_path):
     hub_server = pytest.importorskip("tests.hub_server")
     token = "hf_vintix_test_token"
     with hub_server.HubServer(tokens={token}) as hub:
-        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": token, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
-               "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost"}
+        env = {
+            "HF_ENDPOINT": hub.url,
+            "HF_TOKEN": token,
+            "HF_HOME": str(tmp_path / "hf"),
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
         up = run_model("push", str(checkpoint), "--repo", "vintix-test/vintix-tiny-eval", env=env)
         assert up.returncode == 0, up.stderr
         common = ["--task", TASK, "--episodes", "2", "--seeds", "1", "--quiet"]

@@ -22,19 +22,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-
 from typer.testing import CliRunner
 
 from tests.conftest import run_cli
 from vintix_model.cli import app
-from vintix_model.model.config import resolve
 from vintix_model.data.arrays import prepare
-from vintix_model.model.vintix import Vintix
 from vintix_model.data.sampler import Collate, WindowDataset, WindowOrder, index_tasks, make_loader
+from vintix_model.model.config import resolve
+from vintix_model.model.vintix import Vintix
 from vintix_model.train.run import train
 
-FAST = ["model.context=64", "train.stride=16", "train.num_workers=0", "train.warmup_steps=5", "train.save_every=10",
-        "train.keep_checkpoints=10"]
+FAST = [
+    "model.context=64",
+    "train.stride=16",
+    "train.num_workers=0",
+    "train.warmup_steps=5",
+    "train.save_every=10",
+    "train.keep_checkpoints=10",
+]
 TOKEN = "hf_vintix_test_token"
 
 
@@ -63,8 +68,21 @@ def env(cache) -> dict:
 def ib70(tmp_path_factory) -> Path:
     """A second valid collection: Industrial Benchmark at setpoint 70, 2 histories x 3,000 steps."""
     out = tmp_path_factory.mktemp("ds70") / "ib70"
-    run_cli("collect", "industrial-benchmark-70-v1", "--out", str(out), "--demonstrator", "zero", "--histories", "2",
-            "--steps", "3000", "--reference-episodes", "5", check=True)
+    run_cli(
+        "collect",
+        "industrial-benchmark-70-v1",
+        "--out",
+        str(out),
+        "--demonstrator",
+        "zero",
+        "--histories",
+        "2",
+        "--steps",
+        "3000",
+        "--reference-episodes",
+        "5",
+        check=True,
+    )
     return out
 
 
@@ -74,13 +92,23 @@ def datasets(tiny_dataset, ib70, cache) -> list[str]:
 
 
 def run_model(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "vintix_model.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def popen_model(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vintix_model.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "vintix_model.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def metrics(run: Path) -> list[dict]:
@@ -107,13 +135,17 @@ def test_checkpoint_reloads_exactly_and_resume_continues_bit_for_bit(datasets, t
     assert summary["step"] == 20 and (a / "latest").read_text().strip() == "checkpoints/step-0000020"
     assert sorted(p.name for p in (a / "checkpoints").iterdir()) == ["step-0000010", "step-0000020"]
     ck = a / "checkpoints" / "step-0000020"
-    assert {"model.safetensors", "config.json", "metadata.json", "training_state.pt", "loss.png", "metrics.jsonl"} <= {p.name for p in ck.iterdir()}
+    assert {"model.safetensors", "config.json", "metadata.json", "training_state.pt", "loss.png", "metrics.jsonl"} <= {
+        p.name for p in ck.iterdir()
+    }
     meta = json.loads((ck / "metadata.json").read_text())
     assert set(meta["tasks"]) == {"industrial-benchmark-50-v1", "industrial-benchmark-70-v1"} and meta["step"] == 20
     t50 = meta["tasks"]["industrial-benchmark-50-v1"]
     stats = json.loads((Path(datasets[0]) / "meta" / "stats.json").read_text())
     assert t50["obs_mean"] == stats["observation"]["mean"] and t50["obs_std"] == stats["observation"]["std"]
-    assert t50["group"] == "industrial-benchmark-6x3" and t50["reward_scale"] == 1.0 and t50["dataset"]["manifest_sha256"]
+    assert (
+        t50["group"] == "industrial-benchmark-6x3" and t50["reward_scale"] == 1.0 and t50["dataset"]["manifest_sha256"]
+    )
     assert [m["step"] for m in metrics(a)] == list(range(1, 21)) and (a / "loss.png").stat().st_size > 0
 
     batch = fixed_batch(datasets)
@@ -149,7 +181,17 @@ def test_the_loss_falls(datasets, tmp_path):
 
 def test_cli_run_killed_with_sigkill_resumes_from_its_checkpoint_with_the_same_sampler_order(datasets, env, tmp_path):
     run = tmp_path / "run"
-    args = ["train", "--datasets", *datasets, "--out", str(run), "--steps", "30", "--quiet", *sum((["--set", s] for s in FAST), [])]
+    args = [
+        "train",
+        "--datasets",
+        *datasets,
+        "--out",
+        str(run),
+        "--steps",
+        "30",
+        "--quiet",
+        *sum((["--set", s] for s in FAST), []),
+    ]
     proc = popen_model(*args, env=env)
     deadline = time.time() + 300
     while not (run / "latest").exists() and proc.poll() is None and time.time() < deadline:
@@ -181,13 +223,17 @@ def test_loader_workers_and_ranks_see_the_same_windows(datasets):
     for x, y in zip(serial, parallel):
         assert torch.equal(x["windows"], y["windows"])
         for g in x["groups"]:
-            assert all(torch.equal(getattr(x["groups"][g], f), getattr(y["groups"][g], f))
-                       for f in ("obs", "prev_action", "prev_reward", "first", "target"))
+            assert all(
+                torch.equal(getattr(x["groups"][g], f), getattr(y["groups"][g], f))
+                for f in ("obs", "prev_action", "prev_reward", "first", "target")
+            )
     resumed = take(make_loader(ds, 4, 8, 0))  # after 2 consumed batches
     assert all(torch.equal(a["windows"], b["windows"]) for a, b in zip(resumed, serial[2:]))
     ranks = [WindowOrder(counts, 3, "uniform", r, 2) for r in range(2)]
     glob = order.epoch(0)
-    assert np.array_equal(ranks[0].epoch(0), glob[0::2][:len(glob) // 2]) and np.array_equal(ranks[1].epoch(0), glob[1::2][:len(glob) // 2])
+    assert np.array_equal(ranks[0].epoch(0), glob[0::2][: len(glob) // 2]) and np.array_equal(
+        ranks[1].epoch(0), glob[1::2][: len(glob) // 2]
+    )
     b = serial[0]["groups"]["industrial-benchmark-6x3"]
     assert b.obs.shape == (4, 64, 6) and b.prev_reward.shape == (4, 64)
     assert any(x["groups"]["industrial-benchmark-6x3"].first.any() for x in serial)  # windows cross episode starts
@@ -196,17 +242,48 @@ def test_loader_workers_and_ranks_see_the_same_windows(datasets):
 
 def test_ddp_on_two_gloo_processes_matches_one_process_with_the_same_global_batch(datasets, env, tmp_path):
     sets = sum((["--set", s] for s in FAST + ["train.save_every=100"]), [])
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                          "-m", "vintix_model.cli", "train", "--datasets", *datasets, "--out", str(tmp_path / "ddp"),
-                          "--steps", "6", "--quiet", "--device", "cpu", *sets, "--set", "train.batch_size=2"],
-                         capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "vintix_model.cli",
+            "train",
+            "--datasets",
+            *datasets,
+            "--out",
+            str(tmp_path / "ddp"),
+            "--steps",
+            "6",
+            "--quiet",
+            "--device",
+            "cpu",
+            *sets,
+            "--set",
+            "train.batch_size=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **env},
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
-    train(datasets, tmp_path / "one", *resolve("tiny", sets=FAST + ["train.save_every=100", "train.batch_size=4"], steps=6),
-          progress=False)
+    train(
+        datasets,
+        tmp_path / "one",
+        *resolve("tiny", sets=FAST + ["train.save_every=100", "train.batch_size=4"], steps=6),
+        progress=False,
+    )
     a, b = Vintix.from_pretrained(tmp_path / "ddp").state_dict(), Vintix.from_pretrained(tmp_path / "one").state_dict()
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
-    assert json.loads((tmp_path / "ddp" / "checkpoints" / "step-0000006" / "metadata.json").read_text())["world_size"] == 2
+    assert (
+        json.loads((tmp_path / "ddp" / "checkpoints" / "step-0000006" / "metadata.json").read_text())["world_size"] == 2
+    )
     la, lb = [m["loss"] for m in metrics(tmp_path / "ddp")], [m["loss"] for m in metrics(tmp_path / "one")]
     assert la == pytest.approx(lb, rel=1e-4)
 
@@ -240,35 +317,88 @@ def test_bad_input_gives_one_line_errors(datasets, env, tmp_path):
     stats["observation"] = {k: (v + [0.0] if isinstance(v, list) else v) for k, v in stats["observation"].items()}
     (wrong_dims / "meta" / "stats.json").write_text(json.dumps(stats))
     prev = tmp_path / "prev"
-    assert run_model("train", "--datasets", good, "--out", str(prev), "--steps", "2", "--quiet", *sum((["--set", s] for s in FAST), []),
-                     env=env).returncode == 0
+    assert (
+        run_model(
+            "train",
+            "--datasets",
+            good,
+            "--out",
+            str(prev),
+            "--steps",
+            "2",
+            "--quiet",
+            *sum((["--set", s] for s in FAST), []),
+            env=env,
+        ).returncode
+        == 0
+    )
     base = ["--quiet", "--steps", "2", "--set", "model.context=64", "--set", "train.num_workers=0"]
     cases = {  # the issue's list, each a real `vintix-model` process
-        "no such Hub dataset": (["--datasets", "vintix-test/no-such-dataset", "--out", str(tmp_path / "o2")],
-                                ["vintix-test/no-such-dataset", "cannot load"]),
-        "fails validate": (["--datasets", str(invalid), "--out", str(tmp_path / "o3")], ["fails validation", "vintix-data validate"]),
-        "one task, two dims": (["--datasets", good, str(wrong_dims), "--out", str(tmp_path / "o4")],
-                               ["both task industrial-benchmark-50-v1", "different dims", "6/3 vs 7/3"]),
-        "context too long": (["--datasets", good, "--out", str(tmp_path / "o5"), "--set", "model.context=6000"],
-                             ["context 6000", "longest history has 5000"]),
-        "another config": (["--datasets", good, "--out", str(prev), "--resume", "--set", "model.n_layer=3"],
-                           ["checkpoint from another config", "model.n_layer"]),
+        "no such Hub dataset": (
+            ["--datasets", "vintix-test/no-such-dataset", "--out", str(tmp_path / "o2")],
+            ["vintix-test/no-such-dataset", "cannot load"],
+        ),
+        "fails validate": (
+            ["--datasets", str(invalid), "--out", str(tmp_path / "o3")],
+            ["fails validation", "vintix-data validate"],
+        ),
+        "one task, two dims": (
+            ["--datasets", good, str(wrong_dims), "--out", str(tmp_path / "o4")],
+            ["both task industrial-benchmark-50-v1", "different dims", "6/3 vs 7/3"],
+        ),
+        "context too long": (
+            ["--datasets", good, "--out", str(tmp_path / "o5"), "--set", "model.context=6000"],
+            ["context 6000", "longest history has 5000"],
+        ),
+        "another config": (
+            ["--datasets", good, "--out", str(prev), "--resume", "--set", "model.n_layer=3"],
+            ["checkpoint from another config", "model.n_layer"],
+        ),
     }
     offline = {**env, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9"}
-    procs = {name: popen_model("train", *base, *args, env=offline if "Hub" in name else env) for name, (args, _) in cases.items()}
+    procs = {
+        name: popen_model("train", *base, *args, env=offline if "Hub" in name else env)
+        for name, (args, _) in cases.items()
+    }
     for name, p in procs.items():
         stdout, stderr = p.communicate(timeout=600)
         _one_line_error(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr), *cases[name][1])
-    assert not (tmp_path / "o3").exists() and not (tmp_path / "o5").exists()  # nothing written before the inputs are checked
+    assert (
+        not (tmp_path / "o3").exists() and not (tmp_path / "o5").exists()
+    )  # nothing written before the inputs are checked
 
     more = {  # the same CLI code in this process (typer's runner), to spare a process start each
-        "no such folder": (["train", "--datasets", str(tmp_path / "nope"), "--out", str(tmp_path / "o1")], ["no such folder"]),
-        "other data": (["train", "--datasets", other, "--out", str(prev), "--resume", "--steps", "2", *sum((["--set", s] for s in FAST), [])],
-                       ["checkpoint from another config", "other datasets"]),
-        "nothing to resume": (["train", "--datasets", good, "--out", str(tmp_path / "o6"), "--resume"], ["holds no checkpoint"]),
+        "no such folder": (
+            ["train", "--datasets", str(tmp_path / "nope"), "--out", str(tmp_path / "o1")],
+            ["no such folder"],
+        ),
+        "other data": (
+            [
+                "train",
+                "--datasets",
+                other,
+                "--out",
+                str(prev),
+                "--resume",
+                "--steps",
+                "2",
+                *sum((["--set", s] for s in FAST), []),
+            ],
+            ["checkpoint from another config", "other datasets"],
+        ),
+        "nothing to resume": (
+            ["train", "--datasets", good, "--out", str(tmp_path / "o6"), "--resume"],
+            ["holds no checkpoint"],
+        ),
         "run exists": (["train", "--datasets", good, "--out", str(prev)], ["already holds a training run", "--resume"]),
-        "bad override": (["train", "--datasets", good, "--out", str(tmp_path / "o7"), "--set", "train.lr=fast"], ["train.lr must be a number"]),
-        "bad device": (["train", "--datasets", good, "--out", str(tmp_path / "o9"), "--device", "cuda:7"], ["--device cuda:7"]),
+        "bad override": (
+            ["train", "--datasets", good, "--out", str(tmp_path / "o7"), "--set", "train.lr=fast"],
+            ["train.lr must be a number"],
+        ),
+        "bad device": (
+            ["train", "--datasets", good, "--out", str(tmp_path / "o9"), "--device", "cuda:7"],
+            ["--device cuda:7"],
+        ),
         "push nothing": (["push", str(tmp_path / "nope"), "--repo", "org/x"], ["not a checkpoint"]),
         "unknown task": (["describe", "--tasks", "no-such-task"], ["unknown task"]),
     }
@@ -283,15 +413,35 @@ def test_hub_dataset_id_trains_like_its_folder_and_push_then_from_pretrained_rou
     hub_server = pytest.importorskip("tests.hub_server")
     good = datasets[0]
     with hub_server.HubServer(tokens={TOKEN}) as hub:
-        hub_env = {**env, "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
-                   "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1,localhost"}
+        hub_env = {
+            **env,
+            "HF_ENDPOINT": hub.url,
+            "HF_TOKEN": TOKEN,
+            "HF_HOME": str(tmp_path / "hf"),
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
         pushed = run_cli("push", good, "--repo", "vintix-test/vintix-ib50", env=hub_env)
         assert pushed.returncode == 0, pushed.stderr
-        missing = run_model("train", "--datasets", "vintix-test/no-such-dataset", "--out", str(tmp_path / "missing"), env=hub_env)
+        missing = run_model(
+            "train", "--datasets", "vintix-test/no-such-dataset", "--out", str(tmp_path / "missing"), env=hub_env
+        )
         _one_line_error(missing, "vintix-test/no-such-dataset", "cannot load", "no such repo")
         sets = sum((["--set", s] for s in FAST), [])
-        by_id = run_model("train", "--datasets", "vintix-test/vintix-ib50", "--out", str(tmp_path / "by-id"), "--steps", "3",
-                          "--quiet", *sets, env=hub_env)
+        by_id = run_model(
+            "train",
+            "--datasets",
+            "vintix-test/vintix-ib50",
+            "--out",
+            str(tmp_path / "by-id"),
+            "--steps",
+            "3",
+            "--quiet",
+            *sets,
+            env=hub_env,
+        )
         assert by_id.returncode == 0, by_id.stderr
         train([good], tmp_path / "by-dir", *resolve("tiny", sets=FAST, steps=3), progress=False)
         meta = json.loads((tmp_path / "by-id" / "checkpoints" / "step-0000003" / "metadata.json").read_text())
@@ -299,22 +449,33 @@ def test_hub_dataset_id_trains_like_its_folder_and_push_then_from_pretrained_rou
         assert src["source"] == "vintix-test/vintix-ib50" and len(src["resolved_revision"]) == 40
         meta_dir = json.loads((tmp_path / "by-dir" / "checkpoints" / "step-0000003" / "metadata.json").read_text())
         assert meta["data"] == meta_dir["data"]  # same task, group and manifest: one code path
-        assert [m["batch_crc"] for m in metrics(tmp_path / "by-id")] == [m["batch_crc"] for m in metrics(tmp_path / "by-dir")]
+        assert [m["batch_crc"] for m in metrics(tmp_path / "by-id")] == [
+            m["batch_crc"] for m in metrics(tmp_path / "by-dir")
+        ]
 
         up = run_model("push", str(tmp_path / "by-dir"), "--repo", "vintix-test/vintix-tiny", env=hub_env)
         assert up.returncode == 0, up.stderr
         files = hub.state.files("model", "vintix-test/vintix-tiny")
-        assert {"model.safetensors", "config.json", "metadata.json", "README.md", "loss.png", "metrics.jsonl"} <= set(files)
+        assert {"model.safetensors", "config.json", "metadata.json", "README.md", "loss.png", "metrics.jsonl"} <= set(
+            files
+        )
         assert "training_state.pt" not in files  # the optimizer state stays home
         card = files["README.md"].decode()
         assert card.startswith("---\n") and "industrial-benchmark-50-v1" in card and "industrial-benchmark-6x3" in card
         assert "![training loss](loss.png)" in card and "from_pretrained(\"vintix-test/vintix-tiny\")" in card
-        script = ("import sys, torch; from vintix_model import Vintix; from tests.test_model_train import fixed_batch; "
-                  "m = Vintix.from_pretrained('vintix-test/vintix-tiny'); b = fixed_batch([sys.argv[1]]); "
-                  "torch.save({g: p for g, p in m.eval()(b).items()}, sys.argv[2])")
+        script = (
+            "import sys, torch; from vintix_model import Vintix; from tests.test_model_train import fixed_batch; "
+            "m = Vintix.from_pretrained('vintix-test/vintix-tiny'); b = fixed_batch([sys.argv[1]]); "
+            "torch.save({g: p for g, p in m.eval()(b).items()}, sys.argv[2])"
+        )
         out = tmp_path / "preds.pt"
-        loaded = subprocess.run([sys.executable, "-c", script, good, str(out)], capture_output=True, text=True, timeout=300,
-                                env={**os.environ, **hub_env})
+        loaded = subprocess.run(
+            [sys.executable, "-c", script, good, str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **hub_env},
+        )
         assert loaded.returncode == 0, loaded.stderr
         local = predict(Vintix.from_pretrained(tmp_path / "by-dir"), fixed_batch([good]))
         remote = torch.load(out)
@@ -325,8 +486,19 @@ def test_two_domains_train_together_with_one_group_each(tiny_dataset, cache, tmp
     """Industrial Benchmark (6/3) and Meta-World reach-v3 (39/4, scripted expert) in one batch stream."""
     pytest.importorskip("metaworld")
     reach = tmp_path / "reach"
-    run_cli("collect", "reach-v3", "--out", str(reach), "--histories", "1", "--steps", "2000", "--reference-episodes", "3",
-            check=True)
+    run_cli(
+        "collect",
+        "reach-v3",
+        "--out",
+        str(reach),
+        "--histories",
+        "1",
+        "--steps",
+        "2000",
+        "--reference-episodes",
+        "3",
+        check=True,
+    )
     refs = [str(tiny_dataset), str(reach)]
     summary = train(refs, tmp_path / "run", *resolve("tiny", sets=FAST, steps=10), progress=False)
     model = summary["model"]

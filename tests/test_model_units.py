@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
+from vintix_model.data.sampler import WindowOrder, task_windows
+from vintix_model.model.checkpoint import CheckpointError, atomic_checkpoint, checkpoint_dir
 from vintix_model.model.config import ConfigError, ModelConfig, TrainConfig, parse_set, resolve
 from vintix_model.model.groups import GroupSpec, group_name, groups_of, task_set
-from vintix_model.model.checkpoint import CheckpointError, atomic_checkpoint, checkpoint_dir
 from vintix_model.model.layers import alibi_bias, alibi_slopes, attention, flash_attn_func
 from vintix_model.model.vintix import GroupBatch, Vintix
-from vintix_model.data.sampler import WindowOrder, task_windows
 from vintix_model.train.run import lr_at, param_groups
 
 SMALL = ModelConfig(obs_emb=15, act_emb=15, rew_emb=2, n_layer=2, n_head=4, d_mlp=64, context=32)
@@ -26,7 +26,9 @@ GROUPS = {"ib": GroupSpec("ib", 6, 3), "mw": GroupSpec("mw", 39, 4)}
 
 
 def run_model_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vintix_model.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def random_batch(gen: torch.Generator, sizes: dict[str, int], T: int, groups=GROUPS) -> dict[str, GroupBatch]:
@@ -35,8 +37,13 @@ def random_batch(gen: torch.Generator, sizes: dict[str, int], T: int, groups=GRO
         g = groups[name]
         first = torch.rand(n, T, generator=gen) < 0.1
         first[:, 0] = True
-        out[name] = GroupBatch(torch.randn(n, T, g.obs_dim, generator=gen), torch.rand(n, T, g.act_dim, generator=gen) * 2 - 1,
-                               torch.randn(n, T, generator=gen), first, torch.rand(n, T, g.act_dim, generator=gen) * 2 - 1)
+        out[name] = GroupBatch(
+            torch.randn(n, T, g.obs_dim, generator=gen),
+            torch.rand(n, T, g.act_dim, generator=gen) * 2 - 1,
+            torch.randn(n, T, generator=gen),
+            first,
+            torch.rand(n, T, g.act_dim, generator=gen) * 2 - 1,
+        )
     return out
 
 
@@ -46,10 +53,18 @@ def test_describe_paper_preset_is_the_papers_332_100_768_parameters():
     d = json.loads(proc.stdout)
     assert (d["total"], d["tasks"], d["groups"]) == (332_100_768, 87, 21)
     assert d["backbone"] == 20 * d["per_block"] + d["final_norm"] == 251_931_648
-    assert d["per_block"] == (1024 * 3072 + 3072) + (1024 * 1024 + 1024) + 2 * 2 * 64 + 2 * 2 * 1024 + (1024 * 4096 + 4096) + (4096 * 1024 + 1024)
+    assert d["per_block"] == (1024 * 3072 + 3072) + (1024 * 1024 + 1024) + 2 * 2 * 64 + 2 * 2 * 1024 + (
+        1024 * 4096 + 4096
+    ) + (4096 * 1024 + 1024)
     assert d["total"] == d["backbone"] + d["encoders"] + d["heads"] + d["padding"] and d["padding"] == 513
     ib = next(r for r in d["by_group"] if r["group"] == "industrial-benchmark-6x3")
-    assert ib["tasks"] == 16 and ib["encoder"] == (6 * 511 + 511 + 2 * 511 + 511 * 511 + 511 + 2 * 511) + (3 * 511 + 511 + 2 * 511 + 511 * 511 + 511 + 2 * 511) + 4
+    assert (
+        ib["tasks"] == 16
+        and ib["encoder"]
+        == (6 * 511 + 511 + 2 * 511 + 511 * 511 + 511 + 2 * 511)
+        + (3 * 511 + 511 + 2 * 511 + 511 * 511 + 511 + 2 * 511)
+        + 4
+    )
     assert ib["head"] == 3 * (1024 * 1024 + 1024) + 1024 * 3 + 3
     human = run_model_cli("describe", "--preset", "paper", "--tasks", "paper")
     assert "332,100,768" in human.stdout and "mujoco-ant-27x8" in human.stdout
@@ -63,8 +78,12 @@ def test_groups_follow_the_registry_rule():
     assert by_task["HalfCheetah-v5"] != by_task["Walker2d-v5"]  # same 17/6 dims, different bodies
     assert {by_task[f"industrial-benchmark-{p}-v1"] for p in range(0, 80, 5)} == {"industrial-benchmark-6x3"}
     assert len({t.group for t in paper if t.domain == "meta-world"}) == 1
-    assert by_task["Ant-v5"] == "mujoco-ant-27x8" and groups["mujoco-humanoid-376x17"].obs_dim == 376  # gymnasium v4 dims
-    assert group_name("industrial-benchmark", 6, 3, "industrial-benchmark-90-v1") == "industrial-benchmark-6x3"  # held out
+    assert (
+        by_task["Ant-v5"] == "mujoco-ant-27x8" and groups["mujoco-humanoid-376x17"].obs_dim == 376
+    )  # gymnasium v4 dims
+    assert (
+        group_name("industrial-benchmark", 6, 3, "industrial-benchmark-90-v1") == "industrial-benchmark-6x3"
+    )  # held out
     assert group_name("my-domain", 5, 2, "not-a-registry-task") == "my-domain-5x2"
     assert len(groups_of(task_set("all"))) == 22  # + Hand-Over's 398/40, a held-out task with dims no training task has
 
@@ -114,7 +133,7 @@ def test_incremental_decoding_with_past_keys_equals_the_full_forward():
         full, _ = model.transform(x)
         past, steps = None, []
         for t in range(12):
-            h, past = model.transform(x[:, t:t + 1], past, use_cache=True)
+            h, past = model.transform(x[:, t : t + 1], past, use_cache=True)
             steps.append(h)
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
     assert past[0][0].shape == (2, 12, SMALL.n_head, SMALL.d_model // SMALL.n_head)
@@ -134,7 +153,7 @@ def test_padding_vectors_replace_previous_action_and_reward_at_episode_starts():
     a = slice(SMALL.obs_emb, SMALL.obs_emb + SMALL.act_emb)
     assert torch.equal(tok[0, 3], tok2[0, 3]) and torch.equal(tok[0, 3, a], model.pad_action.detach())
     assert not torch.equal(tok[0, 4], tok2[0, 4])
-    assert torch.equal(tok[0, 3, SMALL.obs_emb + SMALL.act_emb:], model.pad_reward.detach())
+    assert torch.equal(tok[0, 3, SMALL.obs_emb + SMALL.act_emb :], model.pad_reward.detach())
 
 
 def test_every_parameter_gets_a_gradient_even_for_groups_absent_from_the_batch():
@@ -154,8 +173,10 @@ def test_gradient_accumulation_is_scaled_like_one_big_batch():
     big = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     for half in (slice(0, 2), slice(2, 4)):
-        part = {g: GroupBatch(b.obs[half], b.prev_action[half], b.prev_reward[half], b.first[half], b.target[half])
-                for g, b in batch.items()}
+        part = {
+            g: GroupBatch(b.obs[half], b.prev_action[half], b.prev_reward[half], b.first[half], b.target[half])
+            for g, b in batch.items()
+        }
         (Vintix.loss(model(part), part) / 2).backward()
     for p, g in zip(model.parameters(), big):
         torch.testing.assert_close(p.grad, g, atol=1e-6, rtol=1e-4)
@@ -165,13 +186,22 @@ def test_configs_presets_overrides_and_errors(tmp_path):
     m, t = resolve("paper")
     assert (m.d_model, m.n_layer, m.n_head, m.d_mlp, m.context) == (1024, 20, 16, 4096, 8192)
     assert (t.lr, t.betas, t.weight_decay, t.precision) == (3e-4, (0.9, 0.99), 0.1, "auto")
-    m, t = resolve("tiny", sets=["model.n_layer=3", "train.lr=2e-3", "train.betas=[0.9, 0.95]", "train.grad_clip=null"], steps=7)
+    m, t = resolve(
+        "tiny", sets=["model.n_layer=3", "train.lr=2e-3", "train.betas=[0.9, 0.95]", "train.grad_clip=null"], steps=7
+    )
     assert (m.n_layer, t.lr, t.betas, t.grad_clip, t.steps) == (3, 2e-3, (0.9, 0.95), None, 7)
     yml = tmp_path / "c.yaml"
     yml.write_text("model:\n  context: 128\ntrain:\n  mixing: proportional\n")
     m, t = resolve("tiny", yml)
     assert (m.context, t.mixing) == (128, "proportional")
-    for bad in (["model.nope=1"], ["train.lr=abc"], ["model.n_layer=2.5"], ["lr=1"], ["train.mixing=sometimes"], ["model.n_head=5"]):
+    for bad in (
+        ["model.nope=1"],
+        ["train.lr=abc"],
+        ["model.n_layer=2.5"],
+        ["lr=1"],
+        ["train.mixing=sometimes"],
+        ["model.n_head=5"],
+    ):
         with pytest.raises(ConfigError):
             resolve("tiny", sets=bad)
     with pytest.raises(ConfigError, match="unknown preset"):
@@ -195,8 +225,13 @@ def test_weight_decay_applies_to_linear_weights_only():
     assert {id(p) for p in decay["params"]} == linear and decay["weight_decay"] == 0.1
     names = {id(p): n for n, p in model.named_parameters()}
     skipped = {names[id(p)] for p in no_decay["params"]}
-    assert {"pad_action", "pad_reward", "backbone.ln_f.weight", "backbone.blocks.0.attn.q_norm.weight",
-            "backbone.blocks.0.attn.qkv.bias"} <= skipped
+    assert {
+        "pad_action",
+        "pad_reward",
+        "backbone.ln_f.weight",
+        "backbone.blocks.0.attn.q_norm.weight",
+        "backbone.blocks.0.attn.qkv.bias",
+    } <= skipped
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
@@ -206,13 +241,13 @@ def test_windows_stay_in_one_history_and_keep_every_kth_episode():
     episode = np.tile(np.repeat(np.arange(10), 5), 2)
     w = task_windows(history, episode, context=9, stride=3, sparsity=1)
     for s in w.starts:
-        rows = w.kept[s:s + 10]
+        rows = w.kept[s : s + 10]
         assert len(rows) == 10 and len(set(history[rows])) == 1 and np.all(np.diff(rows) == 1)
     assert len(w.starts) == 2 * len(range(0, 50 - 9, 3))
     w2 = task_windows(history, episode, context=9, stride=1, sparsity=2)
     assert set(episode[w2.kept]) == {0, 2, 4, 6, 8} and len(w2.kept) == 50
     for s in w2.starts:
-        assert len(set(history[w2.kept[s:s + 10]])) == 1
+        assert len(set(history[w2.kept[s : s + 10]])) == 1
     assert len(task_windows(history, episode, context=50, stride=1, sparsity=1).starts) == 0  # 51 > 50 per history
 
 

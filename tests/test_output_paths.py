@@ -43,9 +43,30 @@ def commands(inputs: dict[str, Path], out: Path) -> dict[str, tuple]:
         "export-h5": (run_cli, "export-h5", str(inputs["ds"]), "--out", str(out)),
         "release": (run_cli, "release", TASK, "--out", str(out)),
         "demonstrator train": (run_cli, "demonstrator", "train", TASK, "--out", f"{out}.zip", "--timesteps", "2500"),
-        "vintix-model train": (run_model_cli, "train", "--datasets", str(inputs["ds"]), "--out", str(out), "--steps", "2"),
-        "vintix-model eval": (run_model_cli, "eval", str(inputs["ckpt"]), "--task", TASK, "--episodes", "1", "--seeds",
-                              "1", "--quiet", "--out", str(out)),
+        "vintix-model train": (
+            run_model_cli,
+            "train",
+            "--datasets",
+            str(inputs["ds"]),
+            "--out",
+            str(out),
+            "--steps",
+            "2",
+        ),
+        "vintix-model eval": (
+            run_model_cli,
+            "eval",
+            str(inputs["ckpt"]),
+            "--task",
+            TASK,
+            "--episodes",
+            "1",
+            "--seeds",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ),
         "vintix-model convert": (run_model_cli, "convert", str(inputs["original"]), "--out", str(out)),
     }
 
@@ -73,7 +94,9 @@ def test_every_writing_command_refuses_a_read_only_folder(inputs, tmp_path, tmpf
     assert not (tmp_path / "cache").exists()
 
 
-def test_a_writable_out_in_a_read_only_parent_is_refused_where_the_output_is_renamed_into_place(inputs, tmp_path, tmpfs):
+def test_a_writable_out_in_a_read_only_parent_is_refused_where_the_output_is_renamed_into_place(
+    inputs, tmp_path, tmpfs
+):
     """import-h5, export-h5 and convert build their folder as a hidden sibling of --out and rename it: a writable
     (empty) --out whose parent is read-only could never receive it."""
     parent = tmpfs("parent", "size=1m")
@@ -109,6 +132,8 @@ def test_demonstrator_train_checks_the_cache_it_installs_into_before_training(tm
     """The zip is installed in $VINTIX_CACHE after training: an unwritable cache was a traceback after the training."""
     cache = Path("/proc") / f"vintix-{uuid.uuid4().hex[:8]}"
     out = tmp_path / "d.zip"
-    proc = run_cli("demonstrator", "train", TASK, "--out", str(out), "--timesteps", "2500", env={"VINTIX_CACHE": str(cache)})
+    proc = run_cli(
+        "demonstrator", "train", TASK, "--out", str(out), "--timesteps", "2500", env={"VINTIX_CACHE": str(cache)}
+    )
     one_line_error(proc, f"the demonstrator cache {cache / 'demonstrators'}: cannot write in /proc", "--no-install")
     assert os.listdir(tmp_path) == []

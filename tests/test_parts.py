@@ -8,11 +8,20 @@ from vintix_data.format import EpisodeData
 
 
 def _episode(rng, n: int, obs_dim: int, act_dim: int) -> EpisodeData:
-    return EpisodeData(history=3, episode=12, t0=1750, reset_seed=4_000_000_011, observation=rng.random((n, obs_dim), np.float32),
-                       action=rng.random((n, act_dim), np.float32), demonstrator_action=rng.random((n, act_dim), np.float32),
-                       epsilon=rng.random(n).astype(np.float32), reward=rng.standard_normal(n).astype(np.float32),
-                       terminated=rng.random(n) > 0.5, truncated=rng.random(n) > 0.5,
-                       final_observation=rng.random(obs_dim).astype(np.float32))
+    return EpisodeData(
+        history=3,
+        episode=12,
+        t0=1750,
+        reset_seed=4_000_000_011,
+        observation=rng.random((n, obs_dim), np.float32),
+        action=rng.random((n, act_dim), np.float32),
+        demonstrator_action=rng.random((n, act_dim), np.float32),
+        epsilon=rng.random(n).astype(np.float32),
+        reward=rng.standard_normal(n).astype(np.float32),
+        terminated=rng.random(n) > 0.5,
+        truncated=rng.random(n) > 0.5,
+        final_observation=rng.random(obs_dim).astype(np.float32),
+    )
 
 
 def test_a_hand_written_part_holds_what_np_savez_writes(tmp_path):
@@ -31,8 +40,16 @@ def test_a_hand_written_part_holds_what_np_savez_writes(tmp_path):
             assert all(a.read(name) == b.read(name) for name in a.namelist())
         back = EpisodeData.load_part(ours)
         assert (back.history, back.episode, back.t0, back.reset_seed) == (3, 12, 1750, 4_000_000_011)
-        for field in ("observation", "action", "demonstrator_action", "epsilon", "reward", "terminated", "truncated",
-                      "final_observation"):
+        for field in (
+            "observation",
+            "action",
+            "demonstrator_action",
+            "epsilon",
+            "reward",
+            "terminated",
+            "truncated",
+            "final_observation",
+        ):
             got, want = getattr(back, field), getattr(ep, field)
             assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
         with np.load(ours) as z:  # np.load itself, as completed_episodes reads a part

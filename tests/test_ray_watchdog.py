@@ -54,8 +54,19 @@ def test_a_silent_ray_address_is_one_line_within_the_timeout_and_writes_nothing(
     with silent_server(300) as port:
         start = time.monotonic()
         # the old code waited in ray.init for well over the 180 s allowed here (subprocess.TimeoutExpired)
-        proc = run_cli("release", "ib", "--out", str(root), "--executor", "ray", "--ray-address", f"127.0.0.1:{port}",
-                       "--ray-timeout", str(timeout), timeout=180)
+        proc = run_cli(
+            "release",
+            "ib",
+            "--out",
+            str(root),
+            "--executor",
+            "ray",
+            "--ray-address",
+            f"127.0.0.1:{port}",
+            "--ray-timeout",
+            str(timeout),
+            timeout=180,
+        )
         elapsed = time.monotonic() - start
         one_line_error(proc, f"--ray-address 127.0.0.1:{port}: no answer from Ray within {timeout} s", "--ray-timeout")
         # the CLI's own start (imports, the task selection) on a loaded 2-core machine took up to ~7 s more
@@ -70,8 +81,10 @@ def test_a_silent_ray_address_is_one_line_within_the_timeout_and_writes_nothing(
 
 def test_bad_ray_timeouts_are_one_line(tmp_path):
     for bad in ("0", "-1", "inf"):
-        one_line_error(run_cli("release", "ib", "--out", str(tmp_path / "R"), "--executor", "ray", "--ray-timeout", bad),
-                       "--ray-timeout must be a number of seconds > 0")
+        one_line_error(
+            run_cli("release", "ib", "--out", str(tmp_path / "R"), "--executor", "ray", "--ray-timeout", bad),
+            "--ray-timeout must be a number of seconds > 0",
+        )
     assert os.listdir(tmp_path) == []
 
 
@@ -80,14 +93,22 @@ def test_a_real_ray_cluster_passes_the_probe():
     the probe connects and reads its CPUs; a local Ray needs no probe. The installed Ray (2.60) turns token
     authentication on for a cluster that ``ray.init`` starts, and a driver given an explicit address then needs the
     token (``RAY_AUTH_MODE=token``): the helper's cluster runs without it."""
-    code = ("import sys, ray\n"
-            "ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
-            "print(ray.get_runtime_context().gcs_address, flush=True)\n"
-            "sys.stdin.read()\n"
-            "ray.shutdown()\n")
-    helper = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-                              env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    code = (
+        "import sys, ray\n"
+        "ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        "print(ray.get_runtime_context().gcs_address, flush=True)\n"
+        "sys.stdin.read()\n"
+        "ray.shutdown()\n"
+    )
+    helper = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )
     try:
         address = helper.stdout.readline().strip()
         assert address, "the helper's Ray did not start"
@@ -100,4 +121,3 @@ def test_a_real_ray_cluster_passes_the_probe():
         except subprocess.TimeoutExpired:
             os.killpg(helper.pid, signal.SIGKILL)
             helper.wait()
-

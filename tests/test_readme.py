@@ -36,7 +36,7 @@ def all_invocations() -> list[tuple[str, str, list[str]]]:
 
 def commands_table() -> str:
     text = README.read_text()
-    m = re.search(r"--8<-- \[start:commands\][^\n]*\n(.*?)\n[^\n]*--8<-- \[end:commands\]", text, flags=re.S)
+    m = re.search(r"--8<-- \[start:commands\][^\n]*\n(.*?)\n[^\n]*--8<-- \[end:commands\]", text, flags=re.DOTALL)
     assert m, "README.md lost the *Commands* table's snippet markers (docs/reference/index.md includes it)"
     return m.group(1)
 
@@ -45,8 +45,15 @@ def test_readme_and_site_have_the_commands_this_test_checks():
     found = all_invocations()
     assert len(found) >= 100
     named = {" ".join(t[:2]) for _, _, t in found}
-    assert {"vintix-data collect", "vintix-data demonstrator", "vintix-data release", "vintix-data push",
-            "vintix-model train", "vintix-model eval", "vintix-model convert"} <= named
+    assert {
+        "vintix-data collect",
+        "vintix-data demonstrator",
+        "vintix-data release",
+        "vintix-data push",
+        "vintix-model train",
+        "vintix-model eval",
+        "vintix-model convert",
+    } <= named
     pages = {f for f, _, _ in found}
     assert {"README.md", "docs/how-to/release.md", "docs/how-to/train.md", "docs/results.md"} <= pages
     table = invocations(commands_table())
@@ -72,16 +79,22 @@ def test_scripts_the_docs_run_exist():
                     assert (ROOT / m.group(1)).is_file(), (path.name, m.group(1))
 
 
-@pytest.mark.parametrize("line, fragment", [
-    ("vintix-data tasks --domian metaworld", "no option --domian"),
-    ("vintix-data tsks --domain metaworld", "no command 'tsks'"),
-    ("vintix-data demonstrator evaluate reach-v3", "no command 'evaluate'"),
-    ("vintix-data demonstrator eval --all --domain ib --episode 2 | cat", "no option --episode"),
-    ("vintix-model train --datasets d --out run [--stpes N]", "no option --stpes"),
-    ("torchrun --nproc-per-node 8 $(which vintix-model) train --datasets d --out r --presets paper", "no option --presets"),
-    ("vintix-model eval run --task t --variation viscosity=0.05 --varation gravity=1.1", "no option --varation"),
-    ("vintix-data export-h5 DIR --out SRC [--flavour vintix-i\\|vintix-ii]", "no option --flavour"),
-])
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("vintix-data tasks --domian metaworld", "no option --domian"),
+        ("vintix-data tsks --domain metaworld", "no command 'tsks'"),
+        ("vintix-data demonstrator evaluate reach-v3", "no command 'evaluate'"),
+        ("vintix-data demonstrator eval --all --domain ib --episode 2 | cat", "no option --episode"),
+        ("vintix-model train --datasets d --out run [--stpes N]", "no option --stpes"),
+        (
+            "torchrun --nproc-per-node 8 $(which vintix-model) train --datasets d --out r --presets paper",
+            "no option --presets",
+        ),
+        ("vintix-model eval run --task t --variation viscosity=0.05 --varation gravity=1.1", "no option --varation"),
+        ("vintix-data export-h5 DIR --out SRC [--flavour vintix-i\\|vintix-ii]", "no option --flavour"),
+    ],
+)
 def test_a_misspelled_command_or_option_is_caught(line, fragment):
     found = [p for toks in commands(line.replace("\\|", "|")) for p in problems(toks)]
     assert any(fragment in p for p in found), (line, found)
@@ -94,10 +107,12 @@ def test_a_misspelled_option_on_a_site_page_is_caught():
 
 
 def test_good_lines_pass():
-    for line in ("vintix-data tasks --domain metaworld --tsv | cat",
-                 "vintix-data demonstrator train t --out f.zip --no-install",
-                 "vintix-model eval run --task t --no-cache --variation fixed_goal=false",
-                 "vintix-model --help",
-                 "vintix-data --tasks my.toml collect my-task --out d --env-kwarg g=12",
-                 "COLUMNS=80 vintix-data demonstrator eval --all --domain meta-world --episodes 2 | cat"):
+    for line in (
+        "vintix-data tasks --domain metaworld --tsv | cat",
+        "vintix-data demonstrator train t --out f.zip --no-install",
+        "vintix-model eval run --task t --no-cache --variation fixed_goal=false",
+        "vintix-model --help",
+        "vintix-data --tasks my.toml collect my-task --out d --env-kwarg g=12",
+        "COLUMNS=80 vintix-data demonstrator eval --all --domain meta-world --episodes 2 | cat",
+    ):
         assert [p for toks in commands(line) for p in problems(toks)] == [], line

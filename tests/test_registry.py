@@ -15,7 +15,13 @@ def test_the_paper_has_102_tasks_in_four_domains():
 
 
 def test_splits_follow_the_paper():
-    assert {t.paper_name for t in list_tasks("meta-world", "test")} == {"bin-picking", "box-close", "door-lock", "door-unlock", "hand-insert"}
+    assert {t.paper_name for t in list_tasks("meta-world", "test")} == {
+        "bin-picking",
+        "box-close",
+        "door-lock",
+        "door-unlock",
+        "hand-insert",
+    }
     assert [t.env_kwargs["setpoint"] for t in list_tasks("industrial-benchmark", "test")] == [80, 85, 90, 95, 100]
     assert len(list_tasks("bi-dexhands", "test")) == 5 and list_tasks("mujoco", "test") == []
 

@@ -20,12 +20,15 @@ import pytest
 
 from tests.conftest import one_line_error, run_model_cli
 
-pytest.importorskip("metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)")
+pytest.importorskip(
+    "metaworld", reason="install with pip install -e '.[dev]' (metaworld and gymnasium[mujoco] in one command)"
+)
 
 REWARD_MEDIAN, REWARD_MAX, LABEL_MAX = 0.02, 0.5, 1e-5
 CONTEXT = 64
-SMALL = dict(fixed_goal=True, histories=3, steps=600, p=3.0, f=0.5, reference_episodes=4, force=True,
-             command=["test_relabel"])
+SMALL = dict(
+    fixed_goal=True, histories=3, steps=600, p=3.0, f=0.5, reference_episodes=4, force=True, command=["test_relabel"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +90,10 @@ def test_relabelling_to_the_own_goal_reproduces_rewards_and_labels(latent, monke
         label_errors.append(np.abs(a["target"] - b["target"]).max())
         assert np.array_equal(a["obs"], b["obs"]) and np.array_equal(a["prev_action"], b["prev_action"])
     err = np.concatenate(errors)
-    print(f"reward |error| median {np.median(err):.4f} p99 {np.percentile(err, 99):.4f} max {err.max():.4f} "
-          f"over {len(err)} tokens; label max {max(label_errors):.2e}")
+    print(
+        f"reward |error| median {np.median(err):.4f} p99 {np.percentile(err, 99):.4f} max {err.max():.4f} "
+        f"over {len(err)} tokens; label max {max(label_errors):.2e}"
+    )
     assert np.median(err) <= REWARD_MEDIAN and err.max() <= REWARD_MAX
     assert max(label_errors) <= LABEL_MAX
 
@@ -105,7 +110,7 @@ def test_fresh_goals_are_deterministic_in_the_box_and_label_with_the_real_expert
     low, high = np.array([-0.1, 0.8, 0.05]), np.array([0.1, 0.9, 0.3])
     assert (goals >= low).all() and (goals <= high).all() and (goals.std(0) > 0.2 * (high - low) / np.sqrt(12)).all()
     start = int(w[0].kept[w[0].starts[3]])
-    raw = np.load(tasks[0].arrays / "observation.npy")[start + 1: start + CONTEXT + 1].astype(np.float64)
+    raw = np.load(tasks[0].arrays / "observation.npy")[start + 1 : start + CONTEXT + 1].astype(np.float64)
     expert = ScriptedDemonstrator("reach-v3").act(aim(raw, np.tile(a["goal"], (len(raw), 1))))
     assert np.abs(expert - a["target"]).max() <= LABEL_MAX
     assert not np.allclose(a["target"], plain[3]["target"], atol=0.05)  # really another task's labels
@@ -117,16 +122,42 @@ def test_fresh_goals_are_deterministic_in_the_box_and_label_with_the_real_expert
 
 def test_train_cli_relabels_and_refuses_what_it_cannot(latent, cache, tmp_path):
     env = {"VINTIX_CACHE": str(cache)}
-    common = ["train", "--datasets", str(latent), "--preset", "tiny", "--steps", "2", "--set", f"model.context={CONTEXT}",
-              "--set", "train.stride=16", "--set", "train.num_workers=0"]
-    run_model_cli(*common, "--out", str(tmp_path / "run"), "--set", "train.target=demonstrator_action",
-                  "--set", "train.relabel=uniform", env=env, check=True)
+    common = [
+        "train",
+        "--datasets",
+        str(latent),
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--set",
+        f"model.context={CONTEXT}",
+        "--set",
+        "train.stride=16",
+        "--set",
+        "train.num_workers=0",
+    ]
+    run_model_cli(
+        *common,
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        "train.target=demonstrator_action",
+        "--set",
+        "train.relabel=uniform",
+        env=env,
+        check=True,
+    )
     meta = json.loads(next((tmp_path / "run" / "checkpoints").glob("step-*/metadata.json")).read_text())
     assert meta["train_config"]["relabel"] == "uniform", meta["train_config"]
-    one_line_error(run_model_cli(*common, "--out", str(tmp_path / "ad"), "--set", "train.relabel=uniform", env=env),
-                   "train.relabel needs train.target=demonstrator_action")
-    one_line_error(run_model_cli(*common, "--out", str(tmp_path / "bad"), "--set", "train.relabel=goals", env=env),
-                   "train.relabel must be one of")
+    one_line_error(
+        run_model_cli(*common, "--out", str(tmp_path / "ad"), "--set", "train.relabel=uniform", env=env),
+        "train.relabel needs train.target=demonstrator_action",
+    )
+    one_line_error(
+        run_model_cli(*common, "--out", str(tmp_path / "bad"), "--set", "train.relabel=goals", env=env),
+        "train.relabel must be one of",
+    )
 
 
 def test_relabelling_refuses_data_that_shows_the_goal(tmp_path, cache):

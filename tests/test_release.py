@@ -25,7 +25,10 @@ SMALL = ["--histories", "2", "--steps", "3000", "--reference-episodes", "2", "--
 
 def data_digests(folder: Path) -> dict[str, str]:
     """sha256 of what a collection determines: shards, episode table, stats (info.json also holds dates and commands)."""
-    files = sorted((folder / "data").glob("*.parquet")) + [folder / "meta" / "episodes.parquet", folder / "meta" / "stats.json"]
+    files = sorted((folder / "data").glob("*.parquet")) + [
+        folder / "meta" / "episodes.parquet",
+        folder / "meta" / "stats.json",
+    ]
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
@@ -46,10 +49,28 @@ def cache(tmp_path_factory, ppo_zip) -> Path:
 
 def start_release(root: Path, cache: Path, *extra: str) -> subprocess.Popen:
     """The driver in its own session, so the test can kill it with every Ray process it started."""
-    return subprocess.Popen([sys.executable, "-m", "vintix_data.cli", "release", *TASKS, "--out", str(root), *SMALL,
-                             "--executor", "ray", "--workers", "2", *extra],
-                            env={**os.environ, "VINTIX_CACHE": str(cache)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vintix_data.cli",
+            "release",
+            *TASKS,
+            "--out",
+            str(root),
+            *SMALL,
+            "--executor",
+            "ray",
+            "--workers",
+            "2",
+            *extra,
+        ],
+        env={**os.environ, "VINTIX_CACHE": str(cache)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for(predicate, timeout: float = 300, what: str = "") -> None:
@@ -67,8 +88,15 @@ def sequential(tmp_path_factory, cache) -> dict[str, dict[str, str]]:
     for task in TASKS:
         out = tmp_path_factory.mktemp("seq") / task
         # exit 1 is allowed: so small a history may fail validate's learning-curve check, the bytes are what count
-        run_cli("collect", task, "--out", str(out), "--demonstrator", f"sb3:{cache / 'demonstrators' / (task + '.zip')}",
-                *SMALL)
+        run_cli(
+            "collect",
+            task,
+            "--out",
+            str(out),
+            "--demonstrator",
+            f"sb3:{cache / 'demonstrators' / (task + '.zip')}",
+            *SMALL,
+        )
         assert (out / "meta" / "stats.json").exists(), task
         digests[task] = data_digests(out)
     return digests
@@ -107,18 +135,31 @@ def test_ray_release_equals_sequential_collect_with_a_worker_killed_mid_unit(tmp
 def test_resume_after_the_driver_is_killed_redoes_no_finished_unit(tmp_path, cache, sequential):
     root = tmp_path / "R"
     proc = start_release(root, cache)
-    wait_for(lambda: sum(e["event"] == "done" and "/h" in e["unit"] for e in unit_events(root)) >= 2,
-             what="two finished history units")
+    wait_for(
+        lambda: sum(e["event"] == "done" and "/h" in e["unit"] for e in unit_events(root)) >= 2,
+        what="two finished history units",
+    )
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started, mid-release
     proc.wait()
     first = unit_events(root)
     done_before = {e["unit"] for e in first if e["event"] == "done"}
-    resumed = run_cli("release", *TASKS, "--out", str(root), *SMALL, "--executor", "ray", "--workers", "2", "--resume",
-                      env={"VINTIX_CACHE": str(cache)})
+    resumed = run_cli(
+        "release",
+        *TASKS,
+        "--out",
+        str(root),
+        *SMALL,
+        "--executor",
+        "ray",
+        "--workers",
+        "2",
+        "--resume",
+        env={"VINTIX_CACHE": str(cache)},
+    )
     assert resumed.returncode in (0, 1), resumed.stderr  # 1: a tiny dataset may fail validate's learning-curve check
     for task in TASKS:  # stderr is a pipe here, as in a background run's log: a plain line per finished task
         assert re.search(rf"tasks [12]/2, steps [\d,]+/12,000: {task} done \((valid|INVALID)\)", resumed.stderr), task
-    second = unit_events(root)[len(first):]
+    second = unit_events(root)[len(first) :]
     redone = {e["unit"] for e in second if e["event"] == "start"} & done_before
     assert not redone, redone
     assert {e["unit"] for e in second if e["event"] == "start"}, "the resumed run ran the unfinished units"
@@ -132,11 +173,34 @@ def test_resume_after_the_driver_is_killed_redoes_no_finished_unit(tmp_path, cac
 def test_local_executor_trains_its_demonstrator_and_retries_a_killed_unit(tmp_path):
     root = tmp_path / "R"
     cache = tmp_path / "empty-cache"
-    proc = subprocess.Popen([sys.executable, "-m", "vintix_data.cli", "release", TASKS[0], "--out", str(root),
-                             "--histories", "1", "--steps", "2000", "--ppo-timesteps", "2500", "--reference-episodes", "2",
-                             "--gate-episodes", "2", "--force", "--workers", "2"],
-                            env={**os.environ, "VINTIX_CACHE": str(cache)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vintix_data.cli",
+            "release",
+            TASKS[0],
+            "--out",
+            str(root),
+            "--histories",
+            "1",
+            "--steps",
+            "2000",
+            "--ppo-timesteps",
+            "2500",
+            "--reference-episodes",
+            "2",
+            "--gate-episodes",
+            "2",
+            "--force",
+            "--workers",
+            "2",
+        ],
+        env={**os.environ, "VINTIX_CACHE": str(cache)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     pid_file = root / ".release" / "running" / f"{TASKS[0]}.h0.pid"
     parts = root / "datasets" / TASKS[0] / ".vintix" / "parts" / "h00000"
     wait_for(lambda: pid_file.exists() and len(list(parts.glob("*.npz"))) >= 2, what="the history unit")
@@ -150,23 +214,42 @@ def test_local_executor_trains_its_demonstrator_and_retries_a_killed_unit(tmp_pa
     assert tasks[TASKS[0]]["demonstrator_source"] == "trained by this release"
     assert tasks[TASKS[0]]["stage"] in ("done", "failed") and "histories_done" in tasks[TASKS[0]]
     seq = tmp_path / "seq"
-    run_cli("collect", TASKS[0], "--out", str(seq), "--demonstrator", f"sb3:{root / 'demonstrators' / (TASKS[0] + '.zip')}",
-            "--histories", "1", "--steps", "2000", "--reference-episodes", "2", "--gate-episodes", "2", "--force")
+    run_cli(
+        "collect",
+        TASKS[0],
+        "--out",
+        str(seq),
+        "--demonstrator",
+        f"sb3:{root / 'demonstrators' / (TASKS[0] + '.zip')}",
+        "--histories",
+        "1",
+        "--steps",
+        "2000",
+        "--reference-episodes",
+        "2",
+        "--gate-episodes",
+        "2",
+        "--force",
+    )
     assert data_digests(root / "datasets" / TASKS[0]) == data_digests(seq)
 
 
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, cache):
     root = tmp_path / "R"
     one_line_error(run_cli("release", "ml45-trian", "--out", str(root)), "unknown selection 'ml45-trian'", "ml45-train")
-    one_line_error(run_cli("release", "ib", "--out", str(root), "--executor", "ray", "--ray-address", "127.0.0.1:9"),
-                   "no Ray cluster answers")
+    one_line_error(
+        run_cli("release", "ib", "--out", str(root), "--executor", "ray", "--ray-address", "127.0.0.1:9"),
+        "no Ray cluster answers",
+    )
     assert not root.exists()
     a_file = tmp_path / "file"
     a_file.write_text("x")
     one_line_error(run_cli("release", "ib", "--out", str(a_file)), "is a file")
     # a root holding another release: refused without --resume, and with --resume when the settings differ
     root.mkdir()
-    (root / "release.json").write_text(json.dumps({"format": "vintix-release/1", "settings": {"selection": ["mujoco"]}}))
+    (root / "release.json").write_text(
+        json.dumps({"format": "vintix-release/1", "settings": {"selection": ["mujoco"]}})
+    )
     before = (root / "release.json").read_text()
     one_line_error(run_cli("release", "ib", "--out", str(root)), "already holds a release", "other settings")
     one_line_error(run_cli("release", "ib", "--out", str(root), "--resume"), "other settings", "selection")
@@ -175,7 +258,9 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, cache):
     from vintix_data.locking import exclusive_lock
 
     with exclusive_lock(root, "release"):
-        one_line_error(run_cli("release", "mujoco", "--out", str(root), "--resume"), "is in use by pid", str(os.getpid()))
+        one_line_error(
+            run_cli("release", "mujoco", "--out", str(root), "--resume"), "is in use by pid", str(os.getpid())
+        )
 
 
 def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
@@ -185,8 +270,9 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
 
     for terminal in (False, True):
         out = io.StringIO()
-        progress = ReleaseProgress(4, 9000, console=Console(file=out, force_terminal=terminal, width=60),
-                                   refresh_s=0.0, log_every_s=0.0)
+        progress = ReleaseProgress(
+            4, 9000, console=Console(file=out, force_terminal=terminal, width=60), refresh_s=0.0, log_every_s=0.0
+        )
         progress.resumed(3000, 1)
         progress.advance(1500)
         now = time.perf_counter()
@@ -194,18 +280,26 @@ def test_progress_writes_plain_lines_only_where_no_bars_are_drawn():
         progress.task_done("a-v1", "valid")
         # tasks took 1,000 and 1,400 s; b-v1 has had 200 s of its ~1,200 recorded and its running unit 300 s more,
         # d-v1 none, 3 units ran at once
-        tasks = {"z-v1": {"stage": "done", "wall_s": 1000.0}, "a-v1": {"stage": "done", "wall_s": 1400.0},
-                 "b-v1": {"stage": "collect", "wall_s": 200.0}, "c-v1": {"stage": "failed"}, "d-v1": {"stage": "train"}}
+        tasks = {
+            "z-v1": {"stage": "done", "wall_s": 1000.0},
+            "a-v1": {"stage": "done", "wall_s": 1400.0},
+            "b-v1": {"stage": "collect", "wall_s": 200.0},
+            "c-v1": {"stage": "failed"},
+            "d-v1": {"stage": "train"},
+        }
         progress.show({"b-v1/h3": time.perf_counter() - 300.0}, tasks)
         progress.close()
         lines = [line for line in out.getvalue().splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
         if terminal:
             assert not lines, lines
         else:
-            assert re.search(r"tasks 1/4, steps 4,500/9,000: [\d,]+ steps/s, running: 2 history, 1 train; 1 failed$",
-                             lines[0]), lines
+            assert re.search(
+                r"tasks 1/4, steps 4,500/9,000: [\d,]+ steps/s, running: 2 history, 1 train; 1 failed$", lines[0]
+            ), lines
             assert len(lines) == 4 and lines[1].endswith("tasks 2/4, steps 4,500/9,000: a-v1 done (valid)"), lines
-            assert lines[2].endswith("steps/s, running: 1 history; 1 failed, ~0:10:33 left"), lines  # (700 + 1200) s / 3
+            assert lines[2].endswith("steps/s, running: 1 history; 1 failed, ~0:10:33 left"), (
+                lines
+            )  # (700 + 1200) s / 3
 
 
 @pytest.mark.parametrize("kind", ["local", "ray"])
@@ -225,8 +319,12 @@ def test_a_unit_that_raises_is_reported_by_its_own_exception_in_one_plain_line(k
             done = ex.wait(0.5)
     finally:
         ex.close()
-    assert done == [("t-v1/finalize", {"error": "unit t-v1/finalize: TypeError: 'progress' is an invalid keyword "
-                                                 "argument for int()"})], done
+    assert done == [
+        (
+            "t-v1/finalize",
+            {"error": "unit t-v1/finalize: TypeError: 'progress' is an invalid keyword argument for int()"},
+        )
+    ], done
 
 
 def test_selections_name_registry_sets_in_registry_order():

@@ -38,8 +38,11 @@ def sha256(data: bytes) -> str:
 
 
 def folder_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +54,31 @@ def hub_env(hub_env) -> dict[str, str]:
 def root(tmp_path_factory) -> Path:
     """A release root as `vintix-data release` writes it, with one task missing and one invalid."""
     root = tmp_path_factory.mktemp("release") / "R"
-    procs = [subprocess.Popen([sys.executable, "-m", "vintix_data.cli", "collect", task, "--demonstrator", "zero",
-                               "--histories", "2", "--steps", "2000", "--reference-episodes", "5",
-                               "--out", str(root / "datasets" / task)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for task in (T50, T70)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vintix_data.cli",
+                "collect",
+                task,
+                "--demonstrator",
+                "zero",
+                "--histories",
+                "2",
+                "--steps",
+                "2000",
+                "--reference-episodes",
+                "5",
+                "--out",
+                str(root / "datasets" / task),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for task in (T50, T70)
+    ]
     for p in procs:
         _, stderr = p.communicate(timeout=600)
         assert p.returncode == 0, stderr
@@ -65,8 +89,16 @@ def root(tmp_path_factory) -> Path:
     (bad / "meta" / "info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     shard = bad / "data" / "train-00000-of-00001.parquet"
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])  # ... and a truncated shard: fails validation
-    (root / "release.json").write_text(json.dumps({"format": "vintix-release/1", "selection": list(TASKS), "tasks": TASKS,
-                                                   "settings": {"histories": 2, "steps": 2000, "demonstrator": "zero"}}))
+    (root / "release.json").write_text(
+        json.dumps(
+            {
+                "format": "vintix-release/1",
+                "selection": list(TASKS),
+                "tasks": TASKS,
+                "settings": {"histories": 2, "steps": 2000, "demonstrator": "zero"},
+            }
+        )
+    )
     return root
 
 
@@ -101,26 +133,36 @@ print("RESULT " + json.dumps({"rows": rows, "collections": [
 
 def view(hub_env: dict) -> dict:
     """The index table and the Collection as plain `datasets` / `huggingface_hub` calls see them."""
-    proc = subprocess.run([sys.executable, "-c", VIEW, ORG], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **hub_env})
+    proc = subprocess.run(
+        [sys.executable, "-c", VIEW, ORG], capture_output=True, text=True, timeout=300, env={**os.environ, **hub_env}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
 
 
 def test_an_interrupted_release_push_fails_in_one_line_and_the_next_run_resumes(hub, pushed):
     failed = pushed["failed"]
     lines = failed.stderr.strip().splitlines()
     assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
-    assert lines[0].startswith(f"unchanged: {T50}") and [ln for ln in lines if ln.startswith("error:")] == lines[-1:], failed.stderr
-    for needle in (f"{T70}: push to {repo_of(T70)} failed", "nothing was committed", "1 of 4 datasets pushed so far",
-                   "index is not updated", "run the same push again"):
+    assert lines[0].startswith(f"unchanged: {T50}") and [ln for ln in lines if ln.startswith("error:")] == lines[-1:], (
+        failed.stderr
+    )
+    for needle in (
+        f"{T70}: push to {repo_of(T70)} failed",
+        "nothing was committed",
+        "1 of 4 datasets pushed so far",
+        "index is not updated",
+        "run the same push again",
+    ):
         assert needle in lines[-1], (needle, lines[-1])
     assert ("dataset", f"{ORG}/vintix-index") in hub.state.repos  # (created by the completing run, not before)
     done = pushed["done"].stderr
     assert f"unchanged: {T50} -> {repo_of(T50)}" in done and f"pushed: {T70} -> {repo_of(T70)}" in done
     # dataset 50 was neither validated nor uploaded again: no LFS PUT, no commit, to its repo in the second run
-    assert not any(r[1].startswith(f"/_lfs/dataset/{repo_of(T50)}/") or r[1].endswith(f"{repo_of(T50)}/commit/main")
-                   for r in pushed["requests"])
+    assert not any(
+        r[1].startswith(f"/_lfs/dataset/{repo_of(T50)}/") or r[1].endswith(f"{repo_of(T50)}/commit/main")
+        for r in pushed["requests"]
+    )
     assert "pushed release" in done and "1 new commit(s), 1 unchanged, 2 skipped" in done
 
 
@@ -148,19 +190,37 @@ def test_index_and_collection_are_readable_with_plain_hub_calls(hub, hub_env, ro
         folder = root / "datasets" / task
         info = json.loads((folder / "meta" / "info.json").read_text())
         repo = hub.state.repo("dataset", repo_of(task))
-        expected.append({"task": task, "domain": "industrial-benchmark", "split": "train", "obs_dim": 6, "act_dim": 3,
-                         "histories": 2, "steps_per_history": 2000, "total_steps": 4000, "episodes": info["episodes"],
-                         "demonstrator_kind": "zero", "demonstrator_id": "zero",
-                         "demonstrator_score": info["demonstrator"]["measured_mean_return"],
-                         "normalized_score": info["demonstrator"]["normalized_score_paper"], "repo_id": repo_of(task),
-                         "commit": repo.branches["main"], "tag": "v1.0",
-                         "manifest_sha256": sha256((folder / "meta" / "manifest.json").read_bytes()),
-                         "data_fingerprint": json.loads((folder / "meta" / "manifest.json").read_text())["data_fingerprint"]})
+        expected.append(
+            {
+                "task": task,
+                "domain": "industrial-benchmark",
+                "split": "train",
+                "obs_dim": 6,
+                "act_dim": 3,
+                "histories": 2,
+                "steps_per_history": 2000,
+                "total_steps": 4000,
+                "episodes": info["episodes"],
+                "demonstrator_kind": "zero",
+                "demonstrator_id": "zero",
+                "demonstrator_score": info["demonstrator"]["measured_mean_return"],
+                "normalized_score": info["demonstrator"]["normalized_score_paper"],
+                "repo_id": repo_of(task),
+                "commit": repo.branches["main"],
+                "tag": "v1.0",
+                "manifest_sha256": sha256((folder / "meta" / "manifest.json").read_bytes()),
+                "data_fingerprint": json.loads((folder / "meta" / "manifest.json").read_text())["data_fingerprint"],
+            }
+        )
     assert v["rows"] == expected
     assert len(v["collections"]) == 1
     c = v["collections"][0]
     assert c["title"] == "Vintix datasets" and c["slug"].startswith(f"{ORG}/vintix-datasets-")
-    assert [i[:2] for i in c["items"]] == [["dataset", f"{ORG}/vintix-index"], ["dataset", repo_of(T50)], ["dataset", repo_of(T70)]]
+    assert [i[:2] for i in c["items"]] == [
+        ["dataset", f"{ORG}/vintix-index"],
+        ["dataset", repo_of(T50)],
+        ["dataset", repo_of(T70)],
+    ]
     card = hub.state.files("dataset", f"{ORG}/vintix-index")["README.md"].decode()
     assert "path: data/index.parquet" in card and f"| {T70} | industrial-benchmark | train | 6/3 | 2 x 2,000 |" in card
 
@@ -172,7 +232,9 @@ def test_a_repush_of_an_unchanged_release_makes_no_commit_and_no_duplicate(hub, 
     n0 = len(hub.state.requests)
     again = run_cli("push", str(root), "--org", ORG, "--tag", "v1.0", env=hub_env)
     assert again.returncode == 0, again.stderr
-    assert "0 new commit(s), 2 unchanged, 2 skipped" in again.stderr and "0 repo(s) added, 3 already there" in again.stderr
+    assert (
+        "0 new commit(s), 2 unchanged, 2 skipped" in again.stderr and "0 repo(s) added, 3 already there" in again.stderr
+    )
     assert {k: r.branches["main"] for k, r in hub.state.repos.items()} == heads
     assert not any(r[0] == "PUT" or "/commit/" in r[1] or r[1].endswith("/items") for r in hub.state.requests[n0:])
     assert len(hub.state.collections) == 1 and len(next(iter(hub.state.collections.values()))["items"]) == n_items
@@ -189,10 +251,15 @@ print("RESULT " + json.dumps({"index_commit": suite.index_commit, "refs": suite.
 
 
 def load_suite_view(hub_env: dict, revision: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", SUITE, ORG, revision], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **hub_env})
+    proc = subprocess.run(
+        [sys.executable, "-c", SUITE, ORG, revision],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **hub_env},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
+    return json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
 
 
 def test_load_suite_resolves_through_the_index_to_the_pinned_commits(hub, hub_env, pushed):
@@ -207,8 +274,18 @@ def test_load_suite_resolves_through_the_index_to_the_pinned_commits(hub, hub_en
 def test_vintix_model_trains_on_a_suite_and_records_its_revisions(hub, hub_env, pushed, tmp_path):
     out = tmp_path / "run"
     suite = f"suite:{ORG}/{T50},{T70}"
-    proc = run_model_cli("train", "--datasets", suite, "--out", str(out), "--steps", "4", "--quiet",
-                         *sum((["--set", s] for s in FAST), []), env=hub_env)
+    proc = run_model_cli(
+        "train",
+        "--datasets",
+        suite,
+        "--out",
+        str(out),
+        "--steps",
+        "4",
+        "--quiet",
+        *sum((["--set", s] for s in FAST), []),
+        env=hub_env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "2 task(s) in 1 group(s)" in proc.stderr and "trained to step 4" in proc.stderr
     meta = json.loads((out / "checkpoints" / "step-0000004" / "metadata.json").read_text())
@@ -227,11 +304,18 @@ def test_bad_input_is_one_line(hub, hub_env, root, pushed, tmp_path):
     (broken / "release.json").write_text('{"format": "vintix-release/0", "tasks": []}')
     repos_before = set(hub.state.repos)
     model = {
-        "unknown selection": ([f"suite:{ORG}/ml45-trian"], ["unknown selection 'ml45-trian'", "did you mean 'ml45-train'"]),
-        "task not in the index": ([f"suite:{ORG}/ib"], [f"{ORG}/vintix-index@", "no dataset for 19 of the 21 task(s) of 'ib'",
-                                                         "industrial-benchmark-0-v1", T70]),
-        "no index": (["suite:nobody-here/ib"], ["cannot read the index of nobody-here", "no such repo",
-                                               "vintix-data push ROOT --org nobody-here"]),
+        "unknown selection": (
+            [f"suite:{ORG}/ml45-trian"],
+            ["unknown selection 'ml45-trian'", "did you mean 'ml45-train'"],
+        ),
+        "task not in the index": (
+            [f"suite:{ORG}/ib"],
+            [f"{ORG}/vintix-index@", "no dataset for 19 of the 21 task(s) of 'ib'", "industrial-benchmark-0-v1", T70],
+        ),
+        "no index": (
+            ["suite:nobody-here/ib"],
+            ["cannot read the index of nobody-here", "no such repo", "vintix-data push ROOT --org nobody-here"],
+        ),
         "bad suite": ([f"suite:{ORG}/"], ["bad suite", "suite:ORG/SELECTION"]),
     }
     for name, (refs, needles) in model.items():
@@ -241,11 +325,16 @@ def test_bad_input_is_one_line(hub, hub_env, root, pushed, tmp_path):
     data = {
         "--repo on a release root": (["push", str(root), "--repo", f"{ORG}/x"], ["is a release root", "--org ORG"]),
         "no --org": (["push", str(root)], ["is a release root", "--org ORG"]),
-        "--org on a dataset folder": (["push", str(root / "datasets" / T50), "--org", ORG], ["--org is for a release root"]),
+        "--org on a dataset folder": (
+            ["push", str(root / "datasets" / T50), "--org", ORG],
+            ["--org is for a release root"],
+        ),
         "bad org": (["push", str(root), "--org", "not an org"], ["bad --org 'not an org'"]),
         "bad manifest": (["push", str(broken), "--org", ORG], ["release.json: format 'vintix-release/0'"]),
-        "wrong token": (["push", str(root), "--org", ORG], [f"{T50}: push to {repo_of(T50)} failed", "refused the token",
-                                                            "0 of 4 datasets pushed so far"]),
+        "wrong token": (
+            ["push", str(root), "--org", ORG],
+            [f"{T50}: push to {repo_of(T50)} failed", "refused the token", "0 of 4 datasets pushed so far"],
+        ),
     }
     for name, (args, needles) in data.items():
         env = {**hub_env, "HF_TOKEN": "hf_wrong"} if name == "wrong token" else hub_env
@@ -258,8 +347,9 @@ def test_a_suite_at_an_index_revision_ignores_later_commits_to_the_dataset_repos
     from huggingface_hub import HfApi
 
     pinned = hub.state.repo("dataset", repo_of(T50)).branches["main"]
-    HfApi(endpoint=hub.url, token=TOKEN).upload_file(path_or_fileobj=b"a later note\n", path_in_repo="NOTES.md",
-                                                     repo_id=repo_of(T50), repo_type="dataset")
+    HfApi(endpoint=hub.url, token=TOKEN).upload_file(
+        path_or_fileobj=b"a later note\n", path_in_repo="NOTES.md", repo_id=repo_of(T50), repo_type="dataset"
+    )
     assert hub.state.repo("dataset", repo_of(T50)).branches["main"] != pinned
     v = load_suite_view(hub_env, "v1.0")
     assert v["loaded"][0]["snapshot"] == pinned and v["refs"][0] == f"{repo_of(T50)}@{pinned}"

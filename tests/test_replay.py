@@ -34,8 +34,14 @@ def forge(folder: Path, column: str, history: int, episode: int, step: int, chan
     """Change one value of one row, then rewrite everything `validate` cross-checks with the functions that wrote
     them (shards, stats.json, episodes.parquet, manifest), so only the environment can tell."""
     from vintix_data.collect.finalize import write_episodes_and_stats
-    from vintix_data.format import (DatasetInfo, RunningStats, fixed_list_to_numpy, row_schema, rows_per_shard,
-                                    write_shards)
+    from vintix_data.format import (
+        DatasetInfo,
+        RunningStats,
+        fixed_list_to_numpy,
+        row_schema,
+        rows_per_shard,
+        write_shards,
+    )
     from vintix_data.manifest import write_manifest
 
     info = DatasetInfo.load(folder)
@@ -55,13 +61,20 @@ def forge(folder: Path, column: str, history: int, episode: int, step: int, chan
         cols["reward"] = pa.array(x, pa.float32())
         for e in eps:
             if (e["history"], e["episode"]) == (history, episode):
-                e["return"] = float(x[first: first + e["length"]].sum(dtype=np.float64))
+                e["return"] = float(x[first : first + e["length"]].sum(dtype=np.float64))
     forged = pa.table(cols, schema=row_schema(info.obs_dim, info.act_dim))
     for p in shards:
         p.unlink()
     write_shards(folder, [forged], forged.schema, forged.num_rows, rows_per_shard(info.obs_dim, info.act_dim))
-    stats = {k: RunningStats(d) for k, d in (("observation", info.obs_dim), ("action", info.act_dim), ("reward", 1),
-                                             ("demonstrator_action", info.act_dim))}
+    stats = {
+        k: RunningStats(d)
+        for k, d in (
+            ("observation", info.obs_dim),
+            ("action", info.act_dim),
+            ("reward", 1),
+            ("demonstrator_action", info.act_dim),
+        )
+    }
     for e in eps:  # episode by episode, as finalize updates them
         part = forged.slice(e["first_row"], e["length"])
         for k, s in stats.items():
@@ -75,8 +88,20 @@ def forge(folder: Path, column: str, history: int, episode: int, step: int, chan
 def ib(tmp_path_factory) -> Path:
     """2 histories x 2,500 steps of IB p50 with the zero demonstrator (a dataset `validate` passes)."""
     out = tmp_path_factory.mktemp("replay") / "ib"
-    proc = run_cli("collect", TASK, "--out", str(out), "--demonstrator", "zero", "--histories", "2", "--steps", "5000",
-                   "--reference-episodes", "10")
+    proc = run_cli(
+        "collect",
+        TASK,
+        "--out",
+        str(out),
+        "--demonstrator",
+        "zero",
+        "--histories",
+        "2",
+        "--steps",
+        "5000",
+        "--reference-episodes",
+        "10",
+    )
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -91,7 +116,10 @@ def test_fresh_ib_dataset_replays_bit_for_bit(ib):
     print(run_cli("replay", str(ib), "--history", "1", "--episodes", "0-3").stderr)
     # the default: a seeded sample, the same every time
     a, b = _replay(ib, "--json"), _replay(ib, "--json")
-    assert json.loads(a.stdout)["episodes"] == json.loads(b.stdout)["episodes"] and len(json.loads(a.stdout)["episodes"]) == 5
+    assert (
+        json.loads(a.stdout)["episodes"] == json.loads(b.stdout)["episodes"]
+        and len(json.loads(a.stdout)["episodes"]) == 5
+    )
 
 
 def test_edited_action_passes_validate_but_not_replay(ib, tmp_path):
@@ -124,24 +152,37 @@ def test_edited_reward_is_caught_on_its_step(ib, tmp_path):
 
 def test_hidden_setpoint_family_replays_with_the_same_hiding(tmp_path):
     """IB with one setpoint per history (variations chosen by the reset seed) and the setpoint hidden in the rows."""
-    folder = _collect(tmp_path / "ib-hidden", TASK, "--demonstrator", "zero", "--force", "--histories", "2", "--steps",
-                      "750", *IB_HIDDEN)
+    folder = _collect(
+        tmp_path / "ib-hidden",
+        TASK,
+        "--demonstrator",
+        "zero",
+        "--force",
+        "--histories",
+        "2",
+        "--steps",
+        "750",
+        *IB_HIDDEN,
+    )
     proc = _replay(folder, "--episodes", "all", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["worst_difference"] == {"observation": 0.0, "reward": 0.0}
 
 
-@pytest.mark.parametrize("task, args", [
-    ("reach-v3", ("--histories", "2", "--steps", "400", "--fixed-goal")),
-    ("HalfCheetah-v5", ("--demonstrator", "random", "--force", "--histories", "1", "--steps", "2000")),
-])
+@pytest.mark.parametrize(
+    "task, args",
+    [
+        ("reach-v3", ("--histories", "2", "--steps", "400", "--fixed-goal")),
+        ("HalfCheetah-v5", ("--demonstrator", "random", "--force", "--histories", "1", "--steps", "2000")),
+    ],
+)
 def test_mujoco_and_metaworld_replay_within_tolerance(tmp_path, task, args):
     folder = _collect(tmp_path / task, task, *args)
     proc = _replay(folder, "--episodes", "all", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     rtol, atol = report["tolerance"]["rtol"], report["tolerance"]["atol"]
-    assert 0 < rtol and 0 < atol, report  # these domains state a tolerance
+    assert rtol > 0 and atol > 0, report  # these domains state a tolerance
     print(task, "worst difference", report["worst_difference"], "tolerance", report["tolerance"])
     assert all(v <= atol for v in report["worst_difference"].values())
     # the scene through MuJoCo's offscreen renderer (OSMesa here), labelled, one frame every 50 steps and the last
@@ -174,8 +215,19 @@ def test_ib_video_plots_its_state(ib, tmp_path):
 
 
 def test_missing_gl_backend_is_one_line(tmp_path):
-    folder = _collect(tmp_path / "cheetah", "HalfCheetah-v5", "--demonstrator", "random", "--force", "--histories", "1",
-                      "--steps", "50", "--episode-limit", "50")
+    folder = _collect(
+        tmp_path / "cheetah",
+        "HalfCheetah-v5",
+        "--demonstrator",
+        "random",
+        "--force",
+        "--histories",
+        "1",
+        "--steps",
+        "50",
+        "--episode-limit",
+        "50",
+    )
     # GLFW needs a display, and there is none: the backend cannot start
     proc = run_cli("replay", str(folder), "--video", str(tmp_path / "x.mp4"), env={"MUJOCO_GL": "glfw", "DISPLAY": ""})
     one_line_error(proc, "offscreen renderer", "libosmesa6", "MUJOCO_GL=osmesa")
@@ -201,11 +253,17 @@ def test_bad_selections_are_one_line_errors(ib):
 def test_card_video_is_on_the_card_and_in_the_manifest_not_the_data(tmp_path):
     from vintix_data.manifest import data_files
 
-    folder = _collect(tmp_path / "ib", TASK, "--demonstrator", "zero", "--force", "--histories", "2", "--steps", "750",
-                      "--card-video")
+    folder = _collect(
+        tmp_path / "ib", TASK, "--demonstrator", "zero", "--force", "--histories", "2", "--steps", "750", "--card-video"
+    )
     gif = folder / "plots" / "replay.gif"
     frames = _frames(gif)
-    assert frames.shape == (3 * 29, 240, 320, 3)  # episodes 0, 1, 2 of history 0: steps 0, 9, ..., 243 and the last, 250
+    assert frames.shape == (
+        3 * 29,
+        240,
+        320,
+        3,
+    )  # episodes 0, 1, 2 of history 0: steps 0, 9, ..., 243 and the last, 250
     card = (folder / "README.md").read_text()
     assert "![history 0: its first, middle and last episodes](plots/replay.gif)" in card
     names = [e["name"] for e in json.loads((folder / "meta" / "manifest.json").read_text())["files"]]

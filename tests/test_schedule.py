@@ -26,7 +26,9 @@ def test_curvature_orders_the_schedules():
     assert np.all(flat_start > linear) and np.all(linear > early)
 
 
-@pytest.mark.parametrize("kw", [{"p": 0}, {"p": -1}, {"p": float("nan")}, {"f": 1.0}, {"f": 1.2}, {"f": -0.1}, {"steps": 0}])
+@pytest.mark.parametrize(
+    "kw", [{"p": 0}, {"p": -1}, {"p": float("nan")}, {"f": 1.0}, {"f": 1.2}, {"f": -0.1}, {"steps": 0}]
+)
 def test_invalid_parameters_are_rejected(kw):
     with pytest.raises(ScheduleError):
         NoiseSchedule(**kw)
@@ -60,7 +62,14 @@ def test_the_collectors_split_mixer_has_the_one_expression_bits():
         expected = np.minimum(np.maximum((1.0 - e64) * demo + e64 * u, low), high).astype(np.float32)
         keep, noise = mix_terms(eps, u)
         out = np.empty((k, d), np.float32)
-        mix_with(demo.astype(np.float64), np.broadcast_to(keep, (k, d)).copy(), noise, np.tile(low, (k, 1)),
-                 np.tile(high, (k, 1)), np.empty((k, d)), out)
+        mix_with(
+            demo.astype(np.float64),
+            np.broadcast_to(keep, (k, d)).copy(),
+            noise,
+            np.tile(low, (k, 1)),
+            np.tile(high, (k, 1)),
+            np.empty((k, d)),
+            out,
+        )
         assert out.tobytes() == expected.tobytes()
         assert mix_actions(demo, u, eps, low, high).tobytes() == expected.tobytes()

@@ -21,16 +21,23 @@ TINY = {"learning_starts": 200, "buffer_size": 5000, "batch_size": 32, "policy_k
 TINY_PPO = {"n_steps": 250, "batch_size": 50, "policy_kwargs": {"net_arch": [32, 32]}}
 STEPS, EVERY = 1500, 500
 
-SCRIPT = ("import sys; from pathlib import Path; from vintix_data.registry import get_task; "
-          "from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, train_sb3; "
-          f"train_sb3(get_task({TASK!r}), Path(sys.argv[2]), SB3TrainConfig(algo=sys.argv[1], timesteps={STEPS}, "
-          f"checkpoint_every={EVERY}, eval_episodes=1, overrides={TINY_PPO!r} if sys.argv[1] == 'ppo' else {TINY!r}), "
-          "progress=False, checkpoint=Path(sys.argv[3]))")
+SCRIPT = (
+    "import sys; from pathlib import Path; from vintix_data.registry import get_task; "
+    "from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, train_sb3; "
+    f"train_sb3(get_task({TASK!r}), Path(sys.argv[2]), SB3TrainConfig(algo=sys.argv[1], timesteps={STEPS}, "
+    f"checkpoint_every={EVERY}, eval_episodes=1, overrides={TINY_PPO!r} if sys.argv[1] == 'ppo' else {TINY!r}), "
+    "progress=False, checkpoint=Path(sys.argv[3]))"
+)
 
 
 def _config(algo: str) -> SB3TrainConfig:
-    return SB3TrainConfig(algo=algo, timesteps=STEPS, checkpoint_every=EVERY, eval_episodes=1,
-                          overrides=TINY_PPO if algo == "ppo" else TINY)
+    return SB3TrainConfig(
+        algo=algo,
+        timesteps=STEPS,
+        checkpoint_every=EVERY,
+        eval_episodes=1,
+        overrides=TINY_PPO if algo == "ppo" else TINY,
+    )
 
 
 @pytest.mark.parametrize("algo", ["tqc", "sac", "td3", "ppo"])
@@ -62,7 +69,9 @@ def test_a_checkpoint_of_another_training_is_refused_and_kept(tmp_path):
     hours. It is refused in one line and left where it is."""
     ckpt = tmp_path / ".a.zip.ckpt"
     cfg = SB3TrainConfig(algo="sac", timesteps=600, checkpoint_every=300, eval_episodes=0, overrides=TINY)
-    script = SCRIPT.replace(f"timesteps={STEPS}", "timesteps=100000").replace(f"checkpoint_every={EVERY}", "checkpoint_every=300")
+    script = SCRIPT.replace(f"timesteps={STEPS}", "timesteps=100000").replace(
+        f"checkpoint_every={EVERY}", "checkpoint_every=300"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script, "sac", str(tmp_path / "a.zip"), str(ckpt)])
     deadline = time.time() + 300
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
@@ -71,8 +80,13 @@ def test_a_checkpoint_of_another_training_is_refused_and_kept(tmp_path):
     proc.wait()
     assert ckpt.exists()
     with pytest.raises(CheckpointError, match="another training's checkpoint .*settings"):
-        train_sb3(get_task(TASK), tmp_path / "a.zip", SB3TrainConfig(**{**cfg.__dict__, "seed": 1, "overrides": {**TINY, "gamma": 0.9}}),
-                  progress=False, checkpoint=ckpt)
+        train_sb3(
+            get_task(TASK),
+            tmp_path / "a.zip",
+            SB3TrainConfig(**{**cfg.__dict__, "seed": 1, "overrides": {**TINY, "gamma": 0.9}}),
+            progress=False,
+            checkpoint=ckpt,
+        )
     assert ckpt.exists()
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read the training checkpoint"):
@@ -88,7 +102,9 @@ def test_recipes_name_their_source():
     assert "no entry" in recipe("sac", "Reacher-v5").source
     td3 = recipe("td3", "Swimmer-v5").constructor_kwargs(2)
     assert td3["gamma"] == 0.9999 and td3["policy_kwargs"] == {"net_arch": [400, 300]} and "action_noise" in td3
-    assert "VecNormalize" in recipe("ppo", "Reacher-v5").source and recipe("ppo", "Swimmer-v5").settings == {"n_timesteps": 1_000_000}
+    assert "VecNormalize" in recipe("ppo", "Reacher-v5").source and recipe("ppo", "Swimmer-v5").settings == {
+        "n_timesteps": 1_000_000
+    }
 
 
 def test_cli_refuses_an_unknown_algo_in_one_line(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,8 +37,13 @@ def site_with(tmp: Path, dist: str, module: str, code: str | None, value: str) -
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory) -> dict[str, str]:
     """The example plugin (examples/vintix-classic-control) installed as an entry point."""
-    return site_with(tmp_path_factory.mktemp("plugin"), "vintix-classic-control", "vintix_classic_control", None,
-                     "vintix_classic_control:ClassicControlAdapter")
+    return site_with(
+        tmp_path_factory.mktemp("plugin"),
+        "vintix-classic-control",
+        "vintix_classic_control",
+        None,
+        "vintix_classic_control:ClassicControlAdapter",
+    )
 
 
 def task_file(tmp: Path, body: str, name: str = "tasks.toml") -> Path:
@@ -76,21 +80,39 @@ def test_a_gym_id_takes_dims_spaces_and_episode_limit_from_the_env():
         configure_task(get_task("industrial-benchmark-50-v1"), env_kwargs={"x": "1"})
 
 
-@pytest.mark.parametrize("args, files, fragments", [
-    (["collect", "gym:Pendulm-v1"], {}, ["unknown Gymnasium env id 'Pendulm-v1'", "did you mean 'Pendulum-v1'"]),
-    (["collect", "gym:CartPole-v1"], {}, ["Discrete action space", "Box action space"]),
-    (["demonstrator", "eval", "gym:CartPole-v1"], {}, ["Discrete action space"]),
-    (["--tasks", "{tasks.toml}", "collect", "t"], {"tasks.toml": '[[tasks]]\nid = "t"\n'}, ["missing field env_id"]),
-    (["--tasks", "{tasks.toml}", "collect", "t"], {"tasks.toml": '[[tasks]]\nid = "t"\nenv_id = "Pendulum-v1"\n'
-                                                                  '[[tasks]]\nid = "t"\nenv_id = "Pendulum-v1"\n'},
-     ["duplicate task id 't'"]),
-    (["--tasks", "{tasks.yaml}", "collect", "t"], {"tasks.yaml": "tasks:\n  - id: t\n    env_id: Pendulum-v1\n    "
-                                                                 "reward_scle: 0.1\n"}, ["unknown field reward_scle"]),
-    (["--tasks", "{tasks.toml}", "collect", "t"], {"tasks.toml": '[[tasks]]\nid = "t"\nenv_id = "MountainCar-v0"\n'},
-     ["Discrete action space"]),
-    (["--tasks", "{missing.toml}", "collect", "t"], {}, ["no such file"]),
-    (["collect", "gym:Pendulum-v1", "--env-kwarg", "gravity=3"], {}, ["refused its kwargs"]),
-])
+@pytest.mark.parametrize(
+    "args, files, fragments",
+    [
+        (["collect", "gym:Pendulm-v1"], {}, ["unknown Gymnasium env id 'Pendulm-v1'", "did you mean 'Pendulum-v1'"]),
+        (["collect", "gym:CartPole-v1"], {}, ["Discrete action space", "Box action space"]),
+        (["demonstrator", "eval", "gym:CartPole-v1"], {}, ["Discrete action space"]),
+        (
+            ["--tasks", "{tasks.toml}", "collect", "t"],
+            {"tasks.toml": '[[tasks]]\nid = "t"\n'},
+            ["missing field env_id"],
+        ),
+        (
+            ["--tasks", "{tasks.toml}", "collect", "t"],
+            {
+                "tasks.toml": '[[tasks]]\nid = "t"\nenv_id = "Pendulum-v1"\n'
+                '[[tasks]]\nid = "t"\nenv_id = "Pendulum-v1"\n'
+            },
+            ["duplicate task id 't'"],
+        ),
+        (
+            ["--tasks", "{tasks.yaml}", "collect", "t"],
+            {"tasks.yaml": "tasks:\n  - id: t\n    env_id: Pendulum-v1\n    reward_scle: 0.1\n"},
+            ["unknown field reward_scle"],
+        ),
+        (
+            ["--tasks", "{tasks.toml}", "collect", "t"],
+            {"tasks.toml": '[[tasks]]\nid = "t"\nenv_id = "MountainCar-v0"\n'},
+            ["Discrete action space"],
+        ),
+        (["--tasks", "{missing.toml}", "collect", "t"], {}, ["no such file"]),
+        (["collect", "gym:Pendulum-v1", "--env-kwarg", "gravity=3"], {}, ["refused its kwargs"]),
+    ],
+)
 def test_bad_user_tasks_are_one_line_and_write_nothing(tmp_path, args, files, fragments):
     for name, body in files.items():
         (tmp_path / name).write_text(body)
@@ -102,11 +124,15 @@ def test_bad_user_tasks_are_one_line_and_write_nothing(tmp_path, args, files, fr
 
 
 def test_a_plugin_that_raises_on_import_is_one_line_and_the_paper_tasks_still_work(tmp_path):
-    env = site_with(tmp_path, "vintix-broken", "vintix_broken", "raise RuntimeError('no licence server')\n",
-                    "vintix_broken:Adapter")
+    env = site_with(
+        tmp_path, "vintix-broken", "vintix_broken", "raise RuntimeError('no licence server')\n", "vintix_broken:Adapter"
+    )
     out = tmp_path / "out"
-    one_line_error(run_cli("collect", "my-task", "--out", str(out), env=env),
-                   "plugin 'vintix-broken'", "failed to load: RuntimeError: no licence server")
+    one_line_error(
+        run_cli("collect", "my-task", "--out", str(out), env=env),
+        "plugin 'vintix-broken'",
+        "failed to load: RuntimeError: no licence server",
+    )
     one_line_error(run_cli("tasks", env=env), "failed to load")
     assert not out.exists()
     assert run_cli("tasks", "--domain", "ib", "--tsv", env=env).returncode == 0  # a paper lookup never loads plugins
@@ -135,8 +161,12 @@ def test_the_plugin_and_a_task_file_are_listed_with_their_source(tmp_path, plugi
 
 def test_a_task_file_id_clashing_with_a_plugin_is_one_line(tmp_path, plugin_env):
     f = task_file(tmp_path, '[[tasks]]\nid = "pendulum-v1"\nenv_id = "Pendulum-v1"\n')
-    one_line_error(run_cli("--tasks", str(f), "tasks", env=plugin_env), "duplicate task id 'pendulum-v1'",
-                   "plugin:vintix-classic-control", f"file:{f}")
+    one_line_error(
+        run_cli("--tasks", str(f), "tasks", env=plugin_env),
+        "duplicate task id 'pendulum-v1'",
+        "plugin:vintix-classic-control",
+        f"file:{f}",
+    )
 
 
 def _shards(folder: Path) -> dict[str, bytes]:
@@ -149,8 +179,10 @@ def test_user_tasks_keep_the_determinism_contract(tmp_path, plugin_env):
     run_cli(*args, "--out", str(full), check=True, env=plugin_env)
     again = tmp_path / "again"
     run_cli(*args, "--out", str(again), "--num-envs", "3", "--workers", "3", check=True, env=plugin_env)
-    assert _shards(again) == _shards(full) and (again / "meta" / "stats.json").read_bytes() == \
-        (full / "meta" / "stats.json").read_bytes()
+    assert (
+        _shards(again) == _shards(full)
+        and (again / "meta" / "stats.json").read_bytes() == (full / "meta" / "stats.json").read_bytes()
+    )
     other = tmp_path / "other"
     run_cli(*args, "--out", str(other), "--seed", "1", check=True, env=plugin_env)
     assert _shards(other) != _shards(full)
@@ -169,8 +201,22 @@ def test_user_tasks_keep_the_determinism_contract(tmp_path, plugin_env):
 @pytest.mark.slow
 def test_gym_pendulum_with_an_sb3_expert_climbs_from_random_to_the_expert(tmp_path):
     out = tmp_path / "pendulum"
-    proc = run_cli("collect", "gym:Pendulum-v1", "--out", str(out), "--demonstrator", f"sb3:{EXPERT}", "--histories", "2",
-                   "--steps", "6000", "--reward-scale", "0.1", "--reference-episodes", "10")
+    proc = run_cli(
+        "collect",
+        "gym:Pendulum-v1",
+        "--out",
+        str(out),
+        "--demonstrator",
+        f"sb3:{EXPERT}",
+        "--histories",
+        "2",
+        "--steps",
+        "6000",
+        "--reward-scale",
+        "0.1",
+        "--reference-episodes",
+        "10",
+    )
     assert proc.returncode == 0, proc.stderr
     info = DatasetInfo.load(out)
     refs = info.reference_scores
@@ -194,18 +240,35 @@ def test_the_whole_chain_for_a_task_file_task(tmp_path, hub_env):
     f = task_file(tmp_path, PENDULUM_TOML)
     env = {**hub_env, "VINTIX_TASKS": str(f)}
     out = tmp_path / "vintix-heavy-pendulum"
-    proc = run_cli("collect", "heavy-pendulum", "--out", str(out), "--histories", "2", "--steps", "2000",
-                   "--reference-episodes", "4", env=env)
+    proc = run_cli(
+        "collect",
+        "heavy-pendulum",
+        "--out",
+        str(out),
+        "--histories",
+        "2",
+        "--steps",
+        "2000",
+        "--reference-episodes",
+        "4",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     info = DatasetInfo.load(out)
-    assert (info.domain, info.env_kwargs, info.reward_scale, info.extra["task_source"]) == \
-        ("my-pendulums", {"g": 11.0}, 0.1, f"file:{f}")
+    assert (info.domain, info.env_kwargs, info.reward_scale, info.extra["task_source"]) == (
+        "my-pendulums",
+        {"g": 11.0},
+        0.1,
+        f"file:{f}",
+    )
     card = (out / "README.md").read_text()
     assert f"a user task, from `file:{f}`" in card and "split of the\npaper" not in card and "Appendix H" not in card
     pushed = run_cli("push", str(out), "--repo", "me/vintix-heavy-pendulum", env=env)
     assert pushed.returncode == 0, pushed.stderr
-    code = ("from datasets import load_dataset; ds = load_dataset('me/vintix-heavy-pendulum', split='train'); "
-            "print(ds.num_rows, len(ds[0]['observation']))")
+    code = (
+        "from datasets import load_dataset; ds = load_dataset('me/vintix-heavy-pendulum', split='train'); "
+        "print(ds.num_rows, len(ds[0]['observation']))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
     assert loaded.stdout.split() == ["4000", "3"], loaded.stderr
     from vintix_data.selection import select_tasks
@@ -213,31 +276,76 @@ def test_the_whole_chain_for_a_task_file_task(tmp_path, hub_env):
     os.environ["VINTIX_TASKS"] = str(f)
     try:
         assert [t.id for t in select_tasks(["my-pendulums"])] == ["heavy-pendulum"]
-        assert [t.id for t in select_tasks(["domain:my-pendulums", "gym:Pendulum-v1"])] == ["heavy-pendulum", "gym:Pendulum-v1"]
+        assert [t.id for t in select_tasks(["domain:my-pendulums", "gym:Pendulum-v1"])] == [
+            "heavy-pendulum",
+            "gym:Pendulum-v1",
+        ]
     finally:
         del os.environ["VINTIX_TASKS"]
     run = tmp_path / "run"
-    trained = run_model_cli("train", "--datasets", str(out), "--out", str(run), "--preset", "tiny", "--steps", "5",
-                            "--quiet", env={"VINTIX_TASKS": str(f)})
+    trained = run_model_cli(
+        "train",
+        "--datasets",
+        str(out),
+        "--out",
+        str(run),
+        "--preset",
+        "tiny",
+        "--steps",
+        "5",
+        "--quiet",
+        env={"VINTIX_TASKS": str(f)},
+    )
     assert trained.returncode == 0, trained.stderr
     meta = json.loads(next(run.rglob("metadata.json")).read_text())
     assert meta["tasks"]["heavy-pendulum"]["group"] == "my-pendulums-3x1"
-    ev = run_model_cli("--tasks", str(f), "eval", str(run), "--task", "heavy-pendulum", "--episodes", "2", "--seeds", "1",
-                       "--quiet", "--out", str(tmp_path / "eval"))
+    ev = run_model_cli(
+        "--tasks",
+        str(f),
+        "eval",
+        str(run),
+        "--task",
+        "heavy-pendulum",
+        "--episodes",
+        "2",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "eval"),
+    )
     assert ev.returncode == 0, ev.stderr
     res = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert res["group"] == "my-pendulums-3x1" and res["per_seed"]["lengths"] == [[200, 200]]
     lost = run_model_cli("eval", str(run), "--task", "heavy-pendulum", "--quiet", "--out", str(tmp_path / "e2"))
     one_line_error(lost, "unknown task 'heavy-pendulum'")
-    one_line_error(run_model_cli("--tasks", str(tmp_path / "nope.toml"), "eval", str(run), "--task", "heavy-pendulum"),
-                   "no such file")
+    one_line_error(
+        run_model_cli("--tasks", str(tmp_path / "nope.toml"), "eval", str(run), "--task", "heavy-pendulum"),
+        "no such file",
+    )
 
 
 def test_a_task_files_components_and_variations_drive_hide_and_env_option(tmp_path):
     f = task_file(tmp_path, PENDULUM_TOML)
     out = tmp_path / "hidden"
-    proc = run_cli("--tasks", str(f), "collect", "heavy-pendulum", "--out", str(out), "--histories", "1", "--steps", "1000",
-                   "--reference-episodes", "2", "--hide", "velocity", "--env-option", "g=10.5")
+    proc = run_cli(
+        "--tasks",
+        str(f),
+        "collect",
+        "heavy-pendulum",
+        "--out",
+        str(out),
+        "--histories",
+        "1",
+        "--steps",
+        "1000",
+        "--reference-episodes",
+        "2",
+        "--hide",
+        "velocity",
+        "--env-option",
+        "g=10.5",
+    )
     assert proc.returncode in (0, 1), proc.stderr  # 5 episodes: the curve check may call the rise inconclusive
     info = DatasetInfo.load(out)
     assert info.hidden_observation["indices"] == [2] and info.extra["env_options"] == {"g": 10.5}
@@ -246,11 +354,15 @@ def test_a_task_files_components_and_variations_drive_hide_and_env_option(tmp_pa
 
     obs = np.asarray(pq.read_table(out / "data").column("observation").to_pylist())
     assert np.all(obs[:, 2] == 0.0) and obs[:, 0].std() > 0
-    for args, fragment in ((["--env-option", "mass=2"], "unknown env option 'mass'; this task's variations: g (gravity)"),
-                           (["--hide", "speed"], "not an observation component of heavy-pendulum"),
-                           (["--env-kwarg", "g=abc"], "fails its first reset/step: TypeError")):
+    for args, fragment in (
+        (["--env-option", "mass=2"], "unknown env option 'mass'; this task's variations: g (gravity)"),
+        (["--hide", "speed"], "not an observation component of heavy-pendulum"),
+        (["--env-kwarg", "g=abc"], "fails its first reset/step: TypeError"),
+    ):
         bad = tmp_path / "bad"
         one_line_error(run_cli("--tasks", str(f), "collect", "heavy-pendulum", "--out", str(bad), *args), fragment)
         assert not bad.exists()
-    one_line_error(run_cli("collect", "industrial-benchmark-50-v1", "--out", str(tmp_path / "ib"), "--reward-scale", "2"),
-                   "--reward-scale is for Gymnasium tasks")
+    one_line_error(
+        run_cli("collect", "industrial-benchmark-50-v1", "--out", str(tmp_path / "ib"), "--reward-scale", "2"),
+        "--reward-scale is for Gymnasium tasks",
+    )

@@ -58,13 +58,14 @@ def test_corrupted_shard_fails_in_one_line_and_is_left_alone(copy):
     """The cause once, then one line for every check that needed its rows (issue 24, item 2)."""
     path = copy / SHARD
     data = bytearray(path.read_bytes())
-    data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
     path.write_bytes(bytes(data))
     proc = run_cli("validate", str(copy))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"invalid: {SHARD}: sha256 does not match the manifest (corrupted or modified)",
-        f"note: 15 checks skipped: they need the rows of {SHARD}"], proc.stderr
+        f"note: 15 checks skipped: they need the rows of {SHARD}",
+    ], proc.stderr
     assert path.read_bytes() == bytes(data)
 
 
@@ -84,15 +85,18 @@ def test_truncated_shard_is_reported_once(copy):
     assert report.skipped == [f"15 checks skipped: they need the rows of {SHARD}"]
 
 
-@pytest.mark.parametrize("column, mutate, expected", [
-    ("epsilon", lambda c: plain(c, lambda x: x.__setitem__(123, 0.5)), "epsilon 0.5 != schedule"),
-    ("action", lambda c: fixed(c, lambda x: x.__setitem__((7, 1), 1.5)), "outside the action space"),
-    ("action", lambda c: fixed(c, lambda x: x.__setitem__((4800, 0), 0.9)), "exceeds eps * max|bound|"),
-    ("observation", lambda c: fixed(c, lambda x: x.__setitem__((9, 2), np.nan)), "observation has NaN"),
-    ("step", lambda c: plain(c, lambda x: x.__setitem__(251, 0)), "does not reset at the episode start"),
-    ("t", lambda c: plain(c, lambda x: x.__setitem__(17, 99)), "t not contiguous"),
-    ("truncated", lambda c: plain(c, lambda x: x.__setitem__(249, False)), "disagrees with the episode boundary"),
-])
+@pytest.mark.parametrize(
+    "column, mutate, expected",
+    [
+        ("epsilon", lambda c: plain(c, lambda x: x.__setitem__(123, 0.5)), "epsilon 0.5 != schedule"),
+        ("action", lambda c: fixed(c, lambda x: x.__setitem__((7, 1), 1.5)), "outside the action space"),
+        ("action", lambda c: fixed(c, lambda x: x.__setitem__((4800, 0), 0.9)), "exceeds eps * max|bound|"),
+        ("observation", lambda c: fixed(c, lambda x: x.__setitem__((9, 2), np.nan)), "observation has NaN"),
+        ("step", lambda c: plain(c, lambda x: x.__setitem__(251, 0)), "does not reset at the episode start"),
+        ("t", lambda c: plain(c, lambda x: x.__setitem__(17, 99)), "t not contiguous"),
+        ("truncated", lambda c: plain(c, lambda x: x.__setitem__(249, False)), "disagrees with the episode boundary"),
+    ],
+)
 def test_semantic_corruptions_are_named(copy, column, mutate, expected):
     rewrite(copy, column, mutate)
     errors = validate(copy).errors
@@ -138,8 +142,14 @@ def curve_report(copy: Path, returns_by_history: list[list[float]], limit: int =
     return report
 
 
-REFS = dict(random_mean=140.0, random_std=40.0, demonstrator_mean=840.0, demonstrator_std=20.0, first_tenth_mean=None,
-            last_tenth_mean=None)
+REFS = dict(
+    random_mean=140.0,
+    random_std=40.0,
+    demonstrator_mean=840.0,
+    demonstrator_std=20.0,
+    first_tenth_mean=None,
+    last_tenth_mean=None,
+)
 
 
 def test_curve_bands_widen_with_the_number_of_histories(copy):
@@ -164,8 +174,9 @@ def test_curve_first_tenth_held_to_the_mixture_at_its_eps(copy):
     """A short history's first tenth runs at eps ~0.9: its band comes from the mixture measured at that eps."""
     climb = [590.0, 610.0] + list(np.linspace(650, 840, 18))  # returns saturate: eps 0.9 already scores 600
     assert not curve_report(copy, [climb] * 2, **REFS).ok
-    ok = curve_report(copy, [climb] * 2, **{**REFS, "first_tenth_mean": 600.0, "first_tenth_std": 40.0,
-                                            "first_tenth_epsilon": 0.9})
+    ok = curve_report(
+        copy, [climb] * 2, **{**REFS, "first_tenth_mean": 600.0, "first_tenth_std": 40.0, "first_tenth_epsilon": 0.9}
+    )
     assert ok.ok and not ok.notes, (ok.errors, ok.notes)
 
 
@@ -174,7 +185,9 @@ def test_curve_rise_is_a_one_sided_rank_test(copy):
     noisy_rise[:3], noisy_rise[-3:] = [140.0] * 3, [840.0] * 3
     report = curve_report(copy, [noisy_rise], **REFS)
     assert report.ok, report.errors  # rho well below the old 0.5 threshold, yet a significant rise
-    no_rise = curve_report(copy, [list(np.random.default_rng(1).normal(140, 40, 30))], **{**REFS, "demonstrator_mean": 140.0})
+    no_rise = curve_report(
+        copy, [list(np.random.default_rng(1).normal(140, 40, 30))], **{**REFS, "demonstrator_mean": 140.0}
+    )
     assert any("does not rise" in e for e in no_rise.errors)
     short = curve_report(copy, [[140.0, 500.0, 450.0, 840.0]], **REFS)  # 4 episodes: too few to test a rise
     assert short.ok and any("inconclusive" in n for n in short.notes)

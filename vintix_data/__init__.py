@@ -1,9 +1,8 @@
 """vintix-data: noise-distilled learning histories as Hugging Face datasets."""
 
+from vintix_data import domains as _domains  # noqa: F401  (registers the user's tasks with the registry)
+from vintix_data import envs as _envs  # noqa: F401  (registers vintix/IndustrialBenchmark-v1)
 from vintix_data.version import __version__  # noqa: F401  (re-exported; defined in a leaf module, docs/design.md §2)
-
-from vintix_data import envs as _envs  # noqa: F401,E402  (registers vintix/IndustrialBenchmark-v1)
-from vintix_data import domains as _domains  # noqa: F401,E402  (registers the user's tasks with the registry)
 
 
 def load(repo_or_dir, **kwargs):

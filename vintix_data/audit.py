@@ -47,9 +47,11 @@ class Finding:
 
     def line(self) -> str:
         how = "constant" if self.ratio == 0 else f"constant up to {self.ratio:.1e} of its spread"
-        return (f"{self.component}: column{'s' if len(self.columns) > 1 else ''} {', '.join(map(str, self.columns))} "
-                f"{how} within each {self.level}, {self.distinct} distinct values over {self.groups} "
-                f"{'histories' if self.level == 'history' else 'episodes'}")
+        return (
+            f"{self.component}: column{'s' if len(self.columns) > 1 else ''} {', '.join(map(str, self.columns))} "
+            f"{how} within each {self.level}, {self.distinct} distinct values over {self.groups} "
+            f"{'histories' if self.level == 'history' else 'episodes'}"
+        )
 
 
 @dataclass
@@ -71,8 +73,16 @@ class AuditReport:
         return list(dict.fromkeys(f.component for f in self.findings if not f.component.startswith("column ")))
 
     def to_dict(self) -> dict:
-        return {"folder": self.folder, "task": self.task, "hidden": self.hidden, "histories": self.histories,
-                "ok": self.ok, "findings": [asdict(f) for f in self.findings], "hide": self.hide, "notes": self.notes}
+        return {
+            "folder": self.folder,
+            "task": self.task,
+            "hidden": self.hidden,
+            "histories": self.histories,
+            "ok": self.ok,
+            "findings": [asdict(f) for f in self.findings],
+            "hide": self.hide,
+            "notes": self.notes,
+        }
 
     def lines(self) -> list[str]:
         return [f.line() for f in self.findings]
@@ -97,8 +107,12 @@ class _GroupMoments:
         x = x - self.shift
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         n = np.diff(np.r_[starts, len(keys)])
-        parts = (np.add.reduceat(x, starts), np.add.reduceat(x * x, starts), np.minimum.reduceat(x, starts),
-                 np.maximum.reduceat(x, starts))
+        parts = (
+            np.add.reduceat(x, starts),
+            np.add.reduceat(x * x, starts),
+            np.minimum.reduceat(x, starts),
+            np.maximum.reduceat(x, starts),
+        )
         for j, (a, cnt) in enumerate(zip(starts, n)):
             key = keys[a].item()
             s, ss, lo, hi = (p[j] for p in parts)
@@ -174,7 +188,9 @@ def audit(folder: str | Path, ratio: float = RATIO) -> AuditReport:
                 by_history.add(h, obs)
                 by_episode.add(h * (1 << 32) + e, obs)
     except (OSError, ValueError, KeyError) as exc:  # pyarrow's errors subclass these
-        raise AuditError(f"{folder}: unreadable shards ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+        raise AuditError(
+            f"{folder}: unreadable shards ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
     if len(by_history.keys) < 2:
         report.notes.append("one history: a per-history task ID cannot be told from a constant")
     names = column_components(info.task, info.obs_dim)
@@ -187,8 +203,9 @@ def audit(folder: str | Path, ratio: float = RATIO) -> AuditReport:
         for c in sorted(cols):
             grouped.setdefault(names[c], []).append(c)
         for comp, cs in grouped.items():
-            report.findings.append(Finding(comp, cs, level, len(moments.keys), max(cols[c][1] for c in cs),
-                                           max(cols[c][0] for c in cs)))
+            report.findings.append(
+                Finding(comp, cs, level, len(moments.keys), max(cols[c][1] for c in cs), max(cols[c][0] for c in cs))
+            )
     return report
 
 

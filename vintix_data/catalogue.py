@@ -46,9 +46,17 @@ def catalogue() -> dict[str, PublicExpert]:
     out = {}
     for row in csv.DictReader(text.splitlines()):
         out[row["task"]] = PublicExpert(
-            task=row["task"], repo=row["repo"], file=row["file"], algo=row["algo"], env_version=row["env_version"],
+            task=row["task"],
+            repo=row["repo"],
+            file=row["file"],
+            algo=row["algo"],
+            env_version=row["env_version"],
             published_score=float(row["published_score"]) if row["published_score"] else None,
-            train_algo=row["train_algo"], verified=row["verified"] == "yes", source=row["source"], note=row["note"])
+            train_algo=row["train_algo"],
+            verified=row["verified"] == "yes",
+            source=row["source"],
+            note=row["note"],
+        )
     return out
 
 

@@ -12,24 +12,39 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from vintix_data.errors import UserError
 
 FORMAT_VERSION = "1.0"
 DATA_DIR = "data"
 META_DIR = "meta"
 STATE_DIR = ".vintix"  # resume state; push ignores dot-folders
-RELEASE_FORMAT = "vintix-release/1"  # release.json of a release root (vintix-data release writes it, push ROOT reads it)
+RELEASE_FORMAT = (
+    "vintix-release/1"  # release.json of a release root (vintix-data release writes it, push ROOT reads it)
+)
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 ROW_GROUP_ROWS = 65_536
-COLUMNS = ("history", "episode", "step", "t", "observation", "action", "demonstrator_action", "epsilon", "reward",
-           "terminated", "truncated")
+COLUMNS = (
+    "history",
+    "episode",
+    "step",
+    "t",
+    "observation",
+    "action",
+    "demonstrator_action",
+    "epsilon",
+    "reward",
+    "terminated",
+    "truncated",
+)
 
 
 class FormatError(UserError, ValueError):
@@ -37,29 +52,40 @@ class FormatError(UserError, ValueError):
 
 
 def row_schema(obs_dim: int, act_dim: int) -> pa.Schema:
-    return pa.schema([
-        pa.field("history", pa.int32(), nullable=False),
-        pa.field("episode", pa.int32(), nullable=False),
-        pa.field("step", pa.int32(), nullable=False),
-        pa.field("t", pa.int64(), nullable=False),
-        pa.field("observation", pa.list_(pa.float32(), obs_dim), nullable=False),
-        pa.field("action", pa.list_(pa.float32(), act_dim), nullable=False),
-        pa.field("demonstrator_action", pa.list_(pa.float32(), act_dim)),
-        pa.field("epsilon", pa.float32()),
-        pa.field("reward", pa.float32(), nullable=False),
-        pa.field("terminated", pa.bool_(), nullable=False),
-        pa.field("truncated", pa.bool_(), nullable=False),
-    ])
+    return pa.schema(
+        [
+            pa.field("history", pa.int32(), nullable=False),
+            pa.field("episode", pa.int32(), nullable=False),
+            pa.field("step", pa.int32(), nullable=False),
+            pa.field("t", pa.int64(), nullable=False),
+            pa.field("observation", pa.list_(pa.float32(), obs_dim), nullable=False),
+            pa.field("action", pa.list_(pa.float32(), act_dim), nullable=False),
+            pa.field("demonstrator_action", pa.list_(pa.float32(), act_dim)),
+            pa.field("epsilon", pa.float32()),
+            pa.field("reward", pa.float32(), nullable=False),
+            pa.field("terminated", pa.bool_(), nullable=False),
+            pa.field("truncated", pa.bool_(), nullable=False),
+        ]
+    )
 
 
 def episodes_schema(obs_dim: int) -> pa.Schema:
-    return pa.schema([
-        ("history", pa.int32()), ("episode", pa.int32()), ("first_row", pa.int64()), ("length", pa.int32()),
-        ("return", pa.float64()), ("mean_epsilon", pa.float32()), ("terminated", pa.bool_()),
-        ("truncated", pa.bool_()), ("final_observation", pa.list_(pa.float32(), obs_dim)), ("reset_seed", pa.int64()),
-        # the task variation the episode ran (Meta-World: index into MT1's 50 goal/object variations); null elsewhere
-        ("variation", pa.int32()),
-    ])
+    return pa.schema(
+        [
+            ("history", pa.int32()),
+            ("episode", pa.int32()),
+            ("first_row", pa.int64()),
+            ("length", pa.int32()),
+            ("return", pa.float64()),
+            ("mean_epsilon", pa.float32()),
+            ("terminated", pa.bool_()),
+            ("truncated", pa.bool_()),
+            ("final_observation", pa.list_(pa.float32(), obs_dim)),
+            ("reset_seed", pa.int64()),
+            # the task variation the episode ran (Meta-World: index into MT1's 50 goal/object variations); null elsewhere
+            ("variation", pa.int32()),
+        ]
+    )
 
 
 def _fixed_list(x: np.ndarray) -> pa.FixedSizeListArray:
@@ -96,7 +122,8 @@ class EpisodeData:
             "t": pa.array(np.arange(self.t0, self.t0 + n, dtype=np.int64)),
             "observation": _fixed_list(self.observation),
             "action": _fixed_list(self.action),
-            "demonstrator_action": _fixed_list(self.demonstrator_action) if self.demonstrator_action is not None
+            "demonstrator_action": _fixed_list(self.demonstrator_action)
+            if self.demonstrator_action is not None
             else pa.nulls(n, schema.field("demonstrator_action").type),
             "epsilon": pa.array(self.epsilon, pa.float32()) if self.epsilon is not None else pa.nulls(n, pa.float32()),
             "reward": pa.array(self.reward, pa.float32()),
@@ -107,7 +134,10 @@ class EpisodeData:
 
     # -- resume parts: one .npz per episode, written atomically --------------------------------
     def save_part(self, path: Path) -> None:
-        arrays = {k: getattr(self, k) for k in ("observation", "action", "reward", "terminated", "truncated", "final_observation")}
+        arrays = {
+            k: getattr(self, k)
+            for k in ("observation", "action", "reward", "terminated", "truncated", "final_observation")
+        }
         if self.demonstrator_action is not None:
             arrays["demonstrator_action"] = self.demonstrator_action
         if self.epsilon is not None:
@@ -119,16 +149,27 @@ class EpisodeData:
         os.replace(tmp, path)
 
     @classmethod
-    def load_part(cls, path: Path) -> "EpisodeData":
+    def load_part(cls, path: Path) -> EpisodeData:
         with np.load(path) as z:
             h, k, t0, seed = (int(v) for v in z["ids"])
-            return cls(h, k, t0, seed, z["observation"], z["action"],
-                       z["demonstrator_action"] if "demonstrator_action" in z else None,
-                       z["epsilon"] if "epsilon" in z else None, z["reward"], z["terminated"], z["truncated"],
-                       z["final_observation"])
+            return cls(
+                h,
+                k,
+                t0,
+                seed,
+                z["observation"],
+                z["action"],
+                z["demonstrator_action"] if "demonstrator_action" in z else None,
+                z["epsilon"] if "epsilon" in z else None,
+                z["reward"],
+                z["terminated"],
+                z["truncated"],
+                z["final_observation"],
+            )
 
 
 # -- metadata ------------------------------------------------------------------------------------
+
 
 @dataclass
 class ReferenceScores:
@@ -208,7 +249,7 @@ class DatasetInfo:
         return dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DatasetInfo":
+    def from_dict(cls, d: dict[str, Any]) -> DatasetInfo:
         d = dict(d)
         d["reference_scores"] = ReferenceScores(**d.get("reference_scores", {}))
         from vintix_data.jsonio import restore_space_bounds  # null bounds -> -inf / +inf
@@ -219,7 +260,7 @@ class DatasetInfo:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     @classmethod
-    def load(cls, folder: Path) -> "DatasetInfo":
+    def load(cls, folder: Path) -> DatasetInfo:
         path = Path(folder) / META_DIR / "info.json"
         try:
             return cls.from_dict(json.loads(path.read_text()))
@@ -230,8 +271,13 @@ class DatasetInfo:
 
 
 def space_dict(space) -> dict[str, Any]:
-    return {"type": type(space).__name__, "shape": list(space.shape), "dtype": str(space.dtype),
-            "low": np.asarray(space.low).tolist(), "high": np.asarray(space.high).tolist()}
+    return {
+        "type": type(space).__name__,
+        "shape": list(space.shape),
+        "dtype": str(space.dtype),
+        "low": np.asarray(space.low).tolist(),
+        "high": np.asarray(space.high).tolist(),
+    }
 
 
 class RunningStats:
@@ -260,11 +306,17 @@ class RunningStats:
 
     def to_dict(self) -> dict[str, Any]:
         std = np.sqrt(self.m2 / max(self.n, 1))
-        return {"mean": self.mean.tolist(), "std": std.tolist(), "min": self.min.tolist(), "max": self.max.tolist(),
-                "count": int(self.n)}
+        return {
+            "mean": self.mean.tolist(),
+            "std": std.tolist(),
+            "min": self.min.tolist(),
+            "max": self.max.tolist(),
+            "count": int(self.n),
+        }
 
 
 # -- files ---------------------------------------------------------------------------------------
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,14 +348,22 @@ def shard_write_options(schema: pa.Schema) -> dict[str, Any]:
     dictionaries only for the other integer and bool columns. On Industrial Benchmark this takes a transition
     from ~66 to ~35 bytes, below a zip of the original HDF5 release (``benchmarks/loader_vs_h5.py``)."""
     names = set(schema.names)
-    floats = [f"{f.name}.list.element" if pa.types.is_fixed_size_list(f.type) else f.name for f in schema
-              if pa.types.is_floating(f.type.value_type if pa.types.is_fixed_size_list(f.type) else f.type)]
-    return {"compression": "zstd", "use_byte_stream_split": floats,
-            "use_dictionary": [c for c in ("history", "episode", "terminated", "truncated") if c in names],
-            "column_encoding": {c: "DELTA_BINARY_PACKED" for c in ("t", "step") if c in names}}
+    floats = [
+        f"{f.name}.list.element" if pa.types.is_fixed_size_list(f.type) else f.name
+        for f in schema
+        if pa.types.is_floating(f.type.value_type if pa.types.is_fixed_size_list(f.type) else f.type)
+    ]
+    return {
+        "compression": "zstd",
+        "use_byte_stream_split": floats,
+        "use_dictionary": [c for c in ("history", "episode", "terminated", "truncated") if c in names],
+        "column_encoding": {c: "DELTA_BINARY_PACKED" for c in ("t", "step") if c in names},
+    }
 
 
-def write_shards(folder: Path, tables: Iterable[pa.Table], schema: pa.Schema, total_rows: int, per_shard: int) -> list[Path]:
+def write_shards(
+    folder: Path, tables: Iterable[pa.Table], schema: pa.Schema, total_rows: int, per_shard: int
+) -> list[Path]:
     """Stream row tables (already sorted by (history, t)) into ``data/train-XXXXX-of-YYYYY.parquet``.
 
     Incoming tables (one episode each from the collector) are buffered into row groups of ``ROW_GROUP_ROWS``
@@ -364,7 +424,9 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def iter_batches(folder: Path, columns: list[str] | None = None, batch_size: int = ROW_GROUP_ROWS) -> Iterator[pa.RecordBatch]:
+def iter_batches(
+    folder: Path, columns: list[str] | None = None, batch_size: int = ROW_GROUP_ROWS
+) -> Iterator[pa.RecordBatch]:
     """Stream the shards of a dataset folder in row order."""
     for p in sorted((Path(folder) / DATA_DIR).glob("*.parquet")):
         yield from pq.ParquetFile(p).iter_batches(batch_size=batch_size, columns=columns)

@@ -13,9 +13,10 @@ The fill defaults to 0.0, Meta-World's own convention for its ML benchmarks' uno
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+
 from vintix_data.errors import UserError
 
 
@@ -55,7 +56,7 @@ class HiddenObservation:
         return {"components": list(self.components), "indices": list(self.indices), "fill": float(self.fill)}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "HiddenObservation | None":
+    def from_dict(cls, d: dict | None) -> HiddenObservation | None:
         if not d:
             return None
         return cls(tuple(d["components"]), tuple(int(i) for i in d["indices"]), float(d.get("fill", 0.0)))
@@ -76,8 +77,9 @@ def resolve_hidden(task, names, fill: float = 0.0) -> HiddenObservation | None:
         raise HidingError(f"--hide: {task.id} ({task.domain}) has no named observation components to hide")
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise HidingError(f"--hide {unknown[0]!r}: not an observation component of {task.id}; valid: "
-                          + ", ".join(available))
+        raise HidingError(
+            f"--hide {unknown[0]!r}: not an observation component of {task.id}; valid: " + ", ".join(available)
+        )
     ordered = [n for n in available if n in names]  # the domain's order, duplicates dropped
     indices = sorted({i for n in ordered for i in available[n]})
     return HiddenObservation(tuple(ordered), tuple(indices), float(fill))
@@ -91,12 +93,16 @@ def check_components(task, hidden: HiddenObservation) -> None:
     missing = [c for c in hidden.components if c not in available]
     if missing:
         have = ", ".join(available) if available else "none"
-        raise HidingError(f"{task.id} has no observation component {missing[0]!r} (the checkpoint was trained with "
-                          f"{', '.join(hidden.components)} hidden); its components: {have}")
+        raise HidingError(
+            f"{task.id} has no observation component {missing[0]!r} (the checkpoint was trained with "
+            f"{', '.join(hidden.components)} hidden); its components: {have}"
+        )
     indices = sorted({i for c in hidden.components for i in available[c]})
     if tuple(indices) != tuple(hidden.indices):
-        raise HidingError(f"{task.id}: component(s) {', '.join(hidden.components)} are columns {indices}, but the "
-                          f"checkpoint hid columns {list(hidden.indices)}")
+        raise HidingError(
+            f"{task.id}: component(s) {', '.join(hidden.components)} are columns {indices}, but the "
+            f"checkpoint hid columns {list(hidden.indices)}"
+        )
 
 
 __all__ = ["HiddenObservation", "HidingError", "resolve_hidden", "check_components"]

@@ -41,8 +41,9 @@ class RowTotals:
             if x is not None:
                 self.stats[k].update(x)
 
-    def episodes(self, starts: np.ndarray, continued: bool, eps: np.ndarray | None, term: np.ndarray,
-                 trunc: np.ndarray) -> None:
+    def episodes(
+        self, starts: np.ndarray, continued: bool, eps: np.ndarray | None, term: np.ndarray, trunc: np.ndarray
+    ) -> None:
         """One batch's episode segments (``continued``: the first continues the previous batch's last episode)."""
         ends = np.r_[starts[1:], len(term)] - 1
         sums = np.add.reduceat(eps.astype(np.float64), starts) if eps is not None else [None] * len(starts)
@@ -73,8 +74,13 @@ def check_stats(folder: Path, totals: RowTotals, returns: list[float], report) -
     recomputed = {k: s.to_dict() for k, s in totals.stats.items()}
     r = np.asarray(returns, np.float64)
     if len(r):
-        recomputed["episode_return"] = {"mean": [float(r.mean())], "std": [float(r.std())], "min": [float(r.min())],
-                                        "max": [float(r.max())], "count": len(r)}
+        recomputed["episode_return"] = {
+            "mean": [float(r.mean())],
+            "std": [float(r.std())],
+            "min": [float(r.min())],
+            "max": [float(r.max())],
+            "count": len(r),
+        }
     for name, want in recomputed.items():
         got = stored.get(name) if isinstance(stored, dict) else None
         if want["count"] == 0 and (got is None or got.get("count") in (0, None)):
@@ -91,8 +97,11 @@ def check_stats(folder: Path, totals: RowTotals, returns: list[float], report) -
             lo = hi = mean = np.zeros(0)
         if lo.shape == hi.shape == mean.shape and np.any((mean < lo) | (mean > hi)):
             i = int(np.argmax((mean < lo) | (mean > hi)))
-            report.fail("stats", f"{where}: {name} mean[{i}] {mean.flat[i]} lies outside its own [min, max] "
-                                 f"[{lo.flat[i]}, {hi.flat[i]}]")
+            report.fail(
+                "stats",
+                f"{where}: {name} mean[{i}] {mean.flat[i]} lies outside its own [min, max] "
+                f"[{lo.flat[i]}, {hi.flat[i]}]",
+            )
             continue
         scale = float(max(np.max(np.abs(want["min"])), np.max(np.abs(want["max"]))))
         for field in ("mean", "std", "min", "max"):
@@ -128,8 +137,11 @@ def check_episode_details(folder: Path, info: DatasetInfo, totals: RowTotals, le
     for i, (s, n) in enumerate(zip(totals.eps_sums, lengths)):
         got = stored_eps[i] if i < len(stored_eps) else None
         if (s is None) != (got is None) or (s is not None and abs(got - s / n) > EPS_TOL):
-            report.fail("episodes", f"{where}: history {cols['history'][i]} episode {cols['episode'][i]}: mean_epsilon "
-                                    f"{got} != {None if s is None else s / n:.7g} from the rows")
+            report.fail(
+                "episodes",
+                f"{where}: history {cols['history'][i]} episode {cols['episode'][i]}: mean_epsilon "
+                f"{got} != {None if s is None else s / n:.7g} from the rows",
+            )
             break
     _check_reset_seeds(info, cols, where, report)
 
@@ -143,8 +155,9 @@ def _check_reset_seeds(info: DatasetInfo, cols: dict, where: str, report) -> Non
     if info.seed is None or not seeds or all(s is None for s in seeds):
         return  # imported data record neither
     try:
-        task = configure_task(get_task(info.task), episode_limit=info.episode_limit,
-                              env_options=dict(info.extra.get("env_options") or {}))
+        task = configure_task(
+            get_task(info.task), episode_limit=info.episode_limit, env_options=dict(info.extra.get("env_options") or {})
+        )
     except UserError as e:
         report.notes.append(f"reset seeds not checked against the seed: {e}")
         return
@@ -152,11 +165,16 @@ def _check_reset_seeds(info: DatasetInfo, cols: dict, where: str, report) -> Non
     for h, k, s, v in zip(cols["history"], cols["episode"], seeds, variations):
         want = task.episode_seed(int(info.seed), int(h), int(k))
         if s != want:
-            report.fail("seed", f"{where}: history {h} episode {k} reset with seed {s}, but {META_DIR}/info.json's seed "
-                                f"{info.seed} gives {want}")
+            report.fail(
+                "seed",
+                f"{where}: history {h} episode {k} reset with seed {s}, but {META_DIR}/info.json's seed "
+                f"{info.seed} gives {want}",
+            )
             return
         if v != task.variation(want):
-            report.fail("seed", f"{where}: history {h} episode {k}: variation {v} != {task.variation(want)} of its reset seed")
+            report.fail(
+                "seed", f"{where}: history {h} episode {k}: variation {v} != {task.variation(want)} of its reset seed"
+            )
             return
 
 
@@ -167,28 +185,38 @@ def check_info(info: DatasetInfo, shards: int, episodes: int | None, report) -> 
 
     where = f"{META_DIR}/info.json"
     if info.total_steps != info.histories * info.steps_per_history:
-        report.fail("info", f"{where}: total_steps {info.total_steps} != histories {info.histories} x steps_per_history "
-                            f"{info.steps_per_history}")
+        report.fail(
+            "info",
+            f"{where}: total_steps {info.total_steps} != histories {info.histories} x steps_per_history "
+            f"{info.steps_per_history}",
+        )
     if episodes is not None and info.episodes != episodes:
         report.fail("info", f"{where}: episodes {info.episodes} != {episodes} episodes in the shards")
     if info.num_shards != shards:
         report.fail("info", f"{where}: num_shards {info.num_shards} != {shards} shards listed in the manifest")
     if info.schedule and info.schedule.get("steps") != info.steps_per_history:
-        report.fail("info", f"{where}: schedule steps {info.schedule.get('steps')} != steps_per_history {info.steps_per_history}")
+        report.fail(
+            "info",
+            f"{where}: schedule steps {info.schedule.get('steps')} != steps_per_history {info.steps_per_history}",
+        )
     user = info.extra.get("task_source")
     try:
         spec = get_task(info.task)
     except UnknownTaskError:
         if user:  # a task file's or plugin's task, not defined in this process ($VINTIX_TASKS, the plugin installed)
-            report.notes.append(f"{where}: task {info.task!r} ({user}) is not defined here; its reward scale is not checked")
+            report.notes.append(
+                f"{where}: task {info.task!r} ({user}) is not defined here; its reward scale is not checked"
+            )
             return
         report.fail("info", f"{where}: unknown task {info.task!r}")
         return
     if info.extra.get("reward_scale_source") == "--reward-scale":
         return  # set for this run on the command line: nothing else fixes it
     if info.reward_scale != spec.reward_scale:
-        report.fail("info", f"{where}: reward_scale {info.reward_scale} != {spec.reward_scale}, the task registry's for "
-                            f"{info.task}")
+        report.fail(
+            "info",
+            f"{where}: reward_scale {info.reward_scale} != {spec.reward_scale}, the task registry's for {info.task}",
+        )
 
 
 __all__ = ["RowTotals", "check_episode_details", "check_info", "check_stats"]

@@ -40,6 +40,7 @@ def dumps(obj: Any, **kwargs) -> str:
 
 def loads_strict(text: str) -> Any:
     """``json.loads`` that refuses ``Infinity``, ``-Infinity`` and ``NaN`` (ValueError naming the constant)."""
+
     def refuse(name):
         raise ValueError(f"non-JSON constant {name}")
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
 
@@ -58,7 +59,7 @@ class LoadedDataset:
         return sorted((self.folder / DATA_DIR).glob("*.parquet"))
 
     @property
-    def rows(self) -> "_Rows":
+    def rows(self) -> _Rows:
         """The dataset's rows (dicts), as iterators this object closes (see the class docstring)."""
         return _Rows(self)
 
@@ -69,7 +70,7 @@ class LoadedDataset:
         """Close every iterator of ``rows`` still open (idempotent)."""
         _close_all(self._iterators)
 
-    def __enter__(self) -> "LoadedDataset":
+    def __enter__(self) -> LoadedDataset:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,29 +151,44 @@ def expected_rows(folder: Path, info: DatasetInfo, where: str) -> int:
 
     shards = sorted((Path(folder) / DATA_DIR).glob("*.parquet"))
     try:
-        rows = {p.relative_to(folder).as_posix(): (p.stat().st_size, pq.ParquetFile(p).metadata.num_rows) for p in shards}
+        rows = {
+            p.relative_to(folder).as_posix(): (p.stat().st_size, pq.ParquetFile(p).metadata.num_rows) for p in shards
+        }
     except (OSError, ValueError) as e:  # pyarrow's errors subclass these
-        raise FormatError(f"{where}: unreadable shard under {DATA_DIR}/ ({type(e).__name__}); see `vintix-data validate`") from None
+        raise FormatError(
+            f"{where}: unreadable shard under {DATA_DIR}/ ({type(e).__name__}); see `vintix-data validate`"
+        ) from None
     manifest = Path(folder) / META_DIR / "manifest.json"
     if manifest.is_file():
         try:
-            listed = {e["name"]: (e["size"], e["rows"]) for e in json.loads(manifest.read_text())["files"]
-                      if e["name"].startswith(DATA_DIR + "/")}
+            listed = {
+                e["name"]: (e["size"], e["rows"])
+                for e in json.loads(manifest.read_text())["files"]
+                if e["name"].startswith(DATA_DIR + "/")
+            }
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise FormatError(f"{where}: {META_DIR}/manifest.json unreadable ({type(e).__name__})") from None
         if listed != rows:
-            raise FormatError(f"{where}: {_first_difference(rows, listed)}; the folder fails validation (see `vintix-data "
-                              f"validate`)")
+            raise FormatError(
+                f"{where}: {_first_difference(rows, listed)}; the folder fails validation (see `vintix-data validate`)"
+            )
     total = sum(r for _, r in rows.values())
     if total != info.total_steps:
         raise FormatError(f"{where}: {total:,} rows in the shards, {META_DIR}/info.json says {info.total_steps:,}")
     return total
 
 
-def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "train", streaming: bool = False,
-         **load_dataset_kwargs) -> LoadedDataset:
+def load(
+    repo_or_dir: str | Path,
+    *,
+    revision: str | None = None,
+    split: str = "train",
+    streaming: bool = False,
+    **load_dataset_kwargs,
+) -> LoadedDataset:
     """The dataset plus its typed ``info`` and ``stats``; accepts ``ORG/NAME`` or a local folder."""
-    from datasets import config as datasets_config, load_dataset
+    from datasets import config as datasets_config
+    from datasets import load_dataset
 
     # streaming from the Hub reads the shards over HTTP: only the metadata is downloaded, and the rows come
     # from the same commit (a snapshot folder is named after its commit)
@@ -192,6 +208,8 @@ def load(repo_or_dir: str | Path, *, revision: str | None = None, split: str = "
     ds = load_dataset(str(folder), split=split, streaming=streaming, cache_dir=str(cache), **load_dataset_kwargs)
     got = None if streaming else ds.num_rows
     if got is not None and split == "train" and got != rows:
-        raise FormatError(f"{repo_or_dir}: datasets returned {got:,} rows, the folder's shards hold {rows:,} (a stale "
-                          f"datasets cache under {cache}: delete it)")
+        raise FormatError(
+            f"{repo_or_dir}: datasets returned {got:,} rows, the folder's shards hold {rows:,} (a stale "
+            f"datasets cache under {cache}: delete it)"
+        )
     return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))

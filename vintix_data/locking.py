@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from vintix_data.errors import UserError
 
@@ -51,8 +51,10 @@ def exclusive_lock(folder: str | Path, what: str) -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise LockedError(f"{folder} is in use by {_holder(path)} (another {what} or process writing it); "
-                              f"wait for it to finish or stop it, then run again") from None
+            raise LockedError(
+                f"{folder} is in use by {_holder(path)} (another {what} or process writing it); "
+                f"wait for it to finish or stop it, then run again"
+            ) from None
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:

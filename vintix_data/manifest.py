@@ -153,7 +153,11 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
             problem = f"size {p.stat().st_size} != manifest {e['size']}"
         else:
             digests[e["name"]] = (hashes or {}).get(e["name"]) or file_sha256(p)
-            problem = None if digests[e["name"]] == e["sha256"] else "sha256 does not match the manifest (corrupted or modified)"
+            problem = (
+                None
+                if digests[e["name"]] == e["sha256"]
+                else "sha256 does not match the manifest (corrupted or modified)"
+            )
         if problem:
             report.fail("manifest", f"{e['name']}: {problem}")
             bad += [e["name"]] if e["name"].startswith(DATA_DIR + "/") else []
@@ -161,9 +165,13 @@ def check_manifest(folder: Path, report, hashes: dict[str, str] | None = None) -
         report.digests.update(digests)
     recorded, derived = manifest.get("data_fingerprint"), manifest_fingerprint(manifest)
     if recorded is not None and recorded != derived:
-        report.fail("manifest", f"{META_DIR}/manifest.json: data_fingerprint {str(recorded)[:16]}... is not the "
-                                f"{str(derived)[:16]}... its own entries give (edited by hand?)")
+        report.fail(
+            "manifest",
+            f"{META_DIR}/manifest.json: data_fingerprint {str(recorded)[:16]}... is not the "
+            f"{str(derived)[:16]}... its own entries give (edited by hand?)",
+        )
     if not bad:  # the fingerprint of the data on disk (hashing only what the loop above did not)
         report.figures["data_fingerprint"] = folder_fingerprint(folder, {**(hashes or {}), **digests})
-    return sorted(Path(folder) / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/")
-                  and e["name"] not in bad), bad
+    return sorted(
+        Path(folder) / e["name"] for e in entries if e["name"].startswith(DATA_DIR + "/") and e["name"] not in bad
+    ), bad

@@ -40,8 +40,10 @@ def check_text(value: str, option: str) -> None:
     try:
         str(value).encode("utf-8")
     except UnicodeEncodeError:
-        raise PreflightError(f"{option} {ascii(str(value))}: not valid UTF-8 (it could not be recorded in the "
-                             "dataset's metadata); choose a UTF-8 name") from None
+        raise PreflightError(
+            f"{option} {str(value)!a}: not valid UTF-8 (it could not be recorded in the "
+            "dataset's metadata); choose a UTF-8 name"
+        ) from None
 
 
 def nearest_existing(path: Path) -> Path:
@@ -109,8 +111,10 @@ def check_free_space(path: str | Path, need: int, what: str, option: str = "--ou
     base = nearest_existing(Path(path))
     free = shutil.disk_usage(base).free
     if need > free:
-        raise PreflightError(f"{option} {path}: {what} needs about {human_bytes(need)}, only {human_bytes(free)} free "
-                             f"on that file system")
+        raise PreflightError(
+            f"{option} {path}: {what} needs about {human_bytes(need)}, only {human_bytes(free)} free "
+            f"on that file system"
+        )
 
 
 def available_memory() -> int:
@@ -159,6 +163,21 @@ def collection_memory(steps: int, workers: int, num_envs: int, episode_limit: in
     return workers * EPSILON_BYTES_PER_STEP * steps + buffers
 
 
-__all__ = ["MAX_HISTORIES", "MAX_STEPS", "OUTPUT_KINDS", "PreflightError", "available_memory", "check_collection_size",
-           "check_free_space", "check_memory", "check_output_folder", "check_output_path", "check_text", "collection_bytes",
-           "collection_memory", "human_bytes", "nearest_existing", "row_bytes"]
+__all__ = [
+    "MAX_HISTORIES",
+    "MAX_STEPS",
+    "OUTPUT_KINDS",
+    "PreflightError",
+    "available_memory",
+    "check_collection_size",
+    "check_free_space",
+    "check_memory",
+    "check_output_folder",
+    "check_output_path",
+    "check_text",
+    "collection_bytes",
+    "collection_memory",
+    "human_bytes",
+    "nearest_existing",
+    "row_bytes",
+]

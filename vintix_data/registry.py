@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
 from vintix_data.errors import UserError
 
 DOMAINS = ("industrial-benchmark", "mujoco", "meta-world", "bi-dexhands")
@@ -26,9 +27,14 @@ SPLITS = ("train", "test")
 # Every spelling of a domain that a command accepts (`tasks --domain`, `demonstrator eval --all --domain`, ...):
 # keys are compared lower-case with "_" and " " read as "-".
 DOMAIN_ALIASES: dict[str, str] = {
-    "industrial-benchmark": "industrial-benchmark", "industrialbenchmark": "industrial-benchmark", "ib": "industrial-benchmark",
-    "mujoco": "mujoco", "meta-world": "meta-world", "metaworld": "meta-world",
-    "bi-dexhands": "bi-dexhands", "bidexhands": "bi-dexhands",
+    "industrial-benchmark": "industrial-benchmark",
+    "industrialbenchmark": "industrial-benchmark",
+    "ib": "industrial-benchmark",
+    "mujoco": "mujoco",
+    "meta-world": "meta-world",
+    "metaworld": "meta-world",
+    "bi-dexhands": "bi-dexhands",
+    "bidexhands": "bi-dexhands",
 }
 DOMAIN_HELP = "industrial-benchmark (ib), mujoco, meta-world (metaworld) or bi-dexhands (bidexhands)"
 
@@ -116,8 +122,12 @@ def _bidexhands_row(name: str) -> tuple[str, str, dict[str, Any], int]:
     return name, name, {}, 0
 
 
-_RUNNABLE = {"industrial-benchmark": _ib_row, "mujoco": _mujoco_row, "meta-world": _metaworld_row,
-             "bi-dexhands": _bidexhands_row}
+_RUNNABLE = {
+    "industrial-benchmark": _ib_row,
+    "mujoco": _mujoco_row,
+    "meta-world": _metaworld_row,
+    "bi-dexhands": _bidexhands_row,
+}
 # domains whose episode limit is the paper's mean episode length (their simulator is not run here)
 _LIMIT_FROM_MEAN_LENGTH = frozenset({"bi-dexhands"})
 # keep every k-th episode when training the model (the paper's MuJoCo setting)
@@ -191,8 +201,7 @@ def every_task() -> list[TaskSpec]:
 def get_task(name: str) -> TaskSpec:
     """Look a task up by runnable id, paper name or Hub repo name (case-insensitive), then in the user's sources."""
     key = name.strip().lower()
-    if key.startswith("vintix-"):
-        key = key[len("vintix-"):]
+    key = key.removeprefix("vintix-")
     for t in all_tasks():
         if key in (t.id.lower(), t.paper_name.lower(), t.table_g_name.lower()):
             return t
@@ -208,16 +217,20 @@ def _unknown_task_message(name: str, key: str) -> str:
     import difflib
 
     if key == "pusher-v4":
-        return ("unknown task 'Pusher-v4': gymnasium's Pusher-v4 needs mujoco<3 (metaworld pins mujoco 3); "
-                "the paper's Pusher is Pusher-v5")
+        return (
+            "unknown task 'Pusher-v4': gymnasium's Pusher-v4 needs mujoco<3 (metaworld pins mujoco 3); "
+            "the paper's Pusher is Pusher-v5"
+        )
     ids = [t.id for t in all_tasks()] + [t.id for t in user_tasks()]
     close = difflib.get_close_matches(key, [i.lower() for i in ids], n=3, cutoff=0.6)
     hint = ""
     if close:
         by_lower = {i.lower(): i for i in ids}
         hint = "; did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?"
-    return (f"unknown task {name!r}{hint} (see `vintix-data tasks` for the {len(ids)} known ids; any Gymnasium env "
-            "with a Box action space is `gym:ENV_ID`)")
+    return (
+        f"unknown task {name!r}{hint} (see `vintix-data tasks` for the {len(ids)} known ids; any Gymnasium env "
+        "with a Box action space is `gym:ENV_ID`)"
+    )
 
 
 def canonical_domain(name: str) -> str:

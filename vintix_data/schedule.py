@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from vintix_data.errors import UserError
 
 
@@ -51,8 +52,15 @@ def mix_terms(eps: np.ndarray, uniform: np.ndarray) -> tuple[np.ndarray, np.ndar
     return 1.0 - eps, eps * uniform
 
 
-def mix_with(demo: np.ndarray, keep: np.ndarray, noise: np.ndarray, low: np.ndarray, high: np.ndarray,
-             scratch: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+def mix_with(
+    demo: np.ndarray,
+    keep: np.ndarray,
+    noise: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    scratch: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """``clip(keep * demo + noise, low, high)`` as float32, with ``keep, noise = mix_terms(eps, u)``.
 
     The same float64 operations in the same order as the one-expression form (a float32 demo promotes to
@@ -74,7 +82,9 @@ def mix_with(demo: np.ndarray, keep: np.ndarray, noise: np.ndarray, low: np.ndar
     return out
 
 
-def mix_actions(demo: np.ndarray, uniform: np.ndarray, eps: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def mix_actions(
+    demo: np.ndarray, uniform: np.ndarray, eps: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
     """``clip((1 - eps) * demo + eps * u, low, high)`` row-wise, computed in float64, returned as float32."""
     keep, noise = mix_terms(eps, uniform)
     return mix_with(demo, keep, noise, low, high)

@@ -76,8 +76,7 @@ def _unknown(word: str) -> str:
     close = difflib.get_close_matches(word.strip().lower(), [n.lower() for n in names], n=3, cutoff=0.6)
     by_lower = {n.lower(): n for n in names}
     hint = ("; did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?") if close else ""
-    return (f"unknown selection {word!r}{hint} (a task id, a domain, domain:D, split:train|test, "
-            f"{', '.join(NAMED)})")
+    return f"unknown selection {word!r}{hint} (a task id, a domain, domain:D, split:train|test, {', '.join(NAMED)})"
 
 
 def select_tasks(selections: list[str] | tuple[str, ...] | str) -> list[TaskSpec]:
@@ -85,8 +84,9 @@ def select_tasks(selections: list[str] | tuple[str, ...] | str) -> list[TaskSpec
     if isinstance(selections, str):
         selections = [selections]
     if not selections:
-        raise SelectionError("no selection given (a task id, a domain, domain:D, split:train|test, "
-                             f"{', '.join(NAMED)})")
+        raise SelectionError(
+            f"no selection given (a task id, a domain, domain:D, split:train|test, {', '.join(NAMED)})"
+        )
     wanted: dict[str, TaskSpec] = {}
     for word in selections:
         found = _one(word)

@@ -9,9 +9,9 @@ index recorded, and its data fingerprint against the index's. ``vintix-model tra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from vintix_data.errors import UserError
 from vintix_data.format import FormatError, file_sha256
@@ -45,11 +45,22 @@ class ResolvedSuite:
 
     def describe(self) -> dict:
         """What a training run records about the suite (its checkpoints keep it)."""
-        return {"suite": f"{self.org}/{','.join(self.selection)}", "index": self.index_repo,
-                "index_revision": self.index_revision, "index_commit": self.index_commit,
-                "datasets": {e.task: {"repo": e.repo_id, "commit": e.commit, "tag": e.tag,
-                                      "manifest_sha256": e.manifest_sha256, "data_fingerprint": e.data_fingerprint}
-                             for e in self.entries}}
+        return {
+            "suite": f"{self.org}/{','.join(self.selection)}",
+            "index": self.index_repo,
+            "index_revision": self.index_revision,
+            "index_commit": self.index_commit,
+            "datasets": {
+                e.task: {
+                    "repo": e.repo_id,
+                    "commit": e.commit,
+                    "tag": e.tag,
+                    "manifest_sha256": e.manifest_sha256,
+                    "data_fingerprint": e.data_fingerprint,
+                }
+                for e in self.entries
+            },
+        }
 
 
 @dataclass
@@ -82,8 +93,9 @@ def _names(tasks: list[str], limit: int = 6) -> str:
     return ", ".join(tasks[:limit]) + (f" and {len(tasks) - limit} more" if len(tasks) > limit else "")
 
 
-def resolve_suite(org: str, selection: str | list[str] | tuple[str, ...], revision: str | None = None,
-                  token: str | None = None) -> ResolvedSuite:
+def resolve_suite(
+    org: str, selection: str | list[str] | tuple[str, ...], revision: str | None = None, token: str | None = None
+) -> ResolvedSuite:
     """The index rows of every task a selection names (see the module docstring); raises SuiteError."""
     from vintix_data.hub import HubError, check_repo_id, download_file
 
@@ -98,21 +110,40 @@ def resolve_suite(org: str, selection: str | list[str] | tuple[str, ...], revisi
         path, commit = download_file(repo_id, INDEX_FILE, repo_type="dataset", revision=revision, token=token)
         entries = read_index(path)
     except HubError as e:
-        raise SuiteError(f"cannot read the index of {org}: {e} (a release root is published with "
-                         f"`vintix-data push ROOT --org {org}`)") from None
+        raise SuiteError(
+            f"cannot read the index of {org}: {e} (a release root is published with "
+            f"`vintix-data push ROOT --org {org}`)"
+        ) from None
     except (OSError, ValueError, TypeError) as e:
-        raise SuiteError(f"{repo_id}@{revision or 'main'}: {INDEX_FILE} missing or unreadable ({type(e).__name__})") from None
+        raise SuiteError(
+            f"{repo_id}@{revision or 'main'}: {INDEX_FILE} missing or unreadable ({type(e).__name__})"
+        ) from None
     by_task = {e.task: e for e in entries}
     missing = [t for t in wanted if t not in by_task]
     if missing:
-        raise SuiteError(f"{repo_id}@{commit[:8]} has no dataset for {len(missing)} of the {len(wanted)} task(s) of "
-                         f"{' '.join(words)!r}: {_names(missing)} (it lists {len(entries)}: {_names([e.task for e in entries], 4)})")
-    return ResolvedSuite(org=org, selection=words, index_repo=repo_id, index_revision=revision, index_commit=commit,
-                         entries=[by_task[t] for t in wanted])
+        raise SuiteError(
+            f"{repo_id}@{commit[:8]} has no dataset for {len(missing)} of the {len(wanted)} task(s) of "
+            f"{' '.join(words)!r}: {_names(missing)} (it lists {len(entries)}: {_names([e.task for e in entries], 4)})"
+        )
+    return ResolvedSuite(
+        org=org,
+        selection=words,
+        index_repo=repo_id,
+        index_revision=revision,
+        index_commit=commit,
+        entries=[by_task[t] for t in wanted],
+    )
 
 
-def load_suite(org: str, selection: str | list[str] | tuple[str, ...], *, revision: str | None = None,
-               streaming: bool = False, token: str | None = None, **load_dataset_kwargs) -> Suite:
+def load_suite(
+    org: str,
+    selection: str | list[str] | tuple[str, ...],
+    *,
+    revision: str | None = None,
+    streaming: bool = False,
+    token: str | None = None,
+    **load_dataset_kwargs,
+) -> Suite:
     """Every dataset of ``selection`` (any SELECTION, or a list of them) from ``org``'s index at ``revision``, each
     loaded at the commit the index pins (see the module docstring)."""
     resolved = resolve_suite(org, selection, revision=revision, token=token)
@@ -128,13 +159,17 @@ def load_suite(org: str, selection: str | list[str] | tuple[str, ...], *, revisi
         if e.data_fingerprint is not None and fingerprint != e.data_fingerprint:  # older indexes record none
             ds.close()
             suite.close()
-            raise SuiteError(f"{e.repo_id}@{e.commit[:8]}: data fingerprint {str(fingerprint)[:12]}... differs from the "
-                             f"index's {e.data_fingerprint[:12]}... (the index and the repo disagree)")
+            raise SuiteError(
+                f"{e.repo_id}@{e.commit[:8]}: data fingerprint {str(fingerprint)[:12]}... differs from the "
+                f"index's {e.data_fingerprint[:12]}... (the index and the repo disagree)"
+            )
         if got != e.manifest_sha256:
             ds.close()
             suite.close()
-            raise SuiteError(f"{e.repo_id}@{e.commit[:8]}: meta/manifest.json sha256 {got[:12]}... differs from the "
-                             f"index's {e.manifest_sha256[:12]}... (the index and the repo disagree)")
+            raise SuiteError(
+                f"{e.repo_id}@{e.commit[:8]}: meta/manifest.json sha256 {got[:12]}... differs from the "
+                f"index's {e.manifest_sha256[:12]}... (the index and the repo disagree)"
+            )
         suite.datasets[e.task] = ds
     return suite
 
@@ -143,7 +178,7 @@ def parse_suite_ref(ref: str) -> tuple[str, list[str], str | None] | None:
     """``suite:ORG/SELECTION[,SELECTION...][@INDEX_REVISION]`` -> (org, selection words, revision); None for other refs."""
     if not ref.startswith(SUITE_PREFIX):
         return None
-    body = ref[len(SUITE_PREFIX):]
+    body = ref[len(SUITE_PREFIX) :]
     org, _, rest = body.partition("/")
     rest, _, revision = rest.partition("@")
     if not org or not rest.strip(","):

@@ -43,8 +43,10 @@ class Upgrade:
             return f"{self.folder}: {META_DIR}/manifest.json is already in the current layout; nothing to add"
         what = list(self.added) + ([f"the data fingerprint {self.data_fingerprint}"] if self.data_fingerprint else [])
         listed = ", ".join(what[:-1]) + " and " + what[-1] if len(what) > 1 else what[0]
-        return (f"upgraded {self.folder / META_DIR / 'manifest.json'}: added {listed} (validated first: "
-                f"{self.rows:,} rows, {self.episodes:,} episodes)")
+        return (
+            f"upgraded {self.folder / META_DIR / 'manifest.json'}: added {listed} (validated first: "
+            f"{self.rows:,} rows, {self.episodes:,} episodes)"
+        )
 
 
 def upgrade_manifest(folder: str | Path) -> Upgrade:
@@ -59,18 +61,29 @@ def upgrade_manifest(folder: str | Path) -> Upgrade:
         old = json.loads(path.read_text())
         listed = {e["name"] for e in old["files"]}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UpgradeRefused(f"{folder}: no readable {META_DIR}/manifest.json to upgrade ({type(e).__name__}); "
-                             "a folder without one is not a dataset this command can vouch for") from None
+        raise UpgradeRefused(
+            f"{folder}: no readable {META_DIR}/manifest.json to upgrade ({type(e).__name__}); "
+            "a folder without one is not a dataset this command can vouch for"
+        ) from None
     with exclusive_lock(folder, "validate --upgrade-manifest"):
-        missing = tuple(n for n in (p.relative_to(folder).as_posix() for p in manifest_files(folder)) if n not in listed)
+        missing = tuple(
+            n for n in (p.relative_to(folder).as_posix() for p in manifest_files(folder)) if n not in listed
+        )
         report = validate(folder)
         problems = [e for e in report.errors if not any(e == n + NOT_LISTED for n in missing)]
         if problems or report.skipped:
             first = problems[0] if problems else report.skipped[0]
-            raise UpgradeRefused(f"{folder}: not upgraded, the folder fails validation ({len(problems)} problem(s), "
-                                 f"first: {first}); {META_DIR}/manifest.json is unchanged")
+            raise UpgradeRefused(
+                f"{folder}: not upgraded, the folder fails validation ({len(problems)} problem(s), "
+                f"first: {first}); {META_DIR}/manifest.json is unchanged"
+            )
         if not missing and old.get("data_fingerprint"):
             return Upgrade(folder, (), None, report.figures.get("rows", 0), report.figures.get("episodes", 0))
         new = write_manifest(folder, hashes=report.digests)
-    return Upgrade(folder, missing, None if old.get("data_fingerprint") else new["data_fingerprint"],
-                   report.figures.get("rows", 0), report.figures.get("episodes", 0))
+    return Upgrade(
+        folder,
+        missing,
+        None if old.get("data_fingerprint") else new["data_fingerprint"],
+        report.figures.get("rows", 0),
+        report.figures.get("episodes", 0),
+    )

@@ -8,7 +8,6 @@ history or episode and what is wrong; a clean dataset gives an empty list.
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +62,16 @@ class ValidationReport:
     def to_json(self) -> str:
         from vintix_data.jsonio import dumps  # strict JSON: a non-finite figure is null
 
-        return dumps({"ok": self.ok, "errors": self.errors, "notes": self.notes, "skipped": self.skipped,
-                      "figures": self.figures}, indent=2)
+        return dumps(
+            {
+                "ok": self.ok,
+                "errors": self.errors,
+                "notes": self.notes,
+                "skipped": self.skipped,
+                "figures": self.figures,
+            },
+            indent=2,
+        )
 
 
 def _check_hidden_spec(info: DatasetInfo, report: ValidationReport) -> None:
@@ -73,8 +80,11 @@ def _check_hidden_spec(info: DatasetInfo, report: ValidationReport) -> None:
         return
     idx = hidden.get("indices") or []
     if not idx or not all(isinstance(i, int) and 0 <= i < info.obs_dim for i in idx) or not hidden.get("components"):
-        report.fail("hidden", f"{META_DIR}/info.json: hidden_observation {hidden} names no valid observation column "
-                              f"(obs_dim {info.obs_dim})")
+        report.fail(
+            "hidden",
+            f"{META_DIR}/info.json: hidden_observation {hidden} names no valid observation column "
+            f"(obs_dim {info.obs_dim})",
+        )
         info.hidden_observation = None  # the row check would index out of range
 
 
@@ -103,12 +113,17 @@ class _RowChecker:
         ep = b.column("episode").to_numpy()
         st = b.column("step").to_numpy()
         t = b.column("t").to_numpy()
-        done = b.column("terminated").to_numpy(zero_copy_only=False) | b.column("truncated").to_numpy(zero_copy_only=False)
+        done = b.column("terminated").to_numpy(zero_copy_only=False) | b.column("truncated").to_numpy(
+            zero_copy_only=False
+        )
         rew = b.column("reward").to_numpy().astype(np.float64)
         obs = fixed_list_to_numpy(b.column("observation"))
         act = fixed_list_to_numpy(b.column("action"))
         if obs.shape[1] != info.obs_dim or act.shape[1] != info.act_dim:
-            r.fail("dims", f"{where}: observation/action dims {obs.shape[1]}/{act.shape[1]} != info.json {info.obs_dim}/{info.act_dim}")
+            r.fail(
+                "dims",
+                f"{where}: observation/action dims {obs.shape[1]}/{act.shape[1]} != info.json {info.obs_dim}/{info.act_dim}",
+            )
             return
         # order and contiguity, including the border with the previous batch
         if self.prev is not None:
@@ -118,9 +133,16 @@ class _RowChecker:
             h, ep, st, t, done_prev = np.r_[-1, h], np.r_[0, ep], np.r_[0, st], np.r_[-1, t], np.r_[True, done]
         same = h[1:] == h[:-1]
         new_hist = ~same
-        bad = (h[1:] < h[:-1]) | (new_hist & (h[1:] != h[:-1] + 1) & (h[:-1] >= 0)) | (new_hist & (t[1:] != 0)) | (same & (t[1:] != t[:-1] + 1))
+        bad = (
+            (h[1:] < h[:-1])
+            | (new_hist & (h[1:] != h[:-1] + 1) & (h[:-1] >= 0))
+            | (new_hist & (t[1:] != 0))
+            | (same & (t[1:] != t[:-1] + 1))
+        )
         for i in np.flatnonzero(bad)[:MAX_LINES_PER_CHECK]:
-            r.fail("order", f"history {h[i + 1]} t={t[i + 1]}: rows not sorted by (history, t) or t not contiguous from 0")
+            r.fail(
+                "order", f"history {h[i + 1]} t={t[i + 1]}: rows not sorted by (history, t) or t not contiguous from 0"
+            )
         if self.prev is None and len(h) > 1 and h[1] != 0:
             r.fail("order", f"the first row belongs to history {h[1]}, not 0")
         new_ep = new_hist | (ep[1:] != ep[:-1])
@@ -129,14 +151,22 @@ class _RowChecker:
             r.fail("episodes", f"history {h[i + 1]} episode {ep[i + 1]}: episode index does not follow {ep[i]}")
         bad_step = (new_ep & (st[1:] != 0)) | (~new_ep & (st[1:] != st[:-1] + 1))
         for i in np.flatnonzero(bad_step)[:MAX_LINES_PER_CHECK]:
-            r.fail("step", f"history {h[i + 1]} episode {ep[i + 1]}: step {st[i + 1]} does not reset at the episode start or skips")
+            r.fail(
+                "step",
+                f"history {h[i + 1]} episode {ep[i + 1]}: step {st[i + 1]} does not reset at the episode start or skips",
+            )
         ends = done_prev[:-1]  # the flags of the row before each row
         bad_end = (new_ep & ~ends) | (~new_ep & ends)
         for i in np.flatnonzero(bad_end)[:MAX_LINES_PER_CHECK]:
-            r.fail("flags", f"history {h[i + 1]} episode {ep[i + 1]}: terminated/truncated disagrees with the episode boundary at t={t[i + 1]}")
+            r.fail(
+                "flags",
+                f"history {h[i + 1]} episode {ep[i + 1]}: terminated/truncated disagrees with the episode boundary at t={t[i + 1]}",
+            )
         if info.episode_limit and np.any(st[1:] >= info.episode_limit):
             i = int(np.argmax(st[1:] >= info.episode_limit))
-            r.fail("limit", f"history {h[i + 1]} episode {ep[i + 1]}: longer than the episode limit {info.episode_limit}")
+            r.fail(
+                "limit", f"history {h[i + 1]} episode {ep[i + 1]}: longer than the episode limit {info.episode_limit}"
+            )
         h, ep, st, t = h[1:], ep[1:], st[1:], t[1:]
         self.prev = (h[-1], ep[-1], st[-1], t[-1], done[-1])
         # values
@@ -150,15 +180,26 @@ class _RowChecker:
             leak = cols != np.float32(hidden["fill"])
             if leak.any():
                 i = int(np.flatnonzero(leak.any(1))[0])
-                r.fail("hidden", f"history {h[i]} episode {ep[i]} t={t[i]}: hidden observation column(s) "
-                                 f"{', '.join(hidden['components'])} hold {cols[i].tolist()}, not the fill {hidden['fill']}")
+                r.fail(
+                    "hidden",
+                    f"history {h[i]} episode {ep[i]} t={t[i]}: hidden observation column(s) "
+                    f"{', '.join(hidden['components'])} hold {cols[i].tolist()}, not the fill {hidden['fill']}",
+                )
         out = (act < self.low) | (act > self.high)
         if out.any():
             i = int(np.flatnonzero(out.any(1))[0])
-            r.fail("bounds", f"history {h[i]} episode {ep[i]} t={t[i]}: action {act[i].tolist()} outside the action space")
+            r.fail(
+                "bounds", f"history {h[i]} episode {ep[i]} t={t[i]}: action {act[i].tolist()} outside the action space"
+            )
         eps_col, demo_col = b.column("epsilon"), b.column("demonstrator_action")
-        self.totals.features({"observation": obs, "action": act, "reward": rew,
-                              "demonstrator_action": fixed_list_to_numpy(demo_col) if demo_col.null_count == 0 else None})
+        self.totals.features(
+            {
+                "observation": obs,
+                "action": act,
+                "reward": rew,
+                "demonstrator_action": fixed_list_to_numpy(demo_col) if demo_col.null_count == 0 else None,
+            }
+        )
         if eps_col.null_count == 0 and self.schedule is not None:
             eps = eps_col.to_numpy()
             expected = self.schedule.epsilon(t).astype(np.float32)
@@ -171,15 +212,22 @@ class _RowChecker:
                 gap = np.abs(act.astype(np.float64) - (1 - e) * demo) - e * self.bound
                 if np.any(gap > 1e-5 * (1 + self.bound)):
                     i = int(np.flatnonzero((gap > 1e-5 * (1 + self.bound)).any(1))[0])
-                    r.fail("mixing", f"history {h[i]} t={t[i]}: |action - (1-eps) demonstrator_action| exceeds eps * max|bound|")
+                    r.fail(
+                        "mixing",
+                        f"history {h[i]} t={t[i]}: |action - (1-eps) demonstrator_action| exceeds eps * max|bound|",
+                    )
         # per-episode sums (episodes may continue into the next batch)
         starts = np.flatnonzero(np.r_[True, (h[1:] != h[:-1]) | (ep[1:] != ep[:-1])])
         sums = np.add.reduceat(rew, starts)
         lens = np.diff(np.r_[starts, len(h)])
         continued = bool(self.ep_keys) and self.ep_keys[-1] == (int(h[0]), int(ep[0]))
-        self.totals.episodes(starts, continued, eps_col.to_numpy(zero_copy_only=False) if eps_col.null_count == 0 else None,
-                             b.column("terminated").to_numpy(zero_copy_only=False),
-                             b.column("truncated").to_numpy(zero_copy_only=False))
+        self.totals.episodes(
+            starts,
+            continued,
+            eps_col.to_numpy(zero_copy_only=False) if eps_col.null_count == 0 else None,
+            b.column("terminated").to_numpy(zero_copy_only=False),
+            b.column("truncated").to_numpy(zero_copy_only=False),
+        )
         for s, total, n in zip(starts, sums, lens):
             key = (int(h[s]), int(ep[s]))
             if self.ep_keys and self.ep_keys[-1] == key:
@@ -198,8 +246,9 @@ def _band(center: float, std: float | None, z: float, floor: float) -> float:
     return max(z * (std or 0.0), floor)
 
 
-def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report: ValidationReport,
-                 lengths=None) -> None:
+def _check_curve(
+    info: DatasetInfo, keys, returns, cfg: ValidationConfig, report: ValidationReport, lengths=None
+) -> None:
     """Each history must start where its first tenth's noise puts it and end where its last tenth's does, and rise.
 
     The references are measured at finalize on the same seeded episodes: the first tenth is held to the noise-mixed
@@ -211,7 +260,6 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
     episode index at level ``rank_alpha``; a history of fewer than ``rank_min_episodes`` episodes is reported as
     inconclusive (a note), not as a failure.
     """
-    import math
 
     from scipy.stats import norm
 
@@ -241,16 +289,26 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
     for hh in histories:
         rets = returns[keys[:, 0] == hh]
         if lengths is not None:
-            m_first, m_last = tenth_masks(np.asarray(lengths)[keys[:, 0] == hh], info.steps_per_history, info.episode_limit)
+            m_first, m_last = tenth_masks(
+                np.asarray(lengths)[keys[:, 0] == hh], info.steps_per_history, info.episode_limit
+            )
             first, last = float(rets[m_first].mean()), float(rets[m_last].mean())
         else:
             n = max(1, len(rets) // 10)
             first, last = float(rets[:n].mean()), float(rets[-n:].mean())
-        rho, p = (spearmanr(np.arange(len(rets)), rets, alternative="greater") if len(rets) > 2 and np.ptp(rets) > 0
-                  else (float("nan"), 1.0))
+        rho, p = (
+            spearmanr(np.arange(len(rets)), rets, alternative="greater")
+            if len(rets) > 2 and np.ptp(rets) > 0
+            else (float("nan"), 1.0)
+        )
         rho, p = float(rho), float(p)
-        per_history[int(hh)] = {"first_decile": first, "last_decile": last, "spearman": rho, "spearman_p": p,
-                                "episodes": len(rets)}
+        per_history[int(hh)] = {
+            "first_decile": first,
+            "last_decile": last,
+            "spearman": rho,
+            "spearman_p": p,
+            "episodes": len(rets),
+        }
         if abs(first - first_ref) > half_f:
             midpoint = (first_ref + last_ref) / 2
             if (first > first_ref) and (first - midpoint) * np.sign(last_ref - first_ref) < 0:
@@ -258,27 +316,41 @@ def _check_curve(info: DatasetInfo, keys, returns, cfg: ValidationConfig, report
                 # (--fixed-goal: a goal close to the start) can make noisy play score that high; not a broken schedule
                 high_starts.append(f"{int(hh)} ({first:.1f})")
             else:
-                report.fail("curve", f"history {hh}: first-decile mean return {first:.2f} outside the {first_name} "
-                                     f"{first_ref:.2f} +- {half_f:.2f}")
+                report.fail(
+                    "curve",
+                    f"history {hh}: first-decile mean return {first:.2f} outside the {first_name} "
+                    f"{first_ref:.2f} +- {half_f:.2f}",
+                )
         if abs(last - last_ref) > half_l:
-            report.fail("curve", f"history {hh}: last-decile mean return {last:.2f} outside the {last_name} "
-                                 f"{last_ref:.2f} +- {half_l:.2f}")
+            report.fail(
+                "curve",
+                f"history {hh}: last-decile mean return {last:.2f} outside the {last_name} "
+                f"{last_ref:.2f} +- {half_l:.2f}",
+            )
         if len(rets) < cfg.rank_min_episodes:  # too few episodes for the test to tell a rise from noise
             too_short.append(int(hh))
         elif not p < cfg.rank_alpha:
-            report.fail("curve", f"history {hh}: return does not rise over episodes (Spearman rho {rho:.3f}, one-sided "
-                                 f"p {p:.3g} >= {cfg.rank_alpha})")
+            report.fail(
+                "curve",
+                f"history {hh}: return does not rise over episodes (Spearman rho {rho:.3f}, one-sided "
+                f"p {p:.3g} >= {cfg.rank_alpha})",
+            )
     if high_starts:
-        report.notes.append(f"first tenth above the {first_name} {first_ref:.2f} +- {half_f:.2f} but below the midpoint "
-                            f"to the last tenth's reference in {len(high_starts)} history(ies): {', '.join(high_starts[:10])}")
+        report.notes.append(
+            f"first tenth above the {first_name} {first_ref:.2f} +- {half_f:.2f} but below the midpoint "
+            f"to the last tenth's reference in {len(high_starts)} history(ies): {', '.join(high_starts[:10])}"
+        )
     if too_short:
-        report.notes.append(f"rise over episodes inconclusive for {len(too_short)} history(ies) (fewer than "
-                            f"{cfg.rank_min_episodes} episodes, too few for the one-sided rank test): {too_short[:10]}")
+        report.notes.append(
+            f"rise over episodes inconclusive for {len(too_short)} history(ies) (fewer than "
+            f"{cfg.rank_min_episodes} episodes, too few for the one-sided rank test): {too_short[:10]}"
+        )
     report.figures["histories"] = per_history
 
 
-def validate(folder: str | Path, config: ValidationConfig | None = None,
-             hashes: dict[str, str] | None = None, replay: int = 0) -> ValidationReport:
+def validate(
+    folder: str | Path, config: ValidationConfig | None = None, hashes: dict[str, str] | None = None, replay: int = 0
+) -> ValidationReport:
     """Every check a dataset folder must pass. ``hashes`` (manifest name -> sha256) are digests the caller has
     already computed for these very files (``verify``), so no file is hashed twice. ``replay``: re-simulate that many
     sampled episodes too (vintix_data.replay)."""
@@ -336,8 +408,10 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
     report.figures["rows"] = checker.rows
     report.figures["episodes"] = len(checker.ep_keys)
     if info.goal_blind:  # goal-blind behaviour (collect --behaviour decoy|random): its returns need not rise
-        report.notes.append(f"learning curve not checked: the actions are a goal-blind {info.extra['behaviour'].get('kind')} "
-                            "behaviour, not the noise-mixed demonstrator")
+        report.notes.append(
+            f"learning curve not checked: the actions are a goal-blind {info.extra['behaviour'].get('kind')} "
+            "behaviour, not the noise-mixed demonstrator"
+        )
     elif cfg.check_curve and checker.ep_keys:
         _check_curve(info, checker.ep_keys, checker.ep_returns, cfg, report, checker.ep_lengths)
     if replay > 0:
@@ -350,12 +424,19 @@ def validate(folder: str | Path, config: ValidationConfig | None = None,
 def row_checks(info: DatasetInfo, cfg: ValidationConfig) -> list[str]:
     """The checks that read the rows (what a shard that fails its hash, or cannot be read, takes with it)."""
     refs = info.reference_scores
-    return (["row order", "episode indices", "steps", "end flags", "episode limit", "finite values", "action bounds"]
-            + (["epsilon schedule", "mixing bound"] if info.schedule else [])
-            + (["hidden columns"] if info.hidden_observation else [])
-            + ["rows per history", "total rows", f"{META_DIR}/episodes.parquet", f"{META_DIR}/stats.json",
-               f"{META_DIR}/info.json's episode count"]
-            + (["learning curve"] if cfg.check_curve and None not in (refs.random_mean, refs.demonstrator_mean) else []))
+    return (
+        ["row order", "episode indices", "steps", "end flags", "episode limit", "finite values", "action bounds"]
+        + (["epsilon schedule", "mixing bound"] if info.schedule else [])
+        + (["hidden columns"] if info.hidden_observation else [])
+        + [
+            "rows per history",
+            "total rows",
+            f"{META_DIR}/episodes.parquet",
+            f"{META_DIR}/stats.json",
+            f"{META_DIR}/info.json's episode count",
+        ]
+        + (["learning curve"] if cfg.check_curve and None not in (refs.random_mean, refs.demonstrator_mean) else [])
+    )
 
 
 def skipped_line(n: int, bad: list[str]) -> str:
@@ -373,7 +454,10 @@ def _check_episodes_table(folder: Path, checker: _RowChecker, report: Validation
         return
     keys = list(zip(t.column("history").to_pylist(), t.column("episode").to_pylist()))
     if keys != [tuple(k) for k in checker.ep_keys]:
-        report.fail("episodes", f"{META_DIR}/episodes.parquet lists {len(keys)} episodes that differ from the {len(checker.ep_keys)} in the shards")
+        report.fail(
+            "episodes",
+            f"{META_DIR}/episodes.parquet lists {len(keys)} episodes that differ from the {len(checker.ep_keys)} in the shards",
+        )
         return
     lengths = np.asarray(t.column("length").to_pylist())
     if not np.array_equal(lengths, checker.ep_lengths):
@@ -384,11 +468,14 @@ def _check_episodes_table(folder: Path, checker: _RowChecker, report: Validation
         report.fail("episodes", f"{META_DIR}/episodes.parquet: episode returns differ from the shards")
     hidden = checker.info.hidden_observation
     if hidden:
-        final = np.asarray(pq.read_table(path, columns=["final_observation"]).column("final_observation").to_pylist(),
-                           np.float32).reshape(len(keys), -1)
+        final = np.asarray(
+            pq.read_table(path, columns=["final_observation"]).column("final_observation").to_pylist(), np.float32
+        ).reshape(len(keys), -1)
         leak = final[:, hidden["indices"]] != np.float32(hidden["fill"])
         if leak.any():
             i = int(np.flatnonzero(leak.any(1))[0])
-            report.fail("hidden", f"{META_DIR}/episodes.parquet: history {keys[i][0]} episode {keys[i][1]}: the final "
-                                  f"observation shows the hidden column(s) {', '.join(hidden['components'])}")
-
+            report.fail(
+                "hidden",
+                f"{META_DIR}/episodes.parquet: history {keys[i][0]} episode {keys[i][1]}: the final "
+                f"observation shows the hidden column(s) {', '.join(hidden['components'])}",
+            )

@@ -53,15 +53,21 @@ def anchor(command_path: str) -> str:
 def render_program(program: str) -> str:
     root = doc_commands.PROGRAMS[program]
     ctx = root.context_class(root, info_name=program)
-    lines = [f"# `{program}`", "",
-             "Generated at build time from the Typer app (click introspection), as `--help` prints it: this page "
-             "cannot go out of date with the CLI.", ""]
+    lines = [
+        f"# `{program}`",
+        "",
+        "Generated at build time from the Typer app (click introspection), as `--help` prints it: this page "
+        "cannot go out of date with the CLI.",
+        "",
+    ]
     if root.help:
         lines += [_escape(root.help), ""]
     leaves = list(_walk(root, ctx))
     lines += ["| command | what it does |", "|---|---|"]
-    lines += [f"| [`{c.command_path}`](#{anchor(c.command_path)}) | {_escape(cmd.get_short_help_str(200))} |"
-              for cmd, c in leaves]
+    lines += [
+        f"| [`{c.command_path}`](#{anchor(c.command_path)}) | {_escape(cmd.get_short_help_str(200))} |"
+        for cmd, c in leaves
+    ]
     lines.append("")
     for cmd, c in leaves:
         usage = " ".join([c.command_path, *cmd.collect_usage_pieces(c)])
@@ -103,8 +109,21 @@ def format_fields() -> list[str]:
     names = [f.name for f in row_schema(1, 1)] + [f.name for f in episodes_schema(1)]
     names += [f.name for f in dataclasses.fields(DatasetInfo)] + [f.name for f in dataclasses.fields(ReferenceScores)]
     # meta/stats.json: one RunningStats per recorded feature plus episode_return; meta/manifest.json's keys
-    names += ["mean", "std", "min", "max", "count", "episode_return", "files", "name", "size", "sha256", "rows",
-              "data_fingerprint", "format_version"]
+    names += [
+        "mean",
+        "std",
+        "min",
+        "max",
+        "count",
+        "episode_return",
+        "files",
+        "name",
+        "size",
+        "sha256",
+        "rows",
+        "data_fingerprint",
+        "format_version",
+    ]
     return sorted(set(names))
 
 

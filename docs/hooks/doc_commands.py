@@ -17,7 +17,7 @@ PROGRAMS = {"vintix-data": typer.main.get_command(data_app), "vintix-model": typ
 
 
 def bash_blocks(text: str) -> list[str]:
-    return re.findall(r"^[ \t]*```bash\n(.*?)^[ \t]*```", text, flags=re.S | re.M)
+    return re.findall(r"^[ \t]*```bash\n(.*?)^[ \t]*```", text, flags=re.DOTALL | re.MULTILINE)
 
 
 def logical_lines(block: str) -> list[str]:

@@ -16,14 +16,21 @@ import numpy as np
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, atomic_write_text
 from vintix_data.card.plots import PLOT_PATH, VIDEO_PATH
+from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, atomic_write_text
 from vintix_data.tenths import cut_final, tenth_masks
 
 TEMPLATE = "dataset_card.md"
-SIZE_BINS = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-             (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
-             (10_000_000_000, "1B<n<10B"))
+SIZE_BINS = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+    (10_000_000_000, "1B<n<10B"),
+)
 
 
 def template_path() -> Path:
@@ -87,14 +94,29 @@ def _files(folder: Path, info: DatasetInfo) -> list[tuple[str, str]]:
         shards = [shards[0], f"... ({len(shards)} shards)", shards[-1]]
     elif not shards:
         shards = [f"{DATA_DIR}/train-XXXXX-of-{info.num_shards:05d}.parquet"]
-    return [("README.md", "this card")] + [(s, "transitions, sorted by (history, t)") for s in shards] + [
-        (f"{META_DIR}/info.json", "task, environment, spaces, schedule, demonstrator, reference scores, provenance"),
-        (f"{META_DIR}/stats.json", "per feature mean, std, min, max, count"),
-        (f"{META_DIR}/episodes.parquet", "one row per episode: history, episode, first row, length, return, "
-                                         "mean ε, terminated/truncated, final observation, reset seed"),
-        (f"{META_DIR}/manifest.json", "sha256, size and rows of every file above, and the data fingerprint"),
-        (PLOT_PATH, "the learning curve above"),
-    ] + ([(VIDEO_PATH, "history 0's first, middle and last episodes, replayed")] if (folder / VIDEO_PATH).is_file() else [])
+    return (
+        [("README.md", "this card")]
+        + [(s, "transitions, sorted by (history, t)") for s in shards]
+        + [
+            (
+                f"{META_DIR}/info.json",
+                "task, environment, spaces, schedule, demonstrator, reference scores, provenance",
+            ),
+            (f"{META_DIR}/stats.json", "per feature mean, std, min, max, count"),
+            (
+                f"{META_DIR}/episodes.parquet",
+                "one row per episode: history, episode, first row, length, return, "
+                "mean ε, terminated/truncated, final observation, reset seed",
+            ),
+            (f"{META_DIR}/manifest.json", "sha256, size and rows of every file above, and the data fingerprint"),
+            (PLOT_PATH, "the learning curve above"),
+        ]
+        + (
+            [(VIDEO_PATH, "history 0's first, middle and last episodes, replayed")]
+            if (folder / VIDEO_PATH).is_file()
+            else []
+        )
+    )
 
 
 def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fingerprint: str | None = None) -> Path:
@@ -106,10 +128,15 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fing
     repo_id = repo_id or f"<org>/{info.name}"
     refs = info.reference_scores
     normalized = info.demonstrator.get("normalized_score_paper")
-    if normalized is None and info.demonstrator.get("paper_comparable", True) \
-            and None not in (refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean) \
-            and refs.paper_expert_mean != refs.paper_random_mean:
-        normalized = (refs.demonstrator_mean - refs.paper_random_mean) / (refs.paper_expert_mean - refs.paper_random_mean)
+    if (
+        normalized is None
+        and info.demonstrator.get("paper_comparable", True)
+        and None not in (refs.demonstrator_mean, refs.paper_random_mean, refs.paper_expert_mean)
+        and refs.paper_expert_mean != refs.paper_random_mean
+    ):
+        normalized = (refs.demonstrator_mean - refs.paper_random_mean) / (
+            refs.paper_expert_mean - refs.paper_random_mean
+        )
     first, last, cut = decile_means(folder, info)
     card_data = DatasetCardData(
         license=info.extra.get("license") or "apache-2.0",
@@ -122,14 +149,28 @@ def write_card(folder: Path, info: DatasetInfo, repo_id: str | None = None, fing
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": f"{DATA_DIR}/train-*.parquet"}]}],
     )
     card = DatasetCard.from_template(
-        card_data, template_path=str(template_path()),
-        info=info, repo_id=repo_id, refs=refs, demo=info.demonstrator, schedule=info.schedule,
-        prov=info.provenance or {}, env_kwargs_json=json.dumps(info.env_kwargs, sort_keys=True),
-        normalized=normalized, first_decile=first, last_decile=last, cut_episodes=cut, plot_path=PLOT_PATH,
+        card_data,
+        template_path=str(template_path()),
+        info=info,
+        repo_id=repo_id,
+        refs=refs,
+        demo=info.demonstrator,
+        schedule=info.schedule,
+        prov=info.provenance or {},
+        env_kwargs_json=json.dumps(info.env_kwargs, sort_keys=True),
+        normalized=normalized,
+        first_decile=first,
+        last_decile=last,
+        cut_episodes=cut,
+        plot_path=PLOT_PATH,
         video_path=VIDEO_PATH if (folder / VIDEO_PATH).is_file() else None,
-        hidden=info.hidden_observation, env_options=info.extra.get("env_options") or {},
+        hidden=info.hidden_observation,
+        env_options=info.extra.get("env_options") or {},
         behaviour=info.extra.get("behaviour"),
-        source_files=info.extra.get("source_files") or [], files=_files(folder, info), fmt=_fmt, pm=_pm,
+        source_files=info.extra.get("source_files") or [],
+        files=_files(folder, info),
+        fmt=_fmt,
+        pm=_pm,
         fingerprint=fingerprint,
     )
     path = folder / "README.md"

@@ -32,8 +32,10 @@ def episode_table(folder: Path, info: DatasetInfo) -> dict[int, dict[str, np.nda
     The last episode of a history that the history's end cut short (not terminated, shorter than the
     episode limit) is left out: its return covers only part of an episode and would read as a collapse.
     """
-    t = pq.read_table(Path(folder) / META_DIR / "episodes.parquet",
-                      columns=["history", "episode", "length", "return", "mean_epsilon", "terminated"])
+    t = pq.read_table(
+        Path(folder) / META_DIR / "episodes.parquet",
+        columns=["history", "episode", "length", "return", "mean_epsilon", "terminated"],
+    )
     cols = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names}
     eps = np.asarray(cols["mean_epsilon"], dtype=np.float64)  # nulls arrive as NaN (or None -> nan)
     out = {}
@@ -41,8 +43,12 @@ def episode_table(folder: Path, info: DatasetInfo) -> dict[int, dict[str, np.nda
         idx = np.flatnonzero(cols["history"] == h)
         idx = idx[np.argsort(cols["episode"][idx], kind="stable")]
         last = idx[-1]
-        if len(idx) > 1 and info.episode_limit > 0 and not cols["terminated"][last] \
-                and cols["length"][last] < info.episode_limit:
+        if (
+            len(idx) > 1
+            and info.episode_limit > 0
+            and not cols["terminated"][last]
+            and cols["length"][last] < info.episode_limit
+        ):
             idx = idx[:-1]
         out[int(h)] = {"return": np.asarray(cols["return"][idx], np.float64), "mean_epsilon": eps[idx]}
     return out
@@ -87,19 +93,27 @@ def learning_curve(folder: Path, info: DatasetInfo) -> Path:
 
     # Long histories: smooth each line over ~1/50 of its length, or the per-episode noise hides the trend.
     w = max(1, max((len(r) for r in returns), default=0) // 50)
-    shown = np.unique(np.linspace(0, len(returns) - 1, min(len(returns), MAX_LINES)).round().astype(int)) \
-        if returns else []
+    shown = (
+        np.unique(np.linspace(0, len(returns) - 1, min(len(returns), MAX_LINES)).round().astype(int)) if returns else []
+    )
     alpha = float(np.clip(4 / max(len(shown), 1), 0.12, 0.35))
-    label = "each history" + (f" ({len(shown)} of {len(returns)})" if len(shown) < len(returns) else "") \
+    label = (
+        "each history"
+        + (f" ({len(shown)} of {len(returns)})" if len(shown) < len(returns) else "")
         + (f", rolling mean of {w}" if w > 1 else "")
+    )
     for j, i in enumerate(shown):
         ax.plot(_rolling(returns[i], w), color="tab:blue", lw=0.6, alpha=alpha, label=label if j == 0 else None)
     if returns:
         mean, count = _mean_over_histories(returns)
         # Past the point where most histories have ended, the mean rests on a few and only adds noise.
         mean[count < max(1, (len(returns) + 1) // 2)] = np.nan
-        ax.plot(_rolling(mean, w), color="navy", lw=2.2,
-                label="mean over histories" + (f", rolling mean of {w}" if w > 1 else ""))
+        ax.plot(
+            _rolling(mean, w),
+            color="navy",
+            lw=2.2,
+            label="mean over histories" + (f", rolling mean of {w}" if w > 1 else ""),
+        )
 
     refs = info.reference_scores
     for value, label, color, style, alpha in (

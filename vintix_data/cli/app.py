@@ -9,20 +9,28 @@ bug and propagates with its traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from vintix_data.cli import audit, dataset, demonstrator, hub, legacy_h5, release, replay, tasks
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Collect, validate and publish noise-distilled learning histories (Vintix).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Collect, validate and publish noise-distilled learning histories (Vintix).",
+)
 
 
 @app.callback()
-def user_tasks(tasks_file: Optional[Path] = typer.Option(
-        None, "--tasks", help="A task file (TOML or YAML) of your own tasks, before every command; prepended to "
-        "$VINTIX_TASKS, so the processes a command starts see it too.")):
+def user_tasks(
+    tasks_file: Path | None = typer.Option(
+        None,
+        "--tasks",
+        help="A task file (TOML or YAML) of your own tasks, before every command; prepended to "
+        "$VINTIX_TASKS, so the processes a command starts see it too.",
+    ),
+):
     """Collect, validate and publish noise-distilled learning histories (Vintix)."""
     if tasks_file is not None:
         from vintix_data.cli.output import fail

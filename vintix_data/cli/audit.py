@@ -27,7 +27,11 @@ def audit_cmd(folder: Path, as_json: bool = typer.Option(False, "--json", help="
         print(dumps(report.to_dict(), indent=2))
     else:
         hidden = ", ".join(report.hidden) or "nothing"
-        out.print(escape(f"{folder}: {report.task}, {report.histories} histories, hidden: {hidden}"), highlight=False, soft_wrap=True)
+        out.print(
+            escape(f"{folder}: {report.task}, {report.histories} histories, hidden: {hidden}"),
+            highlight=False,
+            soft_wrap=True,
+        )
         for line in report.lines():
             out.print(f"[red]task ID:[/red] {escape(line)}", highlight=False, soft_wrap=True)
         for line in report.notes:
@@ -35,7 +39,9 @@ def audit_cmd(folder: Path, as_json: bool = typer.Option(False, "--json", help="
         if report.ok:
             out.print("no observation column identifies the history or episode", highlight=False, soft_wrap=True)
         elif report.hide:
-            out.print(escape("to hide them: " + " ".join(f"--hide {c}" for c in report.hide)), highlight=False, soft_wrap=True)
+            out.print(
+                escape("to hide them: " + " ".join(f"--hide {c}" for c in report.hide)), highlight=False, soft_wrap=True
+            )
     if not report.ok:
         raise typer.Exit(1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,13 +10,21 @@ from vintix_data.cli.output import err, fail, report_lines
 from vintix_data.errors import UserError
 
 
-def replay_cmd(folder: Path,
-               history: Optional[int] = typer.Option(None, "--history", help="Only this history's episodes."),
-               episodes: Optional[str] = typer.Option(None, "--episodes", help="Episode indices and ranges, e.g. 0,5,10-12, or all (default: a seeded sample)."),
-               sample: int = typer.Option(5, "--sample", help="Episodes in the seeded sample when --episodes is not given."),
-               as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-               video: Optional[Path] = typer.Option(None, "--video", help="Render the replayed episodes to OUT.gif or OUT.mp4 (MuJoCo/Meta-World: offscreen scene; IB: a plot of its state)."),
-               every: int = typer.Option(1, "--every", help="With --video: one frame every K steps (and each episode's last).")):
+def replay_cmd(
+    folder: Path,
+    history: int | None = typer.Option(None, "--history", help="Only this history's episodes."),
+    episodes: str | None = typer.Option(
+        None, "--episodes", help="Episode indices and ranges, e.g. 0,5,10-12, or all (default: a seeded sample)."
+    ),
+    sample: int = typer.Option(5, "--sample", help="Episodes in the seeded sample when --episodes is not given."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    video: Path | None = typer.Option(
+        None,
+        "--video",
+        help="Render the replayed episodes to OUT.gif or OUT.mp4 (MuJoCo/Meta-World: offscreen scene; IB: a plot of its state).",
+    ),
+    every: int = typer.Option(1, "--every", help="With --video: one frame every K steps (and each episode's last)."),
+):
     """Play recorded episodes again from their reset seeds with the recorded actions; every observation, reward and
     end flag must come back (bit for bit on Industrial Benchmark, within the domain's stated tolerance on MuJoCo and
     Meta-World). One line per mismatch, exit 1."""
@@ -34,7 +41,9 @@ def replay_cmd(folder: Path,
 
             recorder = VideoRecorder(video, every=every)
         try:
-            report = replay(folder, history=history, episodes=chosen, sample=None if everything else sample, video=recorder)
+            report = replay(
+                folder, history=history, episodes=chosen, sample=None if everything else sample, video=recorder
+            )
         finally:
             if recorder is not None:
                 recorder.close(keep=True)
@@ -50,8 +59,12 @@ def replay_cmd(folder: Path,
         report_lines(report.lines(), [], label="mismatch")
         err.print(report.summary(), highlight=False, soft_wrap=True)
         if recorder is not None and recorder.frames:
-            err.print(f"video: {video} ({recorder.frames} frames, {1e3 * recorder.render_seconds / recorder.frames:.0f} ms "
-                      "per rendered frame)", highlight=False, soft_wrap=True)
+            err.print(
+                f"video: {video} ({recorder.frames} frames, {1e3 * recorder.render_seconds / recorder.frames:.0f} ms "
+                "per rendered frame)",
+                highlight=False,
+                soft_wrap=True,
+            )
     if not report.ok:
         raise typer.Exit(1)
 

@@ -8,8 +8,8 @@ columns are dropped lowest priority first (the caller names them in a line under
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rich.console import Console
 from rich.measure import Measurement

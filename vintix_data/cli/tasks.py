@@ -4,7 +4,6 @@ and whether they can run here."""
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -21,37 +20,77 @@ def collectable(task) -> tuple[bool, str]:
     return (why is None, why or "")
 
 
-def tasks(domain: Optional[str] = typer.Option(None, help=f"{DOMAIN_HELP}."),
-          split: Optional[str] = typer.Option(None, help="train or test"),
-          as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-          as_tsv: bool = typer.Option(False, "--tsv", help="Print tab-separated values with a header line (for scripts).")):
+def tasks(
+    domain: str | None = typer.Option(None, help=f"{DOMAIN_HELP}."),
+    split: str | None = typer.Option(None, help="train or test"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_tsv: bool = typer.Option(False, "--tsv", help="Print tab-separated values with a header line (for scripts)."),
+):
     """List the paper's tasks and yours (--tasks FILE, $VINTIX_TASKS, plugins) with ids, Hub names, scores and source."""
     try:
         if as_json and as_tsv:
             raise UsageError("give --json or --tsv, not both")
-        rows = list_tasks(domain, split) if domain is not None else list_tasks(split=split) + [
-            t for t in every_task()[len(list_tasks()):] if split in (None, t.split)]
+        rows = (
+            list_tasks(domain, split)
+            if domain is not None
+            else list_tasks(split=split) + [t for t in every_task()[len(list_tasks()) :] if split in (None, t.split)]
+        )
     except UserError as e:
         fail(str(e))
     here = {t.id: collectable(t) for t in rows}
     if as_json:
-        print(json.dumps([{**t.to_dict(), "collectable": here[t.id][0], "not_collectable_because": here[t.id][1] or None}
-                          for t in rows], indent=2, allow_nan=False))
+        print(
+            json.dumps(
+                [
+                    {**t.to_dict(), "collectable": here[t.id][0], "not_collectable_because": here[t.id][1] or None}
+                    for t in rows
+                ],
+                indent=2,
+                allow_nan=False,
+            )
+        )
         return
-    cols = [Col("id", is_id=True), Col("domain", 1), Col("split", 6), Col("paper name", 0), Col("obs", 5, justify="right"),
-            Col("act", 5, justify="right"), Col("reward scale", 2), Col("random", 4, justify="right"), Col("expert", 4, justify="right"),
-            Col("histories x steps", 3), Col("hub repo", 0), Col("collectable", 7), Col("source", 8)]
-    cells = [[t.id, t.domain, t.split, t.paper_name, str(t.obs_dim), str(t.act_dim), f"{t.reward_scale:g}",
-              f"{t.random_mean:g}" if t.random_mean is not None else "-",
-              f"{t.expert_mean:g}" if t.expert_mean is not None else "-",
-              f"{t.num_histories} x {t.history_steps:,}", t.hub_name, "yes" if here[t.id][0] else "no",
-              t.source] for t in rows]
+    cols = [
+        Col("id", is_id=True),
+        Col("domain", 1),
+        Col("split", 6),
+        Col("paper name", 0),
+        Col("obs", 5, justify="right"),
+        Col("act", 5, justify="right"),
+        Col("reward scale", 2),
+        Col("random", 4, justify="right"),
+        Col("expert", 4, justify="right"),
+        Col("histories x steps", 3),
+        Col("hub repo", 0),
+        Col("collectable", 7),
+        Col("source", 8),
+    ]
+    cells = [
+        [
+            t.id,
+            t.domain,
+            t.split,
+            t.paper_name,
+            str(t.obs_dim),
+            str(t.act_dim),
+            f"{t.reward_scale:g}",
+            f"{t.random_mean:g}" if t.random_mean is not None else "-",
+            f"{t.expert_mean:g}" if t.expert_mean is not None else "-",
+            f"{t.num_histories} x {t.history_steps:,}",
+            t.hub_name,
+            "yes" if here[t.id][0] else "no",
+            t.source,
+        ]
+        for t in rows
+    ]
     if as_tsv:
         for line in [[c.name for c in cols]] + cells:
             print("\t".join(line))
         return
     con = console()
-    table, dropped = fit_table(con, f"{len(rows)} tasks ({sum(ok for ok, _ in here.values())} collectable here)", cols, cells)
+    table, dropped = fit_table(
+        con, f"{len(rows)} tasks ({sum(ok for ok, _ in here.values())} collectable here)", cols, cells
+    )
     con.print(table)
     if dropped:
         con.print(f"not shown at this width: {', '.join(dropped)} (--json or --tsv for every field)", highlight=False)

@@ -21,8 +21,14 @@ import gymnasium as gym
 import numpy as np
 
 from vintix_data.collect.config import DECOY_RANDOM_SHARE, CollectConfig
-from vintix_data.collect.parts import (completed_episodes, episode_behaviour, episode_noise, part_path, replay_transitions,
-                                       save_part)
+from vintix_data.collect.parts import (
+    completed_episodes,
+    episode_behaviour,
+    episode_noise,
+    part_path,
+    replay_transitions,
+    save_part,
+)
 from vintix_data.domains import ConfiguredTask
 from vintix_data.format import EpisodeData
 from vintix_data.schedule import NoiseSchedule, mix_terms, mix_with
@@ -42,8 +48,15 @@ class DropInfo(gym.Wrapper):
 class Collector:
     """Runs a list of histories on a vector env; each completed episode becomes a part file."""
 
-    def __init__(self, config: CollectConfig, task: ConfiguredTask, schedule: NoiseSchedule, demonstrator, histories: int,
-                 hidden=None):
+    def __init__(
+        self,
+        config: CollectConfig,
+        task: ConfiguredTask,
+        schedule: NoiseSchedule,
+        demonstrator,
+        histories: int,
+        hidden=None,
+    ):
         self.cfg, self.task, self.schedule, self.demo, self.histories = config, task, schedule, demonstrator, histories
         self.hidden = hidden  # HiddenObservation | None: what the recorded rows must not show
         self.out = Path(config.out)
@@ -112,11 +125,11 @@ class Collector:
             seeds[i] = self.task.episode_seed(self.cfg.seed, h, e)
             m = min(limit, n_steps - t0[i])
             noise = episode_noise(self.cfg.seed, h, e, low, high, limit)[:m]
-            log.keep[g: g + m, i], log.noise[g: g + m, i] = mix_terms(self.eps[t0[i]: t0[i] + m], noise)
+            log.keep[g : g + m, i], log.noise[g : g + m, i] = mix_terms(self.eps[t0[i] : t0[i] + m], noise)
             if self.behaviour in ("decoy", "random"):  # goal-blind: some episodes (all for random) uniform
                 draws = episode_behaviour(self.cfg.seed, h, e)
                 if self.behaviour == "random" or draws.random() < DECOY_RANDOM_SHARE:
-                    log.keep[g: g + m, i], log.noise[g: g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
+                    log.keep[g : g + m, i], log.noise[g : g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
                 if decoys is not None:
                     decoys[i] = draws.uniform(*self.goal_space)
             g0[i], end[i] = g, g + m
@@ -225,8 +238,9 @@ class Collector:
             next_end = min(end[i] for i in range(k) if hist[i] >= 0)
             event = min(next_end, g + tick)
 
-    def _episode(self, log: StepLog, i: int, start: int, stop: int, history: int, episode: int, t0: int,
-                 seed: int) -> EpisodeData:
+    def _episode(
+        self, log: StepLog, i: int, start: int, stop: int, history: int, episode: int, t0: int, seed: int
+    ) -> EpisodeData:
         """Slot ``i``'s rows ``start:stop`` of the log as an episode (copies: the log's rows are reused)."""
         obs = log.obs_flat[start:stop, i].astype(np.float32)
         final_obs = log.obs_flat[stop, i].astype(np.float32)
@@ -234,11 +248,20 @@ class Collector:
             self.hidden.apply_(obs)
             self.hidden.apply_(final_obs)
         rows = slice(start, stop)
-        return EpisodeData(history=history, episode=episode, t0=t0, reset_seed=seed, observation=obs,
-                           action=log.act[rows, i].copy(), demonstrator_action=log.demo[rows, i].astype(np.float32),
-                           epsilon=self.eps[t0: t0 + stop - start], reward=log.rew[rows, i].copy(),
-                           terminated=log.term[rows, i].copy(), truncated=log.trunc[rows, i].copy(),
-                           final_observation=final_obs)
+        return EpisodeData(
+            history=history,
+            episode=episode,
+            t0=t0,
+            reset_seed=seed,
+            observation=obs,
+            action=log.act[rows, i].copy(),
+            demonstrator_action=log.demo[rows, i].astype(np.float32),
+            epsilon=self.eps[t0 : t0 + stop - start],
+            reward=log.rew[rows, i].copy(),
+            terminated=log.term[rows, i].copy(),
+            truncated=log.trunc[rows, i].copy(),
+            final_observation=final_obs,
+        )
 
 
 PROGRESS_EVERY = 256  # steps between progress reports when no episode ends (reports are throttled by time anyway)
@@ -264,12 +287,24 @@ class StepLog:
         self.term, self.trunc = np.zeros((size, k), bool), np.zeros((size, k), bool)
         self.keep, self.noise = np.ones((size, k, act_dim)), np.zeros((size, k, act_dim))  # mix_terms per step
         # one tuple of row views per step, made once: indexing nine arrays per step costs more than the mixer
-        self.rows = [(self.obs_flat[g], self.keep[g], self.noise[g], self.act[g], self.demo[g], self.obs[g + 1],
-                      self.rew[g], self.term[g], self.trunc[g]) for g in range(size)]
+        self.rows = [
+            (
+                self.obs_flat[g],
+                self.keep[g],
+                self.noise[g],
+                self.act[g],
+                self.demo[g],
+                self.obs[g + 1],
+                self.rew[g],
+                self.term[g],
+                self.trunc[g],
+            )
+            for g in range(size)
+        ]
 
     def shift(self, lo: int, hi: int) -> None:
         """Move rows ``lo:hi`` (everything live) to the top, in place (the row views stay valid)."""
         hi = min(hi, self.size)
         for a in (self.obs, self.act, self.demo, self.rew, self.term, self.trunc, self.keep, self.noise):
-            a[: hi + 1 - lo if a is self.obs else hi - lo] = a[lo: hi + 1 if a is self.obs else hi].copy()
-        self.keep[hi - lo:], self.noise[hi - lo:] = 1.0, 0.0
+            a[: hi + 1 - lo if a is self.obs else hi - lo] = a[lo : hi + 1 if a is self.obs else hi].copy()
+        self.keep[hi - lo :], self.noise[hi - lo :] = 1.0, 0.0

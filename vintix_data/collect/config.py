@@ -62,12 +62,19 @@ class CollectConfig:
     def identity(self) -> dict:
         """What must match for ``--resume`` to continue a run (not how it is executed)."""
         d = asdict(self)
-        for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes",
-                  "card_video"):
+        for k in ("out", "num_envs", "vector", "workers", "resume", "command", "force", "gate_episodes", "card_video"):
             d.pop(k)
         d["hide"] = list(d["hide"])
-        for k, default in (("episode_limit", None), ("fixed_goal", False), ("env_options", {}), ("hide", []),
-                           ("hide_fill", 0.0), ("behaviour", "demonstrator"), ("env_kwargs", {}), ("reward_scale", None)):
+        for k, default in (
+            ("episode_limit", None),
+            ("fixed_goal", False),
+            ("env_options", {}),
+            ("hide", []),
+            ("hide_fill", 0.0),
+            ("behaviour", "demonstrator"),
+            ("env_kwargs", {}),
+            ("reward_scale", None),
+        ):
             if d[k] == default:  # absent when unused, so runs started before these settings existed still resume
                 d.pop(k)
         return d
@@ -83,16 +90,25 @@ def behaviour_record(behaviour: str, goal_space=None, learner=None) -> dict | No
     if behaviour == "demonstrator":
         return None
     if behaviour == "learner":  # not goal-blind noise: the learner's own action is mixed, and is the label
-        return {"kind": "learner", "mixed_from": "demonstrator_action",
-                "action": "the learner's intended action (demonstrator_action) noise-mixed with the schedule; reward the "
-                          "env's; the learner never reads the goal, its state is rebuilt from the rows on --resume",
-                **(learner.describe() if learner is not None else {})}
-    rec = {"kind": behaviour, "draws": "PCG64(SeedSequence((seed, history, episode), spawn_key=(5,)))",
-           "random_share": 1.0 if behaviour == "random" else DECOY_RANDOM_SHARE,
-           "action": "executed behaviour; demonstrator_action and reward are the true task's"}
+        return {
+            "kind": "learner",
+            "mixed_from": "demonstrator_action",
+            "action": "the learner's intended action (demonstrator_action) noise-mixed with the schedule; reward the "
+            "env's; the learner never reads the goal, its state is rebuilt from the rows on --resume",
+            **(learner.describe() if learner is not None else {}),
+        }
+    rec = {
+        "kind": behaviour,
+        "draws": "PCG64(SeedSequence((seed, history, episode), spawn_key=(5,)))",
+        "random_share": 1.0 if behaviour == "random" else DECOY_RANDOM_SHARE,
+        "action": "executed behaviour; demonstrator_action and reward are the true task's",
+    }
     if behaviour == "decoy" and goal_space is not None:
-        rec["decoy"] = {"distribution": "uniform", "low": [float(x) for x in goal_space[0]],
-                        "high": [float(x) for x in goal_space[1]]}
+        rec["decoy"] = {
+            "distribution": "uniform",
+            "low": [float(x) for x in goal_space[0]],
+            "high": [float(x) for x in goal_space[1]],
+        }
     return rec
 
 

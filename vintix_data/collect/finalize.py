@@ -12,12 +12,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vintix_data.version import __version__
 from vintix_data.card import write_card
 from vintix_data.card.plots import learning_curve
 from vintix_data.collect.config import CollectConfig, CollectPlan, behaviour_record
 from vintix_data.collect.parts import part_path
-from vintix_data.demonstrators.baselines import demonstrator_policy, noisy_demonstrator_policy, run_episodes, uniform_policy
+from vintix_data.demonstrators.baselines import (
+    demonstrator_policy,
+    noisy_demonstrator_policy,
+    run_episodes,
+    uniform_policy,
+)
 from vintix_data.domains import ConfiguredTask, resolve
 from vintix_data.format import (
     META_DIR,
@@ -37,9 +41,19 @@ from vintix_data.jsonio import strict
 from vintix_data.manifest import data_digests, fingerprint, write_manifest
 from vintix_data.registry import TaskSpec
 from vintix_data.schedule import NoiseSchedule
+from vintix_data.version import __version__
 
-PROVENANCE_PACKAGES = ("numpy", "gymnasium", "torch", "stable-baselines3", "pyarrow", "datasets", "huggingface_hub",
-                       "metaworld", "mujoco")
+PROVENANCE_PACKAGES = (
+    "numpy",
+    "gymnasium",
+    "torch",
+    "stable-baselines3",
+    "pyarrow",
+    "datasets",
+    "huggingface_hub",
+    "metaworld",
+    "mujoco",
+)
 
 
 def provenance(command: list[str]) -> dict:
@@ -50,12 +64,22 @@ def provenance(command: list[str]) -> dict:
         except metadata.PackageNotFoundError:
             pass
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True,
-                             timeout=5).stdout.strip() or None
+        sha = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         sha = None
-    return {"vintix_version": __version__, "git_sha": sha, "packages": versions, "python": platform.python_version(),
-            "command": " ".join(command), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "vintix_version": __version__,
+        "git_sha": sha,
+        "packages": versions,
+        "python": platform.python_version(),
+        "command": " ".join(command),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def tenth_epsilons(schedule: NoiseSchedule) -> tuple[float, float]:
@@ -67,8 +91,9 @@ def tenth_epsilons(schedule: NoiseSchedule) -> tuple[float, float]:
     return float(eps[:cut].mean()), float(eps[t >= 0.9 * n].mean() if (t >= 0.9 * n).any() else eps[-1])
 
 
-def reference_scores(task: TaskSpec | ConfiguredTask, demonstrator, episodes: int, seed: int,
-                     schedule: NoiseSchedule | None = None) -> ReferenceScores:
+def reference_scores(
+    task: TaskSpec | ConfiguredTask, demonstrator, episodes: int, seed: int, schedule: NoiseSchedule | None = None
+) -> ReferenceScores:
     task = resolve(task)
     env = task.make_env()
     space = env.action_space
@@ -79,14 +104,26 @@ def reference_scores(task: TaskSpec | ConfiguredTask, demonstrator, episodes: in
         for which, eps in zip(("first", "last"), tenth_epsilons(schedule)):
             if 1e-3 < eps < 1 - 1e-3:  # at eps 1 the reference is random's, at 0 the demonstrator's
                 mixed = run_episodes(task, noisy_demonstrator_policy(demonstrator, space, eps), episodes, seed)
-                tenths |= {f"{which}_tenth_epsilon": round(eps, 6), f"{which}_tenth_mean": mixed.mean,
-                           f"{which}_tenth_std": mixed.std}
+                tenths |= {
+                    f"{which}_tenth_epsilon": round(eps, 6),
+                    f"{which}_tenth_mean": mixed.mean,
+                    f"{which}_tenth_std": mixed.std,
+                }
     env.close()
-    return ReferenceScores(random_mean=rnd.mean, random_std=rnd.std, demonstrator_mean=dem.mean,
-                           demonstrator_std=dem.std, episodes=episodes, paper_random_mean=task.random_mean,
-                           paper_random_std=task.random_std, paper_expert_mean=task.expert_mean,
-                           paper_expert_std=task.expert_std, random_success_rate=rnd.success_rate,
-                           demonstrator_success_rate=dem.success_rate, **tenths)
+    return ReferenceScores(
+        random_mean=rnd.mean,
+        random_std=rnd.std,
+        demonstrator_mean=dem.mean,
+        demonstrator_std=dem.std,
+        episodes=episodes,
+        paper_random_mean=task.random_mean,
+        paper_random_std=task.random_std,
+        paper_expert_mean=task.expert_mean,
+        paper_expert_std=task.expert_std,
+        random_success_rate=rnd.success_rate,
+        demonstrator_success_rate=dem.success_rate,
+        **tenths,
+    )
 
 
 def demonstrator_source(task_id: str, demonstrator) -> dict:
@@ -108,8 +145,10 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
     env.close()
     obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
     schema = row_schema(obs_dim, act_dim)
-    stats = {k: RunningStats(d) for k, d in (("observation", obs_dim), ("action", act_dim), ("reward", 1),
-                                             ("demonstrator_action", act_dim))}
+    stats = {
+        k: RunningStats(d)
+        for k, d in (("observation", obs_dim), ("action", act_dim), ("reward", 1), ("demonstrator_action", act_dim))
+    }
     episodes: list[dict] = []
     row = 0
 
@@ -122,12 +161,21 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
                 for name, s in stats.items():
                     if getattr(ep, name) is not None:
                         s.update(getattr(ep, name))
-                episodes.append({"history": h, "episode": k, "first_row": row, "length": len(ep),
-                                 "return": float(ep.reward.sum(dtype=np.float64)),
-                                 "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)) if ep.epsilon is not None else None,
-                                 "terminated": bool(ep.terminated[-1]), "truncated": bool(ep.truncated[-1]),
-                                 "final_observation": ep.final_observation.tolist(), "reset_seed": ep.reset_seed,
-                                 "variation": task.variation(ep.reset_seed)})
+                episodes.append(
+                    {
+                        "history": h,
+                        "episode": k,
+                        "first_row": row,
+                        "length": len(ep),
+                        "return": float(ep.reward.sum(dtype=np.float64)),
+                        "mean_epsilon": float(ep.epsilon.mean(dtype=np.float64)) if ep.epsilon is not None else None,
+                        "terminated": bool(ep.terminated[-1]),
+                        "truncated": bool(ep.truncated[-1]),
+                        "final_observation": ep.final_observation.tolist(),
+                        "reset_seed": ep.reset_seed,
+                        "variation": task.variation(ep.reset_seed),
+                    }
+                )
                 row += len(ep)
                 yield ep.to_table(schema)
                 k += 1
@@ -137,16 +185,43 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
     write_episodes_and_stats(out, episodes, stats, obs_dim)
     refs = reference_scores(task, demonstrator, config.reference_episodes, config.seed, schedule)
     info = DatasetInfo(
-        task=task.id, domain=task.domain, split=task.split, env_id=task.env_id, env_kwargs=dict(task.env_kwargs),
-        observation_space=space_dict(obs_space), action_space=space_dict(act_space), obs_dim=obs_dim, act_dim=act_dim,
-        reward_scale=task.reward_scale, episode_limit=task.episode_limit, histories=histories,
-        steps_per_history=schedule.steps, total_steps=total, episodes=len(episodes), num_shards=len(shards),
-        schedule={"p": schedule.p, "f": schedule.f, "steps": schedule.steps, "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0"},
-        demonstrator={"kind": demonstrator.kind, "id": demonstrator.name, "spec": spec,
-                      "sha256": demonstrator.sha256, "measured_mean_return": refs.demonstrator_mean,
-                      "normalized_score_paper": task.normalized_score(refs.demonstrator_mean) if task.paper_comparable() else None,
-                      "paper_comparable": task.paper_comparable(), **demonstrator_source(task.id, demonstrator)},
-        reference_scores=refs, seed=config.seed, provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
+        task=task.id,
+        domain=task.domain,
+        split=task.split,
+        env_id=task.env_id,
+        env_kwargs=dict(task.env_kwargs),
+        observation_space=space_dict(obs_space),
+        action_space=space_dict(act_space),
+        obs_dim=obs_dim,
+        act_dim=act_dim,
+        reward_scale=task.reward_scale,
+        episode_limit=task.episode_limit,
+        histories=histories,
+        steps_per_history=schedule.steps,
+        total_steps=total,
+        episodes=len(episodes),
+        num_shards=len(shards),
+        schedule={
+            "p": schedule.p,
+            "f": schedule.f,
+            "steps": schedule.steps,
+            "formula": "eps(t) = (1 - (t/((1-f)N))^p)^(1/p) for t <= (1-f)N else 0",
+        },
+        demonstrator={
+            "kind": demonstrator.kind,
+            "id": demonstrator.name,
+            "spec": spec,
+            "sha256": demonstrator.sha256,
+            "measured_mean_return": refs.demonstrator_mean,
+            "normalized_score_paper": task.normalized_score(refs.demonstrator_mean)
+            if task.paper_comparable()
+            else None,
+            "paper_comparable": task.paper_comparable(),
+            **demonstrator_source(task.id, demonstrator),
+        },
+        reference_scores=refs,
+        seed=config.seed,
+        provenance={**provenance(config.command), "collect_seconds": round(collect_seconds, 1)},
         observation_names=task.observation_names(),
         extra=run_extra(task, config),
         hidden_observation=hidden.to_dict() if hidden is not None else None,
@@ -160,8 +235,11 @@ def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
     task where it came from (``gym``, ``file:PATH``, ``plugin:DIST``) and a ``--reward-scale`` given on the command
     line, which no registry then vouches for."""
     extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
-    behaviour = behaviour_record(config.behaviour, task.goal_space() if config.behaviour == "decoy" else None,
-                                 task.learner(1) if config.behaviour == "learner" else None)
+    behaviour = behaviour_record(
+        config.behaviour,
+        task.goal_space() if config.behaviour == "decoy" else None,
+        task.learner(1) if config.behaviour == "learner" else None,
+    )
     if behaviour is not None:
         extra["behaviour"] = behaviour
     if task.source != "paper":
@@ -173,12 +251,21 @@ def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
 
 def write_episodes_and_stats(out: Path, episodes: list[dict], stats: dict[str, RunningStats], obs_dim: int) -> None:
     """``meta/episodes.parquet`` (one dict per episode, in row order) and ``meta/stats.json``."""
-    write_parquet_atomic(pa.Table.from_pylist(episodes, schema=episodes_schema(obs_dim)), out / META_DIR / "episodes.parquet")
+    write_parquet_atomic(
+        pa.Table.from_pylist(episodes, schema=episodes_schema(obs_dim)), out / META_DIR / "episodes.parquet"
+    )
     returns = np.array([e["return"] for e in episodes])
     stats_json = {k: v.to_dict() for k, v in stats.items()}
-    stats_json["episode_return"] = {"mean": float(returns.mean()), "std": float(returns.std()), "min": float(returns.min()),
-                                    "max": float(returns.max()), "count": len(returns)}
-    atomic_write_text(out / META_DIR / "stats.json", json.dumps(strict(stats_json), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    stats_json["episode_return"] = {
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "min": float(returns.min()),
+        "max": float(returns.max()),
+        "count": len(returns),
+    }
+    atomic_write_text(
+        out / META_DIR / "stats.json", json.dumps(strict(stats_json), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    )
 
 
 def write_info_manifest_plot_card(out: Path, info: DatasetInfo, card_video: bool = False) -> None:

@@ -49,8 +49,14 @@ def save_part(ep: EpisodeData, path: Path) -> None:
     env's collection (an Industrial Benchmark episode is 250 steps of ~60 us). Parts are the collector's own
     intermediate files; the dataset's bytes come from the arrays, which are the same.
     """
-    arrays = {"observation": ep.observation, "action": ep.action, "reward": ep.reward, "terminated": ep.terminated,
-              "truncated": ep.truncated, "final_observation": ep.final_observation}
+    arrays = {
+        "observation": ep.observation,
+        "action": ep.action,
+        "reward": ep.reward,
+        "terminated": ep.terminated,
+        "truncated": ep.truncated,
+        "final_observation": ep.final_observation,
+    }
     if ep.demonstrator_action is not None:
         arrays["demonstrator_action"] = ep.demonstrator_action
     if ep.epsilon is not None:
@@ -65,8 +71,29 @@ def save_part(ep: EpisodeData, path: Path) -> None:
         crc, size = zlib.crc32(blob), len(blob)
         # version 2.0, no flags, stored, 1980-01-01 00:00 (NumPy's own parts carry the wall clock; nothing reads it)
         header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0x21, crc, size, size, len(name), 0) + name
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, crc, size, size, len(name),
-                                   0, 0, 0, 0, 0o600 << 16, offset) + name)
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                0,
+                0,
+                0x21,
+                crc,
+                size,
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0o600 << 16,
+                offset,
+            )
+            + name
+        )
         local += [header, blob]
         offset += len(header) + size
     directory = b"".join(central)

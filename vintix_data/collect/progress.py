@@ -14,10 +14,17 @@ class CollectProgress:
 
     def __init__(self, total_steps: int, histories: int, console: Console | None = None, refresh_s: float = 0.25):
         self.progress = Progress(
-            TextColumn("[bold]collect"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]} steps/s"),
-            TextColumn("eps {task.fields[eps]}"), TextColumn("episodes {task.fields[episodes]}"),
-            TextColumn("last returns {task.fields[returns]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=console or Console(stderr=True), transient=False,
+            TextColumn("[bold]collect"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} steps/s"),
+            TextColumn("eps {task.fields[eps]}"),
+            TextColumn("episodes {task.fields[episodes]}"),
+            TextColumn("last returns {task.fields[returns]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
         )
         self.task = self.progress.add_task("collect", total=total_steps, rate="-", eps="-", episodes=0, returns="-")
         self.progress.start()
@@ -50,8 +57,14 @@ class CollectProgress:
     def _flush(self, now: float) -> None:
         self.steps_run += self.pending
         rate = self.steps_run / max(now - self.t_start, 1e-9)
-        self.progress.update(self.task, advance=self.pending, rate=f"{rate:,.0f}", eps=f"{self.eps:.3f}",
-                             episodes=self.episodes, returns=" ".join(f"{r:.1f}" for r in self.returns) or "-")
+        self.progress.update(
+            self.task,
+            advance=self.pending,
+            rate=f"{rate:,.0f}",
+            eps=f"{self.eps:.3f}",
+            episodes=self.episodes,
+            returns=" ".join(f"{r:.1f}" for r in self.returns) or "-",
+        )
         self.pending = 0
         self.t_last = now
 

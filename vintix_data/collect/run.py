@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vintix_data.version import __version__
 from vintix_data.collect.collector import Collector
 from vintix_data.collect.config import BEHAVIOURS, CollectConfig, CollectError, CollectPlan, behaviour_record
 from vintix_data.collect.finalize import finalize
@@ -25,11 +24,18 @@ from vintix_data.domains import configure_task
 from vintix_data.format import STATE_DIR, atomic_write_text
 from vintix_data.hiding import HidingError, resolve_hidden
 from vintix_data.locking import LOCK_NAME, exclusive_lock
-from vintix_data.preflight import (check_collection_size, check_free_space, check_memory, check_output_folder, check_text,
-                                   collection_bytes, collection_memory)
+from vintix_data.preflight import (
+    check_collection_size,
+    check_free_space,
+    check_memory,
+    check_output_folder,
+    check_text,
+    collection_bytes,
+    collection_memory,
+)
 from vintix_data.registry import get_task
 from vintix_data.schedule import NoiseSchedule
-
+from vintix_data.version import __version__
 
 # a state folder being built by create_state (renamed to STATE_DIR when complete); a leftover one is a killed start
 STATE_TMP_PREFIX = STATE_DIR + ".tmp-"
@@ -43,8 +49,14 @@ def prepare(config: CollectConfig) -> CollectPlan:
     check_output_folder(out)
     for arg in config.command:
         check_text(arg, "argument")
-    task = configure_task(get_task(config.task), episode_limit=config.episode_limit, fixed_goal=config.fixed_goal,
-                          env_options=config.env_options, env_kwargs=config.env_kwargs, reward_scale=config.reward_scale)
+    task = configure_task(
+        get_task(config.task),
+        episode_limit=config.episode_limit,
+        fixed_goal=config.fixed_goal,
+        env_options=config.env_options,
+        env_kwargs=config.env_kwargs,
+        reward_scale=config.reward_scale,
+    )
     histories = config.histories if config.histories is not None else task.num_histories
     steps = config.steps if config.steps is not None else task.history_steps
     if histories < 1:
@@ -65,8 +77,10 @@ def prepare(config: CollectConfig) -> CollectPlan:
     if config.behaviour not in BEHAVIOURS:
         raise CollectError(f"--behaviour must be {', '.join(BEHAVIOURS)}, got {config.behaviour!r}")
     if config.behaviour == "decoy" and task.goal_space() is None:
-        raise CollectError(f"--behaviour decoy: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
-                           "--behaviour random works on every task")
+        raise CollectError(
+            f"--behaviour decoy: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
+            "--behaviour random works on every task"
+        )
     if config.behaviour == "learner":
         check_learner(task, hidden)
     schedule = NoiseSchedule(p=config.p, f=config.f, steps=steps)
@@ -84,8 +98,12 @@ def prepare(config: CollectConfig) -> CollectPlan:
     env = task.make_env()
     obs_dim, act_dim = int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
     size = f"{histories:,} histories x {steps:,} steps"
-    check_memory(collection_memory(steps, config.workers, config.num_envs, task.adapter.episode_limit(task.spec), obs_dim,
-                                   act_dim), f"collecting {size}")
+    check_memory(
+        collection_memory(
+            steps, config.workers, config.num_envs, task.adapter.episode_limit(task.spec), obs_dim, act_dim
+        ),
+        f"collecting {size}",
+    )
     if not (config.resume and is_complete(out)):
         saved_bytes = sum(p.stat().st_size for p in (out / STATE_DIR / "parts").rglob("*.npz")) if config.resume else 0
         check_free_space(out, collection_bytes(histories * steps, obs_dim, act_dim) - saved_bytes, f"collecting {size}")
@@ -108,12 +126,24 @@ def prepare(config: CollectConfig) -> CollectPlan:
 
 def run_identity(config: CollectConfig, spec: str, demonstrator, histories: int, steps: int) -> dict:
     """What a resumed run must share with the original: settings, and the demonstrator's bytes, not just its path."""
-    identity = {**config.identity(), "demonstrator": spec, "demonstrator_sha256": demonstrator.sha256,
-                "histories": histories, "steps": steps}
+    identity = {
+        **config.identity(),
+        "demonstrator": spec,
+        "demonstrator_sha256": demonstrator.sha256,
+        "histories": histories,
+        "steps": steps,
+    }
     if config.behaviour == "learner":  # its constants decide every action: a resume must run the same learner
-        identity["learner"] = behaviour_record("learner", learner=configure_task(
-            get_task(config.task), episode_limit=config.episode_limit, fixed_goal=config.fixed_goal,
-            env_options=config.env_options, env_kwargs=config.env_kwargs).learner(1))
+        identity["learner"] = behaviour_record(
+            "learner",
+            learner=configure_task(
+                get_task(config.task),
+                episode_limit=config.episode_limit,
+                fixed_goal=config.fixed_goal,
+                env_options=config.env_options,
+                env_kwargs=config.env_kwargs,
+            ).learner(1),
+        )
     return identity
 
 
@@ -122,16 +152,22 @@ def check_learner(task, hidden) -> None:
     episodes) and the columns it reads recorded (it is rebuilt from the rows on ``--resume``)."""
     learner = task.learner(1)
     if learner is None:
-        raise CollectError(f"--behaviour learner: {task.id} ({task.domain}) has no reward-driven learner (it needs a goal "
-                           "whose reward can be predicted from the observation: reach-v3)")
+        raise CollectError(
+            f"--behaviour learner: {task.id} ({task.domain}) has no reward-driven learner (it needs a goal "
+            "whose reward can be predicted from the observation: reach-v3)"
+        )
     if not any(k in task.env_options for k in task.adapter.variation_options):
         options = ", ".join(task.adapter.variation_options) or "none"
-        raise CollectError(f"--behaviour learner keeps its posterior over a history's episodes, so each history needs one "
-                           f"task (--fixed-goal; {task.domain} variation options: {options})")
+        raise CollectError(
+            f"--behaviour learner keeps its posterior over a history's episodes, so each history needs one "
+            f"task (--fixed-goal; {task.domain} variation options: {options})"
+        )
     seen = set(hidden.indices) & set(learner.needs_visible()) if hidden is not None else set()
     if seen:
-        raise CollectError(f"--behaviour learner reads observation columns {sorted(seen)}, which --hide would record as a "
-                           "constant (the learner is rebuilt from the recorded rows on --resume)")
+        raise CollectError(
+            f"--behaviour learner reads observation columns {sorted(seen)}, which --hide would record as a "
+            "constant (the learner is rebuilt from the recorded rows on --resume)"
+        )
 
 
 def occupied(out: Path) -> bool:
@@ -158,8 +194,10 @@ def collect(config: CollectConfig, progress_factory=None) -> Path:
         except OSError as e:
             if e.errno not in DISK_ERRNOS:
                 raise
-            raise CollectError(f"{out}: {e.strerror} ({getattr(e, 'filename', None) or out}); completed episodes are saved: "
-                               "fix that, then re-run with --resume") from None
+            raise CollectError(
+                f"{out}: {e.strerror} ({getattr(e, 'filename', None) or out}); completed episodes are saved: "
+                "fix that, then re-run with --resume"
+            ) from None
         mark_complete(out, identity)
     return out
 
@@ -188,6 +226,7 @@ def _collect_locked(out: Path, plan: CollectPlan, config: CollectConfig, progres
 # separate units of work): created with the folder, marked complete after finalize, parts removed last. The caller
 # holds the folder's lock (vintix_data.locking.exclusive_lock) around all of them.
 
+
 def create_state(out: Path, identity: dict) -> None:
     """Create ``out`` (if needed) and its state folder in one rename: ``.vintix/`` appears with ``state.json`` in it or
     not at all, so a kill leaves either a state ``--resume`` accepts or a folder a fresh run accepts (it ignores and
@@ -197,13 +236,16 @@ def create_state(out: Path, identity: dict) -> None:
         shutil.rmtree(stale, ignore_errors=True)
     tmp = out / f"{STATE_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()  # the umask's mode, as any folder the run makes (mkdtemp's would be 0700)
-    (tmp / "state.json").write_text(json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True,
-                                               allow_nan=False))
+    (tmp / "state.json").write_text(
+        json.dumps({"identity": identity, "vintix": __version__}, indent=2, sort_keys=True, allow_nan=False)
+    )
     try:
         os.rename(tmp, out / STATE_DIR)  # replaces nothing but an empty folder
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CollectError(f"{out} already holds a collection state ({STATE_DIR}/); pass --resume to continue it") from None
+        raise CollectError(
+            f"{out} already holds a collection state ({STATE_DIR}/); pass --resume to continue it"
+        ) from None
 
 
 def read_state(out: Path) -> dict:
@@ -237,6 +279,10 @@ def drop_leftover_parts(out: Path) -> None:
 def mark_complete(out: Path, identity: dict) -> None:
     """Mark the state complete, then remove the parts: a kill in between leaves parts that the next ``--resume``
     (or :func:`drop_leftover_parts`) removes, never a complete-looking folder whose parts are gone but state is not."""
-    atomic_write_text(out / STATE_DIR / "state.json", json.dumps({"identity": identity, "vintix": __version__, "complete": True},
-                                                                 indent=2, allow_nan=False, sort_keys=True))
+    atomic_write_text(
+        out / STATE_DIR / "state.json",
+        json.dumps(
+            {"identity": identity, "vintix": __version__, "complete": True}, indent=2, allow_nan=False, sort_keys=True
+        ),
+    )
     drop_leftover_parts(out)

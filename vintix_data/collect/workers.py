@@ -78,5 +78,7 @@ def run_workers(collector: Collector, workers: int, num_envs: int, progress=None
         p.join()
     failed = [p.exitcode for p in procs if p.exitcode != 0]
     if errors or failed:
-        raise CollectError(f"a collection worker failed ({errors[0] if errors else f'exit code {failed[0]}'}); "
-                           "completed episodes are saved, re-run with --resume")
+        raise CollectError(
+            f"a collection worker failed ({errors[0] if errors else f'exit code {failed[0]}'}); "
+            "completed episodes are saved, re-run with --resume"
+        )

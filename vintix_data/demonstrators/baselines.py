@@ -5,8 +5,8 @@ Random and demonstrator are run on the *same* episode seeds, so their difference
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -39,8 +39,12 @@ def episode_seeds(seed: int, episodes: int) -> list[int]:
     return [int(np.random.SeedSequence((REFERENCE_SEED_TAG, seed, k)).generate_state(1)[0]) for k in range(episodes)]
 
 
-def run_episodes(task: TaskSpec | ConfiguredTask, policy: Callable[[np.ndarray, np.random.Generator], np.ndarray], episodes: int,
-                 seed: int = 0) -> EpisodeReturns:
+def run_episodes(
+    task: TaskSpec | ConfiguredTask,
+    policy: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+    episodes: int,
+    seed: int = 0,
+) -> EpisodeReturns:
     """Run ``episodes`` full episodes; ``policy(obs_batch_of_1, rng) -> actions``."""
     task = resolve(task)
     env = task.make_env()
@@ -61,8 +65,9 @@ def run_episodes(task: TaskSpec | ConfiguredTask, policy: Callable[[np.ndarray, 
         lengths.append(n)
         successes.append(success)
     env.close()
-    return EpisodeReturns(np.array(returns), np.array(lengths),
-                          np.array(successes) if task.adapter.reports_success else None)
+    return EpisodeReturns(
+        np.array(returns), np.array(lengths), np.array(successes) if task.adapter.reports_success else None
+    )
 
 
 def uniform_policy(action_space) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
@@ -74,7 +79,9 @@ def demonstrator_policy(demonstrator) -> Callable[[np.ndarray, np.random.Generat
     return lambda obs, rng: demonstrator.act(obs)
 
 
-def noisy_demonstrator_policy(demonstrator, action_space, epsilon: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+def noisy_demonstrator_policy(
+    demonstrator, action_space, epsilon: float
+) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
     """The collector's mixture at a constant ``epsilon``: ``clip((1 - eps) demo + eps u)``, u uniform in the box."""
     from vintix_data.schedule import mix_actions
 

@@ -66,8 +66,13 @@ def _parquet_files(source: str) -> tuple[list[Path], Path | None]:
         from vintix_data.hub.client import HubError, snapshot
 
         try:
-            root = snapshot(repo, allow_patterns=[f"{config}/*.parquet", f"{config}/**/*.parquet"] if config else
-                            ["*.parquet", "**/*.parquet", "meta/info.json"], repo_type="dataset")
+            root = snapshot(
+                repo,
+                allow_patterns=[f"{config}/*.parquet", f"{config}/**/*.parquet"]
+                if config
+                else ["*.parquet", "**/*.parquet", "meta/info.json"],
+                repo_type="dataset",
+            )
         except HubError as e:
             raise BCError(f"--from {source}: {e}") from None
         root = root / config if config else root
@@ -99,8 +104,10 @@ def read_source(source: str, max_pairs: int = 2_000_000) -> BCData:
     else:
         target = "demonstrator_action" if "demonstrator_action" in names else "action" if "action" in names else None
         if "observation" not in names or target is None:
-            raise BCError(f"--from {source}: {files[0].name} has neither JAT's columns (continuous_observations, "
-                          "continuous_actions) nor observation with demonstrator_action or action")
+            raise BCError(
+                f"--from {source}: {files[0].name} has neither JAT's columns (continuous_observations, "
+                "continuous_actions) nor observation with demonstrator_action or action"
+            )
         layout = "vintix" if target == "demonstrator_action" else "pairs"
         for f in files:
             t = pq.read_table(f, columns=["observation", target])
@@ -135,15 +142,28 @@ def train_bc(task, out: Path, config: BCConfig, eval_episodes: int = 10) -> dict
     env = task.make_env()
     space, aspace = env.observation_space, env.action_space
     if data.observations.shape[1:] != space.shape or data.actions.shape[1:] != aspace.shape:
-        raise BCError(f"--from {config.source}: observations {data.observations.shape[1:]} / actions {data.actions.shape[1:]} "
-                      f"do not fit {task.id}'s {space.shape} / {aspace.shape} (another env version's layout?)")
+        raise BCError(
+            f"--from {config.source}: observations {data.observations.shape[1:]} / actions {data.actions.shape[1:]} "
+            f"do not fit {task.id}'s {space.shape} / {aspace.shape} (another env version's layout?)"
+        )
     torch.set_num_threads(1)
     torch.manual_seed(config.seed)
     std = data.observations.astype(np.float64).std(0)
     scale = np.where(std > 1e-6, 1.0 / np.maximum(std, 1e-6), 1.0).astype(np.float32)
-    model = TD3("MlpPolicy", env, buffer_size=1, learning_starts=0, seed=config.seed, device="cpu", verbose=0,
-                policy_kwargs=dict(net_arch=list(config.net_arch), features_extractor_class=ScaledObservation,
-                                   features_extractor_kwargs=dict(scale=scale.tolist())))
+    model = TD3(
+        "MlpPolicy",
+        env,
+        buffer_size=1,
+        learning_starts=0,
+        seed=config.seed,
+        device="cpu",
+        verbose=0,
+        policy_kwargs=dict(
+            net_arch=list(config.net_arch),
+            features_extractor_class=ScaledObservation,
+            features_extractor_kwargs=dict(scale=scale.tolist()),
+        ),
+    )
     low, high = aspace.low.astype(np.float64), aspace.high.astype(np.float64)
     target = np.clip(2.0 * (data.actions - low) / (high - low) - 1.0, -1.0, 1.0).astype(np.float32)
     x, y = torch.as_tensor(data.observations), torch.as_tensor(target)
@@ -155,7 +175,7 @@ def train_bc(task, out: Path, config: BCConfig, eval_episodes: int = 10) -> dict
     for epoch in range(config.epochs):
         perm, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), config.batch_size):
-            idx = perm[i:i + config.batch_size]
+            idx = perm[i : i + config.batch_size]
             loss = torch.nn.functional.mse_loss(actor(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -177,6 +197,17 @@ def train_bc(task, out: Path, config: BCConfig, eval_episodes: int = 10) -> dict
         from vintix_data.demonstrators.sb3 import load_sb3
 
         clone = run_episodes(task, demonstrator_policy(load_sb3(out, space, aspace)), eval_episodes).mean
-    return {"task": task.id, "out": str(out), "algo": "bc", "layout": data.layout, "pairs": len(x),
-            "episodes": data.episodes, "source_return": data.source_return, "clone_return": clone,
-            "eval_episodes": eval_episodes, "final_loss": losses[-1], "wall_s": wall, "config": asdict(config)}
+    return {
+        "task": task.id,
+        "out": str(out),
+        "algo": "bc",
+        "layout": data.layout,
+        "pairs": len(x),
+        "episodes": data.episodes,
+        "source_return": data.source_return,
+        "clone_return": clone,
+        "eval_episodes": eval_episodes,
+        "final_loss": losses[-1],
+        "wall_s": wall,
+        "config": asdict(config),
+    }

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 
 from vintix_data.demonstrators.baselines import demonstrator_policy, run_episodes, uniform_policy
 from vintix_data.domains import ConfiguredTask, resolve
-from vintix_data.registry import TaskSpec
 from vintix_data.errors import UserError
+from vintix_data.registry import TaskSpec
 
 
 class GateError(UserError, ValueError):
@@ -76,8 +76,9 @@ class GateResult:
         return "fails the gate: " + "; ".join(self.reasons)
 
 
-def judge(dem_returns, rnd_returns, dem_success: float | None = None,
-          config: GateConfig = GateConfig()) -> tuple[bool, float, list[str]]:
+def judge(
+    dem_returns, rnd_returns, dem_success: float | None = None, config: GateConfig = GateConfig()
+) -> tuple[bool, float, list[str]]:
     """(passed, required gap, reasons it fails) from per-episode returns on the same seeds, in the same order.
 
     A standard-error test on paired differences rather than "k x random's std": random's returns are often
@@ -93,9 +94,11 @@ def judge(dem_returns, rnd_returns, dem_success: float | None = None,
     required = max(config.sigmas * se, config.min_relative * abs(float(rnd.mean())), 1e-9)
     reasons = []
     if not (math.isfinite(gap) and gap > required):
-        reasons.append(f"mean return {dem.mean():.2f} is not clearly above random's {rnd.mean():.2f} "
-                       f"(gap {gap:.2f} <= required {required:.2f} = max({config.sigmas:g} x standard error of the "
-                       f"paired differences, {config.min_relative:g} x |random mean|))")
+        reasons.append(
+            f"mean return {dem.mean():.2f} is not clearly above random's {rnd.mean():.2f} "
+            f"(gap {gap:.2f} <= required {required:.2f} = max({config.sigmas:g} x standard error of the "
+            f"paired differences, {config.min_relative:g} x |random mean|))"
+        )
     if dem_success is not None and dem_success < config.min_success:
         reasons.append(f"success rate {dem_success:.0%} < {config.min_success:.0%}")
     return not reasons, required, reasons
@@ -116,17 +119,35 @@ def evaluate(task: TaskSpec | ConfiguredTask, demonstrator, spec: str, config: G
     passed, required, reasons = judge(dem.returns, rnd.returns, dem.success_rate, config)
     comparable = task.paper_comparable()
     return GateResult(
-        task=task.id, domain=task.domain, demonstrator=spec, episodes=episodes, seed=seed, episode_limit=task.episode_limit,
-        demonstrator_mean=dem.mean, demonstrator_std=dem.std, random_mean=rnd.mean, random_std=rnd.std,
-        demonstrator_success_rate=dem.success_rate, random_success_rate=rnd.success_rate,
-        paper_random_mean=task.random_mean, paper_expert_mean=task.expert_mean, paper_comparable=comparable,
+        task=task.id,
+        domain=task.domain,
+        demonstrator=spec,
+        episodes=episodes,
+        seed=seed,
+        episode_limit=task.episode_limit,
+        demonstrator_mean=dem.mean,
+        demonstrator_std=dem.std,
+        random_mean=rnd.mean,
+        random_std=rnd.std,
+        demonstrator_success_rate=dem.success_rate,
+        random_success_rate=rnd.success_rate,
+        paper_random_mean=task.random_mean,
+        paper_expert_mean=task.expert_mean,
+        paper_comparable=comparable,
         normalized_score_paper=task.normalized_score(dem.mean) if comparable else None,
         random_normalized_score_paper=task.normalized_score(rnd.mean) if comparable else None,
-        required_gap=required, passed=passed, reasons=reasons, seconds=time.perf_counter() - t0,
-        demonstrator_returns=[float(x) for x in dem.returns], random_returns=[float(x) for x in rnd.returns])
+        required_gap=required,
+        passed=passed,
+        reasons=reasons,
+        seconds=time.perf_counter() - t0,
+        demonstrator_returns=[float(x) for x in dem.returns],
+        random_returns=[float(x) for x in rnd.returns],
+    )
 
 
-def require_gate(task: TaskSpec | ConfiguredTask, demonstrator, spec: str, config: GateConfig = GateConfig()) -> GateResult:
+def require_gate(
+    task: TaskSpec | ConfiguredTask, demonstrator, spec: str, config: GateConfig = GateConfig()
+) -> GateResult:
     """``evaluate`` and raise GateError (one line: the figures, why, and what to do) unless it passes."""
     task = resolve(task)
     result = evaluate(task, demonstrator, spec, config)
@@ -136,6 +157,8 @@ def require_gate(task: TaskSpec | ConfiguredTask, demonstrator, spec: str, confi
             longer = task.adapter.suggested_episode_limit(task.spec)
             if longer:
                 hint = f" (its scripted expert passes with --episode-limit {longer})"
-        raise GateError(f"{task.id}: demonstrator {spec} {result.verdict()} over {config.episodes} seeded episodes "
-                        f"of {task.episode_limit} steps{hint}; pass --force to collect anyway")
+        raise GateError(
+            f"{task.id}: demonstrator {spec} {result.verdict()} over {config.episodes} seeded episodes "
+            f"of {task.episode_limit} steps{hint}; pass --force to collect anyway"
+        )
     return result

@@ -26,34 +26,52 @@ SOURCE = "rl-zoo3 2.9.2, rl_zoo3/hyperparams/{algo}.yml"
 ALGOS = ("tqc", "sac", "td3", "ppo")
 
 _OFF_POLICY_DEFAULTS = {"n_timesteps": 1_000_000, "learning_starts": 10_000}
-_TD3_DEFAULTS = {"n_timesteps": 1_000_000, "learning_starts": 10_000, "noise_type": "normal", "noise_std": 0.1,
-                 "train_freq": 1, "gradient_steps": 1, "learning_rate": 1e-3, "batch_size": 256,
-                 "policy_kwargs": {"net_arch": [400, 300]}}
+_TD3_DEFAULTS = {
+    "n_timesteps": 1_000_000,
+    "learning_starts": 10_000,
+    "noise_type": "normal",
+    "noise_std": 0.1,
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "learning_rate": 1e-3,
+    "batch_size": 256,
+    "policy_kwargs": {"net_arch": [400, 300]},
+}
 
 # key: the env's name without its version; value: the yml entry (the anchor merged in), rl-zoo3's own keys
 ZOO: dict[str, dict[str, dict[str, Any]]] = {
     "tqc": {
-        "HalfCheetah": dict(_OFF_POLICY_DEFAULTS), "Ant": dict(_OFF_POLICY_DEFAULTS), "Walker2d": dict(_OFF_POLICY_DEFAULTS),
+        "HalfCheetah": dict(_OFF_POLICY_DEFAULTS),
+        "Ant": dict(_OFF_POLICY_DEFAULTS),
+        "Walker2d": dict(_OFF_POLICY_DEFAULTS),
         "Hopper": {**_OFF_POLICY_DEFAULTS, "top_quantiles_to_drop_per_net": 5},
         "Humanoid": {**_OFF_POLICY_DEFAULTS, "n_timesteps": 2_000_000},
         "Swimmer": {**_OFF_POLICY_DEFAULTS, "gamma": 0.999},
     },
     "sac": {
-        "HalfCheetah": dict(_OFF_POLICY_DEFAULTS), "Ant": dict(_OFF_POLICY_DEFAULTS), "Walker2d": dict(_OFF_POLICY_DEFAULTS),
+        "HalfCheetah": dict(_OFF_POLICY_DEFAULTS),
+        "Ant": dict(_OFF_POLICY_DEFAULTS),
+        "Walker2d": dict(_OFF_POLICY_DEFAULTS),
         "Hopper": dict(_OFF_POLICY_DEFAULTS),
         "Humanoid": {**_OFF_POLICY_DEFAULTS, "n_timesteps": 2_000_000},
         "Swimmer": {**_OFF_POLICY_DEFAULTS, "gamma": 0.999},
     },
     "td3": {
-        "HalfCheetah": dict(_TD3_DEFAULTS), "Ant": dict(_TD3_DEFAULTS), "Walker2d": dict(_TD3_DEFAULTS),
+        "HalfCheetah": dict(_TD3_DEFAULTS),
+        "Ant": dict(_TD3_DEFAULTS),
+        "Walker2d": dict(_TD3_DEFAULTS),
         "Hopper": dict(_TD3_DEFAULTS),
         "Humanoid": {**_TD3_DEFAULTS, "n_timesteps": 2_000_000},
         "Swimmer": {**_TD3_DEFAULTS, "gamma": 0.9999},
     },
 }
 # where a task has no entry: the file's MuJoCo anchor (TQC/SAC/TD3); PPO: SB3's defaults for every task
-FALLBACK = {"tqc": _OFF_POLICY_DEFAULTS, "sac": _OFF_POLICY_DEFAULTS, "td3": _TD3_DEFAULTS,
-            "ppo": {"n_timesteps": 1_000_000}}
+FALLBACK = {
+    "tqc": _OFF_POLICY_DEFAULTS,
+    "sac": _OFF_POLICY_DEFAULTS,
+    "td3": _TD3_DEFAULTS,
+    "ppo": {"n_timesteps": 1_000_000},
+}
 
 
 @dataclass(frozen=True)
@@ -91,10 +109,16 @@ class Recipe:
 def recipe(algo: str, env_id: str, overrides: dict | None = None) -> Recipe:
     """rl-zoo3's settings of ``algo`` for ``env_id`` (e.g. ``Reacher-v5``), with ``overrides`` on top (PPO: SB3's)."""
     if algo == "ppo":
-        return Recipe(algo=algo, env=env_id, settings={**FALLBACK["ppo"], **(overrides or {})},
-                      source="SB3's PPO defaults (rl-zoo3's PPO entries need VecNormalize, which a zip cannot carry)")
+        return Recipe(
+            algo=algo,
+            env=env_id,
+            settings={**FALLBACK["ppo"], **(overrides or {})},
+            source="SB3's PPO defaults (rl-zoo3's PPO entries need VecNormalize, which a zip cannot carry)",
+        )
     name = env_id.rsplit("-v", 1)[0]
     entry = ZOO[algo].get(name)
-    where = SOURCE.format(algo=algo) + (f", entry {name}-v4" if entry is not None else ", no entry: the file's MuJoCo defaults")
+    where = SOURCE.format(algo=algo) + (
+        f", entry {name}-v4" if entry is not None else ", no entry: the file's MuJoCo defaults"
+    )
     settings = {**(entry if entry is not None else FALLBACK[algo]), **(overrides or {})}
     return Recipe(algo=algo, env=env_id, settings=settings, source=where)

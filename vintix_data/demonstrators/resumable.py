@@ -74,8 +74,13 @@ def save_checkpoint(path: Path, model, task, state: dict) -> None:
         for k in keys:
             setattr(buf, k, full[k][:rows])
         with open(tmp, "wb") as f:
-            Pickler(f).dump({**state, "buffer_rows": {k: full[k].shape for k in keys},
-                             "env_states": [task.adapter.env_state(e) for e in envs]})
+            Pickler(f).dump(
+                {
+                    **state,
+                    "buffer_rows": {k: full[k].shape for k in keys},
+                    "env_states": [task.adapter.env_state(e) for e in envs],
+                }
+            )
     finally:
         for k in keys:
             setattr(buf, k, full[k])
@@ -94,8 +99,10 @@ def load_checkpoint(path: Path, task, fresh_envs: list) -> dict:
         with open(path, "rb") as f:
             state = Unpickler(f).load()
     except Exception as e:  # noqa: BLE001 (any failure to read it means it is not ours to continue)
-        raise CheckpointError(f"cannot read the training checkpoint {path} ({type(e).__name__}: {e}); "
-                              "remove it to start the training over") from None
+        raise CheckpointError(
+            f"cannot read the training checkpoint {path} ({type(e).__name__}: {e}); "
+            "remove it to start the training over"
+        ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not a training checkpoint; remove it to start the training over")
     for env, saved in zip(fresh_envs, state.pop("env_states"), strict=True):
@@ -104,6 +111,6 @@ def load_checkpoint(path: Path, task, fresh_envs: list) -> dict:
     for k, shape in state.pop("buffer_rows").items():
         part = getattr(buf, k)
         whole = np.zeros(shape, dtype=part.dtype)
-        whole[:len(part)] = part
+        whole[: len(part)] = part
         setattr(buf, k, whole)
     return state

@@ -32,8 +32,16 @@ def demonstrator_routes(domain: str | None = None) -> list[dict]:
     for spec in list_tasks(domain):
         t = resolve(spec)
         expert = public_expert(spec.id)
-        row = {"task": spec.id, "domain": spec.domain, "env_id": spec.env_id, "route": None, "spec": None,
-               "catalogue": expert.to_dict() if expert is not None else None, "gate": None, "error": None}
+        row = {
+            "task": spec.id,
+            "domain": spec.domain,
+            "env_id": spec.env_id,
+            "route": None,
+            "spec": None,
+            "catalogue": expert.to_dict() if expert is not None else None,
+            "gate": None,
+            "error": None,
+        }
         try:
             row["route"], row["spec"] = t.demonstrator_route()
             row["gate"] = gate_record_for(spec)
@@ -52,11 +60,19 @@ def record_gate(task, spec: str, demonstrator, result) -> None:
     from vintix_data.domains import write_gate_record
 
     record = {
-        "spec": spec, "sha256": demonstrator.sha256 if spec.startswith("sb3:") else None,
-        "source": getattr(demonstrator, "source", None), "demonstrator": result.demonstrator,
-        "passed": result.passed, "demonstrator_mean": result.demonstrator_mean, "random_mean": result.random_mean,
-        "normalized_score_paper": result.normalized_score_paper, "episodes": result.episodes, "seed": result.seed,
-        "episode_limit": result.episode_limit, "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        "spec": spec,
+        "sha256": demonstrator.sha256 if spec.startswith("sb3:") else None,
+        "source": getattr(demonstrator, "source", None),
+        "demonstrator": result.demonstrator,
+        "passed": result.passed,
+        "demonstrator_mean": result.demonstrator_mean,
+        "random_mean": result.random_mean,
+        "normalized_score_paper": result.normalized_score_paper,
+        "episodes": result.episodes,
+        "seed": result.seed,
+        "episode_limit": result.episode_limit,
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     try:
         write_gate_record(task.id, record)
     except OSError:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -30,8 +30,8 @@ import numpy as np
 from vintix_data.errors import DemonstratorError
 from vintix_data.format import file_sha256
 
-
 # -- SB3 checkpoints ------------------------------------------------------------------------------
+
 
 def _numpy_activation(module) -> Callable[[np.ndarray], np.ndarray] | None:
     import torch.nn as nn
@@ -164,16 +164,23 @@ def _algo_class(algo: str, path: Path):
         try:
             from sb3_contrib import TQC
         except ImportError:
-            raise DemonstratorError(f"{path} is an sb3-contrib TQC checkpoint: pip install sb3-contrib "
-                                    "(or \"vintix[mujoco]\")") from None
+            raise DemonstratorError(
+                f"{path} is an sb3-contrib TQC checkpoint: pip install sb3-contrib (or \"vintix[mujoco]\")"
+            ) from None
         return TQC
     import stable_baselines3 as sb3
 
     return getattr(sb3, algo)
 
 
-def load_sb3(path: str | Path, observation_space: gym.Space | None = None, action_space: gym.Space | None = None,
-             task=None, vec_normalize: Path | None = None, label: str | None = None) -> SB3Demonstrator:
+def load_sb3(
+    path: str | Path,
+    observation_space: gym.Space | None = None,
+    action_space: gym.Space | None = None,
+    task=None,
+    vec_normalize: Path | None = None,
+    label: str | None = None,
+) -> SB3Demonstrator:
     """``task`` (a TaskSpec or ConfiguredTask) lets a wrong observation size be named as another env version's
     layout; ``vec_normalize`` is a VecNormalize pickle whose observation statistics the policy was trained with."""
     path = Path(path)
@@ -212,10 +219,16 @@ def _layout_refusal(where, got: int, task) -> str | None:
     matches = [v for v, d in layouts.items() if d == got]
     if not layouts or not matches:
         return None
-    return (f"{where}: the checkpoint observes {got} dims, the {'/'.join(matches)} layout of {t.spec.env_id.rsplit('-v', 1)[0]} "
-            f"(dims by version: {', '.join(f'{v} {d}' for v, d in layouts.items())}); the task runs {t.spec.env_id} with "
-            f"{layouts.get(t.spec.env_id.rsplit('-', 1)[1], t.spec.obs_dim)}: use a checkpoint trained on {t.spec.env_id}"
-            + (" or run the task as v4 (--env-option version=v4)" if "v4" in matches and t.adapter.options.get("version") else ""))
+    return (
+        f"{where}: the checkpoint observes {got} dims, the {'/'.join(matches)} layout of {t.spec.env_id.rsplit('-v', 1)[0]} "
+        f"(dims by version: {', '.join(f'{v} {d}' for v, d in layouts.items())}); the task runs {t.spec.env_id} with "
+        f"{layouts.get(t.spec.env_id.rsplit('-', 1)[1], t.spec.obs_dim)}: use a checkpoint trained on {t.spec.env_id}"
+        + (
+            " or run the task as v4 (--env-option version=v4)"
+            if "v4" in matches and t.adapter.options.get("version")
+            else ""
+        )
+    )
 
 
 def _check_spaces(path, model, observation_space, action_space, task=None):
@@ -224,7 +237,12 @@ def _check_spaces(path, model, observation_space, action_space, task=None):
     adapter = None
     if observation_space is not None:
         mo = model.observation_space
-        if task is not None and isinstance(mo, gym.spaces.Box) and len(mo.shape) == 1 and mo.shape != observation_space.shape:
+        if (
+            task is not None
+            and isinstance(mo, gym.spaces.Box)
+            and len(mo.shape) == 1
+            and mo.shape != observation_space.shape
+        ):
             from vintix_data.domains import resolve
 
             t = resolve(task)
@@ -245,7 +263,9 @@ def _check_spaces(path, model, observation_space, action_space, task=None):
             or not np.allclose(ma.low, action_space.low)
             or not np.allclose(ma.high, action_space.high)
         ):
-            raise DemonstratorError(f"{path}: checkpoint action space {_space_str(ma)} does not match the task's {_space_str(action_space)}")
+            raise DemonstratorError(
+                f"{path}: checkpoint action space {_space_str(ma)} does not match the task's {_space_str(action_space)}"
+            )
     return adapter
 
 
@@ -262,16 +282,19 @@ def _space_str(space) -> str:
 
 def parse_hub_spec(spec: str) -> tuple[str, str, str | None]:
     """``hub:ORG/REPO[/FILE.zip][@REVISION]`` -> (repo id, file, revision or None); one-line error otherwise."""
-    body, _, revision = spec[len("hub:"):].partition("@")
+    body, _, revision = spec[len("hub:") :].partition("@")
     parts = body.split("/")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or f"{parts[-1]}.zip"
     if len(parts) < 2 or not all(parts) or not filename.endswith(".zip") or ("@" in spec and not revision):
-        raise DemonstratorError(f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip (optionally @REVISION)")
+        raise DemonstratorError(
+            f"bad demonstrator spec {spec!r}: use hub:ORG/REPO or hub:ORG/REPO/FILE.zip (optionally @REVISION)"
+        )
     return repo_id, filename, revision or None
 
 
-def load_hub(spec: str, observation_space: gym.Space | None = None, action_space: gym.Space | None = None,
-             task=None) -> SB3Demonstrator:
+def load_hub(
+    spec: str, observation_space: gym.Space | None = None, action_space: gym.Space | None = None, task=None
+) -> SB3Demonstrator:
     """``hub:ORG/REPO[/FILE.zip][@REVISION]``: an SB3 zip from a Hub model repo, loaded like ``sb3:PATH`` (same
     space checks). Without FILE the ``sb3/<algo>-<Env>`` convention applies: the file is ``<algo>-<Env>.zip`` (the
     repo's name). A ``vec_normalize.pkl`` in the zip's folder of the repo, at the same commit, is applied. The
@@ -293,7 +316,12 @@ def load_hub(spec: str, observation_space: gym.Space | None = None, action_space
         vec_normalize = None
     demo = load_sb3(path, observation_space, action_space, task=task, vec_normalize=vec_normalize, label=spec)
     demo.name = f"{demo.algo}:hub:{repo_id}/{filename}" + (f"@{commit[:12]}" if commit else "")
-    demo.source = {"route": "hub", "repo": repo_id, "file": filename, "commit": commit or None,
-                   "file_sha256": file_sha256(path),
-                   "vec_normalize_sha256": demo.normalizer.sha256 if demo.normalizer is not None else None}
+    demo.source = {
+        "route": "hub",
+        "repo": repo_id,
+        "file": filename,
+        "commit": commit or None,
+        "file_sha256": file_sha256(path),
+        "vec_normalize_sha256": demo.normalizer.sha256 if demo.normalizer is not None else None,
+    }
     return demo

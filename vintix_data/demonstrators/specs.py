@@ -13,8 +13,10 @@ def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym
     """Resolve a demonstrator SPEC (docs/design.md §1) against a task's spaces (``scripted`` also needs the TaskSpec)."""
     if spec == "scripted":
         if task is None:
-            raise DemonstratorError("demonstrator 'scripted' is Meta-World's scripted experts; this task has none "
-                                    "(use sb3:PATH.zip, random or zero)")
+            raise DemonstratorError(
+                "demonstrator 'scripted' is Meta-World's scripted experts; this task has none "
+                "(use sb3:PATH.zip, random or zero)"
+            )
         from vintix_data.domains import resolve
 
         task = resolve(task)
@@ -29,4 +31,6 @@ def load_demonstrator(spec: str, observation_space: gym.Space, action_space: gym
         return load_hub(spec, observation_space, action_space, task=task)
     if spec.endswith(".zip"):
         return load_sb3(spec, observation_space, action_space, task=task)
-    raise DemonstratorError(f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, hub:ORG/REPO[/FILE.zip], random or zero")
+    raise DemonstratorError(
+        f"unknown demonstrator spec {spec!r}: use sb3:PATH.zip, hub:ORG/REPO[/FILE.zip], random or zero"
+    )

@@ -52,8 +52,14 @@ class PPOConfig:
     obs_scale: float = 0.01
 
 
-def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = True, checkpoint: Path | None = None,
-              checkpoint_every: int = 100_000) -> dict:
+def train_ppo(
+    task: TaskSpec,
+    out: Path,
+    config: PPOConfig,
+    progress: bool = True,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 100_000,
+) -> dict:
     """Train PPO for ``task`` and save an SB3 zip to ``out`` (atomically). Returns a summary.
 
     With ``checkpoint`` (a file path), resumable: see the module docstring. The file is removed once ``out`` exists.
@@ -64,7 +70,9 @@ def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = Tru
 
     task = resolve(task)
     if not task.adapter.trains_paper_ppo:
-        raise UsageError(f"demonstrator training with the paper's PPO recipe is for Industrial Benchmark tasks, not {task.domain}")
+        raise UsageError(
+            f"demonstrator training with the paper's PPO recipe is for Industrial Benchmark tasks, not {task.domain}"
+        )
     torch.set_num_threads(1)  # a 64x64 MLP: more threads only add overhead
     saved = _load_checkpoint(Path(checkpoint), task, config) if checkpoint is not None else None
     if saved is not None:
@@ -75,10 +83,15 @@ def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = Tru
     t0 = time.perf_counter()
     callback = None
     if checkpoint is not None:
-        callback = _checkpoint_callback(Path(checkpoint), task, config, checkpoint_every,
-                                        lambda: wall_before + time.perf_counter() - t0)
-    model.learn(total_timesteps=config.timesteps - model.num_timesteps, reset_num_timesteps=saved is None,
-                callback=callback, progress_bar=progress)
+        callback = _checkpoint_callback(
+            Path(checkpoint), task, config, checkpoint_every, lambda: wall_before + time.perf_counter() - t0
+        )
+    model.learn(
+        total_timesteps=config.timesteps - model.num_timesteps,
+        reset_num_timesteps=saved is None,
+        callback=callback,
+        progress_bar=progress,
+    )
     wall = wall_before + time.perf_counter() - t0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -87,8 +100,13 @@ def train_ppo(task: TaskSpec, out: Path, config: PPOConfig, progress: bool = Tru
     tmp.replace(out)
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
-    return {"task": task.id, "out": str(out), "wall_s": wall, "config": asdict(config),
-            "resumed_at": saved["steps"] if saved is not None else None}
+    return {
+        "task": task.id,
+        "out": str(out),
+        "wall_s": wall,
+        "config": asdict(config),
+        "resumed_at": saved["steps"] if saved is not None else None,
+    }
 
 
 def _new_model(task, config: PPOConfig):
@@ -125,8 +143,11 @@ def _identity(task, config: PPOConfig) -> dict:
     import stable_baselines3
     import torch
 
-    return {"task": repr(task.spec), "config": asdict(config),
-            "versions": [stable_baselines3.__version__, torch.__version__, np.__version__]}
+    return {
+        "task": repr(task.spec),
+        "config": asdict(config),
+        "versions": [stable_baselines3.__version__, torch.__version__, np.__version__],
+    }
 
 
 def _load_checkpoint(path: Path, task, config: PPOConfig) -> dict | None:
@@ -164,8 +185,13 @@ def _checkpoint_callback(path: Path, task, config: PPOConfig, every: int, wall_s
             if steps - self.last < every:
                 return
             self.last = steps
-            state = {"identity": _identity(task, config), "steps": steps, "wall_s": wall_s(), "model": self.model,
-                     "rng": rng_state()}
+            state = {
+                "identity": _identity(task, config),
+                "steps": steps,
+                "wall_s": wall_s(),
+                "model": self.model,
+                "rng": rng_state(),
+            }
             tmp = path.with_name(f".{path.name}.tmp")
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:

@@ -25,11 +25,25 @@ from pathlib import Path
 import numpy as np
 
 from vintix_data.demonstrators.recipes import ALGOS, recipe
-from vintix_data.demonstrators.resumable import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from vintix_data.demonstrators.resumable import (
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from vintix_data.errors import UserError
 from vintix_data.registry import TaskSpec
 
-CURVE_FIELDS = ("steps", "wall_s", "episodes", "train_return_last10", "eval_return_mean", "eval_return_std", "eval_episodes")
+CURVE_FIELDS = (
+    "steps",
+    "wall_s",
+    "episodes",
+    "train_return_last10",
+    "eval_return_mean",
+    "eval_return_std",
+    "eval_episodes",
+)
 
 
 class TrainError(UserError, ValueError):
@@ -79,8 +93,13 @@ def _versions() -> list[str]:
 def _identity(task, algo: str, settings: dict, seed: int) -> dict:
     """What a checkpoint must match to be continued. Not the length: every recipe's schedules are constant, so a
     longer --timesteps continues the same training (and equals an uninterrupted one of that length)."""
-    return {"task": repr(task.spec), "algo": algo, "settings": repr(sorted(settings.items())), "seed": seed,
-            "versions": _versions()}
+    return {
+        "task": repr(task.spec),
+        "algo": algo,
+        "settings": repr(sorted(settings.items())),
+        "seed": seed,
+        "versions": _versions(),
+    }
 
 
 def _make_vec_env(task, n_envs: int):
@@ -105,9 +124,15 @@ def _curve_row(task, model, steps: int, wall_s: float, eval_episodes: int, seed:
     from vintix_data.demonstrators.baselines import run_episodes
 
     returns = [r for e in model.env.envs for r in e.get_episode_rewards()]
-    row = {"steps": steps, "wall_s": round(wall_s, 1), "episodes": len(returns),
-           "train_return_last10": float(np.mean(returns[-10:])) if returns else "", "eval_return_mean": "",
-           "eval_return_std": "", "eval_episodes": eval_episodes}
+    row = {
+        "steps": steps,
+        "wall_s": round(wall_s, 1),
+        "episodes": len(returns),
+        "train_return_last10": float(np.mean(returns[-10:])) if returns else "",
+        "eval_return_mean": "",
+        "eval_return_std": "",
+        "eval_episodes": eval_episodes,
+    }
     if eval_episodes:
         res = run_episodes(task, lambda obs, rng: model.predict(obs, deterministic=True)[0], eval_episodes, seed)
         row.update(eval_return_mean=res.mean, eval_return_std=res.std)
@@ -120,8 +145,9 @@ def _save_zip(model, path: Path) -> None:
     tmp.replace(path)
 
 
-def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool = True,
-              checkpoint: Path | None = None) -> dict:
+def train_sb3(
+    task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool = True, checkpoint: Path | None = None
+) -> dict:
     """Train ``config.algo`` with its recipe on ``task`` (any collectable Box-action task) and save an SB3 zip
     atomically. With ``checkpoint`` (a file path), resumable: see the module docstring; the file is removed once
     ``out`` exists. Returns a summary."""
@@ -150,15 +176,23 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
         saved = load_checkpoint(Path(checkpoint), task, [e.unwrapped for e in venv.envs])
         if saved.get("identity") != identity:
             diff = [k for k in identity if saved.get("identity", {}).get(k) != identity[k]]
-            raise CheckpointError(f"{checkpoint} is another training's checkpoint (it differs in {', '.join(diff)}); "
-                                  "remove it to start over, or repeat that training's command")
+            raise CheckpointError(
+                f"{checkpoint} is another training's checkpoint (it differs in {', '.join(diff)}); "
+                "remove it to start over, or repeat that training's command"
+            )
         if saved["steps"] > timesteps:
             raise CheckpointError(f"{checkpoint} is at step {saved['steps']:,}, past --timesteps {timesteps:,}")
         model, wall_before, curve = saved["model"], saved["wall_s"], saved["curve"]
         set_rng_state(saved["rng"])
     else:
-        model = cls("MlpPolicy", venv, seed=config.seed, device="cpu", verbose=0,
-                    **rec.constructor_kwargs(int(venv.action_space.shape[0])))
+        model = cls(
+            "MlpPolicy",
+            venv,
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+            **rec.constructor_kwargs(int(venv.action_space.shape[0])),
+        )
         wall_before, curve = 0.0, []
     t0, start_steps = time.perf_counter(), model.num_timesteps
 
@@ -181,16 +215,31 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
                 return
             self.last = steps
             curve.append(_curve_row(task, self.model, steps, wall(), config.eval_episodes, config.seed))
-            save_checkpoint(Path(checkpoint), self.model, task, {"identity": identity, "steps": steps, "wall_s": wall(),
-                                                                 "model": self.model, "curve": curve, "rng": rng_state()})
+            save_checkpoint(
+                Path(checkpoint),
+                self.model,
+                task,
+                {
+                    "identity": identity,
+                    "steps": steps,
+                    "wall_s": wall(),
+                    "model": self.model,
+                    "curve": curve,
+                    "rng": rng_state(),
+                },
+            )
             _save_zip(self.model, out.with_name(f"{out.stem}-{steps}.zip"))
             _write_curve(curve_path, curve)
 
         def _on_step(self) -> bool:
             return True
 
-    model.learn(total_timesteps=timesteps - model.num_timesteps, reset_num_timesteps=saved is None,
-                callback=Checkpoint() if checkpoint is not None else None, progress_bar=progress)
+    model.learn(
+        total_timesteps=timesteps - model.num_timesteps,
+        reset_num_timesteps=saved is None,
+        callback=Checkpoint() if checkpoint is not None else None,
+        progress_bar=progress,
+    )
     elapsed = time.perf_counter() - t0
     _save_zip(model, out)
     if checkpoint is not None:
@@ -200,8 +249,17 @@ def train_sb3(task: TaskSpec, out: Path, config: SB3TrainConfig, progress: bool 
         Path(checkpoint).unlink(missing_ok=True)
     returns = [float(r) for e in model.env.envs for r in e.get_episode_rewards()]
     model.env.close()
-    return {"task": task.id, "out": str(out), "algo": algo, "recipe": rec.source, "settings": rec.settings,
-            "timesteps": timesteps, "wall_s": wall_before + elapsed,
-            "steps_per_s": (model.num_timesteps - start_steps) / elapsed if elapsed > 0 else None,
-            "resumed_at": saved["steps"] if saved is not None else None, "config": asdict(config),
-            "curve": str(curve_path) if checkpoint is not None else None, "last_training_returns": returns[-10:]}
+    return {
+        "task": task.id,
+        "out": str(out),
+        "algo": algo,
+        "recipe": rec.source,
+        "settings": rec.settings,
+        "timesteps": timesteps,
+        "wall_s": wall_before + elapsed,
+        "steps_per_s": (model.num_timesteps - start_steps) / elapsed if elapsed > 0 else None,
+        "resumed_at": saved["steps"] if saved is not None else None,
+        "config": asdict(config),
+        "curve": str(curve_path) if checkpoint is not None else None,
+        "last_training_returns": returns[-10:],
+    }

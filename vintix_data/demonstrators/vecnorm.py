@@ -22,11 +22,22 @@ import numpy as np
 from vintix_data.errors import DemonstratorError
 
 # what the statistics themselves need: arrays, dtypes, scalars and builtin containers
-_REAL = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"), ("numpy", "ndarray"),
-         ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-         ("collections", "OrderedDict"), ("collections", "deque"), ("builtins", "slice"), ("builtins", "complex"),
-         ("copyreg", "_reconstructor"), ("builtins", "object")}
+_REAL = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("collections", "OrderedDict"),
+    ("collections", "deque"),
+    ("builtins", "slice"),
+    ("builtins", "complex"),
+    ("copyreg", "_reconstructor"),
+    ("builtins", "object"),
+}
 
 
 class _Record:
@@ -81,14 +92,24 @@ def read_vec_normalize(path: Path, obs_dim: int | None = None) -> ObsNormalizer 
     rms = state.get("obs_rms")
     rms = vars(rms) if isinstance(rms, _Record) else rms
     if not isinstance(rms, dict) or not all(isinstance(rms.get(k), np.ndarray) for k in ("mean", "var")):
-        kind = "per-key statistics (a Dict observation space)" if isinstance(rms, dict) else "no obs_rms mean/var arrays"
+        kind = (
+            "per-key statistics (a Dict observation space)" if isinstance(rms, dict) else "no obs_rms mean/var arrays"
+        )
         raise DemonstratorError(f"{path}: VecNormalize statistics not applicable: {kind}")
     mean, var = rms["mean"].astype(np.float64).ravel(), rms["var"].astype(np.float64).ravel()
     if obs_dim is not None and mean.shape != (obs_dim,):
-        raise DemonstratorError(f"{path}: VecNormalize statistics are for {mean.size} observation dims, the checkpoint has {obs_dim}")
+        raise DemonstratorError(
+            f"{path}: VecNormalize statistics are for {mean.size} observation dims, the checkpoint has {obs_dim}"
+        )
     try:
         epsilon, clip_obs = float(state.get("epsilon", 1e-8)), float(state.get("clip_obs", 10.0))
     except (TypeError, ValueError):
         raise DemonstratorError(f"{path}: VecNormalize epsilon/clip_obs are not numbers") from None
-    return ObsNormalizer(mean=mean, var=var, epsilon=epsilon, clip_obs=clip_obs, source=str(path),
-                         sha256=hashlib.sha256(data).hexdigest())
+    return ObsNormalizer(
+        mean=mean,
+        var=var,
+        epsilon=epsilon,
+        clip_obs=clip_obs,
+        source=str(path),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

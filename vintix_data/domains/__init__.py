@@ -39,8 +39,10 @@ from vintix_data.domains.options import parse_bool, parse_env_options, parse_opt
 from vintix_data.domains.plugins import GENERIC, UserTasks, adapter_for_domain
 from vintix_data.registry import TaskSpec, register_task_source
 
-ADAPTERS: dict[str, DomainAdapter] = {a.domain: a for a in (IndustrialBenchmarkAdapter(), MetaWorldAdapter(),
-                                                            MujocoAdapter(), BiDexHandsAdapter(), GENERIC)}
+ADAPTERS: dict[str, DomainAdapter] = {
+    a.domain: a
+    for a in (IndustrialBenchmarkAdapter(), MetaWorldAdapter(), MujocoAdapter(), BiDexHandsAdapter(), GENERIC)
+}
 register_task_source(UserTasks())  # `gym:` ids, task files and plugins, after the paper's table
 
 
@@ -55,8 +57,8 @@ def adapter_for(task: TaskSpec | ConfiguredTask) -> DomainAdapter:
     if task.source != "paper":
         return GENERIC  # a task file's own domain label: the generic Gymnasium adapter serves it
     raise DomainUnavailableError(
-            f"{task.id}: the {task.domain} domain is not collectable yet in this version of vintix"
-        ) from None
+        f"{task.id}: the {task.domain} domain is not collectable yet in this version of vintix"
+    ) from None
 
 
 def resolve(task: TaskSpec | ConfiguredTask) -> ConfiguredTask:
@@ -94,9 +96,14 @@ def paper_comparable(task: TaskSpec | ConfiguredTask) -> bool:
     return resolve(task).paper_comparable()
 
 
-def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = None, fixed_goal: bool = False,
-                   env_options: dict | None = None, env_kwargs: dict | None = None,
-                   reward_scale: float | None = None) -> ConfiguredTask:
+def configure_task(
+    task: TaskSpec | ConfiguredTask,
+    episode_limit: int | None = None,
+    fixed_goal: bool = False,
+    env_options: dict | None = None,
+    env_kwargs: dict | None = None,
+    reward_scale: float | None = None,
+) -> ConfiguredTask:
     """The task with per-run settings applied (episode limit, Meta-World fixed goal, domain env options; for a
     Gymnasium-served task also constructor kwargs and the reward scale).
 
@@ -112,8 +119,10 @@ def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = 
     if env_kwargs or reward_scale is not None:
         flag = "--env-kwarg" if env_kwargs else "--reward-scale"
         if not getattr(adapter, "accepts_env_kwargs", False):
-            raise DomainOptionError(f"{flag} is for Gymnasium tasks (gym:ENV_ID, task files, plugins); {spec.id} is a "
-                                    f"paper task of the {spec.domain} domain" + (" (it takes --env-option)" if env_kwargs else ""))
+            raise DomainOptionError(
+                f"{flag} is for Gymnasium tasks (gym:ENV_ID, task files, plugins); {spec.id} is a "
+                f"paper task of the {spec.domain} domain" + (" (it takes --env-option)" if env_kwargs else "")
+            )
         options.update(env_kwargs or {})
     if reward_scale is not None:
         import math
@@ -123,8 +132,10 @@ def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = 
         spec = dataclasses.replace(spec, reward_scale=float(reward_scale))
     if fixed_goal:
         if "fixed_goal" not in adapter.options:
-            raise DomainOptionError(f"--fixed-goal fixes Meta-World's goal/object variation per history; {spec.id} is in "
-                                    f"the {spec.domain} domain")
+            raise DomainOptionError(
+                f"--fixed-goal fixes Meta-World's goal/object variation per history; {spec.id} is in "
+                f"the {spec.domain} domain"
+            )
         options["fixed_goal"] = True
     if episode_limit is not None:
         if episode_limit < 1:
@@ -133,7 +144,30 @@ def configure_task(task: TaskSpec | ConfiguredTask, episode_limit: int | None = 
     return ConfiguredTask(adapter.configure(spec, options), adapter)
 
 
-__all__ = ["ADAPTERS", "ConfiguredTask", "DomainAdapter", "GymAdapter", "UserTaskError", "DomainOptionError", "DomainUnavailableError", "adapter_for",
-           "configure_task", "default_episode_seed", "demonstrator_cache", "episode_reset_seed", "episode_variation",
-           "gate_record_path", "install_default_demonstrator", "make_env", "observation_components", "paper_comparable", "parse_bool",
-           "parse_env_options", "parse_options", "read_gate_record", "resolve", "unavailable", "write_gate_record"]
+__all__ = [
+    "ADAPTERS",
+    "ConfiguredTask",
+    "DomainAdapter",
+    "GymAdapter",
+    "UserTaskError",
+    "DomainOptionError",
+    "DomainUnavailableError",
+    "adapter_for",
+    "configure_task",
+    "default_episode_seed",
+    "demonstrator_cache",
+    "episode_reset_seed",
+    "episode_variation",
+    "gate_record_path",
+    "install_default_demonstrator",
+    "make_env",
+    "observation_components",
+    "paper_comparable",
+    "parse_bool",
+    "parse_env_options",
+    "parse_options",
+    "read_gate_record",
+    "resolve",
+    "unavailable",
+    "write_gate_record",
+]

@@ -38,7 +38,9 @@ def default_episode_seed(seed: int, history: int, episode: int) -> int:
 
 def variation_index(reset_seed: int, n: int) -> int:
     """Which of a task's ``n`` variations an episode reset with ``reset_seed`` runs (docs/design.md §3)."""
-    return int(np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(reset_seed), spawn_key=(3,)))).integers(n))
+    return int(
+        np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(reset_seed), spawn_key=(3,)))).integers(n)
+    )
 
 
 def variation_order(seed: int, n: int) -> np.ndarray:
@@ -64,7 +66,9 @@ def history_variation_seed(seed: int, history: int, n: int) -> int:
 
 def demonstrator_cache() -> Path:
     """Where `demonstrator train` installs a task's default checkpoint: $VINTIX_CACHE or ~/.cache/vintix."""
-    root = os.environ.get("VINTIX_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vintix")
+    root = os.environ.get("VINTIX_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vintix"
+    )
     return Path(root) / "demonstrators"
 
 
@@ -146,7 +150,9 @@ class DomainAdapter(ABC):
     def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
         """The task with per-run env options applied and checked (default: the domain takes none)."""
         if options:
-            raise DomainOptionError(f"{task.id}: {task.domain} tasks take no env options (got {', '.join(sorted(options))})")
+            raise DomainOptionError(
+                f"{task.id}: {task.domain} tasks take no env options (got {', '.join(sorted(options))})"
+            )
         return task
 
     def default_demonstrator(self, task: TaskSpec) -> str | None:
@@ -186,8 +192,10 @@ class DomainAdapter(ABC):
 
     def scripted_demonstrator(self, task: TaskSpec):
         """The domain's scripted expert (``--demonstrator scripted``)."""
-        raise DemonstratorError(f"demonstrator 'scripted' is Meta-World's scripted experts; {task.id} has none "
-                                "(use sb3:PATH.zip, random or zero)")
+        raise DemonstratorError(
+            f"demonstrator 'scripted' is Meta-World's scripted experts; {task.id} has none "
+            "(use sb3:PATH.zip, random or zero)"
+        )
 
     def observation_layouts(self, task: TaskSpec) -> dict[str, int]:
         """Observation sizes of the task's env by version (``{"v3": 111, "v4": 27, "v5": 105}``), so a checkpoint
@@ -285,7 +293,10 @@ class ConfiguredTask:
     adapter: DomainAdapter
 
     def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("spec", "adapter"):  # pickling/copying look these up before __dict__ is set
+        if name.startswith("__") or name in (
+            "spec",
+            "adapter",
+        ):  # pickling/copying look these up before __dict__ is set
             raise AttributeError(name)
         return getattr(self.spec, name)
 
@@ -325,5 +336,5 @@ class ConfiguredTask:
     def demonstrator_route(self) -> tuple[str, str | None]:
         return self.adapter.demonstrator_route(self.spec)
 
-    def replace(self, **changes) -> "ConfiguredTask":
+    def replace(self, **changes) -> ConfiguredTask:
         return ConfiguredTask(dataclasses.replace(self.spec, **changes), self.adapter)

@@ -16,12 +16,15 @@ import gymnasium as gym
 from vintix_data.domains.base import DomainAdapter, DomainUnavailableError
 from vintix_data.registry import TaskSpec
 
-DOOR_TASKS = frozenset({"shadowhanddoorcloseinward", "shadowhanddoorcloseoutward", "shadowhanddooropeninward",
-                        "shadowhanddooropenoutward"})
-INSTALL_HINT = ("needs NVIDIA IsaacGym Preview 4 (download from https://developer.nvidia.com/isaac-gym, then "
-                "`pip install -e isaacgym/python`) and bidexhands (`pip install -e .` in a clone of "
-                "https://github.com/PKU-MARL/DexterousHands); neither is on PyPI. The published Vintix data for "
-                "this task can be brought in with `vintix-data import-h5 SRC --task {task} --out DIR`")
+DOOR_TASKS = frozenset(
+    {"shadowhanddoorcloseinward", "shadowhanddoorcloseoutward", "shadowhanddooropeninward", "shadowhanddooropenoutward"}
+)
+INSTALL_HINT = (
+    "needs NVIDIA IsaacGym Preview 4 (download from https://developer.nvidia.com/isaac-gym, then "
+    "`pip install -e isaacgym/python`) and bidexhands (`pip install -e .` in a clone of "
+    "https://github.com/PKU-MARL/DexterousHands); neither is on PyPI. The published Vintix data for "
+    "this task can be brought in with `vintix-data import-h5 SRC --task {task} --out DIR`"
+)
 
 
 def bidexhands_missing(task_id: str = "TASK") -> str:
@@ -29,8 +32,10 @@ def bidexhands_missing(task_id: str = "TASK") -> str:
     missing = [m for m in ("isaacgym", "bidexhands") if importlib.util.find_spec(m) is None]
     if missing:
         return f"Bi-DexHands ({' and '.join(missing)} not installed) " + INSTALL_HINT.format(task=task_id)
-    return ("Bi-DexHands: isaacgym and bidexhands are installed, but vintix does not drive IsaacGym's batched "
-            f"GPU envs yet; bring the published data in with `vintix-data import-h5 SRC --task {task_id} --out DIR`")
+    return (
+        "Bi-DexHands: isaacgym and bidexhands are installed, but vintix does not drive IsaacGym's batched "
+        f"GPU envs yet; bring the published data in with `vintix-data import-h5 SRC --task {task_id} --out DIR`"
+    )
 
 
 class BiDexHandsAdapter(DomainAdapter):

@@ -29,12 +29,20 @@ GYM_PREFIX = "gym:"
 DEFAULT_HISTORIES = 10
 DEFAULT_EPISODES_PER_HISTORY = 50  # a history of `gym:` task runs this many episode limits by default
 # the fields of a task (a task file's row, a plugin's task dict); REQUIRED must be there
-FIELDS = {"id": "the task id users type (dataset vintix-<id>)", "env_id": "the Gymnasium id",
-          "env_kwargs": "constructor kwargs", "episode_limit": "steps before truncation (default: the env's)",
-          "reward_scale": "the model's reward multiplier (default 1)", "demonstrator": "default demonstrator SPEC",
-          "components": "observation component -> column indices (--hide)",
-          "variations": "env kwarg -> what it varies (--env-option / --variation)", "domain": "a label (default gym)",
-          "split": "train or test", "histories": "default --histories", "steps": "default --steps"}
+FIELDS = {
+    "id": "the task id users type (dataset vintix-<id>)",
+    "env_id": "the Gymnasium id",
+    "env_kwargs": "constructor kwargs",
+    "episode_limit": "steps before truncation (default: the env's)",
+    "reward_scale": "the model's reward multiplier (default 1)",
+    "demonstrator": "default demonstrator SPEC",
+    "components": "observation component -> column indices (--hide)",
+    "variations": "env kwarg -> what it varies (--env-option / --variation)",
+    "domain": "a label (default gym)",
+    "split": "train or test",
+    "histories": "default --histories",
+    "steps": "default --steps",
+}
 REQUIRED = ("id", "env_id")
 
 
@@ -84,20 +92,28 @@ def _probe(env_id: str, kwargs_json: str, where: str) -> tuple[int, int, int]:
     try:
         obs, act = env.observation_space, env.action_space
         if not isinstance(act, gym.spaces.Box):
-            raise UserTaskError(f"{where}: {env_id} has a {type(act).__name__} action space ({act}); vintix records "
-                                "continuous actions, a Box action space")
+            raise UserTaskError(
+                f"{where}: {env_id} has a {type(act).__name__} action space ({act}); vintix records "
+                "continuous actions, a Box action space"
+            )
         if not isinstance(obs, gym.spaces.Box):
-            raise UserTaskError(f"{where}: {env_id} has a {type(obs).__name__} observation space; vintix records a flat "
-                                "Box observation (wrap it, e.g. with FlattenObservation, in a plugin's make_env)")
+            raise UserTaskError(
+                f"{where}: {env_id} has a {type(obs).__name__} observation space; vintix records a flat "
+                "Box observation (wrap it, e.g. with FlattenObservation, in a plugin's make_env)"
+            )
         if not (np.all(np.isfinite(act.low)) and np.all(np.isfinite(act.high))):
-            raise UserTaskError(f"{where}: {env_id}'s action space is unbounded ({act}); the noise mixer needs finite bounds")
+            raise UserTaskError(
+                f"{where}: {env_id}'s action space is unbounded ({act}); the noise mixer needs finite bounds"
+            )
         limit = getattr(env.spec, "max_episode_steps", None) or 0
         try:  # a kwarg of the wrong type often passes the constructor and fails at the first step (Pendulum's g="abc")
             env.reset(seed=0)
             env.step(((act.low.astype(np.float64) + act.high) / 2).astype(act.dtype))
         except Exception as e:  # the env's own error, whatever its type: one line, before anything is written
-            raise UserTaskError(f"{where}: Gymnasium env {env_id!r} with kwargs {kwargs} fails its first reset/step: "
-                                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+            raise UserTaskError(
+                f"{where}: Gymnasium env {env_id!r} with kwargs {kwargs} fails its first reset/step: "
+                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            ) from None
         return int(np.prod(obs.shape)), int(np.prod(act.shape)), int(limit)
     finally:
         env.close()
@@ -147,34 +163,83 @@ def task_from_entry(entry: Any, source: str, where: str, domain: str = "gym") ->
     limit = entry.get("episode_limit", own_limit)
     components = {}
     for name, cols in entry.get("components", {}).items():
-        if not (isinstance(cols, list) and cols and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < obs_dim
-                                                        for c in cols)):
-            raise UserTaskError(f"{where}: component {name!r} must list column indices in 0..{obs_dim - 1}, got {cols!r}")
+        if not (
+            isinstance(cols, list)
+            and cols
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < obs_dim for c in cols)
+        ):
+            raise UserTaskError(
+                f"{where}: component {name!r} must list column indices in 0..{obs_dim - 1}, got {cols!r}"
+            )
         components[str(name)] = [int(c) for c in cols]
-    settings = {"components": components, "variations": {str(k): str(v) for k, v in entry.get("variations", {}).items()},
-                "demonstrator": entry.get("demonstrator"), "any_kwarg": False}
-    return _spec(tid, entry.get("domain", domain), split, entry["env_id"], kwargs, obs_dim, act_dim, float(scale), limit,
-                 entry.get("histories"), entry.get("steps"), source, settings)
+    settings = {
+        "components": components,
+        "variations": {str(k): str(v) for k, v in entry.get("variations", {}).items()},
+        "demonstrator": entry.get("demonstrator"),
+        "any_kwarg": False,
+    }
+    return _spec(
+        tid,
+        entry.get("domain", domain),
+        split,
+        entry["env_id"],
+        kwargs,
+        obs_dim,
+        act_dim,
+        float(scale),
+        limit,
+        entry.get("histories"),
+        entry.get("steps"),
+        source,
+        settings,
+    )
 
 
 def _spec(tid, domain, split, env_id, kwargs, obs_dim, act_dim, scale, limit, histories, steps, source, settings):
     histories = histories or DEFAULT_HISTORIES
     steps = steps or DEFAULT_EPISODES_PER_HISTORY * (limit or 1000)
-    return TaskSpec(id=tid, domain=domain, split=split, paper_name=env_id, table_g_name="", env_id=env_id,
-                    env_kwargs=kwargs, obs_dim=obs_dim, act_dim=act_dim, reward_scale=scale, episode_limit=limit,
-                    history_steps=steps, num_histories=histories, source=source, settings=settings)
+    return TaskSpec(
+        id=tid,
+        domain=domain,
+        split=split,
+        paper_name=env_id,
+        table_g_name="",
+        env_id=env_id,
+        env_kwargs=kwargs,
+        obs_dim=obs_dim,
+        act_dim=act_dim,
+        reward_scale=scale,
+        episode_limit=limit,
+        history_steps=steps,
+        num_histories=histories,
+        source=source,
+        settings=settings,
+    )
 
 
 def gym_task(name: str) -> TaskSpec | None:
     """``gym:ENV_ID`` -> its TaskSpec (dims and episode limit from the env), None for any other name."""
     if not name.lower().startswith(GYM_PREFIX):
         return None
-    env_id = name[len(GYM_PREFIX):].strip()
+    env_id = name[len(GYM_PREFIX) :].strip()
     if not env_id:
         raise UserTaskError(f"{name!r}: give a Gymnasium id after {GYM_PREFIX!r}, e.g. gym:Pendulum-v1")
     obs_dim, act_dim, limit = probe_env(env_id, {}, f"gym:{env_id}")
-    return _spec(f"{GYM_PREFIX}{env_id}", "gym", "train", env_id, {}, obs_dim, act_dim, 1.0, limit, None, None, "gym",
-                 {"components": {}, "variations": {}, "demonstrator": None, "any_kwarg": True})
+    return _spec(
+        f"{GYM_PREFIX}{env_id}",
+        "gym",
+        "train",
+        env_id,
+        {},
+        obs_dim,
+        act_dim,
+        1.0,
+        limit,
+        None,
+        None,
+        "gym",
+        {"components": {}, "variations": {}, "demonstrator": None, "any_kwarg": True},
+    )
 
 
 class GymAdapter(DomainAdapter):

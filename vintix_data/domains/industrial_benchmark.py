@@ -16,15 +16,22 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.domains.base import (DomainAdapter, DomainOptionError, default_episode_seed, history_variation_seed,
-                                      variation_index)
+from vintix_data.domains.base import (
+    DomainAdapter,
+    DomainOptionError,
+    default_episode_seed,
+    history_variation_seed,
+    variation_index,
+)
 from vintix_data.envs import IB_ENV_ID
 from vintix_data.envs.industrial_benchmark import OBSERVATION_NAMES
 from vintix_data.registry import TaskSpec
 
-OPTIONS = {"setpoints": "comma-separated setpoints in [0, 100], e.g. 10,30,50,70: every episode runs one of them (chosen "
-                        "by its reset seed) and each history keeps one (distinct up to the list's length); with --hide "
-                        "setpoint, the latent Industrial Benchmark task"}
+OPTIONS = {
+    "setpoints": "comma-separated setpoints in [0, 100], e.g. 10,30,50,70: every episode runs one of them (chosen "
+    "by its reset seed) and each history keeps one (distinct up to the list's length); with --hide "
+    "setpoint, the latent Industrial Benchmark task"
+}
 
 
 def parse_setpoints(value) -> list[float]:
@@ -71,8 +78,10 @@ class IndustrialBenchmarkAdapter(DomainAdapter):
     def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
-            raise DomainOptionError(f"{task.id}: unknown env option {unknown[0]!r}; Industrial Benchmark tasks take "
-                                    + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
+            raise DomainOptionError(
+                f"{task.id}: unknown env option {unknown[0]!r}; Industrial Benchmark tasks take "
+                + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items())
+            )
         if "setpoints" not in options:
             return task
         merged = {**task.env_options, "setpoints": parse_setpoints(options["setpoints"])}

@@ -28,8 +28,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.domains.base import (DomainAdapter, DomainOptionError, DomainUnavailableError, default_episode_seed,
-                                      history_variation_seed, variation_order)
+from vintix_data.domains.base import (
+    DomainAdapter,
+    DomainOptionError,
+    DomainUnavailableError,
+    default_episode_seed,
+    history_variation_seed,
+    variation_order,
+)
 from vintix_data.domains.base import variation_index as base_variation_index
 from vintix_data.domains.metaworld_goals import LEARNABLE, RELABELLED, ReachRelabeler, env_facts
 from vintix_data.domains.metaworld_goals import aim as aim_at
@@ -39,15 +45,21 @@ from vintix_data.registry import TaskSpec
 
 MT1_VARIATIONS = 50
 MAX_PATH_LENGTH = 500  # SawyerXYZEnv.max_path_length: stepping beyond it raises inside metaworld
-OPTIONS = {"fixed_goal": "one goal/object variation per history instead of one per episode (--fixed-goal); "
-                         "distinct across histories (a seeded permutation of the 50, repeating after 50 histories)",
-           "goal_set": "train (MT1's 50 variations = ML1's train set, the default) or test (ML1's 50 held-out "
-                       "variations: MT1 drawn with seed + 1, as metaworld.ML1 draws its test tasks)"}
+OPTIONS = {
+    "fixed_goal": "one goal/object variation per history instead of one per episode (--fixed-goal); "
+    "distinct across histories (a seeded permutation of the 50, repeating after 50 histories)",
+    "goal_set": "train (MT1's 50 variations = ML1's train set, the default) or test (ML1's 50 held-out "
+    "variations: MT1 drawn with seed + 1, as metaworld.ML1 draws its test tasks)",
+}
 GOAL_SETS = ("train", "test")
 # Column layout of the 39-dim v3 observation: current frame (18), previous frame (18), goal (3)
 OBSERVATION_COMPONENTS: dict[str, list[int]] = {
-    "hand": [0, 1, 2], "gripper": [3], "objects": list(range(4, 18)),
-    "previous_hand": [18, 19, 20], "previous_gripper": [21], "previous_objects": list(range(22, 36)),
+    "hand": [0, 1, 2],
+    "gripper": [3],
+    "objects": list(range(4, 18)),
+    "previous_hand": [18, 19, 20],
+    "previous_gripper": [21],
+    "previous_objects": list(range(22, 36)),
     "goal": [36, 37, 38],
 }
 
@@ -55,9 +67,17 @@ OBSERVATION_COMPONENTS: dict[str, list[int]] = {
 # (success rate >= the gate's minimum over 10 seeded episodes; `vintix-data demonstrator eval --all --domain
 # meta-world --episode-limit N` measures them; see README). Only used to word the gate's refusal.
 SUGGESTED_EPISODE_LIMITS: dict[str, int] = {
-    "bin-picking-v3": 150, "box-close-v3": 150, "disassemble-v3": 200, "drawer-close-v3": 150, "handle-pull-v3": 150,
-    "peg-insert-side-v3": 150, "peg-unplug-side-v3": 150, "pick-out-of-hole-v3": 150, "push-back-v3": 500,
-    "shelf-place-v3": 150, "stick-pull-v3": 300,
+    "bin-picking-v3": 150,
+    "box-close-v3": 150,
+    "disassemble-v3": 200,
+    "drawer-close-v3": 150,
+    "handle-pull-v3": 150,
+    "peg-insert-side-v3": 150,
+    "peg-unplug-side-v3": 150,
+    "pick-out-of-hole-v3": 150,
+    "push-back-v3": 500,
+    "shelf-place-v3": 150,
+    "stick-pull-v3": 300,
 }
 
 
@@ -66,8 +86,10 @@ def metaworld_missing() -> str | None:
     try:
         import metaworld  # noqa: F401
     except (ImportError, OSError) as e:
-        return (f"the Meta-World domain needs `metaworld` 3.x ({type(e).__name__}: {e}); install it together with "
-                "gymnasium's MuJoCo extra in ONE command: pip install \"vintix[metaworld]\"")
+        return (
+            f"the Meta-World domain needs `metaworld` 3.x ({type(e).__name__}: {e}); install it together with "
+            "gymnasium's MuJoCo extra in ONE command: pip install \"vintix[metaworld]\""
+        )
     return None
 
 
@@ -151,8 +173,13 @@ def _make_mt1(env_id: str, kwargs: dict, limit: int) -> gym.Env:
     if env_id != "Meta-World/MT1" or seed is None or init is None or set(kwargs) - {"env_name", "seed"}:
         return gym.make(env_id, max_episode_steps=limit, disable_env_checker=True, **kwargs)
     bench = _mt1_benchmark(name, int(seed))
-    return init(env_cls=bench.train_classes[name], tasks=list(bench.train_tasks), seed=int(seed),
-                max_episode_steps=limit, num_tasks=1)
+    return init(
+        env_cls=bench.train_classes[name],
+        tasks=list(bench.train_tasks),
+        seed=int(seed),
+        max_episode_steps=limit,
+        num_tasks=1,
+    )
 
 
 @dataclass
@@ -200,11 +227,15 @@ class MetaWorldAdapter(DomainAdapter):
     def configure(self, task: TaskSpec, options: dict[str, Any]) -> TaskSpec:
         for key in options:
             if key not in OPTIONS:
-                raise DomainOptionError(f"{task.id}: unknown env option {key!r}; Meta-World tasks take "
-                                 + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
+                raise DomainOptionError(
+                    f"{task.id}: unknown env option {key!r}; Meta-World tasks take "
+                    + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items())
+                )
         if task.episode_limit > MAX_PATH_LENGTH:
-            raise DomainOptionError(f"{task.id}: --episode-limit {task.episode_limit} is above Meta-World's max_path_length "
-                             f"of {MAX_PATH_LENGTH}")
+            raise DomainOptionError(
+                f"{task.id}: --episode-limit {task.episode_limit} is above Meta-World's max_path_length "
+                f"of {MAX_PATH_LENGTH}"
+            )
         opts = dict(task.env_options)
         if "fixed_goal" in options:
             value = _flag(options["fixed_goal"], "fixed_goal")
@@ -239,7 +270,9 @@ class MetaWorldAdapter(DomainAdapter):
         kwargs = {**task.env_kwargs, **{k: v for k, v in overrides.items() if k not in OPTIONS}}
         limit = self.episode_limit(task)
         if not 1 <= limit <= MAX_PATH_LENGTH:
-            raise DomainOptionError(f"{task.id}: episode limit {limit} outside 1..{MAX_PATH_LENGTH} (Meta-World's max_path_length)")
+            raise DomainOptionError(
+                f"{task.id}: episode limit {limit} outside 1..{MAX_PATH_LENGTH} (Meta-World's max_path_length)"
+            )
         return SeededVariation(_make_mt1(task.env_id, kwargs, limit))
 
     def default_demonstrator(self, task: TaskSpec) -> str | None:

@@ -49,8 +49,12 @@ def env_facts(env_name: str, seed: int) -> dict:
             env.set_task(task)
             env.reset()
             goals.append(np.array(env._target_pos, np.float64))
-    facts = {"low": np.array(env.goal_space.low, np.float64), "high": np.array(env.goal_space.high, np.float64),
-             "hand_init": np.array(env.hand_init_pos, np.float64), "variation_goals": np.stack(goals)}
+    facts = {
+        "low": np.array(env.goal_space.low, np.float64),
+        "high": np.array(env.goal_space.high, np.float64),
+        "hand_init": np.array(env.hand_init_pos, np.float64),
+        "variation_goals": np.stack(goals),
+    }
     env.close()
     return facts
 

@@ -64,8 +64,12 @@ class ReachLearner:
 
     def describe(self) -> dict:
         """What info.json's ``extra.behaviour`` and the resume identity record of the learner."""
-        return {"posterior": "grid over the goal space, uniform prior", "grid": list(GRID),
-                "low": [float(x) for x in self.low], "high": [float(x) for x in self.high],
-                "likelihood": f"gaussian, reward std {REWARD_SIGMA} (0-10 scale)",
-                "reward_formula": "reach-v3 tolerance(|hand + (0, 0, -0.045) - g|), the relabelling formula",
-                "acts": "the demonstrator aimed at the posterior mean"}
+        return {
+            "posterior": "grid over the goal space, uniform prior",
+            "grid": list(GRID),
+            "low": [float(x) for x in self.low],
+            "high": [float(x) for x in self.high],
+            "likelihood": f"gaussian, reward std {REWARD_SIGMA} (0-10 scale)",
+            "reward_formula": "reach-v3 tolerance(|hand + (0, 0, -0.045) - g|), the relabelling formula",
+            "acts": "the demonstrator aimed at the posterior mean",
+        }

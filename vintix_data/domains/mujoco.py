@@ -28,14 +28,29 @@ from vintix_data.registry import TaskSpec
 # contact forces, exclude_current_positions_from_observation=True where it applies). The released Vintix used
 # these; our registry lists the paper table's dims (= v5 defaults, docs/design.md §7).
 V4_OBS_DIMS = {
-    "Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Humanoid": 376, "HumanoidStandup": 376,
-    "InvertedDoublePendulum": 11, "InvertedPendulum": 4, "Pusher": 23, "Reacher": 11, "Swimmer": 8, "Walker2d": 17,
+    "Ant": 27,
+    "HalfCheetah": 17,
+    "Hopper": 11,
+    "Humanoid": 376,
+    "HumanoidStandup": 376,
+    "InvertedDoublePendulum": 11,
+    "InvertedPendulum": 4,
+    "Pusher": 23,
+    "Reacher": 11,
+    "Swimmer": 8,
+    "Walker2d": 17,
 }
 # gymnasium's v3 dims (RL-Zoo's `sb3/<algo>-<Env>-v3` models): Ant and the humanoids include contact forces,
 # the pendulum/Reacher layouts changed in v5 (issue 25 lists them; gymnasium/envs/mujoco/*_v3.py)
 V3_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 111}
-V5_OBS_DIMS = {**V4_OBS_DIMS, "Ant": 105, "Humanoid": 348, "HumanoidStandup": 348, "InvertedDoublePendulum": 9,
-               "Reacher": 10}  # = the registry's (the paper table's) dims
+V5_OBS_DIMS = {
+    **V4_OBS_DIMS,
+    "Ant": 105,
+    "Humanoid": 348,
+    "HumanoidStandup": 348,
+    "InvertedDoublePendulum": 9,
+    "Reacher": 10,
+}  # = the registry's (the paper table's) dims
 # where gymnasium's v5 observation is the first columns of v4's, the state being the same (checked state for state in
 # tests/test_hub_demonstrators.py): Reacher (v4's last column, the fingertip-target z distance, is always 0) and
 # InvertedDoublePendulum (v4's last two constraint forces); the other tasks either share the layout or do not
@@ -49,12 +64,14 @@ class ObservationPrefix:
         self.n, self.what = n, what
 
     def __call__(self, obs):
-        return obs[:, :self.n]
+        return obs[:, : self.n]
 
 
-OPTIONS = {"viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
-           "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
-           "version": "gymnasium id version, v5 (default) or v4"}
+OPTIONS = {
+    "viscosity": "fluid viscosity, model.opt.viscosity (the paper: 0.05, 0.1)",
+    "gravity": "scale of model.opt.gravity (the paper: 0.9, 1.1)",
+    "version": "gymnasium id version, v5 (default) or v4",
+}
 
 
 def _base(task: TaskSpec) -> str:
@@ -66,8 +83,10 @@ def mujoco_missing() -> str | None:
     try:
         import mujoco  # noqa: F401
     except (ImportError, OSError) as e:
-        return (f"the MuJoCo domain needs the `mujoco` bindings ({type(e).__name__}: {e}); "
-                "install them with pip install \"vintix[mujoco]\"")
+        return (
+            f"the MuJoCo domain needs the `mujoco` bindings ({type(e).__name__}: {e}); "
+            "install them with pip install \"vintix[mujoco]\""
+        )
     return None
 
 
@@ -102,8 +121,10 @@ class MujocoAdapter(DomainAdapter):
         opts: dict[str, Any] = {}
         for key, value in options.items():
             if key not in OPTIONS:
-                raise DomainOptionError(f"{task.id}: unknown env option {key!r}; MuJoCo tasks take "
-                                 + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items()))
+                raise DomainOptionError(
+                    f"{task.id}: unknown env option {key!r}; MuJoCo tasks take "
+                    + ", ".join(f"{k} ({v})" for k, v in OPTIONS.items())
+                )
             if key == "version":
                 v = str(value).lower().lstrip("-")
                 if v not in ("v4", "v5"):
@@ -116,13 +137,17 @@ class MujocoAdapter(DomainAdapter):
             except (TypeError, ValueError):
                 raise DomainOptionError(f"{task.id}: env option {key} must be a number, got {value!r}") from None
             if not math.isfinite(x) or x < 0 or (key == "gravity" and x == 0):
-                raise DomainOptionError(f"{task.id}: env option {key} must be {'> 0' if key == 'gravity' else '>= 0'}, got {value!r}")
+                raise DomainOptionError(
+                    f"{task.id}: env option {key} must be {'> 0' if key == 'gravity' else '>= 0'}, got {value!r}"
+                )
             opts[key] = x
         if opts.get("version") == "v4":
             base = _base(task)
             if base == "Pusher":
-                raise DomainOptionError("Pusher-v4 needs mujoco<3 (gymnasium refuses it on mujoco 3.x, which metaworld pins); "
-                                 "use Pusher-v5, the paper's own Pusher version")
+                raise DomainOptionError(
+                    "Pusher-v4 needs mujoco<3 (gymnasium refuses it on mujoco 3.x, which metaworld pins); "
+                    "use Pusher-v5, the paper's own Pusher version"
+                )
             task = dataclasses.replace(task, id=f"{base}-v4", env_id=f"{base}-v4")
             opts.pop("version")
         merged = {**getattr(task, "env_options", {}), **opts}
@@ -137,8 +162,9 @@ class MujocoAdapter(DomainAdapter):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # gymnasium's v4 deprecation notice; the id is recorded in info.json
-            env = gym.make(task.env_id, max_episode_steps=self.episode_limit(task), disable_env_checker=True,
-                           **task.env_kwargs)
+            env = gym.make(
+                task.env_id, max_episode_steps=self.episode_limit(task), disable_env_checker=True, **task.env_kwargs
+            )
         if opts.get("viscosity") is not None or opts.get("gravity") is not None:
             env = ApplyPhysics(env, opts.get("viscosity"), opts.get("gravity"))
         return env

@@ -62,7 +62,9 @@ def read_task_file(path: Path) -> tuple[TaskSpec, ...]:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise UserTaskError(f"task file {path}: cannot read it ({e.strerror or type(e).__name__}; from ${TASKS_ENV} or --tasks)") from None
+        raise UserTaskError(
+            f"task file {path}: cannot read it ({e.strerror or type(e).__name__}; from ${TASKS_ENV} or --tasks)"
+        ) from None
     return _parse(str(path.resolve()), hashlib.sha256(data).hexdigest(), data)
 
 
@@ -80,8 +82,9 @@ def _parse(path: str, sha: str, data: bytes) -> tuple[TaskSpec, ...]:
 
             doc = tomllib.loads(text)
     except Exception as e:  # tomllib.TOMLDecodeError, yaml.YAMLError: one line with the parser's position
-        raise UserTaskError(f"{where}: not valid {'YAML' if path.endswith(('.yaml', '.yml')) else 'TOML'}: "
-                            f"{str(e).splitlines()[0]}") from None
+        raise UserTaskError(
+            f"{where}: not valid {'YAML' if path.endswith(('.yaml', '.yml')) else 'TOML'}: {str(e).splitlines()[0]}"
+        ) from None
     rows = doc.get("tasks") if isinstance(doc, dict) else None
     if not isinstance(rows, list) or not rows:
         raise UserTaskError(f"{where}: needs a non-empty list `tasks` ([[tasks]] tables in TOML)")
@@ -131,9 +134,12 @@ def _load(eps) -> tuple[Plugin, ...]:
             raise
         except Exception as e:
             raise UserTaskError(f"{where}: tasks() raised {type(e).__name__}: {e}") from None
-        tasks = tuple(t if isinstance(t, TaskSpec) else task_from_entry(t, f"plugin:{dist}", f"{where}: tasks[{i}]",
-                                                                         domain=adapter.domain)
-                      for i, t in enumerate(rows))
+        tasks = tuple(
+            t
+            if isinstance(t, TaskSpec)
+            else task_from_entry(t, f"plugin:{dist}", f"{where}: tasks[{i}]", domain=adapter.domain)
+            for i, t in enumerate(rows)
+        )
         plugins.append(Plugin(ep.name, dist, adapter, tasks))
     return tuple(plugins)
 

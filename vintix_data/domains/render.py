@@ -17,8 +17,10 @@ import numpy as np
 
 from vintix_data.errors import UserError
 
-INSTALL_HINT = ("on Debian/Ubuntu: apt-get install -y libosmesa6, then MUJOCO_GL=osmesa (software, no GPU); "
-                "or MUJOCO_GL=egl where an EGL device exists")
+INSTALL_HINT = (
+    "on Debian/Ubuntu: apt-get install -y libosmesa6, then MUJOCO_GL=osmesa (software, no GPU); "
+    "or MUJOCO_GL=egl where an EGL device exists"
+)
 
 
 class RenderUnavailableError(UserError, RuntimeError):
@@ -38,14 +40,22 @@ def mujoco_scene_renderer(env, width: int, height: int):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # glfw warns before it fails; the failure is the one line below
-            renderer = MujocoRenderer(u.model, u.data, getattr(own, "default_cam_config", None), width=width,
-                                      height=height, camera_id=getattr(own, "camera_id", None))
+            renderer = MujocoRenderer(
+                u.model,
+                u.data,
+                getattr(own, "default_cam_config", None),
+                width=width,
+                height=height,
+                camera_id=getattr(own, "camera_id", None),
+            )
             renderer.render("rgb_array")  # the GL context starts here
     except Exception as e:  # noqa: BLE001  (ImportError, RuntimeError, OpenGL errors: all mean "no usable backend")
         backend = os.environ.get("MUJOCO_GL")
-        raise RenderUnavailableError(f"MuJoCo's offscreen renderer cannot start (MUJOCO_GL={backend}: "
-                                     f"{type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}); "
-                                     f"{INSTALL_HINT}") from None
+        raise RenderUnavailableError(
+            f"MuJoCo's offscreen renderer cannot start (MUJOCO_GL={backend}: "
+            f"{type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}); "
+            f"{INSTALL_HINT}"
+        ) from None
 
     def frame() -> np.ndarray:
         return np.ascontiguousarray(renderer.render("rgb_array"))

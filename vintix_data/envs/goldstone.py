@@ -53,7 +53,7 @@ class PenaltyFunction:
     scaling: float
 
     @classmethod
-    def for_angle(cls, phi: float) -> "PenaltyFunction":
+    def for_angle(cls, phi: float) -> PenaltyFunction:
         phi = np.mod(phi, 2 * np.pi)
         opt = max(abs(np.sin(phi)), MAX_REQUIRED_STEP)
         if phi >= np.pi:

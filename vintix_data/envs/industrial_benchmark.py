@@ -31,9 +31,20 @@ import numpy as np
 from vintix_data.envs import goldstone
 
 OBSERVATION_NAMES = ("setpoint", "velocity", "gain", "shift", "fatigue", "consumption")
-MARKOV_KEYS = ("hv", "hg", "he", "ve", "ge", "MC", "oc", "coc", "fb", "gs_domain", "gs_sys_response", "gs_phi_idx") + tuple(
-    f"opcost_buf{i}" for i in range(10)
-)
+MARKOV_KEYS = (
+    "hv",
+    "hg",
+    "he",
+    "ve",
+    "ge",
+    "MC",
+    "oc",
+    "coc",
+    "fb",
+    "gs_domain",
+    "gs_sys_response",
+    "gs_phi_idx",
+) + tuple(f"opcost_buf{i}" for i in range(10))
 EPISODE_STEPS = 250
 REWARD_DIVISOR = 100.0
 
@@ -112,7 +123,7 @@ def _effective_action(velocity: float, gain: float, setpoint: float) -> tuple[fl
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
-    return lo if x < lo else hi if x > hi else x
+    return lo if x < lo else min(x, hi)
 
 
 class IndustrialBenchmarkEnv(gym.Env):
@@ -221,8 +232,20 @@ class IndustrialBenchmarkEnv(gym.Env):
         return np.array([self.setpoint, self.v, self.g, self.h, self.f, self.c], dtype=np.float32)
 
     def markov_state(self) -> np.ndarray:
-        head = [self.hv, self.hg, self.he, self.ve, self.ge, self.mc, self.oc, self.coc, self.fb,
-                self.gs_domain, self.gs_sys_response, self.gs_phi_idx]
+        head = [
+            self.hv,
+            self.hg,
+            self.he,
+            self.ve,
+            self.ge,
+            self.mc,
+            self.oc,
+            self.coc,
+            self.fb,
+            self.gs_domain,
+            self.gs_sys_response,
+            self.gs_phi_idx,
+        ]
         return np.concatenate([np.array(head, dtype=np.float64), self.opcost])
 
     def _info(self, reward_delta: float) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from vintix_data.errors import UserError
 
@@ -39,6 +39,7 @@ class HubError(UserError):
 
 # -- inputs --------------------------------------------------------------------------------------
 
+
 def endpoint() -> str:
     from huggingface_hub import constants
 
@@ -49,8 +50,13 @@ def check_repo_id(repo_id: str, kind: str = "dataset") -> str:
     """``ORG/NAME`` with the Hub's naming rules, or a HubError."""
     example = "dunnolab/vintix-industrial-benchmark-50-v1" if kind == "dataset" else "sb3/ppo-Pendulum-v1"
     parts = repo_id.split("/") if isinstance(repo_id, str) else []
-    if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts) or "--" in repo_id or ".." in repo_id \
-            or repo_id.endswith(".git"):
+    if (
+        len(parts) != 2
+        or not all(_NAME_RE.match(p) for p in parts)
+        or "--" in repo_id
+        or ".." in repo_id
+        or repo_id.endswith(".git")
+    ):
         raise HubError(f"bad repo id {repo_id!r}: expected ORG/NAME (letters, digits, '-', '_', '.'), e.g. {example}")
     return repo_id
 
@@ -70,12 +76,15 @@ def get_token(token: str | None = None) -> str | None:
 def require_token(token: str | None = None) -> str:
     token = get_token(token)
     if not token:
-        raise HubError("no Hugging Face token found: run `hf auth login` (or set HF_TOKEN) with a token that can "
-                       "write to the repo's organization")
+        raise HubError(
+            "no Hugging Face token found: run `hf auth login` (or set HF_TOKEN) with a token that can "
+            "write to the repo's organization"
+        )
     return token
 
 
 # -- errors ----------------------------------------------------------------------------------------
+
 
 def one_line(e: BaseException, limit: int = 300) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
@@ -83,8 +92,13 @@ def one_line(e: BaseException, limit: int = 300) -> str:
 
 
 def describe(e: BaseException, repo_id: str, revision: str | None) -> str:
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     where = f"{endpoint()}"
     if isinstance(e, RevisionNotFoundError):
@@ -108,8 +122,9 @@ def describe(e: BaseException, repo_id: str, revision: str | None) -> str:
         chain.append(chain[-1].__cause__)
     for x in chain:
         name = type(x).__name__
-        if name in ("ConnectError", "ConnectTimeout", "LocalEntryNotFoundError", "OfflineModeIsEnabled") \
-                or isinstance(x, (ConnectionRefusedError, TimeoutError)):
+        if name in ("ConnectError", "ConnectTimeout", "LocalEntryNotFoundError", "OfflineModeIsEnabled") or isinstance(
+            x, (ConnectionRefusedError, TimeoutError)
+        ):
             return f"cannot reach the Hub at {where} ({name}: {one_line(x, 150)})"
     root = chain[-1]
     if root is not e:  # e.g. "Error while uploading 'data/x.parquet' to the Hub." caused by a dropped connection
@@ -125,7 +140,7 @@ def hub_errors(repo_id: str, revision: str | None = None, prefix: str = "") -> I
         raise
     except KeyboardInterrupt:
         raise
-    except Exception as e:  # noqa: BLE001 - the client raises many types; the user gets one line
+    except Exception as e:
         raise HubError(prefix + describe(e, repo_id, revision)) from e
 
 
@@ -139,15 +154,19 @@ def api(token: str | None):
 
 # -- single files (hub: demonstrators) ---------------------------------------------------------------
 
-def download_file(repo_id: str, filename: str, repo_type: str = "model", revision: str | None = None,
-                  token: str | None = None) -> tuple[Path, str]:
+
+def download_file(
+    repo_id: str, filename: str, repo_type: str = "model", revision: str | None = None, token: str | None = None
+) -> tuple[Path, str]:
     """``hf_hub_download`` one file; returns its local path and the commit it came from."""
     from huggingface_hub import hf_hub_download
 
     check_repo_id(repo_id, kind=repo_type)
     with hub_errors(repo_id, revision):
         try:
-            path = Path(hf_hub_download(repo_id, filename, repo_type=repo_type, revision=revision, token=get_token(token)))
+            path = Path(
+                hf_hub_download(repo_id, filename, repo_type=repo_type, revision=revision, token=get_token(token))
+            )
         except Exception as e:
             from huggingface_hub.errors import EntryNotFoundError
 
@@ -162,11 +181,19 @@ def download_file(repo_id: str, filename: str, repo_type: str = "model", revisio
     return path, commit
 
 
-def snapshot(repo_id: str, revision: str | None = None, allow_patterns: list[str] | None = None,
-             token: str | None = None, repo_type: str = REPO_TYPE) -> Path:
+def snapshot(
+    repo_id: str,
+    revision: str | None = None,
+    allow_patterns: list[str] | None = None,
+    token: str | None = None,
+    repo_type: str = REPO_TYPE,
+) -> Path:
     """A local snapshot of a dataset (or model) repo (``snapshot_download``: cached, revision-pinned, usable
     offline once cached); the folder's name is the commit it holds."""
     check_repo_id(repo_id, kind=repo_type)
     with hub_errors(repo_id, revision):
-        return Path(api(get_token(token)).snapshot_download(repo_id, repo_type=repo_type, revision=revision,
-                                                             allow_patterns=allow_patterns))
+        return Path(
+            api(get_token(token)).snapshot_download(
+                repo_id, repo_type=repo_type, revision=revision, allow_patterns=allow_patterns
+            )
+        )

@@ -54,18 +54,31 @@ class IndexEntry:
     data_fingerprint: str | None = None  # identifies the data: equal data <=> equal fingerprint (None: older indexes)
 
     @classmethod
-    def of(cls, folder: Path, repo_id: str, commit: str, tag: str | None) -> "IndexEntry":
+    def of(cls, folder: Path, repo_id: str, commit: str, tag: str | None) -> IndexEntry:
         info = DatasetInfo.load(folder)
         demo = info.demonstrator or {}
         score = demo.get("measured_mean_return", info.reference_scores.demonstrator_mean)
         norm = demo.get("normalized_score_paper")
-        return cls(task=info.task, domain=info.domain, split=info.split, obs_dim=info.obs_dim, act_dim=info.act_dim,
-                   histories=info.histories, steps_per_history=info.steps_per_history, total_steps=info.total_steps,
-                   episodes=info.episodes, demonstrator_kind=demo.get("kind"), demonstrator_id=demo.get("id"),
-                   demonstrator_score=None if score is None else float(score),
-                   normalized_score=None if norm is None else float(norm), repo_id=repo_id, commit=commit, tag=tag,
-                   manifest_sha256=file_sha256(Path(folder) / "meta" / "manifest.json"),
-                   data_fingerprint=recorded_fingerprint(folder) or folder_fingerprint(folder))
+        return cls(
+            task=info.task,
+            domain=info.domain,
+            split=info.split,
+            obs_dim=info.obs_dim,
+            act_dim=info.act_dim,
+            histories=info.histories,
+            steps_per_history=info.steps_per_history,
+            total_steps=info.total_steps,
+            episodes=info.episodes,
+            demonstrator_kind=demo.get("kind"),
+            demonstrator_id=demo.get("id"),
+            demonstrator_score=None if score is None else float(score),
+            normalized_score=None if norm is None else float(norm),
+            repo_id=repo_id,
+            commit=commit,
+            tag=tag,
+            manifest_sha256=file_sha256(Path(folder) / "meta" / "manifest.json"),
+            data_fingerprint=recorded_fingerprint(folder) or folder_fingerprint(folder),
+        )
 
 
 def _schema():
@@ -120,9 +133,17 @@ def index_card(org: str, entries: list[IndexEntry], release: dict) -> str:
         "---",
         "license: apache-2.0",
         f"pretty_name: Vintix datasets of {org} (index)",
-        "tags:", "- reinforcement-learning", "- in-context-learning", "- vintix",
-        "configs:", "- config_name: default", "  data_files:", "  - split: train", f"    path: {INDEX_FILE}",
-        "---", "",
+        "tags:",
+        "- reinforcement-learning",
+        "- in-context-learning",
+        "- vintix",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        "  - split: train",
+        f"    path: {INDEX_FILE}",
+        "---",
+        "",
         f"# Vintix datasets of {org}: the index",
         "",
         f"{len(entries)} tasks, {total:,} transitions. Each row names the dataset repo of one task and the commit "
@@ -144,10 +165,12 @@ def index_card(org: str, entries: list[IndexEntry], release: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
-        lines.append(f"| {e.task} | {e.domain} | {e.split} | {e.obs_dim}/{e.act_dim} | {e.histories} x {e.steps_per_history:,} "
-                     f"| {e.episodes:,} | {e.demonstrator_kind or 'n/a'} | {_num(e.demonstrator_score, '.1f')} "
-                     f"| {_num(e.normalized_score, '.3f')} | [{e.repo_id}](https://huggingface.co/datasets/{e.repo_id}) "
-                     f"| `{e.commit[:8]}` | {e.tag or ''} | {f'`{e.data_fingerprint[:16]}`' if e.data_fingerprint else 'n/a'} |")
+        lines.append(
+            f"| {e.task} | {e.domain} | {e.split} | {e.obs_dim}/{e.act_dim} | {e.histories} x {e.steps_per_history:,} "
+            f"| {e.episodes:,} | {e.demonstrator_kind or 'n/a'} | {_num(e.demonstrator_score, '.1f')} "
+            f"| {_num(e.normalized_score, '.3f')} | [{e.repo_id}](https://huggingface.co/datasets/{e.repo_id}) "
+            f"| `{e.commit[:8]}` | {e.tag or ''} | {f'`{e.data_fingerprint[:16]}`' if e.data_fingerprint else 'n/a'} |"
+        )
     return "\n".join(lines) + "\n"
 
 

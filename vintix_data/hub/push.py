@@ -11,13 +11,23 @@ import contextlib
 import fnmatch
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from vintix_data.format import DATA_DIR, META_DIR, DatasetInfo, FormatError, file_sha256
-from vintix_data.hub.client import (REPO_TYPE, HubError, api as make_api, check_ref, check_repo_id, describe, endpoint,
-                                    hub_errors, one_line, require_token)
+from vintix_data.hub.client import (
+    REPO_TYPE,
+    HubError,
+    check_ref,
+    check_repo_id,
+    describe,
+    endpoint,
+    hub_errors,
+    one_line,
+    require_token,
+)
+from vintix_data.hub.client import api as make_api
 from vintix_data.manifest import manifest_sha256
 
 # dot-files and dot-folders at any depth (fnmatch's `*` crosses `/`): resume state, temporary files, caches
@@ -49,10 +59,16 @@ def card_problems(folder: Path) -> list[str]:
     except Exception as e:  # noqa: BLE001 - any parse failure is the same user problem
         return [f"README.md: unreadable card metadata ({one_line(e)})"]
     configs = card.data.to_dict().get("configs") or []
-    paths = [f.get("path") if isinstance(f, dict) else f for c in configs if isinstance(c, dict)
-             for f in (c.get("data_files") if isinstance(c.get("data_files"), list) else [c.get("data_files")])]
+    paths = [
+        f.get("path") if isinstance(f, dict) else f
+        for c in configs
+        if isinstance(c, dict)
+        for f in (c.get("data_files") if isinstance(c.get("data_files"), list) else [c.get("data_files")])
+    ]
     if not any(isinstance(p, str) and p.startswith(DATA_DIR + "/") for p in paths):
-        return [f"README.md: the card's YAML has no `configs` entry pointing at {DATA_DIR}/ (load_dataset would read meta/ too)"]
+        return [
+            f"README.md: the card's YAML has no `configs` entry pointing at {DATA_DIR}/ (load_dataset would read meta/ too)"
+        ]
     return []
 
 
@@ -81,8 +97,11 @@ def remote_diff(api, repo_id: str, commit: str, folder: Path, files: list[str]) 
     from huggingface_hub import RepoFile
     from huggingface_hub.utils.sha import git_hash
 
-    remote = {f.path: f for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=commit, recursive=True)
-              if isinstance(f, RepoFile)}
+    remote = {
+        f.path: f
+        for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=commit, recursive=True)
+        if isinstance(f, RepoFile)
+    }
     diff = RemoteDiff()
     for rel in files:
         path = folder / rel
@@ -124,16 +143,18 @@ MANIFEST_DIGEST_LINE = "manifest sha256: "
 def commit_message(info: DatasetInfo, manifest_digest: str | None = None) -> tuple[str, str]:
     from vintix_data.version import __version__
 
-    title = (f"{info.task}: {info.histories} histories x {info.steps_per_history:,} steps "
-             f"(vintix {__version__})")
+    title = f"{info.task}: {info.histories} histories x {info.steps_per_history:,} steps (vintix {__version__})"
     demo = info.demonstrator or {}
-    body = "\n".join([
-        f"task: {info.task} ({info.domain}, {info.split} split)",
-        f"rows: {info.total_steps:,} = {info.histories} histories x {info.steps_per_history:,} steps; {info.episodes:,} episodes",
-        f"demonstrator: {demo.get('spec', demo.get('id', 'unknown'))} (sha256 {demo.get('sha256') or 'n/a'})",
-        f"schedule: {json.dumps(info.schedule, sort_keys=True) if info.schedule else 'unknown'}; seed {info.seed}",
-        f"format {info.format_version}; pushed with vintix {__version__} (vintix-data push)",
-    ] + ([MANIFEST_DIGEST_LINE + manifest_digest] if manifest_digest else []))
+    body = "\n".join(
+        [
+            f"task: {info.task} ({info.domain}, {info.split} split)",
+            f"rows: {info.total_steps:,} = {info.histories} histories x {info.steps_per_history:,} steps; {info.episodes:,} episodes",
+            f"demonstrator: {demo.get('spec', demo.get('id', 'unknown'))} (sha256 {demo.get('sha256') or 'n/a'})",
+            f"schedule: {json.dumps(info.schedule, sort_keys=True) if info.schedule else 'unknown'}; seed {info.seed}",
+            f"format {info.format_version}; pushed with vintix {__version__} (vintix-data push)",
+        ]
+        + ([MANIFEST_DIGEST_LINE + manifest_digest] if manifest_digest else [])
+    )
     return title, body
 
 
@@ -158,8 +179,16 @@ def _head(api, repo_id: str, branch: str) -> str | None:
     return None
 
 
-def push(folder: str | Path, repo_id: str, *, private: bool = False, tag: str | None = None, revision: str | None = None,
-         token: str | None = None, log: Callable[[str], None] = lambda s: None) -> PushResult:
+def push(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    tag: str | None = None,
+    revision: str | None = None,
+    token: str | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> PushResult:
     """Validate ``folder`` and publish it to the dataset repo ``repo_id`` (see the module docstring)."""
     folder = Path(folder)
     check_repo_id(repo_id)
@@ -173,8 +202,10 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, tag: str | 
     user = _check_access(api, repo_id)  # a bad token or an unreachable Hub is found before a long validation
     problems = publishable_problems(folder)
     if problems:
-        raise HubError(f"{folder} fails validation ({len(problems)} problem{'s' * (len(problems) > 1)}); nothing was pushed",
-                       lines=problems)
+        raise HubError(
+            f"{folder} fails validation ({len(problems)} problem{'s' * (len(problems) > 1)}); nothing was pushed",
+            lines=problems,
+        )
     try:
         info = DatasetInfo.load(folder)
     except FormatError as e:
@@ -199,34 +230,63 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, tag: str | 
         head = branches[branch]
         diff = remote_diff(api, repo_id, head, folder, files)
         if tag is not None and tag in tags and (tags[tag] != head or diff.changed):
-            why = (f"at commit {tags[tag][:8]}, not the head of {branch}" if tags[tag] != head
-                   else f"at commit {tags[tag][:8]}, whose files differ from this folder")
+            why = (
+                f"at commit {tags[tag][:8]}, not the head of {branch}"
+                if tags[tag] != head
+                else f"at commit {tags[tag][:8]}, whose files differ from this folder"
+            )
             raise HubError(f"tag {tag} already exists on {repo_id} ({why}); tags are versions: choose a new --tag")
-        log(f"{repo_id}@{branch} ({endpoint()}{', as ' + user if user else ''}): {len(diff.upload)} file(s) to upload ({_human(diff.upload_bytes)}), "
-            f"{len(diff.unchanged)} unchanged, {len(diff.delete)} to delete")
+        log(
+            f"{repo_id}@{branch} ({endpoint()}{', as ' + user if user else ''}): {len(diff.upload)} file(s) to upload ({_human(diff.upload_bytes)}), "
+            f"{len(diff.unchanged)} unchanged, {len(diff.delete)} to delete"
+        )
 
     try:
-        commit = api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type=REPO_TYPE, revision=branch,
-                                   commit_message=title, commit_description=body, ignore_patterns=list(IGNORE_PATTERNS),
-                                   delete_patterns=list(OWNED_PATTERNS), parent_commit=head)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            repo_type=REPO_TYPE,
+            revision=branch,
+            commit_message=title,
+            commit_description=body,
+            ignore_patterns=list(IGNORE_PATTERNS),
+            delete_patterns=list(OWNED_PATTERNS),
+            parent_commit=head,
+        )
     except KeyboardInterrupt:
         raise
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         from huggingface_hub.errors import HfHubHTTPError
 
         now = _head(api, repo_id, branch)
-        state = (f"nothing was committed: {repo_id}@{branch} is still at {head[:8]}" if now == head else
-                 f"{repo_id}@{branch} is now at {now[:8]}" if now else f"could not read {repo_id}@{branch} back")
+        state = (
+            f"nothing was committed: {repo_id}@{branch} is still at {head[:8]}"
+            if now == head
+            else f"{repo_id}@{branch} is now at {now[:8]}"
+            if now
+            else f"could not read {repo_id}@{branch} back"
+        )
         status = getattr(getattr(e, "response", None), "status_code", None) if isinstance(e, HfHubHTTPError) else None
-        hint = "" if status in (401, 403) else "; run the same push again to resume (stored LFS files are not sent again)"
+        hint = (
+            "" if status in (401, 403) else "; run the same push again to resume (stored LFS files are not sent again)"
+        )
         raise HubError(f"push to {repo_id} failed: {describe(e, repo_id, branch)}; {state}{hint}") from e
     tag_created = False
     if tag is not None and tag not in tags:
         with hub_errors(repo_id, branch, prefix=f"pushed commit {commit.oid[:8]} but could not tag it {tag}: "):
             api.create_tag(repo_id, tag=tag, tag_message=title, revision=commit.oid, repo_type=REPO_TYPE)
         tag_created = True
-    return PushResult(repo_id=repo_id, url=url, branch=branch, commit=commit.oid, previous=head, tag=tag,
-                      tag_created=tag_created, diff=diff, private=repo_private)
+    return PushResult(
+        repo_id=repo_id,
+        url=url,
+        branch=branch,
+        commit=commit.oid,
+        previous=head,
+        tag=tag,
+        tag_created=tag_created,
+        diff=diff,
+        private=repo_private,
+    )
 
 
 def _human(n: int) -> str:
@@ -235,5 +295,3 @@ def _human(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n} B"
-
-

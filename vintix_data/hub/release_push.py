@@ -19,15 +19,22 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from vintix_data.format import RELEASE_FORMAT, DatasetInfo, FormatError
-from vintix_data.hub.client import (REPO_TYPE, HubError, api as make_api, check_ref, check_repo_id, hub_errors, one_line,
-                                    require_token)
-from vintix_data.hub.index import (INDEX_FILE, IndexEntry, dataset_repo, index_repo, order_entries, read_index,
-                                   write_index_folder)
+from vintix_data.hub.client import REPO_TYPE, HubError, check_ref, check_repo_id, hub_errors, one_line, require_token
+from vintix_data.hub.client import api as make_api
+from vintix_data.hub.index import (
+    INDEX_FILE,
+    IndexEntry,
+    dataset_repo,
+    index_repo,
+    order_entries,
+    read_index,
+    write_index_folder,
+)
 from vintix_data.hub.push import local_files, push, remote_diff
 
 COLLECTION_TITLE = "Vintix datasets"
@@ -64,8 +71,13 @@ def read_release(root: str | Path) -> Release:
     tasks = raw.get("tasks")
     if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t and "/" not in t for t in tasks):
         raise HubError(f"{path}: 'tasks' must be a non-empty list of task ids")
-    return Release(root=root, selection=[str(s) for s in raw.get("selection") or []], tasks=list(tasks),
-                   settings=dict(raw.get("settings") or {}), raw=raw)
+    return Release(
+        root=root,
+        selection=[str(s) for s in raw.get("selection") or []],
+        tasks=list(tasks),
+        settings=dict(raw.get("settings") or {}),
+        raw=raw,
+    )
 
 
 @dataclass
@@ -119,8 +131,13 @@ def already_published(api, repo_id: str, folder: Path, tag: str | None) -> str |
         if remote_diff(api, repo_id, head, folder, local_files(folder)).changed:
             return None
         if tag is not None and tag not in tags:
-            api.create_tag(repo_id, tag=tag, revision=head, repo_type=REPO_TYPE,
-                           tag_message=f"{folder.name}: already at {head[:8]}")
+            api.create_tag(
+                repo_id,
+                tag=tag,
+                revision=head,
+                repo_type=REPO_TYPE,
+                tag_message=f"{folder.name}: already at {head[:8]}",
+            )
     return head
 
 
@@ -128,8 +145,9 @@ class SkipTask(Exception):
     """A task of the release that cannot be published (missing or invalid folder): reported, left out."""
 
 
-def _publish_one(api, item: TaskPush, folder: Path, tag: str | None, private: bool, token: str,
-                 log: Callable[[str], None]) -> IndexEntry:
+def _publish_one(
+    api, item: TaskPush, folder: Path, tag: str | None, private: bool, token: str, log: Callable[[str], None]
+) -> IndexEntry:
     try:
         check_repo_id(item.repo_id)
     except HubError as e:
@@ -158,14 +176,23 @@ def _publish_one(api, item: TaskPush, folder: Path, tag: str | None, private: bo
     return IndexEntry.of(folder, item.repo_id, item.commit, tag)
 
 
-def push_release(root: str | Path, org: str, *, tag: str | None = None, private: bool = False, token: str | None = None,
-                 log: Callable[[str], None] = lambda s: None,
-                 on_task: Callable[[TaskPush], None] = lambda t: None) -> ReleasePushResult:
+def push_release(
+    root: str | Path,
+    org: str,
+    *,
+    tag: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    log: Callable[[str], None] = lambda s: None,
+    on_task: Callable[[TaskPush], None] = lambda t: None,
+) -> ReleasePushResult:
     """Publish every dataset of a release root, then the index and the Collection (see the module docstring)."""
     try:
         check_repo_id(index_repo(org))
     except HubError:
-        raise HubError(f"bad --org {org!r}: an organization or user name (letters, digits, '-', '_', '.'), e.g. dunnolab") from None
+        raise HubError(
+            f"bad --org {org!r}: an organization or user name (letters, digits, '-', '_', '.'), e.g. dunnolab"
+        ) from None
     if tag is not None:
         check_ref(tag, "--tag")
     release = read_release(root)
@@ -181,19 +208,29 @@ def push_release(root: str | Path, org: str, *, tag: str | None = None, private:
             item.detail = f"{e}; not pushed"
         except HubError as e:
             done = result.count("pushed") + result.count("unchanged")
-            raise HubError(f"{task}: {e}; {done} of {len(release.tasks)} datasets pushed so far and the index is "
-                           "not updated: run the same push again to resume (published datasets are skipped)") from e
+            raise HubError(
+                f"{task}: {e}; {done} of {len(release.tasks)} datasets pushed so far and the index is "
+                "not updated: run the same push again to resume (published datasets are skipped)"
+            ) from e
         result.tasks.append(item)
         on_task(item)
     if not entries:
-        raise HubError(f"no dataset of {release.root} could be pushed ({len(release.tasks)} skipped); the index is not written")
+        raise HubError(
+            f"no dataset of {release.root} could be pushed ({len(release.tasks)} skipped); the index is not written"
+        )
     publish_index(api, result, release, entries, private, log)
     collect_repos(api, result, release, private, log)
     return result
 
 
-def publish_index(api, result: ReleasePushResult, release: Release, entries: list[IndexEntry], private: bool,
-                  log: Callable[[str], None]) -> None:
+def publish_index(
+    api,
+    result: ReleasePushResult,
+    release: Release,
+    entries: list[IndexEntry],
+    private: bool,
+    log: Callable[[str], None],
+) -> None:
     """Merge this push's rows into the organization's index and commit it when it changed (then tag it)."""
     from huggingface_hub import hf_hub_download
 
@@ -203,9 +240,13 @@ def publish_index(api, result: ReleasePushResult, release: Release, entries: lis
         branches, tags = _refs(api, repo_id)
         head = branches["main"]
         previous: list[IndexEntry] = []
-        if any(f.path == INDEX_FILE for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=head, recursive=True)):
-            previous = read_index(Path(hf_hub_download(repo_id, INDEX_FILE, repo_type=REPO_TYPE, revision=head,
-                                                       token=api.token)))
+        if any(
+            f.path == INDEX_FILE
+            for f in api.list_repo_tree(repo_id, repo_type=REPO_TYPE, revision=head, recursive=True)
+        ):
+            previous = read_index(
+                Path(hf_hub_download(repo_id, INDEX_FILE, repo_type=REPO_TYPE, revision=head, token=api.token))
+            )
         mine = {e.task for e in entries}
         kept = [e for e in previous if e.task not in mine]
         merged = order_entries(entries + kept)
@@ -214,35 +255,58 @@ def publish_index(api, result: ReleasePushResult, release: Release, entries: lis
             write_index_folder(work, result.org, merged, release.raw)
             diff = remote_diff(api, repo_id, head, work, local_files(work))
             if tag is not None and tag in tags and (tags[tag] != head or diff.changed):
-                raise HubError(f"tag {tag} already exists on {repo_id} at commit {tags[tag][:8]}, whose index differs; "
-                               "tags are versions: choose a new --tag (the datasets are pushed; re-run with it)")
+                raise HubError(
+                    f"tag {tag} already exists on {repo_id} at commit {tags[tag][:8]}, whose index differs; "
+                    "tags are versions: choose a new --tag (the datasets are pushed; re-run with it)"
+                )
             commit = head
             if diff.changed:
-                commit = api.upload_folder(repo_id=repo_id, folder_path=str(work), repo_type=REPO_TYPE, revision="main",
-                                           commit_message=f"index: {len(merged)} tasks ({len(entries)} from this release)",
-                                           commit_description=f"selection: {' '.join(release.selection)}",
-                                           delete_patterns=["data/*"], parent_commit=head).oid
+                commit = api.upload_folder(
+                    repo_id=repo_id,
+                    folder_path=str(work),
+                    repo_type=REPO_TYPE,
+                    revision="main",
+                    commit_message=f"index: {len(merged)} tasks ({len(entries)} from this release)",
+                    commit_description=f"selection: {' '.join(release.selection)}",
+                    delete_patterns=["data/*"],
+                    parent_commit=head,
+                ).oid
         finally:
             shutil.rmtree(work, ignore_errors=True)
         result.index_commit, result.index_new_commit, result.index_tasks = commit, commit != head, len(merged)
         if tag is not None and tag not in tags:
-            api.create_tag(repo_id, tag=tag, revision=commit, repo_type=REPO_TYPE, tag_message=f"index of {len(merged)} tasks")
-    log(f"index {repo_id}: {len(merged)} task(s), {len(entries)} from this release and {len(kept)} kept from the "
-        f"previous index; " + (f"new commit {commit[:8]}" if result.index_new_commit else f"unchanged at {head[:8]}"))
+            api.create_tag(
+                repo_id, tag=tag, revision=commit, repo_type=REPO_TYPE, tag_message=f"index of {len(merged)} tasks"
+            )
+    log(
+        f"index {repo_id}: {len(merged)} task(s), {len(entries)} from this release and {len(kept)} kept from the "
+        f"previous index; " + (f"new commit {commit[:8]}" if result.index_new_commit else f"unchanged at {head[:8]}")
+    )
 
 
 def collect_repos(api, result: ReleasePushResult, release: Release, private: bool, log: Callable[[str], None]) -> None:
     """Group the index and every published dataset repo in the organization's Collection (no duplicates)."""
     repos = [result.index_repo] + [t.repo_id for t in result.tasks if t.status != "skipped"]
     with hub_errors(result.index_repo, None, prefix="the Collection could not be updated: "):
-        collection = api.create_collection(COLLECTION_TITLE, namespace=result.org, private=private, exists_ok=True,
-                                           description=f"Vintix learning-history datasets; the index is {result.index_repo}")
+        collection = api.create_collection(
+            COLLECTION_TITLE,
+            namespace=result.org,
+            private=private,
+            exists_ok=True,
+            description=f"Vintix learning-history datasets; the index is {result.index_repo}",
+        )
         present = {(i.item_type, i.item_id) for i in api.get_collection(collection.slug).items}
         notes = {t.repo_id: t.task for t in result.tasks}
         for repo_id in repos:
             if ("dataset", repo_id) not in present:
-                note = "the index: every task, its repo and pinned commit" if repo_id == result.index_repo else notes[repo_id]
+                note = (
+                    "the index: every task, its repo and pinned commit"
+                    if repo_id == result.index_repo
+                    else notes[repo_id]
+                )
                 api.add_collection_item(collection.slug, repo_id, "dataset", note=note, exists_ok=True)
                 result.collection_added += 1
     result.collection_slug, result.collection_url = collection.slug, collection.url
-    log(f"collection {collection.slug}: {result.collection_added} repo(s) added, {len(repos) - result.collection_added} already there")
+    log(
+        f"collection {collection.slug}: {result.collection_added} repo(s) added, {len(repos) - result.collection_added} already there"
+    )

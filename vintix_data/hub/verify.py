@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from vintix_data.format import COLUMNS, DATA_DIR, META_DIR, file_sha256
-from vintix_data.hub.client import REPO_TYPE, api as make_api, check_repo_id, endpoint, get_token, hub_errors, one_line
+from vintix_data.hub.client import REPO_TYPE, check_repo_id, endpoint, get_token, hub_errors, one_line
+from vintix_data.hub.client import api as make_api
 from vintix_data.hub.push import MANIFEST_DIGEST_LINE, card_problems
 
 
@@ -32,8 +33,9 @@ class VerifyReport:
         return not self.errors
 
 
-def verify(repo_id: str, revision: str | None = None, token: str | None = None,
-           log: Callable[[str], None] = lambda s: None) -> VerifyReport:
+def verify(
+    repo_id: str, revision: str | None = None, token: str | None = None, log: Callable[[str], None] = lambda s: None
+) -> VerifyReport:
     """Download a published revision and check it as a new user would meet it (see the module docstring)."""
     from vintix_data.validate import skipped_line, validate
 
@@ -67,8 +69,10 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
             continue
         digest = digests[name] = file_sha256(p)
         if digest != e.get("sha256") or p.stat().st_size != e.get("size"):
-            report.errors.append(f"{name}: sha256 on the Hub {digest[:12]}... (size {p.stat().st_size}) != manifest "
-                                 f"{str(e.get('sha256'))[:12]}... (size {e.get('size')})")
+            report.errors.append(
+                f"{name}: sha256 on the Hub {digest[:12]}... (size {p.stat().st_size}) != manifest "
+                f"{str(e.get('sha256'))[:12]}... (size {e.get('size')})"
+            )
             flagged.add(name)
         if name.startswith(DATA_DIR + "/"):
             data_rows += int(e.get("rows", 0))
@@ -105,7 +109,9 @@ def verify(repo_id: str, revision: str | None = None, token: str | None = None,
             report.errors.append(f"load_dataset({repo_id!r}): {ds.num_rows:,} rows, the manifest lists {data_rows:,}")
         del ds
     except Exception as e:  # noqa: BLE001 - whatever load_dataset raises is the finding
-        report.errors.append(f"load_dataset({repo_id!r}, revision={commit[:8]!r}) failed: {type(e).__name__}: {one_line(e, 200)}")
+        report.errors.append(
+            f"load_dataset({repo_id!r}, revision={commit[:8]!r}) failed: {type(e).__name__}: {one_line(e, 200)}"
+        )
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return report
@@ -118,12 +124,21 @@ def _check_manifest_digest(api, repo_id: str, commit: str, folder: Path, report:
     digest = file_sha256(folder / META_DIR / "manifest.json")
     with hub_errors(repo_id, commit):
         for c in api.list_repo_commits(repo_id, repo_type=REPO_TYPE, revision=commit):
-            recorded = [ln[len(MANIFEST_DIGEST_LINE):].strip() for ln in (c.message or "").splitlines()
-                        if ln.startswith(MANIFEST_DIGEST_LINE)]
+            recorded = [
+                ln[len(MANIFEST_DIGEST_LINE) :].strip()
+                for ln in (c.message or "").splitlines()
+                if ln.startswith(MANIFEST_DIGEST_LINE)
+            ]
             if recorded:
-                report.figures["manifest_sha256"] = {"downloaded": digest, "recorded": recorded[0], "commit": c.commit_id}
+                report.figures["manifest_sha256"] = {
+                    "downloaded": digest,
+                    "recorded": recorded[0],
+                    "commit": c.commit_id,
+                }
                 if recorded[0] != digest:
-                    report.errors.append(f"{META_DIR}/manifest.json: sha256 {digest[:12]}... != {recorded[0][:12]}... that "
-                                         f"vintix-data push recorded in commit {c.commit_id[:8]} (changed after the push)")
+                    report.errors.append(
+                        f"{META_DIR}/manifest.json: sha256 {digest[:12]}... != {recorded[0][:12]}... that "
+                        f"vintix-data push recorded in commit {c.commit_id[:8]} (changed after the push)"
+                    )
                 return
     report.figures["manifest_sha256"] = {"downloaded": digest, "recorded": None}

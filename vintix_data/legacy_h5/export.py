@@ -20,9 +20,15 @@ def _h5_metadata(info: DatasetInfo) -> str:
     src = info.extra.get("h5_source") or {}
     if src.get("metadata_text"):
         return src["metadata_text"]
-    meta = {"task_name": info.task, "observation_shape": {"proprio": [info.obs_dim]}, "action_dim": info.act_dim,
-            "action_type": "continuous", "reward_scale": info.reward_scale, "episode_limit": info.episode_limit,
-            "domain": info.domain}
+    meta = {
+        "task_name": info.task,
+        "observation_shape": {"proprio": [info.obs_dim]},
+        "action_dim": info.act_dim,
+        "action_type": "continuous",
+        "reward_scale": info.reward_scale,
+        "episode_limit": info.episode_limit,
+        "domain": info.domain,
+    }
     return json.dumps(meta, indent=2, allow_nan=False) + "\n"
 
 
@@ -45,7 +51,9 @@ def demo_key_for(info: DatasetInfo, flavor: str | None) -> str:
     return FLAVORS[flavor]
 
 
-def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None, flavor: str | None = None) -> dict[str, Any]:
+def export_h5(
+    folder: str | Path, out: str | Path, chunk_rows: int | None = None, flavor: str | None = None
+) -> dict[str, Any]:
     """Write a dataset folder in the original layout at ``out`` (a task folder); returns a summary. ``flavor``
     ``vintix-ii`` needs demonstrator actions (Vintix II's loader reads them) and refuses a dataset without."""
     h5py = h5py_module()
@@ -61,8 +69,9 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
         raise LegacyH5Error(f"{folder}: no data shards")
     check_out(out)
     if hash_list_path(out).exists():
-        raise LegacyH5Error(f"{hash_list_path(out)}: already exists (an earlier export's hash list?); remove it or choose "
-                            "another --out")
+        raise LegacyH5Error(
+            f"{hash_list_path(out)}: already exists (an earlier export's hash list?); remove it or choose another --out"
+        )
     names = _file_names(info)
     staging = staging_path(out, "export")
     if staging.exists():
@@ -97,8 +106,10 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
             state["file"].close()
             summary["files"].append({"name": names[state["h"]], "rows": state["written"], "groups": state["groups"]})
             if state["written"] != info.steps_per_history:
-                raise LegacyH5Error(f"{folder}: history {state['h']} has {state['written']} rows, info.json says "
-                                    f"{info.steps_per_history}")
+                raise LegacyH5Error(
+                    f"{folder}: history {state['h']} has {state['written']} rows, info.json says "
+                    f"{info.steps_per_history}"
+                )
             state["file"] = None
 
     try:
@@ -109,8 +120,10 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
             if state["demo"] is None:
                 state["demo"] = demo_col.null_count == 0
                 if flavor == "vintix-ii" and not state["demo"]:
-                    raise LegacyH5Error(f"{folder}: no demonstrator_action (imported Vintix I data?); --flavor vintix-ii "
-                                        "writes the demonstrator actions Vintix II's loader reads")
+                    raise LegacyH5Error(
+                        f"{folder}: no demonstrator_action (imported Vintix I data?); --flavor vintix-ii "
+                        "writes the demonstrator actions Vintix II's loader reads"
+                    )
             elif state["demo"] != (demo_col.null_count == 0):
                 raise LegacyH5Error(f"{folder}: demonstrator_action is null in some rows and not in others")
             cuts = np.flatnonzero(np.diff(hist)) + 1
@@ -124,18 +137,24 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
                 if t[lo] != state["written"] + state["buffered"] or np.any(np.diff(t[lo:hi]) != 1):
                     raise LegacyH5Error(f"{folder}: history {h} t={t[lo]}: rows not contiguous in t")
                 sl = b.slice(lo, hi - lo)
-                part = {"proprio_observation": fixed_list_to_numpy(sl.column("observation")).astype(np.float32, copy=False),
-                        "action": fixed_list_to_numpy(sl.column("action")).astype(np.float32, copy=False),
-                        "reward": sl.column("reward").to_numpy().astype(np.float32, copy=False),
-                        "step_num": sl.column("step").to_numpy().astype(np.int32, copy=False)}
+                part = {
+                    "proprio_observation": fixed_list_to_numpy(sl.column("observation")).astype(np.float32, copy=False),
+                    "action": fixed_list_to_numpy(sl.column("action")).astype(np.float32, copy=False),
+                    "reward": sl.column("reward").to_numpy().astype(np.float32, copy=False),
+                    "step_num": sl.column("step").to_numpy().astype(np.int32, copy=False),
+                }
                 if state["demo"]:
-                    part[demo_key] = fixed_list_to_numpy(sl.column("demonstrator_action")).astype(np.float32, copy=False)
+                    part[demo_key] = fixed_list_to_numpy(sl.column("demonstrator_action")).astype(
+                        np.float32, copy=False
+                    )
                 state["buf"].append(part)
                 state["buffered"] += hi - lo
                 flush(final=False)
         close_file()
         if len(summary["files"]) != info.histories:
-            raise LegacyH5Error(f"{folder}: {len(summary['files'])} histories in the shards, info.json says {info.histories}")
+            raise LegacyH5Error(
+                f"{folder}: {len(summary['files'])} histories in the shards, info.json says {info.histories}"
+            )
         (staging / meta_name).write_text(_h5_metadata(info))
         publish(staging, out)
         summary["sha256_list"] = str(write_hash_list(out, hash_list_path(out)))  # for import-h5 --sha256
@@ -144,7 +163,12 @@ def export_h5(folder: str | Path, out: str | Path, chunk_rows: int | None = None
             state["file"].close()
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    summary.update(rows=sum(f["rows"] for f in summary["files"]), chunk_rows=chunk_rows, metadata=meta_name,
-                   demonstrator_action=bool(state["demo"]), demonstrator_key=demo_key if state["demo"] else None,
-                   out=str(out))
+    summary.update(
+        rows=sum(f["rows"] for f in summary["files"]),
+        chunk_rows=chunk_rows,
+        metadata=meta_name,
+        demonstrator_action=bool(state["demo"]),
+        demonstrator_key=demo_key if state["demo"] else None,
+        out=str(out),
+    )
     return summary

@@ -54,8 +54,10 @@ def check_hashes(expected: dict[str, str], actual: dict[str, str], list_path: Pa
         if name not in expected:
             raise LegacyH5Error(f"{name}: not listed in --sha256 {list_path}")
         if expected[name] != digest:
-            raise LegacyH5Error(f"{name}: sha256 {digest[:12]}... != {expected[name][:12]}... listed in --sha256 "
-                                f"{list_path} (the file changed since the list was made)")
+            raise LegacyH5Error(
+                f"{name}: sha256 {digest[:12]}... != {expected[name][:12]}... listed in --sha256 "
+                f"{list_path} (the file changed since the list was made)"
+            )
     missing = sorted(set(expected) - set(actual))
     if missing:
         raise LegacyH5Error(f"{missing[0]}: listed in --sha256 {list_path} but not in the source folder")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from vintix_data.domains import DomainUnavailableError, make_env, resolve
 from vintix_data.format import (
     DatasetInfo,
     ReferenceScores,
@@ -22,9 +24,8 @@ from vintix_data.format import (
 )
 from vintix_data.legacy_h5.hashes import check_hashes, read_hash_list
 from vintix_data.legacy_h5.layout import ImportNotValid, LegacyH5Error, h5py_module
-from vintix_data.legacy_h5.staging import check_out, publish, staging_path
 from vintix_data.legacy_h5.scan import SourceFile, SourceScan, read_metadata, scan_source
-from vintix_data.domains import DomainUnavailableError, make_env, resolve
+from vintix_data.legacy_h5.staging import check_out, publish, staging_path
 from vintix_data.registry import TaskSpec, UnknownTaskError, get_task
 
 
@@ -55,15 +56,23 @@ def _spaces(spec: TaskSpec, obs_dim: int, act_dim: int, meta_path: Path) -> tupl
         env.close()
     except (DomainUnavailableError, ImportError, OSError):  # the domain cannot run here (Bi-DexHands needs IsaacGym)
         if (spec.obs_dim, spec.act_dim) != (obs_dim, act_dim):
-            raise LegacyH5Error(f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s "
-                                f"{spec.obs_dim}/{spec.act_dim}") from None
-        unknown = lambda d: {"type": "Box", "shape": [d], "dtype": "float32", "low": [-math.inf] * d,  # noqa: E731
-                             "high": [math.inf] * d}
+            raise LegacyH5Error(
+                f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s "
+                f"{spec.obs_dim}/{spec.act_dim}"
+            ) from None
+        unknown = lambda d: {
+            "type": "Box",
+            "shape": [d],
+            "dtype": "float32",
+            "low": [-math.inf] * d,  # noqa: E731
+            "high": [math.inf] * d,
+        }
         return unknown(obs_dim), unknown(act_dim), "unknown: the environment cannot be built here; bounds left open"
     o, a = int(np.prod(obs_space.shape)), int(np.prod(act_space.shape))
     if (o, a) != (obs_dim, act_dim):
-        raise LegacyH5Error(f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s "
-                            f"environment {o}/{a}")
+        raise LegacyH5Error(
+            f"{meta_path}: observation/action dims {obs_dim}/{act_dim} differ from task {spec.id}'s environment {o}/{a}"
+        )
     return space_dict(obs_space), space_dict(act_space), "from the task's environment"
 
 
@@ -86,8 +95,10 @@ def _episode_limit(spec: TaskSpec, scan: SourceScan, steps: int, override: int |
     else:
         limit, source = spec.episode_limit, "registry"
     if limit and longest > limit:
-        raise LegacyH5Error(f"{where.path}: an episode of {longest} steps is longer than the episode limit {limit} of "
-                            f"{spec.id} ({source}); wrong --task, or pass --episode-limit")
+        raise LegacyH5Error(
+            f"{where.path}: an episode of {longest} steps is longer than the episode limit {limit} of "
+            f"{spec.id} ({source}); wrong --task, or pass --episode-limit"
+        )
     return limit, source
 
 
@@ -134,10 +145,21 @@ class _Writer:
                     open_rewards.append(rew[lo:hi])
                     r = np.concatenate(open_rewards) if len(open_rewards) > 1 else open_rewards[0]
                     e = int(episode[hi - 1])
-                    self.episodes.append({"history": history, "episode": e, "first_row": first_row + int(starts[e]),
-                                          "length": len(r), "return": float(r.sum(dtype=np.float64)), "mean_epsilon": None,
-                                          "terminated": bool(terminated[hi - 1]), "truncated": bool(truncated[hi - 1]),
-                                          "final_observation": None, "reset_seed": None, "variation": None})
+                    self.episodes.append(
+                        {
+                            "history": history,
+                            "episode": e,
+                            "first_row": first_row + int(starts[e]),
+                            "length": len(r),
+                            "return": float(r.sum(dtype=np.float64)),
+                            "mean_epsilon": None,
+                            "terminated": bool(terminated[hi - 1]),
+                            "truncated": bool(truncated[hi - 1]),
+                            "final_observation": None,
+                            "reset_seed": None,
+                            "variation": None,
+                        }
+                    )
                     open_rewards, lo = [], hi
                 if lo < n:
                     open_rewards.append(rew[lo:].copy())
@@ -148,7 +170,8 @@ class _Writer:
                     "t": pa.array(t),
                     "observation": _fixed(obs),
                     "action": _fixed(act),
-                    "demonstrator_action": _fixed(demo) if demo is not None
+                    "demonstrator_action": _fixed(demo)
+                    if demo is not None
                     else pa.nulls(n, self.schema.field("demonstrator_action").type),
                     "epsilon": pa.nulls(n, pa.float32()),
                     "reward": pa.array(rew),
@@ -165,9 +188,18 @@ def _fixed(x: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1), pa.float32()), x.shape[1])
 
 
-def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, episode_limit: int | None = None,
-              truncate_histories: bool = False, chunk_check: bool = False, command: list[str] | None = None,
-              scan: SourceScan | None = None, sha256_list: str | Path | None = None) -> tuple[DatasetInfo, Any]:
+def import_h5(
+    src: str | Path,
+    out: str | Path,
+    task: str | None = None,
+    *,
+    episode_limit: int | None = None,
+    truncate_histories: bool = False,
+    chunk_check: bool = False,
+    command: list[str] | None = None,
+    scan: SourceScan | None = None,
+    sha256_list: str | Path | None = None,
+) -> tuple[DatasetInfo, Any]:
     """Convert a task folder in the original layout into a validated dataset folder at ``out``.
 
     Returns ``(info, validation report)``. Raises :class:`LegacyH5Error` on bad input before anything is
@@ -179,8 +211,11 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
     if sha256_list is not None and src.is_dir():  # every file checked against the list before any is read as HDF5
         expected = read_hash_list(Path(sha256_list))
         meta_path = read_metadata(src)[0]
-        hashes = {p.name: file_sha256(p) for p in sorted(src.iterdir())
-                  if p.is_file() and (p.name.endswith(".h5") or p == meta_path)}
+        hashes = {
+            p.name: file_sha256(p)
+            for p in sorted(src.iterdir())
+            if p.is_file() and (p.name.endswith(".h5") or p == meta_path)
+        }
         check_hashes(expected, hashes, Path(sha256_list))
     scan = scan or scan_source(src, chunk_check=chunk_check, hash_files=hashes is None)
     for sf in scan.files if hashes else []:
@@ -195,8 +230,10 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
     if len(set(lengths.values())) > 1 and not truncate_histories:
         longest = max(scan.files, key=lambda sf: sf.rows)
         shortest = min(scan.files, key=lambda sf: sf.rows)
-        raise LegacyH5Error(f"{shortest.path}: {shortest.rows} rows but {longest.name} has {longest.rows}; every history of "
-                            f"a dataset has the same length: pass --truncate-histories to cut all to {steps}")
+        raise LegacyH5Error(
+            f"{shortest.path}: {shortest.rows} rows but {longest.name} has {longest.rows}; every history of "
+            f"a dataset has the same length: pass --truncate-histories to cut all to {steps}"
+        )
     limit, limit_source = _episode_limit(spec, scan, steps, episode_limit)
 
     staging = staging_path(out, "import")
@@ -215,17 +252,41 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
         total = steps * len(scan.files)
         shards = write_shards(staging, tables(), schema, total, rows_per_shard(scan.obs_dim, scan.act_dim))
         write_episodes_and_stats(staging, writer.episodes, writer.stats, scan.obs_dim)
-        refs = ReferenceScores(paper_random_mean=spec.random_mean, paper_random_std=spec.random_std,
-                               paper_expert_mean=spec.expert_mean, paper_expert_std=spec.expert_std)
+        refs = ReferenceScores(
+            paper_random_mean=spec.random_mean,
+            paper_random_std=spec.random_std,
+            paper_expert_mean=spec.expert_mean,
+            paper_expert_std=spec.expert_std,
+        )
         meta_sha = file_sha256(scan.metadata_path)
         info = DatasetInfo(
-            task=spec.id, domain=spec.domain, split=spec.split, env_id=spec.env_id, env_kwargs=dict(spec.env_kwargs),
-            observation_space=obs_space, action_space=act_space, obs_dim=scan.obs_dim, act_dim=scan.act_dim,
-            reward_scale=spec.reward_scale, episode_limit=limit, histories=len(scan.files), steps_per_history=steps,
-            total_steps=total, episodes=len(writer.episodes), num_shards=len(shards), schedule=None,
-            demonstrator={"kind": "unknown", "id": "unknown (imported from the original HDF5 layout)", "sha256": None,
-                          "measured_mean_return": None, "normalized_score_paper": None},
-            reference_scores=refs, seed=None, provenance=provenance(command or ["vintix-data", "import-h5", str(src)]),
+            task=spec.id,
+            domain=spec.domain,
+            split=spec.split,
+            env_id=spec.env_id,
+            env_kwargs=dict(spec.env_kwargs),
+            observation_space=obs_space,
+            action_space=act_space,
+            obs_dim=scan.obs_dim,
+            act_dim=scan.act_dim,
+            reward_scale=spec.reward_scale,
+            episode_limit=limit,
+            histories=len(scan.files),
+            steps_per_history=steps,
+            total_steps=total,
+            episodes=len(writer.episodes),
+            num_shards=len(shards),
+            schedule=None,
+            demonstrator={
+                "kind": "unknown",
+                "id": "unknown (imported from the original HDF5 layout)",
+                "sha256": None,
+                "measured_mean_return": None,
+                "normalized_score_paper": None,
+            },
+            reference_scores=refs,
+            seed=None,
+            provenance=provenance(command or ["vintix-data", "import-h5", str(src)]),
             observation_names=resolve(spec).observation_names(),
             source="import-h5",
             extra={
@@ -239,14 +300,23 @@ def import_h5(src: str | Path, out: str | Path, task: str | None = None, *, epis
                     "metadata_text": scan.metadata_path.read_text(),
                     "layout": f"vintix-ii ({scan.demo_key})" if scan.has_demo else "vintix-i",
                     "demonstrator_key": scan.demo_key,  # the name it had there; export-h5 writes it back under it
-                    "files": [{"name": sf.name, "sha256": sf.sha256, "size": sf.path.stat().st_size, "rows": sf.rows,
-                               "chunks": len(sf.chunks), "chunk_rows": sf.chunks[0].rows} for sf in scan.files],
+                    "files": [
+                        {
+                            "name": sf.name,
+                            "sha256": sf.sha256,
+                            "size": sf.path.stat().st_size,
+                            "rows": sf.rows,
+                            "chunks": len(sf.chunks),
+                            "chunk_rows": sf.chunks[0].rows,
+                        }
+                        for sf in scan.files
+                    ],
                     "truncated_to_rows": steps if len(set(lengths.values())) > 1 else None,
                 },
                 "episode_limit_source": limit_source,
                 "spaces": spaces_note,
                 "end_flags": "reconstructed from step_num: an episode followed by step_num 0 is truncated when its length "
-                             "reaches episode_limit, else terminated; a history's last episode is truncated",
+                "reaches episode_limit, else terminated; a history's last episode is truncated",
                 "missing_fields": ["epsilon", "final_observation", "reset_seed"]
                 + ([] if scan.has_demo else ["demonstrator_action"]),
             },

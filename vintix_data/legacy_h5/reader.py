@@ -48,7 +48,7 @@ class OriginalLayoutReader:
         k1 = int(np.searchsorted(self.lasts[file], start + n - 1))
         f, keys = self.files[file], self.keys[file]
         obs, acs, rew, stp = [], [], [], []
-        for k in keys[k0:k1 + 1]:
+        for k in keys[k0 : k1 + 1]:
             g = f.get(k)
             obs.append(np.array(g.get("proprio_observation")))
             acs.append(np.array(g.get("action")))
@@ -57,16 +57,25 @@ class OriginalLayoutReader:
         obs, acs = np.vstack(obs), np.vstack(acs)
         rew, stp = np.expand_dims(np.hstack(rew), -1), np.hstack(stp)
         idx = np.arange(start, start + n) - self.firsts[file][k0]
-        obs, acs, rew, stp = (obs[idx].astype(np.float32), acs[idx].astype(np.float32), rew[idx].astype(np.float32),
-                              stp[idx].astype(int))
-        return {"observation": obs[1:], "prev_action": acs[:-1], "prev_reward": rew[:-1], "action": acs[1:],
-                "step_num": stp[1:]}
+        obs, acs, rew, stp = (
+            obs[idx].astype(np.float32),
+            acs[idx].astype(np.float32),
+            rew[idx].astype(np.float32),
+            stp[idx].astype(int),
+        )
+        return {
+            "observation": obs[1:],
+            "prev_action": acs[:-1],
+            "prev_reward": rew[:-1],
+            "action": acs[1:],
+            "step_num": stp[1:],
+        }
 
     def close(self) -> None:
         for f in self.files:
             f.close()
 
-    def __enter__(self) -> "OriginalLayoutReader":
+    def __enter__(self) -> OriginalLayoutReader:
         return self
 
     def __exit__(self, *exc) -> None:

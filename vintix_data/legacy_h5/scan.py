@@ -70,7 +70,9 @@ def read_metadata(src: Path) -> tuple[Path, dict[str, Any], int, int]:
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise LegacyH5Error(f"{path}: unreadable metadata JSON ({type(e).__name__}: {str(e).splitlines()[0][:100]})") from None
+        raise LegacyH5Error(
+            f"{path}: unreadable metadata JSON ({type(e).__name__}: {str(e).splitlines()[0][:100]})"
+        ) from None
     if not isinstance(meta, dict):
         raise LegacyH5Error(f"{path}: metadata JSON is not an object")
     missing = [k for k in ("task_name", "observation_shape", "action_dim") if k not in meta]
@@ -83,8 +85,10 @@ def read_metadata(src: Path) -> tuple[Path, dict[str, Any], int, int]:
         if len(proprio) != 1 or obs_dim < 1 or act_dim < 1:
             raise ValueError
     except (KeyError, TypeError, ValueError):
-        raise LegacyH5Error(f"{path}: observation_shape must be {{\"proprio\": [obs_dim]}} and action_dim a positive "
-                            f"integer, got {meta.get('observation_shape')!r} and {meta.get('action_dim')!r}") from None
+        raise LegacyH5Error(
+            f"{path}: observation_shape must be {{\"proprio\": [obs_dim]}} and action_dim a positive "
+            f"integer, got {meta.get('observation_shape')!r} and {meta.get('action_dim')!r}"
+        ) from None
     if meta.get("action_type", "continuous") != "continuous":
         raise LegacyH5Error(f"{path}: action_type {meta['action_type']!r} is not supported (only continuous)")
     return path, meta, obs_dim, act_dim
@@ -94,8 +98,9 @@ def _error(path: Path, group: str | None, message: str) -> LegacyH5Error:
     return LegacyH5Error(f"{path} group '{group}': {message}" if group is not None else f"{path}: {message}")
 
 
-def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | None, str] | None,
-               check_values: bool) -> SourceFile:
+def _scan_file(
+    path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | None, str] | None, check_values: bool
+) -> SourceFile:
     h5py = h5py_module()
     try:
         f = h5py.File(path, "r")
@@ -135,11 +140,17 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
                     raise _error(path, c.name, f"no dataset '{k}'")
             unknown = sorted(set(g.keys()) - set(H5_KEYS) - set(DEMO_KEYS))
             if unknown:  # refused by name rather than silently dropped
-                raise _error(path, c.name, f"dataset '{unknown[0]}' is not one import-h5 understands (it reads "
-                                          f"{', '.join(H5_KEYS + DEMO_KEYS)}); nothing imported")
+                raise _error(
+                    path,
+                    c.name,
+                    f"dataset '{unknown[0]}' is not one import-h5 understands (it reads "
+                    f"{', '.join(H5_KEYS + DEMO_KEYS)}); nothing imported",
+                )
             demos = [k for k in DEMO_KEYS if k in g]
             if len(demos) > 1:
-                raise _error(path, c.name, f"has both '{demos[0]}' and '{demos[1]}'; which are the demonstrator's actions?")
+                raise _error(
+                    path, c.name, f"has both '{demos[0]}' and '{demos[1]}'; which are the demonstrator's actions?"
+                )
             g_key = demos[0] if demos else None
             g_demo = g_key is not None
             shapes = {"proprio_observation": (c.rows, obs_dim), "action": (c.rows, act_dim), "step_num": (c.rows,)}
@@ -153,7 +164,9 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
                     if len(d.shape) == len(shape) and d.shape[0] == c.rows and len(shape) == 2:
                         which = "obs dim" if k == "proprio_observation" else "action dim"
                         raise _error(path, c.name, f"'{k}' has {which} {d.shape[1]}, the metadata JSON says {shape[1]}")
-                    raise _error(path, c.name, f"'{k}' has shape {d.shape}, expected {shape} (the group name says {c.rows} rows)")
+                    raise _error(
+                        path, c.name, f"'{k}' has shape {d.shape}, expected {shape} (the group name says {c.rows} rows)"
+                    )
             rew = g["reward"]
             if rew.shape not in ((c.rows,), (c.rows, 1)):
                 raise _error(path, c.name, f"'reward' has shape {rew.shape}, expected ({c.rows},)")
@@ -165,11 +178,18 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
             if has_demo is None:
                 has_demo, demo_key = g_demo, g_key
                 if demo_ref is not None and demo_ref[0] != g_key:
-                    raise _error(path, c.name, f"demonstrator actions {g_key or 'absent'!r} but {demo_ref[1]} has "
-                                              f"{demo_ref[0] or 'none'!r}")
+                    raise _error(
+                        path,
+                        c.name,
+                        f"demonstrator actions {g_key or 'absent'!r} but {demo_ref[1]} has {demo_ref[0] or 'none'!r}",
+                    )
             elif demo_key != g_key:
-                raise _error(path, c.name, f"demonstrator actions {g_key or 'absent'!r} unlike the file's first group "
-                                          f"({demo_key or 'absent'!r})")
+                raise _error(
+                    path,
+                    c.name,
+                    f"demonstrator actions {g_key or 'absent'!r} unlike the file's first group "
+                    f"({demo_key or 'absent'!r})",
+                )
             step = np.asarray(g["step_num"][()], dtype=np.int64)
             if prev_step is None and step[0] != 0:
                 raise _error(path, c.name, f"the file starts at step_num {step[0]}, not 0")
@@ -178,8 +198,12 @@ def _scan_file(path: Path, obs_dim: int, act_dim: int, demo_ref: tuple[str | Non
             if bad.any():
                 i = int(np.argmax(bad)) + 1
                 row = c.first + i - (1 if prev_step is not None else 0)
-                raise _error(path, c.name, f"step_num {full[i - 1]} -> {full[i]} at row {row}: "
-                                          f"step numbers must count up by 1 and restart at 0")
+                raise _error(
+                    path,
+                    c.name,
+                    f"step_num {full[i - 1]} -> {full[i]} at row {row}: "
+                    f"step numbers must count up by 1 and restart at 0",
+                )
             prev_step = step[-1]
             steps.append(np.flatnonzero(step == 0) + c.first)
             if check_values:
@@ -206,8 +230,12 @@ def _check_magnitudes(x: np.ndarray, path: Path, c: Chunk, k: str) -> None:
     for bad, what in ((denormal, "a denormal value"), (a > MAX_ABS_VALUE, f"a value beyond +-{MAX_ABS_VALUE:g}")):
         if bad.any():
             i, j = (int(v[0]) for v in np.nonzero(bad))
-            raise _error(path, c.name, f"'{k}' has {what} ({float(np.asarray(x).reshape(len(x), -1)[i, j]):.4g}) at row "
-                                      f"{c.first + i}: a corrupted file (flipped bits?), not data")
+            raise _error(
+                path,
+                c.name,
+                f"'{k}' has {what} ({float(np.asarray(x).reshape(len(x), -1)[i, j]):.4g}) at row "
+                f"{c.first + i}: a corrupted file (flipped bits?), not data",
+            )
 
 
 def scan_source(src: str | Path, chunk_check: bool = False, hash_files: bool = True) -> SourceScan:
@@ -222,7 +250,11 @@ def scan_source(src: str | Path, chunk_check: bool = False, hash_files: bool = T
         raise LegacyH5Error(f"{src}: no *.h5 files")
     scan = SourceScan(src, meta_path, meta, obs_dim, act_dim)
     for p in paths:
-        ref = (scan.files[0].demo_key, f"{scan.files[0].name} group '{scan.files[0].chunks[0].name}'") if scan.files else None
+        ref = (
+            (scan.files[0].demo_key, f"{scan.files[0].name} group '{scan.files[0].chunks[0].name}'")
+            if scan.files
+            else None
+        )
         sf = _scan_file(p, obs_dim, act_dim, ref, chunk_check)
         if hash_files:
             sf.sha256 = file_sha256(p)

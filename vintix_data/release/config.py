@@ -28,7 +28,9 @@ class ReleaseConfig:
     gate_episodes: int = 10
     ppo_timesteps: int = 1_000_000  # demonstrators the release trains itself (the paper's IB recipe: 1M steps)
     force: bool = False  # collect tasks whose demonstrator fails the gate anyway
-    train_missing: bool = False  # a task with no installed demonstrator is trained (the catalogue's recipe), not downloaded
+    train_missing: bool = (
+        False  # a task with no installed demonstrator is trained (the catalogue's recipe), not downloaded
+    )
     train_timesteps: int | None = None  # steps of those trainings (None: the recipe's, rl-zoo3's n_timesteps)
     card_video: bool = False  # each card gets a GIF of history 0 (collect --card-video)
     # how it runs (not part of what a resumed release must share)

@@ -52,8 +52,15 @@ class ReleaseSummary:
 
 
 class Driver:
-    def __init__(self, cfg: ReleaseConfig, specs: list[TaskSpec], state: ReleaseState, executor, progress=None,
-                 locks: contextlib.ExitStack | None = None):
+    def __init__(
+        self,
+        cfg: ReleaseConfig,
+        specs: list[TaskSpec],
+        state: ReleaseState,
+        executor,
+        progress=None,
+        locks: contextlib.ExitStack | None = None,
+    ):
         self.cfg, self.specs, self.state, self.ex, self.progress = cfg, specs, state, executor, progress
         self.locks, self.locked = locks, set()
         self.root = state.root
@@ -90,7 +97,9 @@ class Driver:
             if self.cfg.train_missing and trainable(task):
                 self.state.update(spec.id, stage="train", catalogue_error=why)
             else:
-                self.state.update(spec.id, stage="failed", error=f"{why} (install a demonstrator, or pass --train-missing)")
+                self.state.update(
+                    spec.id, stage="failed", error=f"{why} (install a demonstrator, or pass --train-missing)"
+                )
         elif default is None and self.cfg.train_missing and trainable(task):
             self.state.update(spec.id, stage="train")
         elif default and default.startswith("sb3:"):
@@ -105,10 +114,15 @@ class Driver:
         elif task.adapter.trains_paper_ppo:
             self.state.update(spec.id, stage="train")
         else:
-            self.state.update(spec.id, stage="failed", error=(
-                f"no demonstrator: train one with `vintix-data demonstrator train {spec.id} --out FILE.zip` "
-                "(it is installed as the task's default), then re-run with --resume"
-                + ("; or let the release train it (--train-missing)" if trainable(task) else "")))
+            self.state.update(
+                spec.id,
+                stage="failed",
+                error=(
+                    f"no demonstrator: train one with `vintix-data demonstrator train {spec.id} --out FILE.zip` "
+                    "(it is installed as the task's default), then re-run with --resume"
+                    + ("; or let the release train it (--train-missing)" if trainable(task) else "")
+                ),
+            )
 
     def _pin_catalogue(self, task_id: str, spec: str) -> str | None:
         """The catalogue's public expert, downloaded once here and pinned to the commit downloaded (``@COMMIT``), so
@@ -124,8 +138,14 @@ class Driver:
         except UserError as e:
             return f"catalogue expert {spec}: {e}"
         pinned = f"{spec}@{commit}" if commit else spec
-        self.state.update(task_id, stage="gate", spec=pinned, demonstrator_source=(
-            f"catalogue: {spec}@{commit[:12] if commit else '?'} (sha256 {file_sha256(path)[:12]})"))
+        self.state.update(
+            task_id,
+            stage="gate",
+            spec=pinned,
+            demonstrator_source=(
+                f"catalogue: {spec}@{commit[:12] if commit else '?'} (sha256 {file_sha256(path)[:12]})"
+            ),
+        )
         return None
 
     def ready(self) -> list[tuple[str, object, tuple]]:
@@ -149,17 +169,28 @@ class Driver:
             elif stage == "collect":
                 done = set(t.get("histories_done", []))
                 run = self._run(tid)
-                units += [(f"{tid}/h{h}", history_unit, (str(self.root), run, self.cfg, h))
-                          for h in range(run.histories) if h not in done]
+                units += [
+                    (f"{tid}/h{h}", history_unit, (str(self.root), run, self.cfg, h))
+                    for h in range(run.histories)
+                    if h not in done
+                ]
             elif stage == "finalize":
-                units.append((f"{tid}/finalize", finalize_unit, (str(self.root), self._run(tid), self.cfg,
-                                                                  t.get("collect_s", 0.0))))
+                units.append(
+                    (
+                        f"{tid}/finalize",
+                        finalize_unit,
+                        (str(self.root), self._run(tid), self.cfg, t.get("collect_s", 0.0)),
+                    )
+                )
         units = [u for u in units if u[0] not in self.running]
 
         def priority(unit):
             tid, kind = unit[0].split("/")
-            return (-_RANK[kind[0] if kind.startswith("h") and kind[1:].isdigit() else kind], self.order[tid],
-                    int(kind[1:]) if kind[1:].isdigit() else 0)
+            return (
+                -_RANK[kind[0] if kind.startswith("h") and kind[1:].isdigit() else kind],
+                self.order[tid],
+                int(kind[1:]) if kind[1:].isdigit() else 0,
+            )
 
         return sorted(units, key=priority)
 
@@ -173,8 +204,12 @@ class Driver:
             return
         self.state.add_seconds(tid, result.get("wall_s", result.get("seconds", 0.0)))
         if kind == "train":
-            self.state.update(tid, stage="gate", spec=result["spec"], demonstrator_source="trained by this release"
-                              + (f": {result['how']}" if result.get("how") else ""))
+            self.state.update(
+                tid,
+                stage="gate",
+                spec=result["spec"],
+                demonstrator_source="trained by this release" + (f": {result['how']}" if result.get("how") else ""),
+            )
         elif kind == "gate":
             t["gate"] = {k: result[k] for k in ("passed", "tried")} | {"result": result["gate"]}
             if result["collect"]:
@@ -182,9 +217,14 @@ class Driver:
             else:
                 self.state.update(tid, stage="failed", error=f"gate: {result['tried'][-1]['verdict']}")
         elif kind == "finalize":
-            self.state.update(tid, stage="done" if result["valid"] else "failed", valid=result["valid"],
-                              validate_errors=result["errors"][:5], validate_notes=result["notes"][:5],
-                              **({} if result["valid"] else {"error": "validate: " + "; ".join(result["errors"][:2])}))
+            self.state.update(
+                tid,
+                stage="done" if result["valid"] else "failed",
+                valid=result["valid"],
+                validate_errors=result["errors"][:5],
+                validate_notes=result["notes"][:5],
+                **({} if result["valid"] else {"error": "validate: " + "; ".join(result["errors"][:2])}),
+            )
             if self.progress is not None:
                 self.progress.task_done(tid, "valid" if result["valid"] else "INVALID")
         else:  # a history
@@ -224,7 +264,9 @@ def steps_on_disk(root: Path, state: ReleaseState) -> int:
         if t.get("stage") == "done":
             total += t["histories"] * t["steps"]
         elif "histories" in t and (dataset_dir(root, tid) / ".vintix").exists():
-            total += sum(min(completed_episodes(dataset_dir(root, tid), h)[1], t["steps"]) for h in range(t["histories"]))
+            total += sum(
+                min(completed_episodes(dataset_dir(root, tid), h)[1], t["steps"]) for h in range(t["histories"])
+            )
     return total
 
 
@@ -245,8 +287,9 @@ def release(cfg: ReleaseConfig, progress_factory=None) -> ReleaseSummary:
         return _release_locked(cfg, specs, locks, progress_factory, write_report)
 
 
-def _release_locked(cfg: ReleaseConfig, specs: list[TaskSpec], locks: contextlib.ExitStack, progress_factory,
-                    write_report) -> ReleaseSummary:
+def _release_locked(
+    cfg: ReleaseConfig, specs: list[TaskSpec], locks: contextlib.ExitStack, progress_factory, write_report
+) -> ReleaseSummary:
     ReleaseState.check(cfg)  # refuse a root of other settings before starting Ray, and write nothing until Ray is up
     executor = make_executor(cfg.executor, cfg.workers, cfg.max_retries, cfg.ray_address)
     try:

@@ -27,7 +27,6 @@ from vintix_data.collect.workers import QueueProgress
 from vintix_data.release.config import ReleaseError
 from vintix_data.release.units import guarded
 
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -105,7 +104,9 @@ class LocalExecutor:
             if attempt < self.max_retries:
                 self._start(key, fn, args, attempt + 1)
             else:
-                done.append((key, {"error": f"unit {key}: its process died {attempt + 1} times (last exit code {p.exitcode})"}))
+                done.append(
+                    (key, {"error": f"unit {key}: its process died {attempt + 1} times (last exit code {p.exitcode})"})
+                )
         return done
 
     def drain_progress(self) -> list[tuple]:
@@ -168,8 +169,14 @@ def probe_ray(address: str | None, timeout_s: float) -> float | None:
     follows only after the probe connected. None for a local Ray (nothing to wait for)."""
     if address in (None, "", "local"):
         return None
-    proc = subprocess.Popen([sys.executable, "-c", _PROBE, address], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PROBE, address],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, _ = proc.communicate(timeout=timeout_s)
     except BaseException as e:  # the timeout, or Ctrl-C (which the probe, in its own session, does not get)
@@ -178,12 +185,14 @@ def probe_ray(address: str | None, timeout_s: float) -> float | None:
         proc.communicate()
         if not isinstance(e, subprocess.TimeoutExpired):
             raise
-        raise ReleaseError(f"--ray-address {address}: no answer from Ray within {timeout_s:g} s (it accepts "
-                           "connections but does not answer as a Ray cluster; --ray-timeout sets the wait)") from None
+        raise ReleaseError(
+            f"--ray-address {address}: no answer from Ray within {timeout_s:g} s (it accepts "
+            "connections but does not answer as a Ray cluster; --ray-timeout sets the wait)"
+        ) from None
     last = (stdout.strip().splitlines() or [""])[-1]
     if proc.returncode == 0 and last.startswith("ok "):
         return float(last.split()[1])
-    why = last[len("error "):] if last.startswith("error ") else f"the probe exited with code {proc.returncode}"
+    why = last[len("error ") :] if last.startswith("error ") else f"the probe exited with code {proc.returncode}"
     raise ReleaseError(f"--ray-address {address}: Ray did not connect ({why})")
 
 
@@ -235,11 +244,22 @@ class RayExecutor:
         try:
             with stderr_captured():  # Ray's C++ core logs each connection retry on fd 2: the user gets our one line
                 if address in (None, "", "local"):
-                    ray.init(num_cpus=capacity, include_dashboard=False, log_to_driver=False, runtime_env=env,
-                             logging_level="WARNING", ignore_reinit_error=True)
+                    ray.init(
+                        num_cpus=capacity,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        runtime_env=env,
+                        logging_level="WARNING",
+                        ignore_reinit_error=True,
+                    )
                 else:
-                    ray.init(address=address, log_to_driver=False, runtime_env=env, ignore_reinit_error=True,
-                             logging_level="WARNING")
+                    ray.init(
+                        address=address,
+                        log_to_driver=False,
+                        runtime_env=env,
+                        ignore_reinit_error=True,
+                        logging_level="WARNING",
+                    )
         except (ConnectionError, RuntimeError) as e:
             raise ReleaseError(f"Ray did not start ({str(e).splitlines()[0]})") from None
         cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -21,12 +21,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class ReleaseProgress:
-    def __init__(self, tasks: int, total_steps: int, console: Console | None = None, refresh_s: float = 0.5,
-                 log_every_s: float = 300.0):
+    def __init__(
+        self,
+        tasks: int,
+        total_steps: int,
+        console: Console | None = None,
+        refresh_s: float = 0.5,
+        log_every_s: float = 300.0,
+    ):
         self.console = console or Console(stderr=True)
-        self.progress = Progress(TextColumn("[bold]{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("{task.fields[left]}"),
-                                 console=self.console, transient=False)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<6}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[left]}"),
+            console=self.console,
+            transient=False,
+        )
         self.log_every_s = None if self.console.is_terminal else log_every_s
         self.t_log = time.perf_counter()
         self.tasks = self.progress.add_task("tasks", total=tasks, info="", left="")
@@ -69,18 +82,26 @@ class ReleaseProgress:
             for key, start in running.items():
                 tid = key.split("/")[0]
                 had[tid] = had.get(tid, 0.0) + max(now - start, 0.0)
-            to_do = sum(max(mean - t.get("wall_s", 0.0) - had.get(tid, 0.0), 0.0) for tid, t in tasks.items()
-                        if t.get("stage") not in ("done", "failed"))
+            to_do = sum(
+                max(mean - t.get("wall_s", 0.0) - had.get(tid, 0.0), 0.0)
+                for tid, t in tasks.items()
+                if t.get("stage") not in ("done", "failed")
+            )
             left = f"~{_hms(to_do / self.concurrency)} left"
-        self.progress.update(self.tasks, left=left,
-                             info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
-                                  + (f"; {failed} failed" if failed else ""))
+        self.progress.update(
+            self.tasks,
+            left=left,
+            info=f"running: {', '.join(f'{v} {k}' for k, v in sorted(kinds.items())) or '-'}"
+            + (f"; {failed} failed" if failed else ""),
+        )
         self.progress.update(self.steps, advance=self.pending, info=f"{rate:,.0f} steps/s")
         self.pending, self.t_last = 0, now
         if self.log_every_s is not None and now - self.t_log >= self.log_every_s:
             fields = self.progress.tasks[self.tasks].fields
-            self._log(f"{self.progress.tasks[self.steps].fields['info']}, {fields['info']}"
-                      + (f", {fields['left']}" if fields["left"] else ""))
+            self._log(
+                f"{self.progress.tasks[self.steps].fields['info']}, {fields['info']}"
+                + (f", {fields['left']}" if fields["left"] else "")
+            )
 
     def _log(self, what: str) -> None:
         """A plain line for a log file (nothing on a terminal, where the bars show it)."""
@@ -88,9 +109,13 @@ class ReleaseProgress:
             return
         self.t_log = time.perf_counter()
         tasks, steps = self.progress.tasks[self.tasks], self.progress.tasks[self.steps]
-        self.console.print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} tasks {tasks.completed:.0f}/{tasks.total:.0f}, "
-                           f"steps {steps.completed:,.0f}/{steps.total:,.0f}: {what}",
-                           markup=False, highlight=False, soft_wrap=True)  # soft_wrap: never folded at the width
+        self.console.print(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')} tasks {tasks.completed:.0f}/{tasks.total:.0f}, "
+            f"steps {steps.completed:,.0f}/{steps.total:,.0f}: {what}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )  # soft_wrap: never folded at the width
 
     def close(self) -> None:
         self.t_last = 0.0

@@ -27,14 +27,20 @@ def _row(root: Path, spec: TaskSpec, t: dict) -> dict:
     tried = gate.get("tried", [])
     histories, steps = t.get("histories"), t.get("steps")
     return {
-        "task": spec.id, "domain": spec.domain, "split": spec.split, "status": t.get("stage", "pending"),
+        "task": spec.id,
+        "domain": spec.domain,
+        "split": spec.split,
+        "status": t.get("stage", "pending"),
         "error": t.get("error"),
-        "histories": histories, "steps_per_history": steps,
+        "histories": histories,
+        "steps_per_history": steps,
         "transitions": info.total_steps if info else None,
-        "paper_histories": spec.num_histories, "paper_steps_per_history": spec.history_steps,
+        "paper_histories": spec.num_histories,
+        "paper_steps_per_history": spec.history_steps,
         "paper_transitions": spec.num_histories * spec.history_steps,
         "episodes": info.episodes if info else None,
-        "demonstrator": t.get("spec"), "demonstrator_source": t.get("demonstrator_source"),
+        "demonstrator": t.get("spec"),
+        "demonstrator_source": t.get("demonstrator_source"),
         "demonstrator_return": info.demonstrator.get("measured_mean_return") if info else None,
         "normalized_score": info.demonstrator.get("normalized_score_paper") if info else None,
         "gate": None if not tried else ("pass" if gate.get("passed") else "FAIL"),
@@ -76,17 +82,35 @@ def write_report(root: Path, specs: list[TaskSpec], state) -> list[dict]:
         tr = f"{_fmt(r['transitions'], ',')} / {r['paper_transitions']:,}"
         valid = "-" if r["valid"] is None else ("valid" if r["valid"] else "INVALID")
         status = r["status"] if not r["error"] else f"{r['status']}: {r['error']}"
-        lines.append(f"| {r['task']} | {status.replace('|', '/')} | {hs} | {tr} | {_fmt(r['episodes'], ',')} | "
-                     f"{r['demonstrator_source'] or '-'} | {_fmt(r['demonstrator_return'], '.1f')} | "
-                     f"{_fmt(r['normalized_score'], '.3f')} | {r['gate'] or '-'} ({_fmt(r['episode_limit'])}) | {valid} | "
-                     f"{_fmt(r['wall_s'], '.0f')} |")
-    lines += ["", f"| total | {len(done)}/{len(rows)} done | | {ours:,} / {paper_sel:,} | "
-                  f"{sum(r['episodes'] or 0 for r in rows):,} | | | | | | {sum(r['wall_s'] or 0 for r in rows):.0f} |", "",
-              "![release](report.png)", ""]
+        lines.append(
+            f"| {r['task']} | {status.replace('|', '/')} | {hs} | {tr} | {_fmt(r['episodes'], ',')} | "
+            f"{r['demonstrator_source'] or '-'} | {_fmt(r['demonstrator_return'], '.1f')} | "
+            f"{_fmt(r['normalized_score'], '.3f')} | {r['gate'] or '-'} ({_fmt(r['episode_limit'])}) | {valid} | "
+            f"{_fmt(r['wall_s'], '.0f')} |"
+        )
+    lines += [
+        "",
+        f"| total | {len(done)}/{len(rows)} done | | {ours:,} / {paper_sel:,} | "
+        f"{sum(r['episodes'] or 0 for r in rows):,} | | | | | | {sum(r['wall_s'] or 0 for r in rows):.0f} |",
+        "",
+        "![release](report.png)",
+        "",
+    ]
     atomic_write_text(root / "report.md", "\n".join(lines))
-    atomic_write_text(root / "report.json", json.dumps({"rows": rows, "runs": runs, "transitions": ours,
-                                                        "paper_transitions_selected": paper_sel,
-                                                        "paper_transitions_table": paper_all}, indent=2) + "\n")
+    atomic_write_text(
+        root / "report.json",
+        json.dumps(
+            {
+                "rows": rows,
+                "runs": runs,
+                "transitions": ours,
+                "paper_transitions_selected": paper_sel,
+                "paper_transitions_table": paper_all,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     _plot(root / "report.png", rows)
     return rows
 

@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path
 
-from vintix_data.version import __version__
 from vintix_data.format import RELEASE_FORMAT, atomic_write_text
 from vintix_data.locking import LOCK_NAME
 from vintix_data.release.config import ReleaseConfig, ReleaseError
 from vintix_data.release.units import RELEASE_DIR
+from vintix_data.version import __version__
 
 STAGES = ("demonstrator", "gate", "collect", "finalize", "done")
 
@@ -52,13 +52,19 @@ class ReleaseState:
                 raise ReleaseError(f"--resume: {root} is a release with other settings ({', '.join(diff)})")
         elif path.exists():
             same = json.loads(path.read_text()).get("settings", {}) == cfg.settings()
-            raise ReleaseError(f"{root} already holds a release" + (" of these settings; pass --resume to continue it"
-                                                                   if same else " with other settings; choose another --out"))
+            raise ReleaseError(
+                f"{root} already holds a release"
+                + (
+                    " of these settings; pass --resume to continue it"
+                    if same
+                    else " with other settings; choose another --out"
+                )
+            )
         elif root.exists() and any(p.name != LOCK_NAME for p in root.iterdir()):
             raise ReleaseError(f"{root} exists and is not empty; choose a new --out")
 
     @classmethod
-    def open(cls, cfg: ReleaseConfig, task_ids: list[str]) -> "ReleaseState":
+    def open(cls, cfg: ReleaseConfig, task_ids: list[str]) -> ReleaseState:
         """Check the root against the request (:meth:`check`; nothing written), then create or load it."""
         cls.check(cfg)
         root = Path(cfg.out)
@@ -71,8 +77,14 @@ class ReleaseState:
                     t.pop("error", None)
                     t["stage"] = _retry_stage(t)
             return cls(root, manifest, tasks)
-        manifest = {"format": RELEASE_FORMAT, "selection": list(cfg.selection), "tasks": task_ids,
-                    "settings": cfg.settings(), "vintix": __version__, "runs": []}
+        manifest = {
+            "format": RELEASE_FORMAT,
+            "selection": list(cfg.selection),
+            "tasks": task_ids,
+            "settings": cfg.settings(),
+            "vintix": __version__,
+            "runs": [],
+        }
         (root / RELEASE_DIR).mkdir(parents=True, exist_ok=True)
         state = cls(root, manifest, {t: {"stage": "demonstrator"} for t in task_ids})
         state.save_tasks()
@@ -94,8 +106,14 @@ class ReleaseState:
         atomic_write_text(self.root / RELEASE_DIR / "tasks.json", _dump(self.tasks))
 
     def begin_run(self, executor: str, command: list[str]) -> None:
-        self.manifest["runs"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                      "executor": executor, "command": " ".join(command), "wall_s": None})
+        self.manifest["runs"].append(
+            {
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "executor": executor,
+                "command": " ".join(command),
+                "wall_s": None,
+            }
+        )
         self._t0 = time.perf_counter()
         atomic_write_text(self.root / "release.json", _dump(self.manifest))
 

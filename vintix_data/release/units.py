@@ -48,11 +48,24 @@ def demonstrator_path(root: Path, task: str) -> Path:
 
 def collect_config(root: Path, cfg: ReleaseConfig, run: TaskRun, resume: bool = True) -> CollectConfig:
     """The ``collect`` settings of a task of this release (the gate is the release's own stage, hence force)."""
-    return CollectConfig(task=run.task, out=str(dataset_dir(root, run.task)), demonstrator=run.demonstrator,
-                         histories=run.histories, steps=run.steps, p=cfg.p, f=cfg.f, seed=cfg.seed, num_envs=1,
-                         resume=resume, reference_episodes=cfg.reference_episodes, command=list(cfg.command),
-                         episode_limit=run.episode_limit, force=True, gate_episodes=cfg.gate_episodes,
-                         card_video=cfg.card_video)
+    return CollectConfig(
+        task=run.task,
+        out=str(dataset_dir(root, run.task)),
+        demonstrator=run.demonstrator,
+        histories=run.histories,
+        steps=run.steps,
+        p=cfg.p,
+        f=cfg.f,
+        seed=cfg.seed,
+        num_envs=1,
+        resume=resume,
+        reference_episodes=cfg.reference_episodes,
+        command=list(cfg.command),
+        episode_limit=run.episode_limit,
+        force=True,
+        gate_episodes=cfg.gate_episodes,
+        card_video=cfg.card_video,
+    )
 
 
 def log_unit(root: Path, unit: str, event: str, **extra) -> None:
@@ -95,18 +108,33 @@ def train_unit(root: str, task: str, cfg: ReleaseConfig, progress=None) -> dict:
     if spec.adapter.trains_paper_ppo:
         from vintix_data.demonstrators.train_ib import PPOConfig, train_ppo
 
-        result = train_ppo(spec, out, PPOConfig(timesteps=cfg.ppo_timesteps, seed=cfg.seed), progress=False,
-                           checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.pkl")
+        result = train_ppo(
+            spec,
+            out,
+            PPOConfig(timesteps=cfg.ppo_timesteps, seed=cfg.seed),
+            progress=False,
+            checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.pkl",
+        )
         how = None
     else:
         from vintix_data.demonstrators.train_mujoco import SB3TrainConfig, train_sb3
 
         algo = public_expert(task).train_algo
-        result = train_sb3(spec, out, SB3TrainConfig(algo=algo, timesteps=cfg.train_timesteps, seed=cfg.seed),
-                           progress=False, checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.ckpt")
+        result = train_sb3(
+            spec,
+            out,
+            SB3TrainConfig(algo=algo, timesteps=cfg.train_timesteps, seed=cfg.seed),
+            progress=False,
+            checkpoint=Path(root) / RELEASE_DIR / "checkpoints" / f"{task}.ckpt",
+        )
         how = f"{algo.upper()} ({result['recipe']}), {result['timesteps']:,} steps"
-    log_unit(Path(root), f"{task}/train", "done", seconds=round(result["wall_s"], 1),
-             **({"resumed_at": result["resumed_at"]} if result["resumed_at"] else {}))
+    log_unit(
+        Path(root),
+        f"{task}/train",
+        "done",
+        seconds=round(result["wall_s"], 1),
+        **({"resumed_at": result["resumed_at"]} if result["resumed_at"] else {}),
+    )
     return {"spec": f"sb3:{out}", "wall_s": result["wall_s"], "trained": True, "how": how}
 
 
@@ -144,8 +172,14 @@ def gate_unit(root: str, run: TaskRun, cfg: ReleaseConfig, progress=None) -> dic
             create_state(out, identity)
     seconds = time.perf_counter() - t0
     log_unit(Path(root), f"{run.task}/gate", "done", seconds=round(seconds, 1))
-    return {"passed": result.passed, "collect": passed, "episode_limit": chosen, "tried": tried,
-            "gate": result.to_dict(), "seconds": seconds}
+    return {
+        "passed": result.passed,
+        "collect": passed,
+        "episode_limit": chosen,
+        "tried": tried,
+        "gate": result.to_dict(),
+        "seconds": seconds,
+    }
 
 
 def history_unit(root: str, run: TaskRun, cfg: ReleaseConfig, history: int, progress=None) -> dict:
@@ -164,7 +198,9 @@ def history_unit(root: str, run: TaskRun, cfg: ReleaseConfig, history: int, prog
     for tmp in (out / STATE_DIR / "parts" / f"h{history:05d}").glob("*.tmp"):
         tmp.unlink()  # this history's part interrupted mid-write (other histories' parts belong to other units)
     plan = prepare(config)
-    Collector(config, plan.task, plan.schedule, plan.demonstrator, plan.histories, plan.hidden).run(progress, [history], 1)
+    Collector(config, plan.task, plan.schedule, plan.demonstrator, plan.histories, plan.hidden).run(
+        progress, [history], 1
+    )
     if progress is not None and hasattr(progress, "flush"):
         progress.flush()
     seconds = time.perf_counter() - t0

@@ -48,12 +48,21 @@ class Mismatch:
 
     def line(self) -> str:
         more = f" (and {self.later} later step(s) differ)" if self.later else ""
-        return (f"history {self.history} episode {self.episode} step {self.step} {self.column}: recorded "
-                f"{self.recorded!r} replayed {self.replayed!r}{more}")
+        return (
+            f"history {self.history} episode {self.episode} step {self.step} {self.column}: recorded "
+            f"{self.recorded!r} replayed {self.replayed!r}{more}"
+        )
 
     def to_dict(self) -> dict:
-        return {"history": self.history, "episode": self.episode, "step": self.step, "column": self.column,
-                "recorded": self.recorded, "replayed": self.replayed, "later": self.later}
+        return {
+            "history": self.history,
+            "episode": self.episode,
+            "step": self.step,
+            "column": self.column,
+            "recorded": self.recorded,
+            "replayed": self.replayed,
+            "later": self.later,
+        }
 
 
 @dataclass
@@ -83,14 +92,24 @@ class ReplayReport:
         worst = ", ".join(f"{k} {v:.3g}" for k, v in self.worst.items())
         verdict = "all match" if self.ok else f"{len(self.mismatches)} mismatch(es)"
         per_step = f", {1e6 * self.seconds / self.steps:.0f} us/step" if self.steps else ""
-        return (f"{self.folder}: replayed {len(self.episodes)} episode(s), {self.steps:,} steps ({tol}): {verdict}; "
-                f"worst difference {worst or 'none'}{per_step}")
+        return (
+            f"{self.folder}: replayed {len(self.episodes)} episode(s), {self.steps:,} steps ({tol}): {verdict}; "
+            f"worst difference {worst or 'none'}{per_step}"
+        )
 
     def to_dict(self) -> dict:
-        return {"folder": self.folder, "ok": self.ok, "replayable": self.replayable, "reason": self.reason,
-                "tolerance": {"rtol": self.tolerance[0], "atol": self.tolerance[1]},
-                "episodes": [list(e) for e in self.episodes], "steps": self.steps, "seconds": round(self.seconds, 3),
-                "worst_difference": self.worst, "mismatches": [m.to_dict() for m in self.mismatches]}
+        return {
+            "folder": self.folder,
+            "ok": self.ok,
+            "replayable": self.replayable,
+            "reason": self.reason,
+            "tolerance": {"rtol": self.tolerance[0], "atol": self.tolerance[1]},
+            "episodes": [list(e) for e in self.episodes],
+            "steps": self.steps,
+            "seconds": round(self.seconds, 3),
+            "worst_difference": self.worst,
+            "mismatches": [m.to_dict() for m in self.mismatches],
+        }
 
 
 def task_of(info: DatasetInfo):
@@ -103,8 +122,10 @@ def task_of(info: DatasetInfo):
         options.setdefault(key, value)
     task = configure_task(spec, episode_limit=info.episode_limit, env_options=options)
     if task.env_id != info.env_id or dict(task.env_kwargs) != dict(info.env_kwargs):
-        raise ReplayError(f"{info.task}: info.json records env {info.env_id} {info.env_kwargs}, but this vintix builds "
-                          f"{task.env_id} {dict(task.env_kwargs)} for it")
+        raise ReplayError(
+            f"{info.task}: info.json records env {info.env_id} {info.env_kwargs}, but this vintix builds "
+            f"{task.env_id} {dict(task.env_kwargs)} for it"
+        )
     return task
 
 
@@ -114,7 +135,9 @@ def episode_table(folder: Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError) as e:
         raise ReplayError(f"{folder}: {META_DIR}/episodes.parquet missing or unreadable ({type(e).__name__})") from None
     lists = ("reset_seed", "variation")  # nullable: None, not NaN
-    cols = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names if c not in lists + ("final_observation",)}
+    cols = {
+        c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names if c not in lists + ("final_observation",)
+    }
     cols.update({c: t.column(c).to_pylist() for c in lists if c in t.column_names})
     cols["final_observation"] = t.column("final_observation")
     return cols
@@ -133,14 +156,20 @@ def parse_episodes(spec: str | None) -> list[int] | None:
                 raise ValueError(part)
             out.extend(range(lo, hi + 1))
     except ValueError:
-        raise ReplayError(f"--episodes takes episode indices and ranges such as 0,5,10-12 (or all), got {spec!r}") from None
+        raise ReplayError(
+            f"--episodes takes episode indices and ranges such as 0,5,10-12 (or all), got {spec!r}"
+        ) from None
     if not out:
         raise ReplayError(f"--episodes names no episode: {spec!r}")
     return sorted(set(out))
 
 
-def select(cols: dict[str, np.ndarray], history: int | None = None, episodes: list[int] | None = None,
-           sample: int | None = DEFAULT_SAMPLE) -> list[int]:
+def select(
+    cols: dict[str, np.ndarray],
+    history: int | None = None,
+    episodes: list[int] | None = None,
+    sample: int | None = DEFAULT_SAMPLE,
+) -> list[int]:
     """Rows of the episode table to replay: ``history``'s (or every history's) ``episodes``; without ``episodes``,
     ``sample`` of them drawn with a fixed seed (None: all)."""
     h, k = cols["history"], cols["episode"]
@@ -152,8 +181,9 @@ def select(cols: dict[str, np.ndarray], history: int | None = None, episodes: li
         picked = [int(i) for i in rows if int(k[i]) in wanted]
         missing = wanted - {int(k[i]) for i in picked}
         if missing:
-            raise ReplayError(f"--episodes: no episode {min(missing)}"
-                              + (f" in history {history}" if history is not None else ""))
+            raise ReplayError(
+                f"--episodes: no episode {min(missing)}" + (f" in history {history}" if history is not None else "")
+            )
         return picked
     if sample is None or sample >= len(rows):
         return [int(i) for i in rows]
@@ -222,8 +252,16 @@ def _differs(rec: np.ndarray, rep: np.ndarray, tol: tuple[float, float]) -> np.n
     return ~(np.abs(rec.astype(np.float64) - rep) <= atol + rtol * np.abs(rec.astype(np.float64)))
 
 
-def compare_episode(report: ReplayReport, h: int, k: int, rows: dict[str, np.ndarray], final_obs: np.ndarray,
-                    replayed, cut: bool, hidden: HiddenObservation | None) -> None:
+def compare_episode(
+    report: ReplayReport,
+    h: int,
+    k: int,
+    rows: dict[str, np.ndarray],
+    final_obs: np.ndarray,
+    replayed,
+    cut: bool,
+    hidden: HiddenObservation | None,
+) -> None:
     """Add one line per column in which the replayed episode parts from the recorded one."""
     obs, rew, term, trunc = replayed
     n = len(rows["reward"])
@@ -232,9 +270,12 @@ def compare_episode(report: ReplayReport, h: int, k: int, rows: dict[str, np.nda
         trunc[-1] = trunc[-1] or not term[-1]
     obs = hidden.apply(obs) if hidden is not None else obs
     rec_obs = np.vstack([rows["observation"], final_obs[None]])[: m + 1]  # row n: the final observation
-    checks = [("observation", rec_obs.astype(np.float32), obs, True),
-              ("reward", rows["reward"][:m].astype(np.float32), rew, True),
-              ("terminated", rows["terminated"][:m], term, False), ("truncated", rows["truncated"][:m], trunc, False)]
+    checks = [
+        ("observation", rec_obs.astype(np.float32), obs, True),
+        ("reward", rows["reward"][:m].astype(np.float32), rew, True),
+        ("terminated", rows["terminated"][:m], term, False),
+        ("truncated", rows["truncated"][:m], trunc, False),
+    ]
     tol = report.tolerance
     for name, rec, rep, is_float in checks:
         if is_float:
@@ -260,8 +301,13 @@ def compare_episode(report: ReplayReport, h: int, k: int, rows: dict[str, np.nda
         report.mismatches.append(Mismatch(h, k, m - 1, "length", n, m))
 
 
-def replay(folder: str | Path, history: int | None = None, episodes: list[int] | None = None,
-           sample: int | None = DEFAULT_SAMPLE, video=None) -> ReplayReport:
+def replay(
+    folder: str | Path,
+    history: int | None = None,
+    episodes: list[int] | None = None,
+    sample: int | None = DEFAULT_SAMPLE,
+    video=None,
+) -> ReplayReport:
     """Replay the chosen episodes of a dataset folder (see the module docstring). ``video`` (a
     :class:`vintix_data.replay.video.VideoRecorder`) is shown every replayed observation."""
     import time
@@ -272,8 +318,13 @@ def replay(folder: str | Path, history: int | None = None, episodes: list[int] |
     cols = episode_table(folder)
     seeds = cols.get("reset_seed")
     if info.source != "collect" or seeds is None or any(s is None for s in seeds) or info.seed is None:
-        report.replayable, report.reason = False, (f"source {info.source!r} records no reset seeds (imported data); "
-                                                   "only collected datasets can be re-simulated")
+        report.replayable, report.reason = (
+            False,
+            (
+                f"source {info.source!r} records no reset seeds (imported data); "
+                "only collected datasets can be re-simulated"
+            ),
+        )
         return report
     task = task_of(info)
     report.tolerance = tuple(float(x) for x in task.adapter.replay_tolerance)
@@ -292,8 +343,9 @@ def replay(folder: str | Path, history: int | None = None, episodes: list[int] |
             want_var = episode_variation(task, seed)
             if recorded_var != want_var:
                 report.mismatches.append(Mismatch(h, k, 0, "variation", recorded_var, want_var))
-            rows = reader.read(int(cols["first_row"][r]), n, ["observation", "action", "reward", "terminated", "truncated",
-                                                               "epsilon"])
+            rows = reader.read(
+                int(cols["first_row"][r]), n, ["observation", "action", "reward", "terminated", "truncated", "epsilon"]
+            )
             final_obs = np.asarray(cols["final_observation"][r].as_py(), np.float32)
             on_step = video.episode(task, env, h, k, rows) if video is not None else None
             replayed = replay_steps(env, seed, rows["action"], on_step)
@@ -301,7 +353,9 @@ def replay(folder: str | Path, history: int | None = None, episodes: list[int] |
             cut = k == last_of_history[h]
             compare_episode(report, h, k, rows, final_obs, replayed, cut, hidden)
     finally:
-        report.seconds = time.perf_counter() - t0 - (video.render_seconds if video is not None else 0.0)  # the env's part
+        report.seconds = (
+            time.perf_counter() - t0 - (video.render_seconds if video is not None else 0.0)
+        )  # the env's part
         env.close()
     return report
 
@@ -319,5 +373,9 @@ def check_replay(folder: str | Path, episodes: int, report) -> None:
         return
     for line in result.lines():
         report.fail("replay", f"replay: {line}")
-    report.figures["replay"] = {"episodes": len(result.episodes), "steps": result.steps, "worst_difference": result.worst,
-                                "tolerance": {"rtol": result.tolerance[0], "atol": result.tolerance[1]}}
+    report.figures["replay"] = {
+        "episodes": len(result.episodes),
+        "steps": result.steps,
+        "worst_difference": result.worst,
+        "tolerance": {"rtol": result.tolerance[0], "atol": result.tolerance[1]},
+    }

@@ -42,6 +42,7 @@ def check_video_path(path: str | Path) -> Path:
 def _writer_module(path: Path):
     try:
         import imageio.v2 as imageio
+
         if path.suffix.lower() == ".mp4":
             import imageio_ffmpeg  # noqa: F401  (imageio's ffmpeg plugin needs it)
     except ImportError as e:
@@ -116,7 +117,9 @@ class VideoRecorder:
         if key not in self._sources:
             scene = task.adapter.scene_renderer(task.spec, env, self.width, self.height)
             if scene is None:
-                names = task.observation_names() or [f"obs[{i}]" for i in range(int(np.prod(env.observation_space.shape)))]
+                names = task.observation_names() or [
+                    f"obs[{i}]" for i in range(int(np.prod(env.observation_space.shape)))
+                ]
                 scene = ObservationPlot(names, task.adapter.episode_limit(task.spec), self.width, self.height)
             self._sources[key] = scene
         return self._sources[key]
@@ -136,8 +139,15 @@ class VideoRecorder:
             t0 = time.perf_counter()
             raw = source.frame(i, obs) if isinstance(source, ObservationPlot) else source()
             e = f"epsilon {float(eps[min(i, n - 1)]):.3f}  " if eps is not None and len(eps) else ""
-            self._write(label(raw, [f"{title or f'history {history}  episode {episode}'}  step {i}",
-                                    f"{e}return {returns[min(i, n)]:.2f}"]))
+            self._write(
+                label(
+                    raw,
+                    [
+                        f"{title or f'history {history}  episode {episode}'}  step {i}",
+                        f"{e}return {returns[min(i, n)]:.2f}",
+                    ],
+                )
+            )
             self.render_seconds += time.perf_counter() - t0
 
         return on_step
@@ -154,8 +164,9 @@ class VideoRecorder:
             self.gif.append(img.quantize(palette=self.palette, dither=Image.Dither.NONE))
         else:
             if self.writer is None:
-                self.writer = _writer_module(self.path).get_writer(self.tmp, fps=self.fps, codec="libx264", quality=7,
-                                                                   macro_block_size=8, ffmpeg_log_level="error")
+                self.writer = _writer_module(self.path).get_writer(
+                    self.tmp, fps=self.fps, codec="libx264", quality=7, macro_block_size=8, ffmpeg_log_level="error"
+                )
             self.writer.append_data(frame)
         self.frames += 1
 
@@ -170,8 +181,14 @@ class VideoRecorder:
             self.writer.close()
             self.writer = None
         if keep and self.gif:
-            self.gif[0].save(self.tmp, format="GIF", save_all=True, append_images=self.gif[1:],
-                             duration=round(1000 / self.fps), loop=0)
+            self.gif[0].save(
+                self.tmp,
+                format="GIF",
+                save_all=True,
+                append_images=self.gif[1:],
+                duration=round(1000 / self.fps),
+                loop=0,
+            )
         self.gif, self.palette = [], None
         if keep and self.frames:
             os.replace(self.tmp, self.path)
@@ -179,7 +196,7 @@ class VideoRecorder:
         self.tmp.unlink(missing_ok=True)
         return None
 
-    def __enter__(self) -> "VideoRecorder":
+    def __enter__(self) -> VideoRecorder:
         return self
 
     def __exit__(self, exc_type, *_) -> None:
@@ -210,6 +227,8 @@ def card_video(folder: str | Path, frames_per_episode: int = 30, fps: int = 10) 
     with VideoRecorder(path, every=every, fps=fps) as rec:
         report = replay(folder, history=0, episodes=picked, video=rec)
         if not report.ok:
-            raise VideoError(f"{folder}: the card video's replay disagrees with the rows: "
-                             + (report.lines()[0] if report.lines() else str(report.reason)))
+            raise VideoError(
+                f"{folder}: the card video's replay disagrees with the rows: "
+                + (report.lines()[0] if report.lines() else str(report.reason))
+            )
     return path

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from vintix_model.model.groups import group_name
 from vintix_data.errors import UserError
+from vintix_model.model.groups import group_name
 
 ARRAY_FILES = ("observation", "action", "demonstrator_action", "reward", "step", "history", "episode")
 
@@ -34,7 +34,9 @@ class DataError(UserError, ValueError):
 
 
 def cache_root() -> Path:
-    root = os.environ.get("VINTIX_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vintix")
+    root = os.environ.get("VINTIX_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vintix"
+    )
     return Path(root)
 
 
@@ -84,16 +86,27 @@ class TaskData:
     folder: Path
     arrays: Path | None = None
     has_demonstrator_action: bool = True
-    env: dict[str, Any] = field(default_factory=dict)  # env id, kwargs, episode limit, reference scores (for evaluation)
+    env: dict[str, Any] = field(
+        default_factory=dict
+    )  # env id, kwargs, episode limit, reference scores (for evaluation)
     obs_count: int = 0  # rows behind obs_mean/obs_std (stats.json's count)
     obs_std_ddof: int = 0  # stats.json's std is over the rows (ddof 0); 1 after use_obs_norm(..., "original")
 
     def meta(self) -> dict[str, Any]:
         """What ``metadata.json`` keeps per task (enough to normalize, scale and route at evaluation time)."""
-        return {"group": self.group, "domain": self.domain, "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "reward_scale": self.reward_scale, "obs_mean": self.obs_mean, "obs_std": self.obs_std,
-                "episode_sparsity": self.episode_sparsity, "dataset": self.source, "obs_std_ddof": self.obs_std_ddof,
-                **self.env}
+        return {
+            "group": self.group,
+            "domain": self.domain,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "reward_scale": self.reward_scale,
+            "obs_mean": self.obs_mean,
+            "obs_std": self.obs_std,
+            "episode_sparsity": self.episode_sparsity,
+            "dataset": self.source,
+            "obs_std_ddof": self.obs_std_ddof,
+            **self.env,
+        }
 
 
 def ddof1_std(std, count: int) -> list[float]:
@@ -141,18 +154,39 @@ def open_task(ref: str, episode_sparsity: int | None = None) -> TaskData:
     manifest = folder / "meta" / "manifest.json"
     manifest_sha = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else None
     snapshot = None if local else folder.name  # a Hub snapshot folder is named by its commit
-    source = {"source": src, "revision": revision, "resolved_revision": snapshot, "manifest_sha256": manifest_sha,
-              "histories": info.histories, "steps_per_history": info.steps_per_history}
-    return TaskData(task=info.task, domain=info.domain, group=group_name(info.domain, info.obs_dim, info.act_dim, info.task),
-                    obs_dim=info.obs_dim, act_dim=info.act_dim, reward_scale=float(info.reward_scale),
-                    obs_mean=[float(x) for x in mean], obs_std=[float(x) for x in std],
-                    episode_sparsity=episode_sparsity or spec_sparsity, rows=info.total_steps, histories=info.histories,
-                    source=source, folder=folder, obs_count=int(stats["observation"].get("count") or 0),
-                    env={"env_id": info.env_id, "env_kwargs": info.env_kwargs, "episode_limit": info.episode_limit,
-                         "reference_scores": dataclasses.asdict(info.reference_scores),
-                         # latent-task data: evaluation hides the same columns and keeps one variation per run
-                         "hidden_observation": info.hidden_observation,
-                         "env_options": dict(info.extra.get("env_options") or {})})
+    source = {
+        "source": src,
+        "revision": revision,
+        "resolved_revision": snapshot,
+        "manifest_sha256": manifest_sha,
+        "histories": info.histories,
+        "steps_per_history": info.steps_per_history,
+    }
+    return TaskData(
+        task=info.task,
+        domain=info.domain,
+        group=group_name(info.domain, info.obs_dim, info.act_dim, info.task),
+        obs_dim=info.obs_dim,
+        act_dim=info.act_dim,
+        reward_scale=float(info.reward_scale),
+        obs_mean=[float(x) for x in mean],
+        obs_std=[float(x) for x in std],
+        episode_sparsity=episode_sparsity or spec_sparsity,
+        rows=info.total_steps,
+        histories=info.histories,
+        source=source,
+        folder=folder,
+        obs_count=int(stats["observation"].get("count") or 0),
+        env={
+            "env_id": info.env_id,
+            "env_kwargs": info.env_kwargs,
+            "episode_limit": info.episode_limit,
+            "reference_scores": dataclasses.asdict(info.reference_scores),
+            # latent-task data: evaluation hides the same columns and keeps one variation per run
+            "hidden_observation": info.hidden_observation,
+            "env_options": dict(info.extra.get("env_options") or {}),
+        },
+    )
 
 
 def check_tasks(tasks: list[TaskData]) -> None:
@@ -162,10 +196,14 @@ def check_tasks(tasks: list[TaskData]) -> None:
         if t.task in seen:
             other = seen[t.task]
             if (other.obs_dim, other.act_dim) != (t.obs_dim, t.act_dim):
-                raise DataError(f"datasets {other.source['source']} and {t.source['source']} are both task {t.task} but "
-                                f"with different dims (obs/act {other.obs_dim}/{other.act_dim} vs {t.obs_dim}/{t.act_dim})")
-            raise DataError(f"datasets {other.source['source']} and {t.source['source']} are both task {t.task}; "
-                            "pass one dataset per task")
+                raise DataError(
+                    f"datasets {other.source['source']} and {t.source['source']} are both task {t.task} but "
+                    f"with different dims (obs/act {other.obs_dim}/{other.act_dim} vs {t.obs_dim}/{t.act_dim})"
+                )
+            raise DataError(
+                f"datasets {other.source['source']} and {t.source['source']} are both task {t.task}; "
+                "pass one dataset per task"
+            )
         seen[t.task] = t
 
 
@@ -174,20 +212,33 @@ def validate_task(t: TaskData) -> None:
 
     report = validate(t.folder)
     if not report.ok:
-        raise DataError(f"dataset {t.source['source']} fails validation ({len(report.errors)} problem(s), first: "
-                        f"{report.errors[0]}); see `vintix-data validate {t.folder}`")
+        raise DataError(
+            f"dataset {t.source['source']} fails validation ({len(report.errors)} problem(s), first: "
+            f"{report.errors[0]}); see `vintix-data validate {t.folder}`"
+        )
 
 
 def build_arrays(t: TaskData, root: Path | None = None, verified: bool = False) -> Path:
     """Decode the shards once into ``.npy`` files (content-addressed by the manifest); return their folder.
     ``verified``: the caller has just checked every shard's sha256 against the manifest (``validate``)."""
     root = Path(root) if root is not None else cache_root() / "arrays"
-    key = t.source["manifest_sha256"] or hashlib.sha256(
-        json.dumps([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((t.folder / "data").glob("*.parquet"))]).encode()
-    ).hexdigest()
+    key = (
+        t.source["manifest_sha256"]
+        or hashlib.sha256(
+            json.dumps(
+                [
+                    (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                    for p in sorted((t.folder / "data").glob("*.parquet"))
+                ]
+            ).encode()
+        ).hexdigest()
+    )
     if t.source["manifest_sha256"]:
-        check_shards(t, root / ".verified" / f"{key[:16]}-{hashlib.sha256(str(t.folder).encode()).hexdigest()[:16]}.json",
-                     verified)
+        check_shards(
+            t,
+            root / ".verified" / f"{key[:16]}-{hashlib.sha256(str(t.folder).encode()).hexdigest()[:16]}.json",
+            verified,
+        )
     final = root / f"{t.task}-{key[:16]}"
     if not (final / "done").exists():
         _write_arrays(t, final)
@@ -210,19 +261,26 @@ def check_shards(t: TaskData, mark: Path, verified: bool) -> None:
             return
     where = f"dataset {t.source['source']}"
     try:
-        entries = {e["name"]: e for e in json.loads((t.folder / "meta" / "manifest.json").read_text())["files"]
-                   if e["name"].startswith("data/")}
+        entries = {
+            e["name"]: e
+            for e in json.loads((t.folder / "meta" / "manifest.json").read_text())["files"]
+            if e["name"].startswith("data/")
+        }
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{where}: meta/manifest.json unreadable ({type(e).__name__})") from None
     names = {f"data/{p.name}" for p in shards}
     if names != set(entries):
-        raise DataError(f"{where}: the shards under data/ ({len(names)}) are not those its manifest lists ({len(entries)}); "
-                        f"see `vintix-data validate {t.folder}`")
+        raise DataError(
+            f"{where}: the shards under data/ ({len(names)}) are not those its manifest lists ({len(entries)}); "
+            f"see `vintix-data validate {t.folder}`"
+        )
     for p in shards:
         e = entries[f"data/{p.name}"]
         if p.stat().st_size != e.get("size") or (not verified and file_sha256(p) != e.get("sha256")):
-            raise DataError(f"{where}: data/{p.name} does not match its manifest (changed after the manifest was "
-                            f"written), so arrays cached for that manifest are not used; see `vintix-data validate {t.folder}`")
+            raise DataError(
+                f"{where}: data/{p.name} does not match its manifest (changed after the manifest was "
+                f"written), so arrays cached for that manifest are not used; see `vintix-data validate {t.folder}`"
+            )
     mark.parent.mkdir(parents=True, exist_ok=True)
     tmp = mark.with_name(f".{mark.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(stamp) + "\n")
@@ -237,9 +295,15 @@ def _write_arrays(t: TaskData, final: Path) -> None:
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shapes = {"observation": ((n, t.obs_dim), np.float32), "action": ((n, t.act_dim), np.float32),
-              "demonstrator_action": ((n, t.act_dim), np.float32), "reward": ((n,), np.float32),
-              "step": ((n,), np.int32), "history": ((n,), np.int32), "episode": ((n,), np.int32)}
+    shapes = {
+        "observation": ((n, t.obs_dim), np.float32),
+        "action": ((n, t.act_dim), np.float32),
+        "demonstrator_action": ((n, t.act_dim), np.float32),
+        "reward": ((n,), np.float32),
+        "step": ((n,), np.int32),
+        "history": ((n,), np.int32),
+        "episode": ((n,), np.int32),
+    }
     out = {k: np.lib.format.open_memmap(tmp / f"{k}.npy", mode="w+", dtype=d, shape=s) for k, (s, d) in shapes.items()}
     has_demo, row = True, 0
     for p in shards:
@@ -255,7 +319,7 @@ def _write_arrays(t: TaskData, final: Path) -> None:
                 else:
                     values = col.to_numpy(zero_copy_only=False)
                 if k != "demonstrator_action" or has_demo:
-                    out[k][row:row + m] = values
+                    out[k][row : row + m] = values
             row += m
     for arr in out.values():
         arr.flush()
@@ -271,8 +335,14 @@ def _write_arrays(t: TaskData, final: Path) -> None:
             raise
 
 
-def prepare(refs: list[str], episode_sparsity: int | None = None, validate: bool = True, target: str = "action",
-            cache: Path | None = None, build: bool = True) -> list[TaskData]:
+def prepare(
+    refs: list[str],
+    episode_sparsity: int | None = None,
+    validate: bool = True,
+    target: str = "action",
+    cache: Path | None = None,
+    build: bool = True,
+) -> list[TaskData]:
     """Open, check, validate and cache every dataset; the tasks in the order given."""
     if not refs:
         raise DataError("no datasets given")
@@ -285,6 +355,8 @@ def prepare(refs: list[str], episode_sparsity: int | None = None, validate: bool
         for t in tasks:
             build_arrays(t, cache, verified=validate)
             if target == "demonstrator_action" and not t.has_demonstrator_action:
-                raise DataError(f"dataset {t.source['source']} has no demonstrator_action (imported data?): "
-                                "train with train.target=action")
+                raise DataError(
+                    f"dataset {t.source['source']} has no demonstrator_action (imported data?): "
+                    "train with train.target=action"
+                )
     return tasks

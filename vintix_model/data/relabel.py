@@ -41,28 +41,40 @@ class TaskRelabel:
         try:
             spec = get_task(t.task)
         except UnknownTaskError:
-            raise DataError(f"train.relabel: task {t.task} is not in the registry, so no domain can relabel it") from None
+            raise DataError(
+                f"train.relabel: task {t.task} is not in the registry, so no domain can relabel it"
+            ) from None
         spec = dataclasses.replace(spec, env_kwargs=dict(t.env.get("env_kwargs") or spec.env_kwargs))
         task = resolve(spec)
         self.relabeler = task.relabeler()
         if self.relabeler is None:
-            raise DataError(f"train.relabel: {t.task}'s reward cannot be recomputed from its observations (relabelling "
-                            "knows reach-v3)")
+            raise DataError(
+                f"train.relabel: {t.task}'s reward cannot be recomputed from its observations (relabelling "
+                "knows reach-v3)"
+            )
         hidden = set((t.env.get("hidden_observation") or {}).get("indices") or [])
         goal = set(self.relabeler.goal_columns)
         if not goal <= hidden:
-            raise DataError(f"train.relabel: dataset {t.source['source']} shows the goal (columns {sorted(goal)}): "
-                            "relabelling is for latent-goal data (collect --hide goal)")
+            raise DataError(
+                f"train.relabel: dataset {t.source['source']} shows the goal (columns {sorted(goal)}): "
+                "relabelling is for latent-goal data (collect --hide goal)"
+            )
         if hidden & set(self.relabeler.needs_visible()):
-            raise DataError(f"train.relabel: dataset {t.source['source']} hides columns the reward formula reads "
-                            f"({sorted(hidden & set(self.relabeler.needs_visible()))})")
+            raise DataError(
+                f"train.relabel: dataset {t.source['source']} hides columns the reward formula reads "
+                f"({sorted(hidden & set(self.relabeler.needs_visible()))})"
+            )
         self.scale = np.float32(t.reward_scale)
         self.goals = None
         if mode == "dataset":
-            variations = pq.read_table(t.folder / "meta" / "episodes.parquet", columns=["variation"]).column("variation")
+            variations = pq.read_table(t.folder / "meta" / "episodes.parquet", columns=["variation"]).column(
+                "variation"
+            )
             found = sorted({int(v) for v in variations.to_pylist() if v is not None})
             if not found:
-                raise DataError(f"train.relabel=dataset: {t.source['source']} records no variations in meta/episodes.parquet")
+                raise DataError(
+                    f"train.relabel=dataset: {t.source['source']} records no variations in meta/episodes.parquet"
+                )
             self.goals = self.relabeler.variation_goals[found]
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
@@ -78,8 +90,10 @@ class WindowRelabel:
         if mode not in RELABEL_MODES[1:]:
             raise DataError(f"train.relabel must be one of {', '.join(RELABEL_MODES)}, got {mode!r}")
         if target != "demonstrator_action":
-            raise DataError("train.relabel needs train.target=demonstrator_action (the executed actions aim at the "
-                            "history's own goal, not at the relabelled one)")
+            raise DataError(
+                "train.relabel needs train.target=demonstrator_action (the executed actions aim at the "
+                "history's own goal, not at the relabelled one)"
+            )
         self.tasks = [TaskRelabel(t, mode) for t in tasks]
         self.seed, self.rank = int(seed), int(rank)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -34,8 +34,9 @@ class TaskWindows:
     starts: np.ndarray  # window starts, as indices into `kept`
 
 
-def task_windows(history: np.ndarray, episode: np.ndarray, context: int, stride: int, sparsity: int,
-                 first: int = 0) -> TaskWindows:
+def task_windows(
+    history: np.ndarray, episode: np.ndarray, context: int, stride: int, sparsity: int, first: int = 0
+) -> TaskWindows:
     """Windows of ``context + 1`` kept rows per history (rows sorted by (history, t)); ``first`` extra copies of each
     history's window at its t = 0 (``train.first_windows``): the cold start an evaluation begins from."""
     kept = np.flatnonzero(episode % sparsity == 0) if sparsity > 1 else np.arange(len(history))
@@ -59,9 +60,11 @@ def index_tasks(tasks: list[TaskData], context: int, stride: int, first: int = 0
         if len(w.starts) == 0:
             h = np.asarray(hist)[w.kept]
             longest = int(np.max(np.bincount(h - h.min()))) if len(h) else 0
-            raise DataError(f"task {t.task}: context {context} needs {context + 2} consecutive transitions of one history, "
-                            f"but its longest history has {longest} (episode sparsity {t.episode_sparsity}); "
-                            "lower model.context")
+            raise DataError(
+                f"task {t.task}: context {context} needs {context + 2} consecutive transitions of one history, "
+                f"but its longest history has {longest} (episode sparsity {t.episode_sparsity}); "
+                "lower model.context"
+            )
         out.append(w)
     return out
 
@@ -93,12 +96,12 @@ class WindowOrder:
             n = self.counts[task]
             reps = -(-len(where) // n) if len(where) else 0
             perm = np.concatenate([rng.permutation(n) for _ in range(reps)]) if reps else np.zeros(0, np.int64)
-            order[where] = perm[:len(where)] + self.offsets[task]
+            order[where] = perm[: len(where)] + self.offsets[task]
         return order
 
     def epoch(self, epoch: int) -> np.ndarray:
         if self._cached is None or self._cached[0] != epoch:
-            self._cached = (epoch, self.global_epoch(epoch)[self.rank::self.world][:self.per_rank])
+            self._cached = (epoch, self.global_epoch(epoch)[self.rank :: self.world][: self.per_rank])
         return self._cached[1]
 
     def item(self, position: int) -> int:
@@ -114,15 +117,22 @@ class WindowOrder:
 
     def state_dict(self, consumed: int) -> dict:
         """Everything the stream depends on, and how far this rank got (items consumed)."""
-        return {"seed": self.seed, "mixing": self.mixing, "world": self.world, "counts": list(self.counts),
-                "consumed": int(consumed)}
+        return {
+            "seed": self.seed,
+            "mixing": self.mixing,
+            "world": self.world,
+            "counts": list(self.counts),
+            "consumed": int(consumed),
+        }
 
     def load_state_dict(self, state: dict) -> int:
         """Check that ``state`` describes this same stream; return where to continue it (items consumed)."""
         mine = self.state_dict(0)
         for key in ("seed", "mixing", "world", "counts"):
             if state.get(key) != mine[key]:
-                raise DataError(f"sampler state is for another stream ({key}: {state.get(key)!r} there, {mine[key]!r} here)")
+                raise DataError(
+                    f"sampler state is for another stream ({key}: {state.get(key)!r} there, {mine[key]!r} here)"
+                )
         return int(state["consumed"])
 
     def locate(self, window: int) -> tuple[int, int]:
@@ -148,8 +158,15 @@ class WindowBatches(Sampler):
 class WindowDataset(Dataset):
     """Window id -> numpy sample; every process (DataLoader worker) opens its own memory maps."""
 
-    def __init__(self, tasks: list[TaskData], windows: list[TaskWindows], order: WindowOrder, context: int,
-                 target: str = "action", obs_norm: str = "vintix"):
+    def __init__(
+        self,
+        tasks: list[TaskData],
+        windows: list[TaskWindows],
+        order: WindowOrder,
+        context: int,
+        target: str = "action",
+        obs_norm: str = "vintix",
+    ):
         self.tasks, self.windows, self.order, self.context, self.target = tasks, windows, order, context, target
         self.norm = [obs_normalizer(t.obs_mean, t.obs_std, obs_norm) for t in tasks]
         self._pid, self._maps = None, None
@@ -157,7 +174,9 @@ class WindowDataset(Dataset):
 
     def _arrays(self) -> list[dict[str, np.ndarray]]:
         if self._pid != os.getpid():
-            names = ["observation", "action", "reward", "step"] + (["demonstrator_action"] if self.target != "action" else [])
+            names = ["observation", "action", "reward", "step"] + (
+                ["demonstrator_action"] if self.target != "action" else []
+            )
             self._maps = [{k: np.load(t.arrays / f"{k}.npy", mmap_mode="r") for k in names} for t in self.tasks]
             self._pid = os.getpid()
         return self._maps
@@ -170,18 +189,22 @@ class WindowDataset(Dataset):
         k, local = self.order.locate(window)
         w, arr = self.windows[k], self._arrays()[k]
         s = int(w.starts[local])
-        rows = w.kept[s:s + self.context + 1]
+        rows = w.kept[s : s + self.context + 1]
         if rows[-1] - rows[0] == self.context:  # contiguous: slices are cheaper than fancy indexing
             cur, prev = slice(rows[0] + 1, rows[-1] + 1), slice(rows[0], rows[-1])
         else:
             cur, prev = rows[1:], rows[:-1]
         mean, scale = self.norm[k]
         obs = np.asarray(arr["observation"][cur])
-        sample = {"window": window, "task": k, "obs": (obs - mean) / scale,
-                  "prev_action": np.asarray(arr["action"][prev]),
-                  "prev_reward": np.asarray(arr["reward"][prev]) * np.float32(self.tasks[k].reward_scale),
-                  "first": np.asarray(arr["step"][cur]) == 0,
-                  "target": np.asarray(arr[self.target][cur])}
+        sample = {
+            "window": window,
+            "task": k,
+            "obs": (obs - mean) / scale,
+            "prev_action": np.asarray(arr["action"][prev]),
+            "prev_reward": np.asarray(arr["reward"][prev]) * np.float32(self.tasks[k].reward_scale),
+            "first": np.asarray(arr["step"][cur]) == 0,
+            "target": np.asarray(arr[self.target][cur]),
+        }
         return sample if self.relabel is None else self.relabel(sample, obs, position)
 
 
@@ -196,16 +219,30 @@ class Collate:
         for s in samples:
             by_group.setdefault(self.group_of[s["task"]], []).append(s)
         stack = lambda rows, k: torch.from_numpy(np.stack([r[k] for r in rows]))  # noqa: E731
-        groups = {g: GroupBatch(stack(rows, "obs").float(), stack(rows, "prev_action"), stack(rows, "prev_reward"),
-                                stack(rows, "first"), stack(rows, "target")) for g, rows in by_group.items()}
+        groups = {
+            g: GroupBatch(
+                stack(rows, "obs").float(),
+                stack(rows, "prev_action"),
+                stack(rows, "prev_reward"),
+                stack(rows, "first"),
+                stack(rows, "target"),
+            )
+            for g, rows in by_group.items()
+        }
         windows = np.array([s["window"] for s in samples], np.int64)
-        return {"groups": groups, "windows": torch.from_numpy(windows),
-                "fingerprint": zlib.crc32(windows.tobytes())}
+        return {"groups": groups, "windows": torch.from_numpy(windows), "fingerprint": zlib.crc32(windows.tobytes())}
 
 
-def make_loader(dataset: WindowDataset, batch_size: int, start_item: int = 0, num_workers: int = 0,
-                pin_memory: bool = False) -> DataLoader:
+def make_loader(
+    dataset: WindowDataset, batch_size: int, start_item: int = 0, num_workers: int = 0, pin_memory: bool = False
+) -> DataLoader:
     batches = WindowBatches(dataset.order, batch_size, start_item, positions=dataset.relabel is not None)
-    return DataLoader(dataset, batch_sampler=batches,
-                      collate_fn=Collate(dataset.tasks), num_workers=num_workers, pin_memory=pin_memory,
-                      persistent_workers=False, prefetch_factor=4 if num_workers else None)
+    return DataLoader(
+        dataset,
+        batch_sampler=batches,
+        collate_fn=Collate(dataset.tasks),
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers else None,
+    )

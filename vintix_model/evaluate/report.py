@@ -9,7 +9,6 @@ shot index and the per-shot mean, plus the first and last tenth of shots: whethe
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from vintix_data.preflight import check_output_folder
 
 class ResultsExistError(UserError, FileExistsError):
     """results.json is already in --out (and no --force): one line for the user."""
+
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -43,8 +43,16 @@ def _interval(x: np.ndarray, statistic) -> tuple[np.ndarray, np.ndarray]:
         nan = np.full(x.shape[1], np.nan)
         return nan, nan
     same = np.all(x == x[:1], axis=0)  # scipy refuses degenerate samples; their interval is the point itself
-    res = bootstrap((x,), statistic, axis=0, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
-                    confidence_level=0.95, random_state=np.random.default_rng(BOOTSTRAP_SEED), vectorized=True)
+    res = bootstrap(
+        (x,),
+        statistic,
+        axis=0,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=np.random.default_rng(BOOTSTRAP_SEED),
+        vectorized=True,
+    )
     low, high = np.asarray(res.confidence_interval.low, float), np.asarray(res.confidence_interval.high, float)
     return np.where(same, x[0], low), np.where(same, x[0], high)
 
@@ -89,9 +97,17 @@ def paired_difference(full: list[list[float]], cleared: list[list[float]]) -> di
     lo, hi = _interval(D, lambda x, axis: np.mean(x, axis=axis))
     tail = last_third(K)
     per_run = D[:, tail].mean(1)
-    return {"per_shot": {"shot": list(range(1, K + 1)), "mean": _tolist(D.mean(0)), "ci95": [_tolist(lo), _tolist(hi)]},
-            "last_third": {"shots": [tail.start + 1, K], "mean": float(per_run.mean()), "ci95": _mean_ci(per_run),
-                           "runs": S, "runs_positive": int((per_run > 0).sum()), "per_run": _tolist(per_run)}}
+    return {
+        "per_shot": {"shot": list(range(1, K + 1)), "mean": _tolist(D.mean(0)), "ci95": [_tolist(lo), _tolist(hi)]},
+        "last_third": {
+            "shots": [tail.start + 1, K],
+            "mean": float(per_run.mean()),
+            "ci95": _mean_ci(per_run),
+            "runs": S,
+            "runs_positive": int((per_run > 0).sum()),
+            "per_run": _tolist(per_run),
+        },
+    }
 
 
 def summarize(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
@@ -105,15 +121,25 @@ def summarize(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     tenth = max(1, K // 10)
     rho = float(spearmanr(np.arange(K), mean).statistic) if K > 2 and np.ptp(mean) > 0 else None
     norm = _normalized(R, reference)
-    per_shot = {"shot": list(range(1, K + 1)), "mean": _tolist(mean), "mean_ci95": [_tolist(mean_lo), _tolist(mean_hi)],
-                "iqm": _tolist(q), "iqm_ci95": [_tolist(iqm_lo), _tolist(iqm_hi)],
-                "normalized_mean": _tolist(norm.mean(0)) if norm is not None else None}
-    summary = {"mean_return": float(R.mean()), "iqm_return": float(iqm(R.ravel(), 0)),
-               "first_tenth_mean": float(R[:, :tenth].mean()), "last_tenth_mean": float(R[:, -tenth:].mean()),
-               "tenth_shots": tenth, "spearman_rho_shot_vs_mean": rho,
-               "normalized_mean": float(norm.mean()) if norm is not None else None,
-               "normalized_last_tenth": float(norm[:, -tenth:].mean()) if norm is not None else None,
-               "normalized_first_tenth": float(norm[:, :tenth].mean()) if norm is not None else None}
+    per_shot = {
+        "shot": list(range(1, K + 1)),
+        "mean": _tolist(mean),
+        "mean_ci95": [_tolist(mean_lo), _tolist(mean_hi)],
+        "iqm": _tolist(q),
+        "iqm_ci95": [_tolist(iqm_lo), _tolist(iqm_hi)],
+        "normalized_mean": _tolist(norm.mean(0)) if norm is not None else None,
+    }
+    summary = {
+        "mean_return": float(R.mean()),
+        "iqm_return": float(iqm(R.ravel(), 0)),
+        "first_tenth_mean": float(R[:, :tenth].mean()),
+        "last_tenth_mean": float(R[:, -tenth:].mean()),
+        "tenth_shots": tenth,
+        "spearman_rho_shot_vs_mean": rho,
+        "normalized_mean": float(norm.mean()) if norm is not None else None,
+        "normalized_last_tenth": float(norm[:, -tenth:].mean()) if norm is not None else None,
+        "normalized_first_tenth": float(norm[:, :tenth].mean()) if norm is not None else None,
+    }
     tail = last_third(K)
     summary["last_third_shots"] = [tail.start + 1, K]
     summary["last_third_mean"] = float(R[:, tail].mean())
@@ -148,22 +174,41 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     ablation = results.get("ablation")
     if n_runs <= 10:
         for i, returns in enumerate(results["per_seed"]["returns"]):
-            ax.plot(x[:len(returns)], returns, color="0.6", lw=0.7, alpha=0.7, label="each run" if i == 0 else None)
+            ax.plot(x[: len(returns)], returns, color="0.6", lw=0.7, alpha=0.7, label="each run" if i == 0 else None)
     # the IQM trims a quarter at each end: with fewer than 4 runs it trims nothing and would repeat the mean
     curves = [("mean", "tab:blue", "-", ps, "full context" if ablation else "mean")]
     if n_runs >= 4 and not ablation:
         curves.append(("iqm", "tab:orange", "--", ps, "IQM"))
     if ablation:
-        curves.append(("mean", "tab:purple", "-", ablation["context_reset"]["per_shot"], "context cleared every episode"))
+        curves.append(
+            ("mean", "tab:purple", "-", ablation["context_reset"]["per_shot"], "context cleared every episode")
+        )
     for key, color, ls, data, name in curves:
-        ax.plot(x, arr(data[key]), color=color, lw=1.8, ls=ls, label=f"{name} (mean over {n_runs} runs)" if key == "mean" else f"{name} over runs")
+        ax.plot(
+            x,
+            arr(data[key]),
+            color=color,
+            lw=1.8,
+            ls=ls,
+            label=f"{name} (mean over {n_runs} runs)" if key == "mean" else f"{name} over runs",
+        )
         lo, hi = arr(data[f"{key}_ci95"][0]), arr(data[f"{key}_ci95"][1])
         if np.isfinite(lo).any():
-            ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0, label="95% bootstrap CI over runs" if color == "tab:blue" else None)
+            ax.fill_between(
+                x,
+                lo,
+                hi,
+                color=color,
+                alpha=0.18,
+                lw=0,
+                label="95% bootstrap CI over runs" if color == "tab:blue" else None,
+            )
     if ref.get("random") is not None:
         ax.axhline(ref["random"], color="tab:red", ls="--", lw=1.2, label=f"random ({ref['random']:,.1f})")
     if ref.get("demonstrator") is not None:
-        ax.axhline(ref["demonstrator"], color="tab:green", ls="--", lw=1.2, label=f"demonstrator ({ref['demonstrator']:,.1f})")
+        ax.axhline(
+            ref["demonstrator"], color="tab:green", ls="--", lw=1.2, label=f"demonstrator ({ref['demonstrator']:,.1f})"
+        )
     cfg = results["config"]
     prompt = f", prompt random:{cfg['prompt_steps']}" if cfg["prompt_steps"] else ", cold start"
     held = " (held-out)" if results["held_out"] else ""
@@ -173,8 +218,9 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     if ablation:
         pdiff = ablation["paired_difference"]["last_third"]
         ci = pdiff["ci95"]
-        title += (f"\nfull - cleared over shots {pdiff['shots'][0]}-{pdiff['shots'][1]}: {pdiff['mean']:+,.1f}"
-                  + (f" [{ci[0]:+,.1f}, {ci[1]:+,.1f}]" if ci[0] is not None else ""))
+        title += f"\nfull - cleared over shots {pdiff['shots'][0]}-{pdiff['shots'][1]}: {pdiff['mean']:+,.1f}" + (
+            f" [{ci[0]:+,.1f}, {ci[1]:+,.1f}]" if ci[0] is not None else ""
+        )
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("shot (episode in context)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -21,15 +21,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from vintix_model.inference.agent import ICRLAgent, TaskContext
 from vintix_model.evaluate.config import EvalConfig, EvalError
 from vintix_model.evaluate.video import ShotRecorder, check_video, render_shots
+from vintix_model.inference.agent import ICRLAgent, TaskContext
 
 EVAL_SEED_BASE = 1 << 30
 PROMPT_EPISODE_BASE = 1 << 20  # prompt episodes are keyed after every counted episode
@@ -58,8 +59,10 @@ def _training_hidden(model, key: str | None, group: str):
     metas = [model.tasks[key]] if key is not None else [m for m in model.tasks.values() if m.get("group") == group]
     specs = {json_key(m.get("hidden_observation")) for m in metas}
     if len(specs) > 1:
-        raise EvalError(f"the checkpoint's {group} tasks were trained with different hidden observation components; "
-                        "evaluate one of its training tasks")
+        raise EvalError(
+            f"the checkpoint's {group} tasks were trained with different hidden observation components; "
+            "evaluate one of its training tasks"
+        )
     return HiddenObservation.from_dict(metas[0].get("hidden_observation")) if metas else None
 
 
@@ -115,8 +118,12 @@ def random_transitions(env, spec, base: int, run: int, episode_base: int, steps:
             k += 1
             obs, _ = env.reset(seed=episode_reset_seed(spec, base, run, episode_base + k))
             first = True
-    return {"obs": np.asarray(rows["obs"], np.float32).reshape(steps, -1), "act": np.asarray(rows["act"]).reshape(steps, -1),
-            "rew": np.asarray(rows["rew"], np.float32), "first": np.asarray(rows["first"], bool)}
+    return {
+        "obs": np.asarray(rows["obs"], np.float32).reshape(steps, -1),
+        "act": np.asarray(rows["act"]).reshape(steps, -1),
+        "rew": np.asarray(rows["rew"], np.float32),
+        "first": np.asarray(rows["first"], bool),
+    }
 
 
 def _estimate_stats(spec, steps: int, seed: int, hidden=None, ddof: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +162,10 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     inherited = _training_options(model, key, group0, adapter_for(spec).variation_options)
     options = {**inherited, **dict(cfg.variation)}
     if inherited:
-        notes.append(f"one task variation per run ({', '.join(f'{k}={v}' for k, v in inherited.items())}), as in the "
-                     "training data")
+        notes.append(
+            f"one task variation per run ({', '.join(f'{k}={v}' for k, v in inherited.items())}), as in the "
+            "training data"
+        )
     env_id = meta.get("env_id")
     for key_, value in adapter_for(spec).checkpoint_options(spec, env_id).items():
         options.setdefault(key_, value)  # e.g. MuJoCo: the checkpoint was trained on gymnasium's v4 layout of this task
@@ -171,17 +180,23 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
     if key is not None:
         ctx = TaskContext.from_metadata(model, key, space)
         if (len(ctx.obs_mean), model.groups[ctx.group].act_dim) != (obs_dim, act_dim):
-            raise EvalError(f"{spec.id}: the env has dims {obs_dim}/{act_dim} but the checkpoint trained {key} with "
-                            f"{len(ctx.obs_mean)}/{model.groups[ctx.group].act_dim}")
+            raise EvalError(
+                f"{spec.id}: the env has dims {obs_dim}/{act_dim} but the checkpoint trained {key} with "
+                f"{len(ctx.obs_mean)}/{model.groups[ctx.group].act_dim}"
+            )
         stats_source, scores = "checkpoint metadata (the training dataset's stats)", meta.get("reference_scores")
         if cfg.variation:
             notes.append(f"variation {options}: reference scores are for the unvaried env")
         hidden = _hidden_for(model, key, ctx.group, spec, notes)
-        return ResolvedTask(spec, ctx, False, stats_source, _reference(scores, spec, paper_comparable(spec)), notes, hidden)
+        return ResolvedTask(
+            spec, ctx, False, stats_source, _reference(scores, spec, paper_comparable(spec)), notes, hidden
+        )
     group = group_name(spec.domain, obs_dim, act_dim, spec.id)
     if group not in model.groups:
         have = ", ".join(f"{n} ({g.obs_dim}/{g.act_dim})" for n, g in model.groups.items())
-        raise EvalError(f"{spec.id} (dims {obs_dim}/{act_dim}, group {group}) matches no group of the checkpoint: {have}")
+        raise EvalError(
+            f"{spec.id} (dims {obs_dim}/{act_dim}, group {group}) matches no group of the checkpoint: {have}"
+        )
     notes.append(f"held-out task: {spec.id} is not among the checkpoint's training tasks; it shares group {group}")
     hidden = _hidden_for(model, None, group, spec, notes)
     scores = None
@@ -194,7 +209,11 @@ def resolve_task(model, cfg: EvalConfig) -> ResolvedTask:
             raise EvalError(str(e)) from None
         if data.obs_dim != obs_dim:
             raise EvalError(f"--stats-from {cfg.stats_from}: {data.obs_dim} observation dims, {spec.id} has {obs_dim}")
-        mean, std, reward_scale = np.asarray(data.obs_mean, np.float32), np.asarray(data.obs_std, np.float32), data.reward_scale
+        mean, std, reward_scale = (
+            np.asarray(data.obs_mean, np.float32),
+            np.asarray(data.obs_std, np.float32),
+            data.reward_scale,
+        )
         stats_source = f"dataset {cfg.stats_from} ({data.task})"
         scores = data.env.get("reference_scores")
         if data.task != spec.id:
@@ -219,15 +238,19 @@ def _hidden_for(model, key: str | None, group: str, spec, notes: list[str]):
         check_components(spec, hidden)
     except HidingError as e:
         raise EvalError(str(e)) from None
-    notes.append(f"latent task: observation component(s) {', '.join(hidden.components)} hidden (set to {hidden.fill}) "
-                 "as in the training data")
+    notes.append(
+        f"latent task: observation component(s) {', '.join(hidden.components)} hidden (set to {hidden.fill}) "
+        "as in the training data"
+    )
     return hidden
 
 
 def _prompt(envs, spec, cfg: EvalConfig, task: ResolvedTask, run_ids: list[int]) -> dict[str, np.ndarray]:
     """``cfg.prompt_steps`` uniform-random transitions per run, stacked ``(runs, steps, ...)``."""
-    runs = [random_transitions(env, spec, EVAL_SEED_BASE + cfg.seed, s, PROMPT_EPISODE_BASE, cfg.prompt_steps)
-            for s, env in zip(run_ids, envs)]
+    runs = [
+        random_transitions(env, spec, EVAL_SEED_BASE + cfg.seed, s, PROMPT_EPISODE_BASE, cfg.prompt_steps)
+        for s, env in zip(run_ids, envs)
+    ]
     if task.hidden is not None:
         for r in runs:
             r["obs"] = task.observe(r["obs"])
@@ -238,8 +261,13 @@ class _Desynchronized(Exception):
     """Episodes of the batched runs stopped starting together (early terminations)."""
 
 
-def rollout(model, task: ResolvedTask, cfg: EvalConfig,
-            on_episode: Callable[[int, int, float], None] | None = None, clear_context: bool = False) -> dict[str, Any]:
+def rollout(
+    model,
+    task: ResolvedTask,
+    cfg: EvalConfig,
+    on_episode: Callable[[int, int, float], None] | None = None,
+    clear_context: bool = False,
+) -> dict[str, Any]:
     """Run ``cfg.seeds`` contexts for ``cfg.episodes`` episodes each; per-seed returns, lengths and successes.
 
     ``clear_context``: the ablation that tells in-context learning from behaviour cloning: every episode starts
@@ -262,15 +290,17 @@ def rollout(model, task: ResolvedTask, cfg: EvalConfig,
     return _rollout(model, task, cfg, on_episode, clear_context=False, rows=None)
 
 
-def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_context: bool,
-             rows: list[int] | None) -> dict[str, Any]:
+def _rollout(
+    model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_context: bool, rows: list[int] | None
+) -> dict[str, Any]:
     """Runs ``rows`` (default: all ``cfg.seeds``) in one batched agent; row ``i`` is run ``rows[i]``."""
     from vintix_data.domains import episode_reset_seed, make_env, resolve
 
     runs = list(range(cfg.seeds)) if rows is None else list(rows)
     S, spec = len(runs), resolve(task.spec)
-    agent = ICRLAgent(model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device,
-                      precision=cfg.precision)
+    agent = ICRLAgent(
+        model, batch=S, window=cfg.window, use_cache=cfg.use_cache, device=cfg.device, precision=cfg.precision
+    )
     agent.reset(task.ctx)
     envs = [make_env(spec) for _ in range(S)]
     base = EVAL_SEED_BASE + cfg.seed
@@ -335,10 +365,18 @@ def _rollout(model, task: ResolvedTask, cfg: EvalConfig, on_episode, clear_conte
     for env in envs:
         env.close()
     wall = time.perf_counter() - t0
-    return {"returns": returns, "lengths": lengths, "successes": successes if track_success else None,
-            "variations": [v[:cfg.episodes] for v in variations], "env_steps": steps,
-            "prompt_steps": cfg.prompt_steps * S, "wall_s": wall, "prompt_s": t_prompt,
-            "steps_per_s": steps / max(wall - t_prompt, 1e-9), "shots": shots.recorded}
+    return {
+        "returns": returns,
+        "lengths": lengths,
+        "successes": successes if track_success else None,
+        "variations": [v[: cfg.episodes] for v in variations],
+        "env_steps": steps,
+        "prompt_steps": cfg.prompt_steps * S,
+        "wall_s": wall,
+        "prompt_s": t_prompt,
+        "steps_per_s": steps / max(wall - t_prompt, 1e-9),
+        "shots": shots.recorded,
+    }
 
 
 def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, model=None) -> dict[str, Any]:
@@ -364,18 +402,30 @@ def evaluate(checkpoint: str | Path, cfg: EvalConfig, progress: bool = True, mod
             bar.close()
     source = str(getattr(model, "folder", None) or checkpoint)
     meta = getattr(model, "metadata", {}) or {}
-    header = {"checkpoint": str(checkpoint), "checkpoint_folder": source, "checkpoint_step": meta.get("step"),
-              "task": task.spec.id, "env_id": task.spec.env_id, "group": task.ctx.group, "held_out": task.held_out,
-              "stats_source": task.stats_source, "reward_scale": task.ctx.reward_scale, "reference": task.reference,
-              "notes": task.notes, "config": {**dataclasses.asdict(cfg), "window": cfg.window or model.config.context}}
+    header = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_folder": source,
+        "checkpoint_step": meta.get("step"),
+        "task": task.spec.id,
+        "env_id": task.spec.env_id,
+        "group": task.ctx.group,
+        "held_out": task.held_out,
+        "stats_source": task.stats_source,
+        "reward_scale": task.ctx.reward_scale,
+        "reference": task.reference,
+        "notes": task.notes,
+        "config": {**dataclasses.asdict(cfg), "window": cfg.window or model.config.context},
+    }
     if task.hidden is not None:
         header["hidden_observation"] = task.hidden.to_dict()
     results = {**header, **summarize(run, task.reference)}
     if cfg.video:
         results["video"] = render_shots(task.spec, run["shots"], cfg.video)
     if cleared is not None:
-        results["ablation"] = {"context_reset": summarize(cleared, task.reference),
-                               "paired_difference": paired_difference(run["returns"], cleared["returns"])}
+        results["ablation"] = {
+            "context_reset": summarize(cleared, task.reference),
+            "paired_difference": paired_difference(run["returns"], cleared["returns"]),
+        }
     return results
 
 
@@ -384,11 +434,24 @@ class _Bar:
 
     def __init__(self, total: int, label: str):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        self.progress = Progress(TextColumn(f"[bold]eval {label}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("episodes  last return {task.fields[last]}"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=Console(stderr=True))
+        self.progress = Progress(
+            TextColumn(f"[bold]eval {label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("episodes  last return {task.fields[last]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
         self.task = self.progress.add_task("eval", total=total, last="-")
         self.progress.start()
 

@@ -35,8 +35,14 @@ class ShotRecorder:
         if run == 0 and k in self.shots:
             from vintix_data.domains import episode_reset_seed
 
-            self.recorded.append({"shot": k + 1, "reset_seed": episode_reset_seed(self.spec, self.base, 0, k),
-                                  "actions": np.asarray(self.actions.pop(k)), "return": ret})
+            self.recorded.append(
+                {
+                    "shot": k + 1,
+                    "reset_seed": episode_reset_seed(self.spec, self.base, 0, k),
+                    "actions": np.asarray(self.actions.pop(k)),
+                    "return": ret,
+                }
+            )
 
 
 def check_video(spec, path: Path) -> None:
@@ -64,13 +70,19 @@ def render_shots(spec, recorded: list[dict[str, Any]], path: Path) -> dict[str, 
         with VideoRecorder(path, every=max(1, -(-limit // FRAMES_PER_SHOT)), fps=15) as rec:
             for shot in recorded:
                 rewards = _play(env, shot)
-                on_step = rec.episode(task, env, 0, shot["shot"] - 1, {"reward": rewards},
-                                      title=f"run 0  shot {shot['shot']}")
+                on_step = rec.episode(
+                    task, env, 0, shot["shot"] - 1, {"reward": rewards}, title=f"run 0  shot {shot['shot']}"
+                )
                 _play(env, shot, on_step)
     finally:
         env.close()
-    return {"file": Path(path).name, "run": 0, "shots": [s["shot"] for s in recorded],
-            "returns": [s["return"] for s in recorded], "frames": rec.frames}
+    return {
+        "file": Path(path).name,
+        "run": 0,
+        "shots": [s["shot"] for s in recorded],
+        "returns": [s["return"] for s in recorded],
+        "frames": rec.frames,
+    }
 
 
 def _play(env, shot: dict[str, Any], on_step=None) -> np.ndarray:
@@ -85,5 +97,7 @@ def _play(env, shot: dict[str, Any], on_step=None) -> np.ndarray:
         if on_step is not None:
             on_step(i + 1, obs)
     if ret != shot["return"]:
-        raise EvalError(f"--video: shot {shot['shot']} replayed to return {ret!r}, the evaluation saw {shot['return']!r}")
+        raise EvalError(
+            f"--video: shot {shot['shot']} replayed to return {ret!r}, the evaluation saw {shot['return']!r}"
+        )
     return np.asarray(rewards, np.float64)

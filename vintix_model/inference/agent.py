@@ -40,16 +40,25 @@ class TaskContext:
     action_high: np.ndarray | None = None
 
     @classmethod
-    def from_metadata(cls, model: Vintix, task: str, action_space=None) -> "TaskContext":
+    def from_metadata(cls, model: Vintix, task: str, action_space=None) -> TaskContext:
         """A training task of the checkpoint; without ``action_space`` the bounds are read from the task's env."""
         if task not in model.tasks:
-            raise KeyError(f"{task} is not a training task of this checkpoint (it has {', '.join(model.tasks) or 'none'})")
+            raise KeyError(
+                f"{task} is not a training task of this checkpoint (it has {', '.join(model.tasks) or 'none'})"
+            )
         meta = model.tasks[task]
         if action_space is None:
             action_space = _action_space(task)
         low, high = (None, None) if action_space is None else (action_space.low, action_space.high)
-        return cls(task, meta["group"], np.asarray(meta["obs_mean"], np.float32), np.asarray(meta["obs_std"], np.float32),
-                   float(meta.get("reward_scale", 1.0)), low, high)
+        return cls(
+            task,
+            meta["group"],
+            np.asarray(meta["obs_mean"], np.float32),
+            np.asarray(meta["obs_std"], np.float32),
+            float(meta.get("reward_scale", 1.0)),
+            low,
+            high,
+        )
 
 
 def _action_space(task: str):
@@ -73,8 +82,16 @@ class ICRLAgent:
     of the previous step, ignored where ``first`` is True (``prev_reward=None`` means every row starts an episode).
     """
 
-    def __init__(self, model: Vintix, batch: int = 1, window: int | None = None, use_cache: bool = True,
-                 device: str | torch.device | None = None, dtype: torch.dtype | None = None, precision: str = "auto"):
+    def __init__(
+        self,
+        model: Vintix,
+        batch: int = 1,
+        window: int | None = None,
+        use_cache: bool = True,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        precision: str = "auto",
+    ):
         """``precision``: ``auto`` (bf16 autocast on CUDA, as in training; the model's dtype elsewhere), ``bf16``
         or ``fp32``. Under bf16 the cache is bf16 too, which is what flash-attn's KV-cache kernel takes."""
         if precision not in ("auto", "bf16", "fp32"):
@@ -100,12 +117,24 @@ class ICRLAgent:
             raise ValueError(f"group {task.group!r} is not in the checkpoint (it has {', '.join(self.model.groups)})")
         g = self.model.groups[task.group]
         if len(task.obs_mean) != g.obs_dim:
-            raise ValueError(f"{task.task}: {len(task.obs_mean)} observation dims, group {task.group} takes {g.obs_dim}")
+            raise ValueError(
+                f"{task.task}: {len(task.obs_mean)} observation dims, group {task.group} takes {g.obs_dim}"
+            )
         self.ctx = task
-        self.mean, self.scale = (torch.as_tensor(x, device=self.device) for x in obs_normalizer(
-            task.obs_mean, task.obs_std, self.model.config.obs_norm))
-        self.low = None if task.action_low is None else torch.as_tensor(task.action_low, dtype=torch.float32, device=self.device)
-        self.high = None if task.action_high is None else torch.as_tensor(task.action_high, dtype=torch.float32, device=self.device)
+        self.mean, self.scale = (
+            torch.as_tensor(x, device=self.device)
+            for x in obs_normalizer(task.obs_mean, task.obs_std, self.model.config.obs_norm)
+        )
+        self.low = (
+            None
+            if task.action_low is None
+            else torch.as_tensor(task.action_low, dtype=torch.float32, device=self.device)
+        )
+        self.high = (
+            None
+            if task.action_high is None
+            else torch.as_tensor(task.action_high, dtype=torch.float32, device=self.device)
+        )
         self.batch = self.batch0
         self.prev_action = torch.zeros(self.batch, g.act_dim, device=self.device)
         self._empty_context()
@@ -121,8 +150,9 @@ class ICRLAgent:
         """A fresh KV cache (or token buffer) for the current rows: what reset() and clear() both start from."""
         cfg = self.model.config
         if self.use_cache:
-            self.cache = KVCache(cfg.n_layer, self.batch, self.window, cfg.n_head, cfg.d_model // cfg.n_head,
-                                 self.device, self.dtype)
+            self.cache = KVCache(
+                cfg.n_layer, self.batch, self.window, cfg.n_head, cfg.d_model // cfg.n_head, self.device, self.dtype
+            )
         else:
             self.tokens = torch.zeros(self.batch, 2 * self.window, cfg.d_model, device=self.device, dtype=self.dtype)
             self.n_tokens = 0
@@ -162,10 +192,10 @@ class ICRLAgent:
             return h
         if self.n_tokens + n > self.tokens.shape[1]:
             self.n_tokens = slide([self.tokens], self.n_tokens, self.window - n)
-        self.tokens[:, self.n_tokens:self.n_tokens + n] = x
+        self.tokens[:, self.n_tokens : self.n_tokens + n] = x
         self.n_tokens += n
         start = max(0, self.n_tokens - self.window)
-        h, _ = self.model.transform(self.tokens[:, start:self.n_tokens])
+        h, _ = self.model.transform(self.tokens[:, start : self.n_tokens])
         return h[:, -n:]
 
     def _precision(self):
@@ -188,8 +218,11 @@ class ICRLAgent:
             first_t = torch.ones(self.batch, 1, dtype=torch.bool, device=self.device)
         else:
             rew = self._tensor(prev_reward).reshape(self.batch, 1)
-            first_t = (self._tensor(first, torch.bool).reshape(self.batch, 1) if first is not None
-                       else torch.zeros(self.batch, 1, dtype=torch.bool, device=self.device))
+            first_t = (
+                self._tensor(first, torch.bool).reshape(self.batch, 1)
+                if first is not None
+                else torch.zeros(self.batch, 1, dtype=torch.bool, device=self.device)
+            )
         with self._precision():
             h = self._forward(self._tokens(obs, self.prev_action[:, None], rew, first_t))
             action = self._clip(self.model.act(self.ctx.group, h[:, -1]).float())

@@ -33,41 +33,67 @@ def slide(buffers: list[torch.Tensor], end: int, keep: int) -> int:
     """Copy the last ``keep`` of the ``end`` filled positions (dim 1) of each buffer to its front; the new ``end``."""
     keep = min(end, keep)
     for buf in buffers:
-        buf[:, :keep] = buf[:, end - keep:end].clone()  # the ranges may overlap
+        buf[:, :keep] = buf[:, end - keep : end].clone()  # the ranges may overlap
     return keep
 
 
 class LayerCache:
     """One layer's buffers; ``attend`` appends the new keys/values and runs attention (called by SelfAttention)."""
 
-    def __init__(self, owner: "KVCache", k: torch.Tensor, v: torch.Tensor):
+    def __init__(self, owner: KVCache, k: torch.Tensor, v: torch.Tensor):
         self.owner, self.k, self.v = owner, k, v
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, backend: str = "auto",
-               bias_cache: dict | None = None) -> torch.Tensor:
+    def attend(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        slopes: torch.Tensor,
+        backend: str = "auto",
+        bias_cache: dict | None = None,
+    ) -> torch.Tensor:
         c = self.owner
         n, end = q.shape[1], c.end
         if end + n > c.capacity:
             raise RuntimeError("KVCache.prepare(n) was not called before this step")
-        use_flash = backend == "flash" or (backend == "auto" and flash_attn_with_kvcache is not None
-                                           and flash_usable(q, self.k))
+        use_flash = backend == "flash" or (
+            backend == "auto" and flash_attn_with_kvcache is not None and flash_usable(q, self.k)
+        )
         if use_flash:
             if flash_attn_with_kvcache is None or not flash_usable(q, self.k):
                 raise RuntimeError("attention backend 'flash' needs flash-attn installed and CUDA fp16/bf16 tensors")
             seqlens = torch.full((q.shape[0],), end, dtype=torch.int32, device=q.device)
-            return flash_attn_with_kvcache(q, self.k, self.v, k=k, v=v, cache_seqlens=seqlens, causal=True,
-                                           window_size=(c.window - 1, 0), alibi_slopes=slopes.float())
-        self.k[:, end:end + n] = k
-        self.v[:, end:end + n] = v
+            return flash_attn_with_kvcache(
+                q,
+                self.k,
+                self.v,
+                k=k,
+                v=v,
+                cache_seqlens=seqlens,
+                causal=True,
+                window_size=(c.window - 1, 0),
+                alibi_slopes=slopes.float(),
+            )
+        self.k[:, end : end + n] = k
+        self.v[:, end : end + n] = v
         start = max(0, end + n - c.window)
-        return attention(q, self.k[:, start:end + n], self.v[:, start:end + n], slopes, "sdpa", bias_cache)
+        return attention(q, self.k[:, start : end + n], self.v[:, start : end + n], slopes, "sdpa", bias_cache)
 
 
 class KVCache:
     """Keys/values of every layer for ``batch`` contexts; see the module docstring for the layout and window."""
 
-    def __init__(self, n_layer: int, batch: int, window: int, n_head: int, head_dim: int,
-                 device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32, capacity: int | None = None):
+    def __init__(
+        self,
+        n_layer: int,
+        batch: int,
+        window: int,
+        n_head: int,
+        head_dim: int,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        capacity: int | None = None,
+    ):
         if window < 1:
             raise ValueError(f"the context window must be >= 1 token, got {window}")
         self.window = int(window)
@@ -77,8 +103,12 @@ class KVCache:
         self.end = 0  # tokens held in the buffers (positions [0, end))
         self.seen = 0  # tokens appended since reset (the window slides once seen > window)
         shape = (batch, self.capacity, n_head, head_dim)
-        self.layers = [LayerCache(self, torch.zeros(shape, device=device, dtype=dtype),
-                                  torch.zeros(shape, device=device, dtype=dtype)) for _ in range(n_layer)]
+        self.layers = [
+            LayerCache(
+                self, torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype)
+            )
+            for _ in range(n_layer)
+        ]
 
     @property
     def batch(self) -> int:

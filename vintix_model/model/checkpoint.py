@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
+from vintix_data.errors import UserError
 from vintix_model.model.config import ConfigError, ModelConfig, model_config_from_dict, to_dict
 from vintix_model.model.groups import GroupSpec
-from vintix_data.errors import UserError
 
 WEIGHTS, CONFIG, METADATA, STATE = "model.safetensors", "config.json", "metadata.json", "training_state.pt"
 LATEST = "latest"
@@ -47,8 +47,12 @@ def save_pretrained(model, folder: str | Path, metadata: dict[str, Any] | None =
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
-    config = {"model_type": "vintix", "vintix_version": vintix_version(), "model": to_dict(model.config),
-              "groups": {name: g.to_dict() for name, g in model.groups.items()}}
+    config = {
+        "model_type": "vintix",
+        "vintix_version": vintix_version(),
+        "model": to_dict(model.config),
+        "groups": {name: g.to_dict() for name, g in model.groups.items()},
+    }
     (folder / CONFIG).write_text(dumps(config, indent=2) + "\n")  # strict JSON (vintix_data/jsonio.py)
     meta = {"tasks": model.tasks, "groups": config["groups"], "parameters": model.num_parameters(), **(metadata or {})}
     (folder / METADATA).write_text(dumps(meta, indent=2) + "\n")
@@ -79,7 +83,9 @@ def resolve(id_or_dir: str | Path, revision: str | None = None) -> Path:
     from vintix_data.hub.client import HubError, snapshot
 
     try:
-        return snapshot(repo, revision=revision, allow_patterns=[WEIGHTS, CONFIG, METADATA, "README.md"], repo_type="model")
+        return snapshot(
+            repo, revision=revision, allow_patterns=[WEIGHTS, CONFIG, METADATA, "README.md"], repo_type="model"
+        )
     except HubError as e:
         raise CheckpointError(f"{id_or_dir}: cannot download ({e})") from None
 
@@ -112,8 +118,10 @@ def load_pretrained(model_cls, id_or_dir: str | Path, revision: str | None = Non
     wrong = [k for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k])]
     if missing or unexpected or wrong:
         first = sorted(missing)[:1] or sorted(unexpected)[:1] or wrong[:1]
-        raise CheckpointError(f"{folder}: weights do not match config.json ({len(missing)} missing, {len(unexpected)} "
-                              f"unexpected, {len(wrong)} wrong shape; e.g. {first[0]})")
+        raise CheckpointError(
+            f"{folder}: weights do not match config.json ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(wrong)} wrong shape; e.g. {first[0]})"
+        )
     model.load_state_dict(state, assign=True)
     model.backbone.reset_buffers(device)
     model.metadata = metadata

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from vintix_data.errors import UserError
 
+from vintix_data.errors import UserError
 
 OBS_NORMS = ("vintix", "original", "none")
 
@@ -56,7 +56,9 @@ class ModelConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
         if self.d_model % self.n_head:
-            raise ConfigError(f"model width {self.d_model} (obs_emb + act_emb + rew_emb) is not divisible by n_head {self.n_head}")
+            raise ConfigError(
+                f"model width {self.d_model} (obs_emb + act_emb + rew_emb) is not divisible by n_head {self.n_head}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.obs_norm not in OBS_NORMS:
@@ -102,16 +104,22 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
-            raise ConfigError(f"train.lr must be > 0 and train.min_lr_ratio in [0, 1], got {self.lr}, {self.min_lr_ratio}")
+            raise ConfigError(
+                f"train.lr must be > 0 and train.min_lr_ratio in [0, 1], got {self.lr}, {self.min_lr_ratio}"
+            )
         if self.first_windows < 0:
             raise ConfigError(f"train.first_windows must be >= 0, got {self.first_windows}")
         if self.num_workers < 0 or (self.episode_sparsity is not None and self.episode_sparsity < 1):
             raise ConfigError("train.num_workers must be >= 0 and train.episode_sparsity >= 1")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise ConfigError(f"train.cpu_threads must be >= 1 (or null), got {self.cpu_threads}")
-        choices = {"mixing": ("uniform", "proportional"), "target": ("action", "demonstrator_action"),
-                   "relabel": ("none", "uniform", "dataset"),
-                   "precision": ("auto", "bf16", "fp32"), "attention": ("auto", "sdpa", "flash")}
+        choices = {
+            "mixing": ("uniform", "proportional"),
+            "target": ("action", "demonstrator_action"),
+            "relabel": ("none", "uniform", "dataset"),
+            "precision": ("auto", "bf16", "fp32"),
+            "attention": ("auto", "sdpa", "flash"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"train.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -126,8 +134,20 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
         # one intra-op thread: the tiny model's ops are small, and on 2 cores shared with other jobs torch's default
         # 2 threads ran 8x slower (benchmarks/train_throughput.py: 1,197 vs 10,073 tokens/s); on idle cores 2 threads
         # are 2x faster (25,110 vs 12,535): `--set train.cpu_threads=null` there
-        TrainConfig(steps=300, batch_size=4, grad_accum=1, lr=1e-3, min_lr_ratio=0.1, warmup_steps=30, grad_clip=1.0,
-                    stride=64, num_workers=1, log_every=10, save_every=100, cpu_threads=1),
+        TrainConfig(
+            steps=300,
+            batch_size=4,
+            grad_accum=1,
+            lr=1e-3,
+            min_lr_ratio=0.1,
+            warmup_steps=30,
+            grad_clip=1.0,
+            stride=64,
+            num_workers=1,
+            log_every=10,
+            save_every=100,
+            cpu_threads=1,
+        ),
     ),
 }
 
@@ -221,8 +241,9 @@ def load_yaml(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def resolve(preset_name: str, config_file: Path | None = None, sets: list[str] | None = None,
-            steps: int | None = None) -> tuple[ModelConfig, TrainConfig]:
+def resolve(
+    preset_name: str, config_file: Path | None = None, sets: list[str] | None = None, steps: int | None = None
+) -> tuple[ModelConfig, TrainConfig]:
     """Preset, then the YAML file, then ``--set`` items, then ``--steps``; checked."""
     model, train = preset(preset_name)
     if config_file is not None:
@@ -257,5 +278,17 @@ def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**d)
 
 
-__all__ = ["OBS_NORMS", "ConfigError", "ModelConfig", "TrainConfig", "PRESETS", "preset", "resolve", "apply_overrides", "parse_set",
-           "to_dict", "model_config_from_dict", "train_config_from_dict"]
+__all__ = [
+    "OBS_NORMS",
+    "ConfigError",
+    "ModelConfig",
+    "TrainConfig",
+    "PRESETS",
+    "preset",
+    "resolve",
+    "apply_overrides",
+    "parse_set",
+    "to_dict",
+    "model_config_from_dict",
+    "train_config_from_dict",
+]

@@ -61,8 +61,15 @@ def registry_task_dims(task: str, mujoco_obs: str = "registry") -> TaskDims:
     """A registry task's dims: the paper table's, or gymnasium v4's for MuJoCo (``mujoco_obs="v4"``)."""
     spec = get_task(task)
     obs = resolve(spec).adapter.model_obs_dim(spec, mujoco_obs)
-    return TaskDims(spec.id, spec.domain, obs, spec.act_dim, group_name(spec.domain, obs, spec.act_dim, spec.id),
-                    spec.reward_scale, spec.episode_sparsity)
+    return TaskDims(
+        spec.id,
+        spec.domain,
+        obs,
+        spec.act_dim,
+        group_name(spec.domain, obs, spec.act_dim, spec.id),
+        spec.reward_scale,
+        spec.episode_sparsity,
+    )
 
 
 def task_set(name: str, mujoco_obs: str = "v4") -> list[TaskDims]:
@@ -84,5 +91,7 @@ def groups_of(tasks: list[TaskDims]) -> dict[str, GroupSpec]:
     for t in tasks:
         g = groups.setdefault(t.group, GroupSpec(t.group, t.obs_dim, t.act_dim))
         if (g.obs_dim, g.act_dim) != (t.obs_dim, t.act_dim):
-            raise ValueError(f"task {t.task} has dims {t.obs_dim}/{t.act_dim} but its group {t.group} has {g.obs_dim}/{g.act_dim}")
+            raise ValueError(
+                f"task {t.task} has dims {t.obs_dim}/{t.act_dim} but its group {t.group} has {g.obs_dim}/{g.act_dim}"
+            )
     return groups

@@ -33,6 +33,7 @@ KV = tuple[torch.Tensor, torch.Tensor]
 
 def alibi_slopes(n_head: int) -> list[float]:
     """The ALiBi paper's head slopes: a geometric sequence from 2^(-8/n); interleaved for non powers of two."""
+
     def power_of_two(n: int) -> list[float]:
         start = 2 ** (-8 / n)
         return [start ** (i + 1) for i in range(n)]
@@ -58,11 +59,20 @@ def alibi_bias(slopes: torch.Tensor, q_len: int, k_len: int, dtype: torch.dtype 
 
 
 def flash_usable(*tensors: torch.Tensor) -> bool:
-    return flash_attn_func is not None and all(t.is_cuda and t.dtype in (torch.float16, torch.bfloat16) for t in tensors)
+    return flash_attn_func is not None and all(
+        t.is_cuda and t.dtype in (torch.float16, torch.bfloat16) for t in tensors
+    )
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.Tensor, backend: str = "auto",
-              bias_cache: dict | None = None, dropout: float = 0.0) -> torch.Tensor:
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    slopes: torch.Tensor,
+    backend: str = "auto",
+    bias_cache: dict | None = None,
+    dropout: float = 0.0,
+) -> torch.Tensor:
     """Causal ALiBi attention; ``q`` ``(B, Tq, H, D)``, ``k``/``v`` ``(B, Tk, H, D)`` -> ``(B, Tq, H, D)``.
 
     ``bias_cache`` lets the layers of one forward share the SDPA mask (it is only built on the SDPA path).
@@ -78,8 +88,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slopes: torch.T
         bias = alibi_bias(slopes, q.shape[1], k.shape[1], q.dtype)
         if bias_cache is not None:
             bias_cache[key] = bias
-    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias,
-                                       dropout_p=dropout)
+    y = F.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=bias, dropout_p=dropout
+    )
     return y.transpose(1, 2)
 
 
@@ -96,12 +107,15 @@ class SelfAttention(nn.Module):
         self.register_buffer("slopes", torch.tensor(alibi_slopes(cfg.n_head)), persistent=False)
         self.backend = "auto"
 
-    def forward(self, x: torch.Tensor, past: KV | None = None, use_cache: bool = False,
-                bias_cache: dict | None = None) -> tuple[torch.Tensor, KV | None]:
+    def forward(
+        self, x: torch.Tensor, past: KV | None = None, use_cache: bool = False, bias_cache: dict | None = None
+    ) -> tuple[torch.Tensor, KV | None]:
         B, T, d = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).unbind(2)
         q, k = self.q_norm(q).to(v.dtype), self.k_norm(k).to(v.dtype)  # LayerNorm runs in fp32 under autocast
-        if past is not None and hasattr(past, "attend"):  # a vintix_model.inference.kv_cache.LayerCache: append in place
+        if past is not None and hasattr(
+            past, "attend"
+        ):  # a vintix_model.inference.kv_cache.LayerCache: append in place
             y = past.attend(q, k, v, self.slopes, self.backend, bias_cache)
             return self.proj(y.reshape(B, T, d)), None
         if past is not None:
@@ -158,8 +172,9 @@ class Backbone(nn.Module):
         for block in self.blocks:
             block.attn.backend = backend
 
-    def forward(self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False
-                ) -> tuple[torch.Tensor, list[KV] | None]:
+    def forward(
+        self, x: torch.Tensor, past: list[KV] | None = None, use_cache: bool = False
+    ) -> tuple[torch.Tensor, list[KV] | None]:
         bias_cache: dict = {}  # one ALiBi mask per forward, shared by every layer
         presents = [] if use_cache else None
         for i, block in enumerate(self.blocks):

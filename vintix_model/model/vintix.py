@@ -56,21 +56,29 @@ class GroupBatch:
     first: torch.Tensor
     target: torch.Tensor | None = None
 
-    def to(self, device, non_blocking: bool = False) -> "GroupBatch":
+    def to(self, device, non_blocking: bool = False) -> GroupBatch:
         mv = lambda t: t.to(device, non_blocking=non_blocking) if t is not None else None  # noqa: E731
         return GroupBatch(mv(self.obs), mv(self.prev_action), mv(self.prev_reward), mv(self.first), mv(self.target))
 
-    def pin_memory(self) -> "GroupBatch":  # called by DataLoader(pin_memory=True)
+    def pin_memory(self) -> GroupBatch:  # called by DataLoader(pin_memory=True)
         pin = lambda t: t.pin_memory() if t is not None else None  # noqa: E731
-        return GroupBatch(pin(self.obs), pin(self.prev_action), pin(self.prev_reward), pin(self.first), pin(self.target))
+        return GroupBatch(
+            pin(self.obs), pin(self.prev_action), pin(self.prev_reward), pin(self.first), pin(self.target)
+        )
 
     def __len__(self) -> int:
         return self.obs.shape[0]
 
 
 def _mlp_encoder(d_in: int, d_out: int, cfg: ModelConfig) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_out), nn.LeakyReLU(cfg.leaky_slope), nn.LayerNorm(d_out, eps=cfg.norm_eps),
-                         nn.Linear(d_out, d_out), nn.LeakyReLU(cfg.leaky_slope), nn.LayerNorm(d_out, eps=cfg.norm_eps))
+    return nn.Sequential(
+        nn.Linear(d_in, d_out),
+        nn.LeakyReLU(cfg.leaky_slope),
+        nn.LayerNorm(d_out, eps=cfg.norm_eps),
+        nn.Linear(d_out, d_out),
+        nn.LeakyReLU(cfg.leaky_slope),
+        nn.LayerNorm(d_out, eps=cfg.norm_eps),
+    )
 
 
 class GroupEncoder(nn.Module):
@@ -104,7 +112,9 @@ class ActionHead(nn.Module):
 
 
 class Vintix(nn.Module):
-    def __init__(self, config: ModelConfig, groups: dict[str, GroupSpec], tasks: dict[str, dict[str, Any]] | None = None):
+    def __init__(
+        self, config: ModelConfig, groups: dict[str, GroupSpec], tasks: dict[str, dict[str, Any]] | None = None
+    ):
         super().__init__()
         config.check()
         if not groups:
@@ -155,7 +165,7 @@ class Vintix(nn.Module):
         h, _ = self.transform(x)
         out, start = {}, 0
         for name, b in parts.items():
-            out[name] = self.act(name, h[start:start + len(b)])
+            out[name] = self.act(name, h[start : start + len(b)])
             start += len(b)
         return out
 
@@ -189,7 +199,8 @@ class Vintix(nn.Module):
         mean, scale = obs_normalizer(self.tasks[task]["obs_mean"], self.tasks[task]["obs_std"], self.config.obs_norm)
         if isinstance(obs, torch.Tensor):
             return (obs - torch.as_tensor(mean, device=obs.device, dtype=obs.dtype)) / torch.as_tensor(
-                scale, device=obs.device, dtype=obs.dtype)
+                scale, device=obs.device, dtype=obs.dtype
+            )
         return (np.asarray(obs, np.float32) - mean) / scale
 
     @classmethod

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from vintix_data.preflight import check_output_folder
-from vintix_model.original import layout as original
 from vintix_model.model.checkpoint import WEIGHTS, CheckpointError, save_pretrained
 from vintix_model.model.groups import GroupSpec
+from vintix_model.original import layout as original
 
 
 @dataclass
@@ -58,8 +58,10 @@ def resolve_source(src: str, revision: str | None = None) -> Source:
     missing = [n for n in original.ORIGINAL_FILES if not (folder / n).is_file()]
     if missing:
         hint = " (it is already a vintix_model checkpoint)" if (folder / WEIGHTS).exists() else ""
-        raise CheckpointError(f"{src}: not an original-layout Vintix checkpoint: no {', '.join(missing)}{hint}; expected "
-                              "model.pth, config.json and metadata.json as dunnolab/Vintix ships them")
+        raise CheckpointError(
+            f"{src}: not an original-layout Vintix checkpoint: no {', '.join(missing)}{hint}; expected "
+            "model.pth, config.json and metadata.json as dunnolab/Vintix ships them"
+        )
     return Source(folder, repo, commit, {n: file_sha256(folder / n) for n in original.ORIGINAL_FILES})
 
 
@@ -67,7 +69,9 @@ def _json(folder: Path, name: str) -> Any:
     try:
         return json.loads((folder / name).read_text())
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"{folder / name}: unreadable JSON ({type(e).__name__}: {str(e).splitlines()[0][:80]})") from None
+        raise CheckpointError(
+            f"{folder / name}: unreadable JSON ({type(e).__name__}: {str(e).splitlines()[0][:80]})"
+        ) from None
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -76,9 +80,12 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - UnpicklingError, RuntimeError (not a zip), EOFError ...: one line
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        raise CheckpointError(f"{path}: not a state_dict torch.load(weights_only=True) can read ({type(e).__name__}: "
-                              f"{msg})") from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(
+            f"{path}: not a state_dict torch.load(weights_only=True) can read ({type(e).__name__}: {msg})"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a state_dict of named tensors")
     return state
 
@@ -107,14 +114,17 @@ def build(state: dict[str, torch.Tensor], config: dict, metadata: dict):
     if missing:
         raise CheckpointError(f"model.pth: missing key {_first(missing)} that config.json and metadata.json call for")
     if extra:
-        raise CheckpointError(f"model.pth: unexpected key {_first(extra)}: no part of the model config.json and "
-                              "metadata.json describe")
+        raise CheckpointError(
+            f"model.pth: unexpected key {_first(extra)}: no part of the model config.json and metadata.json describe"
+        )
     converted = {}
     for orig, key in mapping.items():
         x, want = state[orig], ours[key].shape
         if x.shape != want and not (key in ("pad_action", "pad_reward") and x.numel() == want.numel() and x.dim() == 2):
-            raise CheckpointError(f"model.pth: {orig!r} has shape {tuple(x.shape)}, config.json and metadata.json call "
-                                  f"for {tuple(want)} (our {key})")
+            raise CheckpointError(
+                f"model.pth: {orig!r} has shape {tuple(x.shape)}, config.json and metadata.json call "
+                f"for {tuple(want)} (our {key})"
+            )
         converted[key] = (x.reshape(want) if x.shape != want else x).to(torch.float32).contiguous()
     model.load_state_dict(converted, strict=True, assign=True)
     model.backbone.reset_buffers("cpu")
@@ -143,10 +153,17 @@ def convert(src: str, out: str | Path, revision: str | None = None) -> dict[str,
     original.model_config(config)  # refuse an inexpressible config before reading the weights
     original.map_tasks(metadata)
     model, mapping, tasks, group_map = build(load_state_dict(source.folder / "model.pth"), config, metadata)
-    record = {"format": "dunnolab/vintix original layout (model.pth, config.json, metadata.json)",
-              "repo": source.repo, "revision": source.revision, "sha256": source.sha256,
-              "group_map": group_map, "task_map": {t.original: t.spec.id for t in tasks},
-              "obs_norm": model.config.obs_norm, "keys": len(mapping), "original_config": config}
+    record = {
+        "format": "dunnolab/vintix original layout (model.pth, config.json, metadata.json)",
+        "repo": source.repo,
+        "revision": source.revision,
+        "sha256": source.sha256,
+        "group_map": group_map,
+        "task_map": {t.original: t.spec.id for t in tasks},
+        "obs_norm": model.config.obs_norm,
+        "keys": len(mapping),
+        "original_config": config,
+    }
     tmp = out.parent / f".{out.name}.convert-tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -160,5 +177,13 @@ def convert(src: str, out: str | Path, revision: str | None = None) -> dict[str,
         os.rename(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"out": str(out), "source": source.repo, "revision": source.revision, "parameters": model.num_parameters(),
-            "keys": len(mapping), "tasks": len(tasks), "groups": group_map, "obs_norm": model.config.obs_norm}
+    return {
+        "out": str(out),
+        "source": source.repo,
+        "revision": source.revision,
+        "parameters": model.num_parameters(),
+        "keys": len(mapping),
+        "tasks": len(tasks),
+        "groups": group_map,
+        "obs_norm": model.config.obs_norm,
+    }

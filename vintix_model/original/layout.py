@@ -28,10 +28,27 @@ from vintix_model.model.config import ModelConfig
 ORIGINAL_FILES = ("model.pth", "config.json", "metadata.json")
 
 # config.json fields the original's Vintix.init_model reads (all required there too)
-CONFIG_FIELDS = ("action_emb_dim", "observation_emb_dim", "reward_emb_dim", "hidden_dim", "transformer_depth",
-                 "transformer_heads", "context_len", "attn_dropout", "residual_dropout", "normalize_qk", "bias",
-                 "parallel_residual", "shared_attention_norm", "norm_class", "mlp_class", "intermediate_size",
-                 "inner_ep_pos_enc", "norm_acs", "norm_obs")
+CONFIG_FIELDS = (
+    "action_emb_dim",
+    "observation_emb_dim",
+    "reward_emb_dim",
+    "hidden_dim",
+    "transformer_depth",
+    "transformer_heads",
+    "context_len",
+    "attn_dropout",
+    "residual_dropout",
+    "normalize_qk",
+    "bias",
+    "parallel_residual",
+    "shared_attention_norm",
+    "norm_class",
+    "mlp_class",
+    "intermediate_size",
+    "inner_ep_pos_enc",
+    "norm_acs",
+    "norm_obs",
+)
 
 # settings our model has no counterpart for: the value we can express, and what the other value would need
 INEXPRESSIBLE = {
@@ -93,27 +110,44 @@ def model_config(config: dict[str, Any]) -> ModelConfig:
         raise CheckpointError("config.json is not a JSON object")
     missing = [k for k in CONFIG_FIELDS if k not in config]
     if missing:
-        raise CheckpointError(f"config.json lacks {', '.join(missing)} (the original's Vintix.init_model reads them); "
-                              "not an original-layout Vintix config")
+        raise CheckpointError(
+            f"config.json lacks {', '.join(missing)} (the original's Vintix.init_model reads them); "
+            "not an original-layout Vintix config"
+        )
     for name, (ours, what) in INEXPRESSIBLE.items():
         if config[name] != ours:
-            raise CheckpointError(f"config.json: {name} is {config[name]!r}, i.e. {what}; vintix_model cannot express "
-                                  f"it (only {name}={ours!r}), so the checkpoint is not converted")
+            raise CheckpointError(
+                f"config.json: {name} is {config[name]!r}, i.e. {what}; vintix_model cannot express "
+                f"it (only {name}={ours!r}), so the checkpoint is not converted"
+            )
     if config["attn_dropout"] != config["residual_dropout"]:
-        raise CheckpointError(f"config.json: attn_dropout {config['attn_dropout']} != residual_dropout "
-                              f"{config['residual_dropout']}; vintix_model has one dropout rate")
+        raise CheckpointError(
+            f"config.json: attn_dropout {config['attn_dropout']} != residual_dropout "
+            f"{config['residual_dropout']}; vintix_model has one dropout rate"
+        )
     width = config["observation_emb_dim"] + config["action_emb_dim"] + config["reward_emb_dim"]
     if config["hidden_dim"] != width:
-        raise CheckpointError(f"config.json: hidden_dim {config['hidden_dim']} is not observation_emb_dim + "
-                              f"action_emb_dim + reward_emb_dim = {width} (the token width)")
+        raise CheckpointError(
+            f"config.json: hidden_dim {config['hidden_dim']} is not observation_emb_dim + "
+            f"action_emb_dim + reward_emb_dim = {width} (the token width)"
+        )
     try:
-        cfg = ModelConfig(obs_emb=int(config["observation_emb_dim"]), act_emb=int(config["action_emb_dim"]),
-                          rew_emb=int(config["reward_emb_dim"]), n_layer=int(config["transformer_depth"]),
-                          n_head=int(config["transformer_heads"]),
-                          d_mlp=int(config["intermediate_size"] or 4 * width), context=int(config["context_len"]),
-                          qk_norm=bool(config["normalize_qk"]), bias=bool(config["bias"]), norm_eps=1e-5,
-                          dropout=float(config["residual_dropout"]), leaky_slope=0.01, head_layers=3,
-                          obs_norm="original" if config["norm_obs"] else "none")
+        cfg = ModelConfig(
+            obs_emb=int(config["observation_emb_dim"]),
+            act_emb=int(config["action_emb_dim"]),
+            rew_emb=int(config["reward_emb_dim"]),
+            n_layer=int(config["transformer_depth"]),
+            n_head=int(config["transformer_heads"]),
+            d_mlp=int(config["intermediate_size"] or 4 * width),
+            context=int(config["context_len"]),
+            qk_norm=bool(config["normalize_qk"]),
+            bias=bool(config["bias"]),
+            norm_eps=1e-5,
+            dropout=float(config["residual_dropout"]),
+            leaky_slope=0.01,
+            head_layers=3,
+            obs_norm="original" if config["norm_obs"] else "none",
+        )
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"config.json: a model field is not a number ({e})") from None
     cfg.check()
@@ -143,11 +177,15 @@ def _dims(task: str, info: Any) -> tuple[int, int]:
             raise ValueError
         obs, act = int(proprio[0]), int(info["action_dim"])
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"metadata.json: task {task!r} has observation_shape {info.get('observation_shape')!r}; "
-                              "vintix_model takes {\"proprio\": [obs_dim]} only") from None
+        raise CheckpointError(
+            f"metadata.json: task {task!r} has observation_shape {info.get('observation_shape')!r}; "
+            "vintix_model takes {\"proprio\": [obs_dim]} only"
+        ) from None
     if info.get("action_type", "continuous") != "continuous":
-        raise CheckpointError(f"metadata.json: task {task!r} has action_type {info['action_type']!r}; vintix_model "
-                              "takes continuous actions only")
+        raise CheckpointError(
+            f"metadata.json: task {task!r} has action_type {info['action_type']!r}; vintix_model "
+            "takes continuous actions only"
+        )
     return obs, act
 
 
@@ -185,22 +223,31 @@ def map_tasks(metadata: dict[str, Any]) -> tuple[list[MappedTask], dict[str, str
         orig_group = str(info["group_name"])
         spec = registry_task(name)
         if spec is None:
-            raise CheckpointError(f"metadata.json: group {orig_group!r} cannot be mapped: its task {name!r} is not a "
-                                  "task of the registry (vintix-data tasks lists them)")
+            raise CheckpointError(
+                f"metadata.json: group {orig_group!r} cannot be mapped: its task {name!r} is not a "
+                "task of the registry (vintix-data tasks lists them)"
+            )
         expected = registry_task_dims(spec.id, mujoco_obs="v4")
         if (expected.obs_dim, expected.act_dim) != (obs, act):
-            raise CheckpointError(f"metadata.json: task {name!r} (group {orig_group!r}) has dims {obs}/{act}, our task "
-                                  f"{spec.id} has {expected.obs_dim}/{expected.act_dim}; group not mapped")
+            raise CheckpointError(
+                f"metadata.json: task {name!r} (group {orig_group!r}) has dims {obs}/{act}, our task "
+                f"{spec.id} has {expected.obs_dim}/{expected.act_dim}; group not mapped"
+            )
         group = group_name(spec.domain, obs, act, spec.id)
         if group_map.setdefault(orig_group, group) != group:
-            raise CheckpointError(f"metadata.json: group {orig_group!r} holds tasks of our groups {group_map[orig_group]} "
-                                  f"and {group} ({name}); its encoder cannot be mapped to one of ours")
+            raise CheckpointError(
+                f"metadata.json: group {orig_group!r} holds tasks of our groups {group_map[orig_group]} "
+                f"and {group} ({name}); its encoder cannot be mapped to one of ours"
+            )
         if reverse.setdefault(group, orig_group) != orig_group:
-            raise CheckpointError(f"metadata.json: groups {reverse[group]!r} and {orig_group!r} both map to our group "
-                                  f"{group}; one of ours cannot take two encoders")
+            raise CheckpointError(
+                f"metadata.json: groups {reverse[group]!r} and {orig_group!r} both map to our group "
+                f"{group}; one of ours cannot take two encoders"
+            )
         if dims.setdefault(orig_group, (obs, act)) != (obs, act):
-            raise CheckpointError(f"metadata.json: group {orig_group!r} has tasks of dims {dims[orig_group]} and "
-                                  f"{(obs, act)} ({name})")
+            raise CheckpointError(
+                f"metadata.json: group {orig_group!r} has tasks of dims {dims[orig_group]} and {(obs, act)} ({name})"
+            )
         if any(t.spec.id == spec.id for t in tasks):
             raise CheckpointError(f"metadata.json: task {name!r} is our {spec.id}, as another task of the file is")
         tasks.append(MappedTask(name, orig_group, spec, group, obs, act, dict(info)))
@@ -218,18 +265,35 @@ def task_metadata(t: MappedTask, obs_norm: str) -> dict[str, Any]:
         mean, std = [0.0] * t.obs_dim, [1.0] * t.obs_dim
     for key, v in (("obs_mean", mean), ("obs_std", std)):
         if not isinstance(v, list) or len(v) != t.obs_dim:
-            raise CheckpointError(f"metadata.json: task {t.original!r} {key} has {len(v) if isinstance(v, list) else v!r} "
-                                  f"values, its observation_shape says {t.obs_dim}")
+            raise CheckpointError(
+                f"metadata.json: task {t.original!r} {key} has {len(v) if isinstance(v, list) else v!r} "
+                f"values, its observation_shape says {t.obs_dim}"
+            )
     try:
         mean, std, reward_scale = [float(x) for x in mean], [float(x) for x in std], float(info["reward_scale"])
     except (TypeError, ValueError):
         raise CheckpointError(f"metadata.json: task {t.original!r} has non-numeric stats or reward_scale") from None
     # the env the release trained on, where the name says it (MuJoCo *-v4 -> gymnasium's v4 layout at evaluation)
     trained_on = adapter_for(t.spec).checkpoint_options(t.spec, t.original)
-    return {"group": t.group, "domain": t.spec.domain, "obs_dim": t.obs_dim, "act_dim": t.act_dim,
-            "reward_scale": reward_scale, "obs_mean": mean, "obs_std": std, "obs_std_ddof": 1,
-            "episode_sparsity": t.spec.episode_sparsity, "dataset": None,
-            "env_id": t.original if trained_on else t.spec.env_id, "env_kwargs": dict(t.spec.env_kwargs),
-            "episode_limit": t.spec.episode_limit, "reference_scores": None, "hidden_observation": None,
-            "env_options": {}, "original_task": t.original, "original_group": t.original_group,
-            "acs_mean": info.get("acs_mean"), "acs_std": info.get("acs_std")}
+    return {
+        "group": t.group,
+        "domain": t.spec.domain,
+        "obs_dim": t.obs_dim,
+        "act_dim": t.act_dim,
+        "reward_scale": reward_scale,
+        "obs_mean": mean,
+        "obs_std": std,
+        "obs_std_ddof": 1,
+        "episode_sparsity": t.spec.episode_sparsity,
+        "dataset": None,
+        "env_id": t.original if trained_on else t.spec.env_id,
+        "env_kwargs": dict(t.spec.env_kwargs),
+        "episode_limit": t.spec.episode_limit,
+        "reference_scores": None,
+        "hidden_observation": None,
+        "env_options": {},
+        "original_task": t.original,
+        "original_group": t.original_group,
+        "acs_mean": info.get("acs_mean"),
+        "acs_std": info.get("acs_std"),
+    }

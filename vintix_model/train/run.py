@@ -20,27 +20,28 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from vintix_data.errors import UserError
 from vintix_data.format import FormatError
 from vintix_data.jsonio import dumps
 from vintix_data.locking import exclusive_lock
 from vintix_data.preflight import check_output_folder
-
+from vintix_model.data.arrays import DataError, TaskData, expand_suites, prepare, use_obs_norm
+from vintix_model.data.relabel import window_relabel
+from vintix_model.data.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
 from vintix_model.model import checkpoint as hub
 from vintix_model.model.config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
-from vintix_model.data.arrays import DataError, TaskData, expand_suites, prepare, use_obs_norm
 from vintix_model.model.groups import GroupSpec
 from vintix_model.model.layers import flash_attn_func
 from vintix_model.model.vintix import Vintix
-from vintix_model.data.relabel import window_relabel
-from vintix_model.data.sampler import WindowDataset, WindowOrder, index_tasks, make_loader
-from vintix_data.errors import UserError
 
 # TrainConfig fields that do not change the math: they may differ on --resume
 RESUME_FREE = {"log_every", "save_every", "keep_checkpoints", "num_workers", "validate", "cpu_threads"}
@@ -91,8 +92,10 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Decay Linear weights; never norms, biases or the padding vectors."""
     decay = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
     params = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if id(p) in decay], "weight_decay": weight_decay},
-            {"params": [p for p in params if id(p) not in decay], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in params if id(p) in decay], "weight_decay": weight_decay},
+        {"params": [p for p in params if id(p) not in decay], "weight_decay": 0.0},
+    ]
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -115,7 +118,9 @@ def data_fingerprint(tasks: list[TaskData]) -> list[dict]:
     return [{"task": t.task, "group": t.group, "manifest_sha256": t.source["manifest_sha256"]} for t in tasks]
 
 
-def _check_resume(meta: dict, model_cfg: ModelConfig, train_cfg: TrainConfig, tasks: list[TaskData], world: int) -> None:
+def _check_resume(
+    meta: dict, model_cfg: ModelConfig, train_cfg: TrainConfig, tasks: list[TaskData], world: int
+) -> None:
     """Refuse a checkpoint made with another model, other data or other math-relevant settings."""
     where = "checkpoint from another config"
     saved_model = to_dict(model_config_from_dict(meta["model_config"]))
@@ -145,8 +150,10 @@ def save_plot(metrics: list[dict], path: Path) -> None:
     steps = [m["step"] for m in metrics]
     ax.plot(steps, [m["loss"] for m in metrics], lw=0.8, alpha=0.5, label="loss (per step)")
     k = max(1, len(metrics) // 50)
-    smooth = [sum(m["loss"] for m in metrics[max(0, i - k + 1):i + 1]) / len(metrics[max(0, i - k + 1):i + 1])
-              for i in range(len(metrics))]
+    smooth = [
+        sum(m["loss"] for m in metrics[max(0, i - k + 1) : i + 1]) / len(metrics[max(0, i - k + 1) : i + 1])
+        for i in range(len(metrics))
+    ]
     ax.plot(steps, smooth, lw=1.6, label=f"mean of last {k}")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("MSE")
@@ -170,10 +177,17 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
 
-            self.p = RichProgress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-                                  TextColumn("{task.fields[tps]} tok/s"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                  console=Console(stderr=True))
+            self.p = RichProgress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TextColumn("lr {task.fields[lr]}"),
+                TextColumn("{task.fields[tps]} tok/s"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
             self.task = self.p.add_task("train", total=total, completed=start, loss="-", lr="-", tps="-")
             self.p.start()
 
@@ -204,8 +218,16 @@ def _prepare_data(refs: list[str], cfg: TrainConfig, ddp: Dist) -> list[TaskData
     return tasks if tasks is not None else prepare(refs, cfg.episode_sparsity, validate=False, target=cfg.target)
 
 
-def train(refs: list[str], out: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, device: str | None = None,
-          resume: bool = False, progress: bool = True, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def train(
+    refs: list[str],
+    out: str | Path,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    device: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Train (or ``resume``) into the run folder ``out``; the summary has the step, the mean loss of the first
     and last (up to) 50 steps, the latest checkpoint and the trained ``model`` (rank 0)."""
     log = log or (lambda s: print(s, file=sys.stderr))
@@ -225,11 +247,21 @@ def train(refs: list[str], out: str | Path, model_cfg: ModelConfig, train_cfg: T
         torch.set_num_threads(threads)
 
 
-def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, ddp: Dist, resume: bool,
-           progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
+def _train(
+    refs: list[str],
+    out: Path,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    ddp: Dist,
+    resume: bool,
+    progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     dev = ddp.device
     if train_cfg.attention == "flash" and (flash_attn_func is None or dev.type != "cuda"):
-        raise TrainError("train.attention=flash needs flash-attn installed (pip install 'vintix[gpu]') and a CUDA device")
+        raise TrainError(
+            "train.attention=flash needs flash-attn installed (pip install 'vintix[gpu]') and a CUDA device"
+        )
     resume_from = None
     if resume:
         try:
@@ -252,8 +284,9 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
     torch.manual_seed(train_cfg.seed)
     model = Vintix(model_cfg, groups, {t.task: t.meta() for t in tasks}).to(dev)
     model.set_attention_backend(train_cfg.attention)
-    optimizer = torch.optim.AdamW(param_groups(model, train_cfg.weight_decay), lr=train_cfg.lr, betas=train_cfg.betas,
-                                  fused=dev.type == "cuda")
+    optimizer = torch.optim.AdamW(
+        param_groups(model, train_cfg.weight_decay), lr=train_cfg.lr, betas=train_cfg.betas, fused=dev.type == "cuda"
+    )
     step, consumed = 0, 0
     if resume_from is not None:
         _, _, meta = hub.read_config(resume_from)
@@ -278,13 +311,21 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
         if metrics_path.exists() and resume_from is not None:
             metrics = [m for m in map(json.loads, metrics_path.read_text().splitlines()) if m["step"] <= step]
         metrics_path.write_text("".join(dumps(m) + "\n" for m in metrics))  # strict JSON lines
-        log(f"vintix-model train: {model.num_parameters():,} parameters, {len(tasks)} task(s) in {len(groups)} group(s), "
+        log(
+            f"vintix-model train: {model.num_parameters():,} parameters, {len(tasks)} task(s) in {len(groups)} group(s), "
             f"{order.total:,} windows of {model_cfg.context + 1}; {ddp.world} process(es) on {dev.type}; "
-            f"{'resuming at step ' + str(step) if resume_from else 'from scratch'}")
+            f"{'resuming at step ' + str(step) if resume_from else 'from scratch'}"
+        )
 
     tokens_per_step = train_cfg.batch_size * train_cfg.grad_accum * ddp.world * model_cfg.context
-    run_meta = {"model_config": to_dict(model_cfg), "train_config": to_dict(train_cfg), "datasets": list(refs),
-                "data": data_fingerprint(tasks), "world_size": ddp.world, "command": ["vintix-model"] + sys.argv[1:]}
+    run_meta = {
+        "model_config": to_dict(model_cfg),
+        "train_config": to_dict(train_cfg),
+        "datasets": list(refs),
+        "data": data_fingerprint(tasks),
+        "world_size": ddp.world,
+        "command": ["vintix-model"] + sys.argv[1:],
+    }
     if suites:
         run_meta["suites"] = suites
 
@@ -293,15 +334,23 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
             tail = [m["loss"] for m in metrics[-50:]]
             final_loss = sum(tail) / len(tail) if tail else None  # mean of the last (up to) 50 steps
             hub.save_pretrained(model, folder, {**run_meta, "step": at_step, "final_loss": final_loss})
-            torch.save({"step": at_step, "sampler": order.state_dict(consumed), "optimizer": optimizer.state_dict(),
-                        "torch_rng": torch.get_rng_state()}, folder / hub.STATE)
+            torch.save(
+                {
+                    "step": at_step,
+                    "sampler": order.state_dict(consumed),
+                    "optimizer": optimizer.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                },
+                folder / hub.STATE,
+            )
             shutil.copy2(metrics_path, folder / "metrics.jsonl")
             save_plot(metrics, folder / "loss.png")
+
         hub.atomic_checkpoint(out, f"step-{at_step:07d}", write)
         if metrics:
             shutil.copy2(out / "checkpoints" / f"step-{at_step:07d}" / "loss.png", out / "loss.png")
         kept = sorted(p for p in (out / "checkpoints").glob("step-*") if p.is_dir())
-        for old in kept[:-train_cfg.keep_checkpoints]:
+        for old in kept[: -train_cfg.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
 
     loader = make_loader(dataset, train_cfg.batch_size, consumed, train_cfg.num_workers, pin_memory=dev.type == "cuda")
@@ -323,7 +372,7 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
                     batch = next(batches)
                     groups_batch = {g: b.to(dev, non_blocking=True) for g, b in batch["groups"].items()}
                     sync = ddp.world == 1 or micro == train_cfg.grad_accum - 1
-                    with (contextlib.nullcontext() if sync else wrapped.no_sync()):
+                    with contextlib.nullcontext() if sync else wrapped.no_sync():
                         with autocast(dev, train_cfg.precision):
                             preds = wrapped(groups_batch)
                         loss = Vintix.loss(preds, groups_batch) / train_cfg.grad_accum
@@ -344,9 +393,16 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
                     raise TrainError(f"loss is {loss_value} at step {step}; lower train.lr or set train.grad_clip")
                 dt = time.perf_counter() - t0
                 if ddp.main:
-                    rec = {"step": step, "loss": loss_value, "lr": lr, "tokens": step * tokens_per_step,
-                           "tokens_per_s": tokens_per_step / dt, "step_s": dt,
-                           "elapsed_s": time.perf_counter() - t_start, "batch_crc": crcs}
+                    rec = {
+                        "step": step,
+                        "loss": loss_value,
+                        "lr": lr,
+                        "tokens": step * tokens_per_step,
+                        "tokens_per_s": tokens_per_step / dt,
+                        "step_s": dt,
+                        "elapsed_s": time.perf_counter() - t_start,
+                        "batch_crc": crcs,
+                    }
                     metrics.append(rec)
                     mf.write(dumps(rec) + "\n")
                     mf.flush()
@@ -362,8 +418,12 @@ def _train(refs: list[str], out: Path, model_cfg: ModelConfig, train_cfg: TrainC
     if ddp.main and metrics:
         losses = [m["loss"] for m in metrics]
         k = min(50, max(1, len(losses) // 2))
-        summary.update(first_loss=sum(losses[:k]) / k, last_loss=sum(losses[-k:]) / k, window=k,
-                       checkpoint=str(hub.checkpoint_dir(out)))
+        summary.update(
+            first_loss=sum(losses[:k]) / k,
+            last_loss=sum(losses[-k:]) / k,
+            window=k,
+            checkpoint=str(hub.checkpoint_dir(out)),
+        )
     if ddp.world > 1:
         dist.barrier()
         dist.destroy_process_group()

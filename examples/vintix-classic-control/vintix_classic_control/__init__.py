@@ -23,13 +23,24 @@ class ClassicControlAdapter(GymAdapter):
     def tasks(self) -> list[dict]:
         """The domain's tasks, in the fields of a task file (vintix_data.domains.gym.FIELDS)."""
         return [
-            {"id": "pendulum-v1", "env_id": "Pendulum-v1", "reward_scale": 0.1, "episode_limit": 200,
-             # SB3 SAC, 20k steps of `vintix-data demonstrator train gym:Pendulum-v1 --algo sac --timesteps 20000`
-             "demonstrator": f"sb3:{EXPERTS / 'sac-pendulum-v1.zip'}",
-             "components": {"cos_theta": [0], "sin_theta": [1], "angular_velocity": [2]},
-             "variations": {"g": "gravity (default 10.0)"},
-             "histories": 10, "steps": 10_000},
-            {"id": "mountain-car-continuous-v0", "env_id": "MountainCarContinuous-v0", "reward_scale": 0.1,
-             "episode_limit": 999, "components": {"position": [0], "velocity": [1]},
-             "variations": {"goal_velocity": "the velocity the car must reach at the flag (default 0)"}},
+            {
+                "id": "pendulum-v1",
+                "env_id": "Pendulum-v1",
+                "reward_scale": 0.1,
+                "episode_limit": 200,
+                # SB3 SAC, 20k steps of `vintix-data demonstrator train gym:Pendulum-v1 --algo sac --timesteps 20000`
+                "demonstrator": f"sb3:{EXPERTS / 'sac-pendulum-v1.zip'}",
+                "components": {"cos_theta": [0], "sin_theta": [1], "angular_velocity": [2]},
+                "variations": {"g": "gravity (default 10.0)"},
+                "histories": 10,
+                "steps": 10_000,
+            },
+            {
+                "id": "mountain-car-continuous-v0",
+                "env_id": "MountainCarContinuous-v0",
+                "reward_scale": 0.1,
+                "episode_limit": 999,
+                "components": {"position": [0], "velocity": [1]},
+                "variations": {"goal_velocity": "the velocity the car must reach at the flag (default 0)"},
+            },
         ]
