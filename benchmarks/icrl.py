@@ -36,6 +36,11 @@ Two arms of issue 26 (the research note's D3 and D1), both with the puck hidden 
 decoy``), ``dpt-relabel`` on goal+puck-hidden data with ``train.relabel=uniform`` (a fresh goal per window, rewards
 and labels recomputed for it). Pick models with ``--models``; only their datasets are collected.
 
+``ad-learner`` (the note's D2) trains on data whose demonstrator is a reward-driven learner that never reads the goal
+(``collect --behaviour learner``), with its intended action as the target; its ideal-learner reference row (the same
+learner on the held-out goals, full and cleared, ``benchmarks/icrl_learner.py``) is printed beside the goal-agnostic one.
+``ad-learner-t0`` adds ``train.first_windows=8`` (each history's cold-start window 9 times per epoch).
+
 ``--diagnostics`` adds issue 26's cheap diagnostics of the DPT-style models (``benchmarks/icrl_diag.py``): the loss
 per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
 the label over the goal prior, and the reward-swap probe (the env at goal A, the model fed rewards for goal B).
@@ -65,6 +70,7 @@ DATASETS = {  # kind -> collect options beyond the shared ones (all --fixed-goal
     "control": [],
     "clean": HIDE_ALL,  # goal and puck hidden (vintix-data audit finds no task ID)
     "blind": [*HIDE_ALL, "--behaviour", "decoy"],  # and the executed actions never see the goal (the note's D3)
+    "learner": [*HIDE_ALL, "--behaviour", "learner"],  # a reward-driven learner demonstrates (the note's D2)
 }
 MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens[, extra --set overrides])
     "AD, goal hidden": ("ad-latent", "latent", "action", True),
@@ -81,6 +87,15 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
         True,
         ["train.relabel=uniform"],
     ),
+    # AD on the learner's own intended action (its noise level is not worth predicting): the model must learn to learn
+    "AD, reward-driven learner demonstrator": ("ad-learner", "learner", "demonstrator_action", True),
+    "AD, learner demonstrator, t=0 windows x9": (
+        "ad-learner-t0",
+        "learner",
+        "demonstrator_action",
+        True,
+        ["train.first_windows=8"],
+    ),  # cold starts a quarter of the windows
 }
 
 
@@ -98,7 +113,7 @@ def references(args, runs: int) -> dict:
     from vintix_model.evaluate.runner import EVAL_SEED_BASE
 
     warnings.filterwarnings("ignore")
-    base = get_task(TASK)
+    base = get_task(args.task)
     train = configure_task(base, fixed_goal=True)
     test = configure_task(base, fixed_goal=True, env_options={"goal_set": "test"})
     goal = slice(36, 39)
@@ -108,7 +123,7 @@ def references(args, runs: int) -> dict:
     )
     env.close()
     mean_goal = train_goals.mean(0)
-    expert = ScriptedDemonstrator(TASK)
+    expert = ScriptedDemonstrator(args.task)
     env = make_env(test)
     out = {"random": [], "demonstrator": [], "goal_agnostic": []}
     test_goals = []
@@ -147,7 +162,7 @@ def references(args, runs: int) -> dict:
     }
 
 
-def plot(results: dict, refs: dict, path: Path) -> None:
+def plot(results: dict, refs: dict, path: Path, task: str = TASK) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,7 +205,7 @@ def plot(results: dict, refs: dict, path: Path) -> None:
     # below the figure, then let savefig's tight box take in both
     import textwrap
 
-    title = f"{TASK}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals"
+    title = f"{task}, goal hidden unless noted: cold-start in-context evaluation on ML1's held-out goals"
     fig.suptitle("\n".join(textwrap.wrap(title, width=int(20 * 5.2 * cols / 1.1) // 2 + 10)), fontsize=10)
     ncol = len(labels) if cols >= 3 else cols
     fig.tight_layout()
@@ -219,7 +234,7 @@ def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) 
             sh(
                 data_cli,
                 "collect",
-                TASK,
+                args.task,
                 "--out",
                 str(held),
                 "--fixed-goal",
@@ -261,6 +276,12 @@ def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--task",
+        default=TASK,
+        help="the task family (a Meta-World task with ML1 goal sets; the learner "
+        "arms need one whose reward the learner predicts: reach-v3, reach-wall-v3)",
+    )
     ap.add_argument("--out", type=Path, default=Path("icrl-reach"))
     ap.add_argument("--histories", type=int, default=50, help="one per training goal of ML1 (at most 50 distinct)")
     ap.add_argument("--steps", type=int, default=1500, help="transitions per history (15 episodes of 100 steps)")
@@ -290,6 +311,8 @@ def main() -> None:
         "--models", default=",".join(slug(m) for m in MODELS), help="which models to run (slugs, comma-separated)"
     )
     args = ap.parse_args()
+    if args.diagnostics and args.task != "reach-v3":  # icrl_diag's label variance and probe are reach-v3's formulas
+        sys.exit(f"error: --diagnostics is reach-v3's (its labels are reach-v3's expert), not {args.task}'s")
     by_slug = {slug(m): m for m in MODELS}
     picked = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in picked if m not in by_slug]
@@ -317,7 +340,7 @@ def main() -> None:
         sh(
             data_cli,
             "collect",
-            TASK,
+            args.task,
             "--out",
             str(folder),
             "--fixed-goal",
@@ -389,7 +412,7 @@ def main() -> None:
             "eval",
             str(out / "runs" / slug(name)),
             "--task",
-            TASK,
+            args.task,
             "--variation",
             "goal_set=test",
             "--episodes",
@@ -423,6 +446,16 @@ def main() -> None:
         ref_path.write_text(json.dumps(refs, indent=2) + "\n")
         times["references"] = time.perf_counter() - t0
 
+    learner_path = out / "learner-reference.json"  # the data's learner on the same goals and seeds (deterministic)
+    if learner_path.exists():
+        ideal = json.loads(learner_path.read_text())
+    else:
+        import icrl_learner
+
+        t0 = time.perf_counter()
+        ideal = icrl_learner.ideal_learner(args.seed, args.runs, args.episodes, args.task)
+        learner_path.write_text(json.dumps(ideal) + "\n")
+        times["learner_reference"] = time.perf_counter() - t0
     results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
     manifests = {
         kind: __import__("hashlib")
@@ -431,7 +464,7 @@ def main() -> None:
         for kind in kinds
     }
     print(
-        f"ICRL on {TASK}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
+        f"ICRL on {args.task}: {args.histories} histories x {args.steps:,} steps (p {args.p}, f {args.f}, one distinct ML1 train "
         f"goal each), tiny preset, context {args.context}, {args.train_steps} training steps; evaluated cold start on "
         f"{args.runs} held-out ML1 test goals, {args.episodes} shots each"
     )
@@ -443,6 +476,14 @@ def main() -> None:
     print(
         f"references on the held-out goals: random {rnd:.1f}, scripted expert {dem:.1f}, goal-agnostic expert (mean "
         f"training goal) {agn:.1f}; halfway random -> expert {(rnd + dem) / 2:.1f}"
+    )
+    lo, hi = ideal["shots"]
+    print(
+        f"ideal learner (collect --behaviour learner's, noise-free), shots {lo}-{hi}: full {ideal['full_last_third']:.1f} "
+        f"[{ideal['full_last_third_ci95'][0]:.0f}, {ideal['full_last_third_ci95'][1]:.0f}], cleared "
+        f"{ideal['cleared_last_third']:.1f}, paired {ideal['paired_last_third']:+.1f} [{ideal['paired_last_third_ci95'][0]:+.1f}, "
+        f"{ideal['paired_last_third_ci95'][1]:+.1f}]; per shot, full: "
+        + " ".join(f"{v:.0f}" for v in ideal["per_shot_full"])
     )
     last = None
     hdr = f"{'model':46} {'shot 1':>7} {'full, last third':>22} {'cleared, last third':>22} {'full - cleared':>24} {'norm.':>6}"
@@ -493,7 +534,7 @@ def main() -> None:
         )
     if args.diagnostics:
         diagnostics(args, out, wanted, data_cli, times)
-    plot(results, refs, out / "icrl.png")
+    plot(results, refs, out / "icrl.png", args.task)
     print(f"plot: {out / 'icrl.png'}")
     print(
         "wall time: " + ", ".join(f"{k} {v / 60:.1f} min" if v is not None else f"{k} reused" for k, v in times.items())
@@ -504,6 +545,7 @@ def main() -> None:
                 "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                 "manifests": manifests,
                 "references": {k: refs[k] for k in ("random", "demonstrator", "goal_agnostic")},
+                "ideal_learner": {k: v for k, v in ideal.items() if not k.startswith("per_run")},
                 "models": summary,
                 "times_s": times,
             },

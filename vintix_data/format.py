@@ -236,6 +236,13 @@ class DatasetInfo:
         hidden = self.hidden_observation
         return f"vintix-{self.task}" + ("-hidden-" + "-".join(hidden["components"]) if hidden else "")
 
+    @property
+    def goal_blind(self) -> bool:
+        """Actions from a goal-blind behaviour (``collect --behaviour decoy|random``), not mixed from
+        ``demonstrator_action``; the reward-driven learner's are (``mixed_from``) and are checked like a demonstrator's."""
+        behaviour = self.extra.get("behaviour")
+        return isinstance(behaviour, dict) and bool(behaviour) and behaviour.get("mixed_from") != "demonstrator_action"
+
     def to_json(self) -> str:
         from vintix_data.jsonio import dumps  # strict JSON: infinite bounds as null (vintix_data/jsonio.py)
 

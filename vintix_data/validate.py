@@ -206,7 +206,7 @@ class _RowChecker:
             if not np.array_equal(eps, expected):
                 i = int(np.flatnonzero(eps != expected)[0])
                 r.fail("epsilon", f"history {h[i]} t={t[i]}: epsilon {eps[i]} != schedule {expected[i]}")
-            if demo_col.null_count == 0 and not info.extra.get("behaviour"):  # goal-blind: not mixed from it
+            if demo_col.null_count == 0 and not info.goal_blind:  # goal-blind: not mixed from it
                 demo = fixed_list_to_numpy(demo_col).astype(np.float64)
                 e = eps.astype(np.float64)[:, None]
                 gap = np.abs(act.astype(np.float64) - (1 - e) * demo) - e * self.bound
@@ -407,7 +407,7 @@ def validate(
     check_info(info, len(shards), len(checker.ep_keys), report)
     report.figures["rows"] = checker.rows
     report.figures["episodes"] = len(checker.ep_keys)
-    if info.extra.get("behaviour"):  # goal-blind behaviour (collect --behaviour): its returns need not rise
+    if info.goal_blind:  # goal-blind behaviour (collect --behaviour decoy|random): its returns need not rise
         report.notes.append(
             f"learning curve not checked: the actions are a goal-blind {info.extra['behaviour'].get('kind')} "
             "behaviour, not the noise-mixed demonstrator"

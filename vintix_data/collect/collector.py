@@ -22,7 +22,14 @@ import gymnasium as gym
 import numpy as np
 
 from vintix_data.collect.config import DECOY_RANDOM_SHARE, CollectConfig
-from vintix_data.collect.parts import completed_episodes, episode_behaviour, episode_noise, part_path, save_part
+from vintix_data.collect.parts import (
+    completed_episodes,
+    episode_behaviour,
+    episode_noise,
+    part_path,
+    replay_transitions,
+    save_part,
+)
 from vintix_data.domains import ConfiguredTask
 from vintix_data.format import EpisodeData
 from vintix_data.schedule import NoiseSchedule, mix_terms, mix_with
@@ -59,6 +66,8 @@ class Collector:
         # goal-blind behaviour (docs/design.md §8): the executed actions never see the true goal
         self.behaviour = config.behaviour
         self.goal_space = task.goal_space() if config.behaviour == "decoy" else None
+        # a reward-driven learner (behaviour "learner"): its state per slot, made fresh per history, rebuilt on resume
+        self.learns = config.behaviour == "learner"
 
     def _make_vector_env(self, k: int) -> gym.vector.VectorEnv:
         mode = self.cfg.vector if self.cfg.vector != "auto" else ("async" if k > 1 else "sync")
@@ -111,6 +120,7 @@ class Collector:
         parent_dirs: set[Path] = set()
         goal_space = self.goal_space
         decoys = None if goal_space is None else np.tile(goal_space[0], (k, 1))  # per slot, per episode
+        learner = self.task.learner(k) if self.learns else None
 
         def begin_episode(i: int, g: int) -> int:
             h, e = hist[i], episode[i]
@@ -118,7 +128,7 @@ class Collector:
             m = min(limit, n_steps - t0[i])
             noise = episode_noise(self.cfg.seed, h, e, low, high, limit)[:m]
             log.keep[g : g + m, i], log.noise[g : g + m, i] = mix_terms(self.eps[t0[i] : t0[i] + m], noise)
-            if self.behaviour != "demonstrator":
+            if self.behaviour in ("decoy", "random"):  # goal-blind: some episodes (all for random) uniform
                 draws = episode_behaviour(self.cfg.seed, h, e)
                 if self.behaviour == "random" or draws.random() < DECOY_RANDOM_SHARE:
                     log.keep[g : g + m, i], log.noise[g : g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
@@ -133,6 +143,10 @@ class Collector:
                 log.keep[g:, i], log.noise[g:, i] = 1.0, 0.0  # an idle slot acts as the demonstrator
                 return None
             hist[i], episode[i], t0[i] = (int(v) for v in queue.pop(0))
+            if learner is not None:  # fresh per history; a resumed one replays its saved rows (docs/design.md §8)
+                learner.start(i)
+                for next_obs_row, reward in replay_transitions(self.out, hist[i], episode[i]):
+                    learner.observe(i, next_obs_row, reward)
             return begin_episode(i, g)
 
         obs, _ = envs.reset(seed=[next_history(i, 0) for i in range(k)])
@@ -148,7 +162,10 @@ class Collector:
         event = min(next_end, tick)
         while True:
             obs, keep, noise, actions, demo_row, next_obs, rew, term, trunc = rows[g]
-            demo_row[...] = act_demo(obs)  # float64: exact, and the mixer's operand as it is
+            if learner is None:
+                demo_row[...] = act_demo(obs)  # float64: exact, and the mixer's operand as it is
+            else:  # the learner's intended action: the demonstrator aimed at its posterior goal (never the true one)
+                demo_row[...] = act_demo(self.task.aim(obs, learner.goals()))
             if behave is None:  # the demonstrator's own actions (or, at keep 0, the uniform draw alone)
                 mix_with(demo_row, keep, noise, batch_low, batch_high, scratch, actions)
             else:  # the same demonstrator aimed at each slot's decoy goal, noise-mixed alike
@@ -164,6 +181,10 @@ class Collector:
             else:
                 next_obs[...], rew[...], term[...], trunc[...], _ = envs.step(actions)
                 ended = term.any() or trunc.any()
+            if learner is not None:  # before a reset overwrites the row: the transition as it will be stored
+                for i in range(k):
+                    if hist[i] >= 0:
+                        learner.observe(i, next_obs[i].reshape(-1), rew[i])
             g += 1
             if not ended and g < event:
                 continue

@@ -48,7 +48,8 @@ class CollectConfig:
     # what executes the actions (docs/design.md §3, §8): "demonstrator" (the noise-mixed demonstrator, the paper's),
     # "decoy" (per episode: uniform random with probability DECOY_RANDOM_SHARE, else the demonstrator aimed at a decoy
     # goal drawn from the goal space, noise-mixed) or "random" (uniform random throughout); demonstrator_action and the
-    # rewards stay the true task's
+    # rewards stay the true task's; or "learner" (the domain's reward-driven learner: the demonstrator aimed at its
+    # posterior goal, noise-mixed, its intended action stored as demonstrator_action)
     behaviour: str = "demonstrator"
     # Gymnasium-served tasks (gym:ENV_ID, task files, plugins): constructor kwargs and the model's reward scale
     env_kwargs: dict = field(default_factory=dict)
@@ -80,14 +81,23 @@ class CollectConfig:
         return d
 
 
-BEHAVIOURS = ("demonstrator", "decoy", "random")
+BEHAVIOURS = ("demonstrator", "decoy", "random", "learner")
 DECOY_RANDOM_SHARE = 1 / 3  # the research note's D3: a third of the episodes uniformly random, the rest decoys
 
 
-def behaviour_record(behaviour: str, goal_space=None) -> dict | None:
-    """What info.json's ``extra.behaviour`` says about a goal-blind behaviour (None for the demonstrator's)."""
+def behaviour_record(behaviour: str, goal_space=None, learner=None) -> dict | None:
+    """What info.json's ``extra.behaviour`` says about a goal-blind behaviour or the learner (None for the
+    demonstrator's)."""
     if behaviour == "demonstrator":
         return None
+    if behaviour == "learner":  # not goal-blind noise: the learner's own action is mixed, and is the label
+        return {
+            "kind": "learner",
+            "mixed_from": "demonstrator_action",
+            "action": "the learner's intended action (demonstrator_action) noise-mixed with the schedule; reward the "
+            "env's; the learner never reads the goal, its state is rebuilt from the rows on --resume",
+            **(learner.describe() if learner is not None else {}),
+        }
     rec = {
         "kind": behaviour,
         "draws": "PCG64(SeedSequence((seed, history, episode), spawn_key=(5,)))",

@@ -240,7 +240,11 @@ def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
     task where it came from (``gym``, ``file:PATH``, ``plugin:DIST``) and a ``--reward-scale`` given on the command
     line, which no registry then vouches for."""
     extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
-    behaviour = behaviour_record(config.behaviour, task.goal_space() if config.behaviour == "decoy" else None)
+    behaviour = behaviour_record(
+        config.behaviour,
+        task.goal_space() if config.behaviour == "decoy" else None,
+        task.learner(1) if config.behaviour == "learner" else None,
+    )
     if behaviour is not None:
         extra["behaviour"] = behaviour
     if task.source != "paper":

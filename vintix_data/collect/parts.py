@@ -27,6 +27,16 @@ def episode_behaviour(seed: int, history: int, episode: int) -> np.random.Genera
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence((seed, history, episode), spawn_key=(5,))))
 
 
+def replay_transitions(out: Path, history: int, episodes: int):
+    """(next observation, reward) of each saved transition of ``history``'s first ``episodes`` episodes, in order, as
+    stored (float32): what a stateful behaviour (``--behaviour learner``) saw, replayed to rebuild it on ``--resume``."""
+    for e in range(episodes):
+        with np.load(part_path(out, history, e)) as z:
+            obs, final, reward = z["observation"], z["final_observation"], z["reward"]
+        following = np.concatenate([obs[1:], final[None]])
+        yield from zip(following, reward)
+
+
 def part_path(out: Path, history: int, episode: int) -> Path:
     return out / f"{STATE_DIR}/parts/h{history:05d}/e{episode:07d}.npz"  # one join: pathlib's cost a join
 

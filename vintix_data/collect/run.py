@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vintix_data.collect.collector import Collector
-from vintix_data.collect.config import BEHAVIOURS, CollectConfig, CollectError, CollectPlan
+from vintix_data.collect.config import BEHAVIOURS, CollectConfig, CollectError, CollectPlan, behaviour_record
 from vintix_data.collect.finalize import finalize
 from vintix_data.collect.parts import completed_episodes
 from vintix_data.collect.workers import run_workers
@@ -81,6 +81,8 @@ def prepare(config: CollectConfig) -> CollectPlan:
             f"--behaviour decoy: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
             "--behaviour random works on every task"
         )
+    if config.behaviour == "learner":
+        check_learner(task, hidden)
     schedule = NoiseSchedule(p=config.p, f=config.f, steps=steps)
     spec = config.demonstrator or task.default_demonstrator()
     if spec is None:
@@ -124,13 +126,48 @@ def prepare(config: CollectConfig) -> CollectPlan:
 
 def run_identity(config: CollectConfig, spec: str, demonstrator, histories: int, steps: int) -> dict:
     """What a resumed run must share with the original: settings, and the demonstrator's bytes, not just its path."""
-    return {
+    identity = {
         **config.identity(),
         "demonstrator": spec,
         "demonstrator_sha256": demonstrator.sha256,
         "histories": histories,
         "steps": steps,
     }
+    if config.behaviour == "learner":  # its constants decide every action: a resume must run the same learner
+        identity["learner"] = behaviour_record(
+            "learner",
+            learner=configure_task(
+                get_task(config.task),
+                episode_limit=config.episode_limit,
+                fixed_goal=config.fixed_goal,
+                env_options=config.env_options,
+                env_kwargs=config.env_kwargs,
+            ).learner(1),
+        )
+    return identity
+
+
+def check_learner(task, hidden) -> None:
+    """``--behaviour learner`` needs the domain's learner, one task per history (its state carries over a history's
+    episodes) and the columns it reads recorded (it is rebuilt from the rows on ``--resume``)."""
+    learner = task.learner(1)
+    if learner is None:
+        raise CollectError(
+            f"--behaviour learner: {task.id} ({task.domain}) has no reward-driven learner (it needs a goal "
+            "whose reward can be predicted from the observation: reach-v3)"
+        )
+    if not any(k in task.env_options for k in task.adapter.variation_options):
+        options = ", ".join(task.adapter.variation_options) or "none"
+        raise CollectError(
+            f"--behaviour learner keeps its posterior over a history's episodes, so each history needs one "
+            f"task (--fixed-goal; {task.domain} variation options: {options})"
+        )
+    seen = set(hidden.indices) & set(learner.needs_visible()) if hidden is not None else set()
+    if seen:
+        raise CollectError(
+            f"--behaviour learner reads observation columns {sorted(seen)}, which --hide would record as a "
+            "constant (the learner is rebuilt from the recorded rows on --resume)"
+        )
 
 
 def occupied(out: Path) -> bool:

@@ -255,6 +255,13 @@ class DomainAdapter(ABC):
         ``goal_columns``, ``needs_visible()``), or None where the reward cannot be computed from the observation."""
         return None
 
+    def learner(self, task: TaskSpec, slots: int):
+        """A reward-driven learner over the task family's hidden goal (``collect --behaviour learner``): an object
+        with ``start(slot)``, ``observe(slot, next_obs, reward)``, ``goals()`` (each slot's goal to aim the
+        demonstrator at, via :meth:`aim`), ``needs_visible()`` and ``describe()``; it must read no goal column.
+        None: the domain has none (its reward cannot be predicted from the observation for another goal)."""
+        return None
+
     def suggested_episode_limit(self, task: TaskSpec) -> int | None:
         """An episode limit at which the default demonstrator passes the gate when it fails at the task's own."""
         return None
@@ -319,6 +326,9 @@ class ConfiguredTask:
 
     def relabeler(self):
         return self.adapter.relabeler(self.spec)
+
+    def learner(self, slots: int):
+        return self.adapter.learner(self.spec, slots)
 
     def default_demonstrator(self) -> str | None:
         return self.adapter.default_demonstrator(self.spec)

@@ -37,8 +37,9 @@ from vintix_data.domains.base import (
     variation_order,
 )
 from vintix_data.domains.base import variation_index as base_variation_index
-from vintix_data.domains.metaworld_goals import RELABELLED, ReachRelabeler, env_facts
+from vintix_data.domains.metaworld_goals import LEARNABLE, RELABELLED, ReachRelabeler, env_facts
 from vintix_data.domains.metaworld_goals import aim as aim_at
+from vintix_data.domains.metaworld_learner import ReachLearner
 from vintix_data.errors import DemonstratorError
 from vintix_data.registry import TaskSpec
 
@@ -312,3 +313,7 @@ class MetaWorldAdapter(DomainAdapter):
     def relabeler(self, task: TaskSpec):
         name = task.env_kwargs["env_name"]
         return ReachRelabeler(name, int(task.env_kwargs.get("seed", 0))) if name in RELABELLED else None
+
+    def learner(self, task: TaskSpec, slots: int):
+        name = task.env_kwargs["env_name"]
+        return ReachLearner(name, int(task.env_kwargs.get("seed", 0)), slots) if name in LEARNABLE else None

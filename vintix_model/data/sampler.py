@@ -39,8 +39,11 @@ class TaskWindows:
     starts: np.ndarray  # window starts, as indices into `kept`
 
 
-def task_windows(history: np.ndarray, episode: np.ndarray, context: int, stride: int, sparsity: int) -> TaskWindows:
-    """Windows of ``context + 1`` kept rows per history (rows sorted by (history, t))."""
+def task_windows(
+    history: np.ndarray, episode: np.ndarray, context: int, stride: int, sparsity: int, first: int = 0
+) -> TaskWindows:
+    """Windows of ``context + 1`` kept rows per history (rows sorted by (history, t)); ``first`` extra copies of each
+    history's window at its t = 0 (``train.first_windows``): the cold start an evaluation begins from."""
     kept = np.flatnonzero(episode % sparsity == 0) if sparsity > 1 else np.arange(len(history))
     h = history[kept]
     bounds = np.flatnonzero(np.diff(h)) + 1
@@ -49,7 +52,7 @@ def task_windows(history: np.ndarray, episode: np.ndarray, context: int, stride:
         # the released loader's starts: range(0, L - (context + 1), stride) over a history's L kept rows, so a window
         # never starts at L - context - 1 (it would fit; the original leaves it out, and so do we, to train alike)
         if b - a > context + 1:
-            starts.append(np.arange(a, b - context - 1, stride))
+            starts.append(np.r_[np.full(first, a, np.int64), np.arange(a, b - context - 1, stride)])
     return TaskWindows(kept, np.concatenate(starts) if starts else np.zeros(0, np.int64))
 
 
@@ -58,12 +61,12 @@ def _arrays_dir(t: TaskData) -> Path:
     return t.arrays
 
 
-def index_tasks(tasks: list[TaskData], context: int, stride: int) -> list[TaskWindows]:
+def index_tasks(tasks: list[TaskData], context: int, stride: int, first: int = 0) -> list[TaskWindows]:
     out = []
     for t in tasks:
         hist = np.load(_arrays_dir(t) / "history.npy", mmap_mode="r")
         ep = np.load(_arrays_dir(t) / "episode.npy", mmap_mode="r")
-        w = task_windows(np.asarray(hist), np.asarray(ep), context, stride, t.episode_sparsity)
+        w = task_windows(np.asarray(hist), np.asarray(ep), context, stride, t.episode_sparsity, first)
         if len(w.starts) == 0:
             h = np.asarray(hist)[w.kept]
             longest = int(np.max(np.bincount(h - h.min()))) if len(h) else 0

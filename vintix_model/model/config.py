@@ -79,6 +79,7 @@ class TrainConfig:
     warmup_steps: int | None = None  # ... unless given in steps
     grad_clip: float | None = None  # max global grad norm; None: no clipping
     stride: int = 257  # start a window every `stride` kept transitions of a history
+    first_windows: int = 0  # extra copies per epoch of each history's window at t = 0 (cold starts; the note's D2)
     episode_sparsity: int | None = None  # keep every k-th episode; None: the registry's per-task value (MuJoCo 2)
     mixing: str = "uniform"  # "uniform" over tasks (the paper's text) or "proportional" to windows (released code)
     target: str = "action"  # "action" (Algorithm Distillation) or "demonstrator_action" (DPT-style, Vintix II)
@@ -107,6 +108,8 @@ class TrainConfig:
             raise ConfigError(
                 f"train.lr must be > 0 and train.min_lr_ratio in [0, 1], got {self.lr}, {self.min_lr_ratio}"
             )
+        if self.first_windows < 0:
+            raise ConfigError(f"train.first_windows must be >= 0, got {self.first_windows}")
         if self.num_workers < 0 or (self.episode_sparsity is not None and self.episode_sparsity < 1):
             raise ConfigError("train.num_workers must be >= 0 and train.episode_sparsity >= 1")
         if self.cpu_threads is not None and self.cpu_threads < 1:

@@ -273,7 +273,7 @@ def _train(
 
     refs, suites = expand_suites(refs)  # suite:ORG/SELECTION -> ORG/vintix-TASK@COMMIT, through the index
     tasks = use_obs_norm(_prepare_data(refs, train_cfg, ddp), model_cfg.obs_norm)  # ddof=1 std for 'original'
-    windows = index_tasks(tasks, model_cfg.context, train_cfg.stride)
+    windows = index_tasks(tasks, model_cfg.context, train_cfg.stride, train_cfg.first_windows)
     order = WindowOrder([len(w.starts) for w in windows], train_cfg.seed, train_cfg.mixing, ddp.rank, ddp.world)
     dataset = WindowDataset(tasks, windows, order, model_cfg.context, train_cfg.target, model_cfg.obs_norm)
     dataset.relabel = window_relabel(tasks, train_cfg.relabel, train_cfg.seed, train_cfg.target, ddp.rank)
