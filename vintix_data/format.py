@@ -190,6 +190,9 @@ class ReferenceScores:
     first_tenth_epsilon: float | None = None
     first_tenth_mean: float | None = None
     first_tenth_std: float | None = None
+    # "learner": the first tenth was measured by running it with the reward-driven learner (collect --behaviour
+    # learner; vintix_data.collect.learner_reference), its std that of per-run first-tenth means; None: the mixture
+    first_tenth_behaviour: str | None = None
     last_tenth_epsilon: float | None = None
     last_tenth_mean: float | None = None
     last_tenth_std: float | None = None

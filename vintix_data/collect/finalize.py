@@ -9,6 +9,7 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -97,14 +98,21 @@ def tenth_epsilons(schedule: NoiseSchedule) -> tuple[float, float]:
 
 
 def reference_scores(
-    task: TaskSpec | ConfiguredTask, demonstrator, episodes: int, seed: int, schedule: NoiseSchedule | None = None
+    task: TaskSpec | ConfiguredTask,
+    demonstrator,
+    episodes: int,
+    seed: int,
+    schedule: NoiseSchedule | None = None,
+    learner: bool = False,
 ) -> ReferenceScores:
+    """Random, demonstrator and the noise-mixed tenths on the same seeded episodes; with ``learner`` (data of the
+    reward-driven learner) the first tenth is the learner's own, run as it is collected (``learner_reference``)."""
     task = resolve(task)
     env = task.make_env()
     space = env.action_space
     rnd = run_episodes(task, uniform_policy(space), episodes, seed)
     dem = run_episodes(task, demonstrator_policy(demonstrator), episodes, seed)
-    tenths: dict[str, float | None] = {}
+    tenths: dict[str, Any] = {}
     if schedule is not None:
         for which, eps in zip(("first", "last"), tenth_epsilons(schedule)):
             if 1e-3 < eps < 1 - 1e-3:  # at eps 1 the reference is random's, at 0 the demonstrator's
@@ -114,6 +122,16 @@ def reference_scores(
                     f"{which}_tenth_mean": mixed.mean,
                     f"{which}_tenth_std": mixed.std,
                 }
+        if learner:  # at any eps, eps 1 included: the learner's first tenth is not the mixture's
+            from vintix_data.collect.learner_reference import learner_first_tenth
+
+            runs = learner_first_tenth(task, demonstrator, schedule, episodes, seed)
+            tenths |= {
+                "first_tenth_epsilon": round(tenth_epsilons(schedule)[0], 6),
+                "first_tenth_mean": runs.mean,
+                "first_tenth_std": runs.std,
+                "first_tenth_behaviour": "learner",
+            }
     env.close()
     return ReferenceScores(
         random_mean=rnd.mean,
@@ -188,7 +206,9 @@ def finalize(out: Path, plan: CollectPlan, config: CollectConfig, collect_second
     total = histories * schedule.steps
     shards = write_shards(out, tables(), schema, total, rows_per_shard(obs_dim, act_dim))
     write_episodes_and_stats(out, episodes, stats, obs_dim)
-    refs = reference_scores(task, demonstrator, config.reference_episodes, config.seed, schedule)
+    refs = reference_scores(
+        task, demonstrator, config.reference_episodes, config.seed, schedule, learner=config.behaviour == "learner"
+    )
     info = DatasetInfo(
         task=task.id,
         domain=task.domain,
