@@ -159,6 +159,37 @@ def test_killed_and_resumed_gives_the_uninterrupted_bytes(learned, tmp_path):
     assert all(np.array_equal(a[k], b[k][keep]) for k in ("action", "demonstrator_action", "reward"))
 
 
+def test_a_nearly_noise_free_learner_history_is_held_to_the_learners_own_first_tenth(tmp_path):
+    """With eps at 0 after 5% of a history (--f 0.95), a learner's first tenth scores what the learner does while it
+    looks for the goal, far below the privileged mixture at that tenth's eps; validate holds it to the learner's
+    first tenth, run as collected (it refused such correct data before), and a first tenth that does not fit that
+    band still fails."""
+    from vintix_data.collect.finalize import reference_scores
+    from vintix_data.domains import configure_task
+    from vintix_data.domains.metaworld import ScriptedDemonstrator
+    from vintix_data.registry import get_task
+    from vintix_data.schedule import NoiseSchedule
+    from vintix_data.validate import validate
+
+    args = [*ARGS[: ARGS.index("--steps")], "--steps", "1000", "--p", "2", "--f", "0.95", "--reference-episodes", "6"]
+    out = tmp_path / "nearly-noise-free"
+    run_cli(*args, "--force", "--out", str(out), check=True)
+    refs = json.loads((out / "meta" / "info.json").read_text())["reference_scores"]
+    assert refs["first_tenth_behaviour"] == "learner" and 0.1 < refs["first_tenth_epsilon"] < 0.5
+    task = configure_task(get_task("reach-v3"), fixed_goal=True)
+    schedule = NoiseSchedule(p=2.0, f=0.95, steps=1000)
+    mixture = reference_scores(task, ScriptedDemonstrator("reach-v3"), 6, 0, schedule)  # what it was held to before
+    assert mixture.first_tenth_behaviour is None
+    assert refs["first_tenth_mean"] < mixture.first_tenth_mean - 100, (refs["first_tenth_mean"], mixture)
+    report = validate(out)
+    assert report.ok and report.figures["first_tenth_band"][1] < mixture.first_tenth_mean, report.figures
+    info = json.loads((out / "meta" / "info.json").read_text())
+    info["reference_scores"]["first_tenth_mean"] = mixture.first_tenth_mean  # the old, privileged reference
+    (out / "meta" / "info.json").write_text(json.dumps(info))
+    bad = validate(out)
+    assert not bad.ok and any("outside the learner band" in line for line in bad.errors), bad.errors
+
+
 def test_refusals(tmp_path):
     base = ["collect", "reach-v3", "--behaviour", "learner", "--histories", "1", "--steps", "200"]
     one_line_error(run_cli(*base, "--out", str(tmp_path / "a")), "--fixed-goal")
