@@ -59,6 +59,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from icrl_smoke import sh  # the same CLI runner (benchmarks/ is on sys.path when run as a script)
@@ -101,6 +102,17 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
 
 def slug(name: str) -> str:
     return MODELS[name][0]
+
+
+def cached(path: Path, key: dict, compute) -> tuple[Any, bool]:
+    """``path``'s value when it was computed for ``key``, else ``compute()`` written there with its key; and whether
+    it was computed (so the caller times only what it computed)."""
+    stored = json.loads(path.read_text()) if path.exists() else None
+    if isinstance(stored, dict) and stored.get("key") == key:
+        return stored["value"], False
+    value = compute()
+    path.write_text(json.dumps({"key": key, "value": value}, indent=2) + "\n")
+    return value, True
 
 
 def references(args, runs: int) -> dict:
@@ -437,24 +449,27 @@ def main() -> None:
 
     # 4. references on the same goals and seeds
     t0 = time.perf_counter()
-    ref_path = out / "references.json"
-    if ref_path.exists():
-        refs = json.loads(ref_path.read_text())
-        times["references"] = None
-    else:
-        refs = references(args, args.runs)
-        ref_path.write_text(json.dumps(refs, indent=2) + "\n")
-        times["references"] = time.perf_counter() - t0
+    # cached in the output folder, keyed by what they are computed from (a rerun with other --task/--seed/--runs/...
+    # in the same folder recomputes them instead of reading another setting's numbers)
+    key = {
+        "task": args.task,
+        "seed": args.seed,
+        "histories": args.histories,
+        "runs": args.runs,
+        "episodes": args.episodes,
+    }
+    refs, computed = cached(out / "references.json", key, lambda: references(args, args.runs))
+    times["references"] = time.perf_counter() - t0 if computed else None
 
-    learner_path = out / "learner-reference.json"  # the data's learner on the same goals and seeds (deterministic)
-    if learner_path.exists():
-        ideal = json.loads(learner_path.read_text())
-    else:
-        import icrl_learner
+    def ideal_learner():
+        import icrl_learner  # the data's learner on the same goals and seeds (deterministic)
 
-        t0 = time.perf_counter()
-        ideal = icrl_learner.ideal_learner(args.seed, args.runs, args.episodes, args.task)
-        learner_path.write_text(json.dumps(ideal) + "\n")
+        return icrl_learner.ideal_learner(args.seed, args.runs, args.episodes, args.task)
+
+    t0 = time.perf_counter()
+    learner_key = {k: key[k] for k in ("task", "seed", "runs", "episodes")}
+    ideal, computed = cached(out / "learner-reference.json", learner_key, ideal_learner)
+    if computed:
         times["learner_reference"] = time.perf_counter() - t0
     results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
     manifests = {
