@@ -40,6 +40,10 @@ and labels recomputed for it). Pick models with ``--models``; only their dataset
 (``collect --behaviour learner``), with its intended action as the target; its ideal-learner reference row (the same
 learner on the held-out goals, full and cleared, ``benchmarks/icrl_learner.py``) is printed beside the goal-agnostic one.
 ``ad-learner-t0`` adds ``train.first_windows=8`` (each history's cold-start window 9 times per epoch).
+``ad-learner-decoy`` is ``ad-learner-t0`` on ``collect --behaviour learner-decoy`` data: the learner's labels, but a
+third of the episodes, anywhere in a history, executed by the demonstrator aimed at a decoy goal, so a context's past
+episodes are not all the learner's own (which, converged, a model can copy: the near noise-free learner data showed
+that) and the labels must be read from the rewards.
 
 ``--diagnostics`` adds issue 26's cheap diagnostics of the DPT-style models (``benchmarks/icrl_diag.py``): the loss
 per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
@@ -72,6 +76,9 @@ DATASETS = {  # kind -> collect options beyond the shared ones (all --fixed-goal
     "clean": HIDE_ALL,  # goal and puck hidden (vintix-data audit finds no task ID)
     "blind": [*HIDE_ALL, "--behaviour", "decoy"],  # and the executed actions never see the goal (the note's D3)
     "learner": [*HIDE_ALL, "--behaviour", "learner"],  # a reward-driven learner demonstrates (the note's D2)
+    # the learner's labels, a third of the episodes executed by a decoy-aimed demonstrator (wrong-goal episodes at any
+    # point of a history, as a model's own are, followed by labels that recover from them)
+    "learner-decoy": [*HIDE_ALL, "--behaviour", "learner-decoy"],
 }
 MODELS = {  # name -> (slug, dataset, training target, previous actions in the tokens[, extra --set overrides])
     "AD, goal hidden": ("ad-latent", "latent", "action", True),
@@ -97,6 +104,13 @@ MODELS = {  # name -> (slug, dataset, training target, previous actions in the t
         True,
         ["train.first_windows=8"],
     ),  # cold starts a quarter of the windows
+    "AD, learner labels, decoy episodes, t=0 windows x9": (
+        "ad-learner-decoy",
+        "learner-decoy",
+        "demonstrator_action",
+        True,
+        ["train.first_windows=8"],
+    ),
 }
 
 

@@ -54,7 +54,7 @@ def collect(
     behaviour: str = typer.Option(
         "demonstrator",
         "--behaviour",
-        help="What executes the actions: demonstrator; decoy (per episode uniform random (1/3) or the demonstrator aimed at a decoy goal, noise-mixed); random (demonstrator_action and rewards stay the true task's); learner (reach-v3, --fixed-goal: the demonstrator aimed at a reward-driven posterior over the goal, which it never reads; its action is demonstrator_action, noise-mixed).",
+        help="What executes the actions: demonstrator; decoy (per episode uniform random (1/3) or the demonstrator aimed at a decoy goal, noise-mixed); random (demonstrator_action and rewards stay the true task's); learner (reach-v3, --fixed-goal: the demonstrator aimed at a reward-driven posterior over the goal, which it never reads; its action is demonstrator_action, noise-mixed); learner-decoy (the learner's labels, but a third of the episodes executed by the demonstrator aimed at a decoy goal).",
     ),
     env_kwarg: list[str] | None = typer.Option(
         None,

@@ -21,7 +21,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.collect.config import DECOY_RANDOM_SHARE, CollectConfig
+from vintix_data.collect.config import DECOY_RANDOM_SHARE, LEARNER_DECOY_SHARE, LEARNERS, CollectConfig
 from vintix_data.collect.parts import (
     completed_episodes,
     episode_behaviour,
@@ -65,9 +65,10 @@ class Collector:
         self.eps = schedule.epsilon(np.arange(schedule.steps)).astype(np.float32)
         # goal-blind behaviour (docs/design.md §8): the executed actions never see the true goal
         self.behaviour = config.behaviour
-        self.goal_space = task.goal_space() if config.behaviour == "decoy" else None
-        # a reward-driven learner (behaviour "learner"): its state per slot, made fresh per history, rebuilt on resume
-        self.learns = config.behaviour == "learner"
+        self.goal_space = task.goal_space() if config.behaviour in ("decoy", "learner-decoy") else None
+        # a reward-driven learner (behaviour "learner", "learner-decoy"): its state per slot, made fresh per history,
+        # rebuilt on resume
+        self.learns = config.behaviour in LEARNERS
 
     def _make_vector_env(self, k: int) -> gym.vector.VectorEnv:
         mode = self.cfg.vector if self.cfg.vector != "auto" else ("async" if k > 1 else "sync")
@@ -120,6 +121,8 @@ class Collector:
         parent_dirs: set[Path] = set()
         goal_space = self.goal_space
         decoys = None if goal_space is None else np.tile(goal_space[0], (k, 1))  # per slot, per episode
+        decoyed = np.ones(k, bool)  # per slot: whether this episode executes the decoy-aimed demonstrator
+        mixed_labels = self.behaviour == "learner-decoy"  # the learner's slots execute their labels
         learner = self.task.learner(k) if self.learns else None
 
         def begin_episode(i: int, g: int) -> int:
@@ -133,6 +136,11 @@ class Collector:
                 if self.behaviour == "random" or draws.random() < DECOY_RANDOM_SHARE:
                     log.keep[g : g + m, i], log.noise[g : g + m, i] = 0.0, noise  # eps = 1: the uniform draw itself
                 if decoys is not None and goal_space is not None:  # (both or neither)
+                    decoys[i] = draws.uniform(*goal_space)
+            elif self.behaviour == "learner-decoy":  # the learner's episode, or (a share) a decoy-aimed one
+                draws = episode_behaviour(self.cfg.seed, h, e)
+                decoyed[i] = draws.random() < LEARNER_DECOY_SHARE
+                if decoys is not None and goal_space is not None:
                     decoys[i] = draws.uniform(*goal_space)
             g0[i], end[i] = g, g + m
             return seeds[i]
@@ -171,6 +179,8 @@ class Collector:
             else:  # the same demonstrator aimed at each slot's decoy goal, noise-mixed alike
                 assert decoys is not None  # behave exists only with decoys
                 behave[...] = act_demo(self.task.aim(obs, decoys))
+                if mixed_labels:  # learner-decoy: the learner's episodes execute the learner's action
+                    behave[~decoyed] = demo_row[~decoyed]
                 mix_with(behave, keep, noise, batch_low, batch_high, scratch, actions)
             if direct is not None:  # = SyncVectorEnv.step with autoreset disabled, minus the batch copy and infos
                 ended = False

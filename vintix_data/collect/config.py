@@ -49,7 +49,9 @@ class CollectConfig:
     # "decoy" (per episode: uniform random with probability DECOY_RANDOM_SHARE, else the demonstrator aimed at a decoy
     # goal drawn from the goal space, noise-mixed) or "random" (uniform random throughout); demonstrator_action and the
     # rewards stay the true task's; or "learner" (the domain's reward-driven learner: the demonstrator aimed at its
-    # posterior goal, noise-mixed, its intended action stored as demonstrator_action)
+    # posterior goal, noise-mixed, its intended action stored as demonstrator_action); or "learner-decoy" (the
+    # learner's labels, but per episode with probability LEARNER_DECOY_SHARE the executed actions are the demonstrator
+    # aimed at a decoy goal, noise-mixed: contexts hold wrong-goal episodes the labels must recover from)
     behaviour: str = "demonstrator"
     # Gymnasium-served tasks (gym:ENV_ID, task files, plugins): constructor kwargs and the model's reward scale
     env_kwargs: dict = field(default_factory=dict)
@@ -81,8 +83,12 @@ class CollectConfig:
         return d
 
 
-BEHAVIOURS = ("demonstrator", "decoy", "random", "learner")
+BEHAVIOURS = ("demonstrator", "decoy", "random", "learner", "learner-decoy")
+LEARNERS = ("learner", "learner-decoy")  # behaviours whose labels are the domain's reward-driven learner's
 DECOY_RANDOM_SHARE = 1 / 3  # the research note's D3: a third of the episodes uniformly random, the rest decoys
+# learner-decoy: the share of episodes executed by the demonstrator aimed at a decoy goal, at any point of a history
+# (a model's own wrong episodes come at any point too); the rest execute the learner's action
+LEARNER_DECOY_SHARE = 1 / 3
 
 
 def behaviour_record(behaviour: str, goal_space=None, learner=None) -> dict | None:
@@ -90,6 +96,24 @@ def behaviour_record(behaviour: str, goal_space=None, learner=None) -> dict | No
     demonstrator's)."""
     if behaviour == "demonstrator":
         return None
+    if behaviour == "learner-decoy":  # the learner's labels; a share of episodes executed by a decoy-aimed demonstrator
+        rec = {
+            "kind": "learner-decoy",
+            "draws": "PCG64(SeedSequence((seed, history, episode), spawn_key=(5,)))",
+            "decoy_share": LEARNER_DECOY_SHARE,
+            "action": "per episode, with probability decoy_share the demonstrator aimed at a decoy goal (uniform in "
+            "the goal space, redrawn every episode), else the learner's intended action; noise-mixed with the "
+            "schedule; demonstrator_action is always the learner's intended action, reward the env's; the learner "
+            "observes every transition and never reads the goal",
+            **(learner.describe() if learner is not None else {}),
+        }
+        if goal_space is not None:
+            rec["decoy"] = {
+                "distribution": "uniform",
+                "low": [float(x) for x in goal_space[0]],
+                "high": [float(x) for x in goal_space[1]],
+            }
+        return rec
     if behaviour == "learner":  # not goal-blind noise: the learner's own action is mixed, and is the label
         return {
             "kind": "learner",

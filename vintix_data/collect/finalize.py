@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from vintix_data.card import write_card
 from vintix_data.card.plots import learning_curve
-from vintix_data.collect.config import CollectConfig, CollectPlan, behaviour_record
+from vintix_data.collect.config import LEARNERS, CollectConfig, CollectPlan, behaviour_record
 from vintix_data.collect.parts import part_path
 from vintix_data.demonstrators.baselines import (
     demonstrator_policy,
@@ -262,8 +262,8 @@ def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
     extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
     behaviour = behaviour_record(
         config.behaviour,
-        task.goal_space() if config.behaviour == "decoy" else None,
-        task.learner(1) if config.behaviour == "learner" else None,
+        task.goal_space() if config.behaviour in ("decoy", "learner-decoy") else None,
+        task.learner(1) if config.behaviour in LEARNERS else None,
     )
     if behaviour is not None:
         extra["behaviour"] = behaviour

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from vintix_data.collect.collector import Collector
-from vintix_data.collect.config import BEHAVIOURS, CollectConfig, CollectError, CollectPlan, behaviour_record
+from vintix_data.collect.config import (
+    BEHAVIOURS,
+    LEARNERS,
+    CollectConfig,
+    CollectError,
+    CollectPlan,
+    behaviour_record,
+)
 from vintix_data.collect.finalize import finalize
 from vintix_data.collect.parts import completed_episodes
 from vintix_data.collect.workers import run_workers
@@ -76,12 +83,12 @@ def prepare(config: CollectConfig) -> CollectPlan:
         raise CollectError(str(e)) from None
     if config.behaviour not in BEHAVIOURS:
         raise CollectError(f"--behaviour must be {', '.join(BEHAVIOURS)}, got {config.behaviour!r}")
-    if config.behaviour == "decoy" and task.goal_space() is None:
+    if config.behaviour in ("decoy", "learner-decoy") and task.goal_space() is None:
         raise CollectError(
-            f"--behaviour decoy: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
+            f"--behaviour {config.behaviour}: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
             "--behaviour random works on every task"
         )
-    if config.behaviour == "learner":
+    if config.behaviour in LEARNERS:
         check_learner(task, hidden)
     schedule = NoiseSchedule(p=config.p, f=config.f, steps=steps)
     spec = config.demonstrator or task.default_demonstrator()
@@ -133,7 +140,7 @@ def run_identity(config: CollectConfig, spec: str, demonstrator, histories: int,
         "histories": histories,
         "steps": steps,
     }
-    if config.behaviour == "learner":  # its constants decide every action: a resume must run the same learner
+    if config.behaviour in LEARNERS:  # its constants decide every action: a resume must run the same learner
         identity["learner"] = behaviour_record(
             "learner",
             learner=configure_task(
