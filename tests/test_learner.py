@@ -190,6 +190,45 @@ def test_a_nearly_noise_free_learner_history_is_held_to_the_learners_own_first_t
     assert not bad.ok and any("outside the learner band" in line for line in bad.errors), bad.errors
 
 
+def test_learner_decoy_labels_are_the_learners_and_a_share_of_episodes_execute_a_decoy(tmp_path):
+    """--behaviour learner-decoy: demonstrator_action is the learner's intended action rebuilt from the rows alone
+    (its posterior also learns from the decoy episodes' rewards); per episode, drawn from the episode's seed, the
+    executed action is that label noise-mixed, or (a third) the expert aimed at a decoy goal noise-mixed."""
+    from vintix_data.collect.config import LEARNER_DECOY_SHARE
+    from vintix_data.collect.parts import episode_behaviour, episode_noise
+    from vintix_data.domains.metaworld import ScriptedDemonstrator
+    from vintix_data.domains.metaworld_goals import aim
+    from vintix_data.schedule import NoiseSchedule
+
+    out = tmp_path / "learner-decoy"
+    run_cli(*[a if a != "learner" else "learner-decoy" for a in ARGS], "--out", str(out), check=True)
+    r = rows(out)
+    obs = r["observation"].astype(np.float64)
+    expert = ScriptedDemonstrator("reach-v3")
+    assert np.abs(expert.act(aim(obs, rebuilt_goals(out))) - r["demonstrator_action"]).max() < 1e-5
+    eps_all = NoiseSchedule(p=3.0, f=0.5, steps=400).epsilon(np.arange(400))
+    kinds = []
+    for h in range(3):
+        for k in range(4):
+            at = (r["history"] == h) & (r["episode"] == k)
+            draws = episode_behaviour(0, h, k)
+            decoyed = draws.random() < LEARNER_DECOY_SHARE
+            goal = draws.uniform([-0.1, 0.8, 0.05], [0.1, 0.9, 0.3])
+            executed = (
+                expert.act(aim(obs[at], np.tile(goal, (at.sum(), 1)))) if decoyed else r["demonstrator_action"][at]
+            )
+            eps = eps_all[r["t"][at]][:, None]
+            noise = episode_noise(0, h, k, -np.ones(4), np.ones(4), 100)
+            expected = np.clip((1 - eps) * executed.astype(np.float64) + eps * noise, -1, 1)
+            assert np.abs(r["action"][at] - expected).max() < 1e-5, (h, k, decoyed)
+            kinds.append(decoyed)
+    assert any(kinds) and not all(kinds), kinds
+    info = json.loads((out / "meta" / "info.json").read_text())
+    record = info["extra"]["behaviour"]
+    assert record["kind"] == "learner-decoy" and record["decoy_share"] == LEARNER_DECOY_SHARE
+    assert record["grid"] == [21, 11, 26] and record["decoy"]["distribution"] == "uniform"
+
+
 def test_refusals(tmp_path):
     base = ["collect", "reach-v3", "--behaviour", "learner", "--histories", "1", "--steps", "200"]
     one_line_error(run_cli(*base, "--out", str(tmp_path / "a")), "--fixed-goal")
