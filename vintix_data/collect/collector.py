@@ -21,7 +21,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.collect.config import DECOY_RANDOM_SHARE, LEARNER_DECOY_SHARE, LEARNERS, CollectConfig
+from vintix_data.collect.config import DECOY_RANDOM_SHARE, DECOYS, LEARNER_DECOY_SHARE, LEARNERS, CollectConfig
 from vintix_data.collect.parts import (
     completed_episodes,
     episode_behaviour,
@@ -65,7 +65,7 @@ class Collector:
         self.eps = schedule.epsilon(np.arange(schedule.steps)).astype(np.float32)
         # goal-blind behaviour (docs/design.md §8): the executed actions never see the true goal
         self.behaviour = config.behaviour
-        self.goal_space = task.goal_space() if config.behaviour in ("decoy", "learner-decoy") else None
+        self.goal_space = task.goal_space() if config.behaviour in DECOYS else None
         # a reward-driven learner (behaviour "learner", "learner-decoy"): its state per slot, made fresh per history,
         # rebuilt on resume
         self.learns = config.behaviour in LEARNERS

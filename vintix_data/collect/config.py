@@ -85,6 +85,7 @@ class CollectConfig:
 
 BEHAVIOURS = ("demonstrator", "decoy", "random", "learner", "learner-decoy")
 LEARNERS = ("learner", "learner-decoy")  # behaviours whose labels are the domain's reward-driven learner's
+DECOYS = ("decoy", "learner-decoy")  # behaviours that aim the demonstrator at decoy goals (need a goal space)
 DECOY_RANDOM_SHARE = 1 / 3  # the research note's D3: a third of the episodes uniformly random, the rest decoys
 # learner-decoy: the share of episodes executed by the demonstrator aimed at a decoy goal, at any point of a history
 # (a model's own wrong episodes come at any point too); the rest execute the learner's action
@@ -108,11 +109,7 @@ def behaviour_record(behaviour: str, goal_space=None, learner=None) -> dict | No
             **(learner.describe() if learner is not None else {}),
         }
         if goal_space is not None:
-            rec["decoy"] = {
-                "distribution": "uniform",
-                "low": [float(x) for x in goal_space[0]],
-                "high": [float(x) for x in goal_space[1]],
-            }
+            rec["decoy"] = decoy_record(goal_space)
         return rec
     if behaviour == "learner":  # not goal-blind noise: the learner's own action is mixed, and is the label
         return {
@@ -129,12 +126,17 @@ def behaviour_record(behaviour: str, goal_space=None, learner=None) -> dict | No
         "action": "executed behaviour; demonstrator_action and reward are the true task's",
     }
     if behaviour == "decoy" and goal_space is not None:
-        rec["decoy"] = {
-            "distribution": "uniform",
-            "low": [float(x) for x in goal_space[0]],
-            "high": [float(x) for x in goal_space[1]],
-        }
+        rec["decoy"] = decoy_record(goal_space)
     return rec
+
+
+def decoy_record(goal_space) -> dict:
+    """How the decoy goals are drawn (``decoy`` and ``learner-decoy``): uniform in the goal space's box."""
+    return {
+        "distribution": "uniform",
+        "low": [float(x) for x in goal_space[0]],
+        "high": [float(x) for x in goal_space[1]],
+    }
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from vintix_data.card import write_card
 from vintix_data.card.plots import learning_curve
-from vintix_data.collect.config import LEARNERS, CollectConfig, CollectPlan, behaviour_record
+from vintix_data.collect.config import DECOYS, LEARNERS, CollectConfig, CollectPlan, behaviour_record
 from vintix_data.collect.parts import part_path
 from vintix_data.demonstrators.baselines import (
     demonstrator_policy,
@@ -128,8 +128,8 @@ def reference_scores(
             runs = learner_first_tenth(task, demonstrator, schedule, episodes, seed)
             tenths |= {
                 "first_tenth_epsilon": round(tenth_epsilons(schedule)[0], 6),
-                "first_tenth_mean": runs.mean,
-                "first_tenth_std": runs.std,
+                "first_tenth_mean": float(runs.mean()),
+                "first_tenth_std": float(runs.std()),
                 "first_tenth_behaviour": "learner",
             }
     env.close()
@@ -262,7 +262,7 @@ def run_extra(task: ConfiguredTask, config: CollectConfig) -> dict:
     extra: dict = {"env_options": dict(task.env_options)} if task.env_options else {}
     behaviour = behaviour_record(
         config.behaviour,
-        task.goal_space() if config.behaviour in ("decoy", "learner-decoy") else None,
+        task.goal_space() if config.behaviour in DECOYS else None,
         task.learner(1) if config.behaviour in LEARNERS else None,
     )
     if behaviour is not None:

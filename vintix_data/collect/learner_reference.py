@@ -16,16 +16,15 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from vintix_data.demonstrators.baselines import REFERENCE_SEED_TAG, EpisodeReturns, episode_seeds
+from vintix_data.demonstrators.baselines import REFERENCE_SEED_TAG, episode_seeds
 from vintix_data.domains import ConfiguredTask
 from vintix_data.schedule import NoiseSchedule, mix_actions
 
 
 def learner_first_tenth(
     task: ConfiguredTask, demonstrator, schedule: NoiseSchedule, runs: int, seed: int
-) -> EpisodeReturns:
-    """Per run, the mean return of the episodes a fresh learner plays in a history's first tenth (``returns``), and
-    their number (``lengths``: episodes, not steps)."""
+) -> np.ndarray:
+    """Per run, the mean return of the episodes a fresh learner plays in a history's first tenth."""
     learner = task.learner(1)
     if learner is None:
         raise ValueError(f"{task.id}: the task has no learner")
@@ -34,7 +33,10 @@ def learner_first_tenth(
     assert isinstance(space, gym.spaces.Box)  # the learner's domains act in boxes
     low, high = space.low.astype(np.float64), space.high.astype(np.float64)
     steps, limit = schedule.steps, task.adapter.episode_limit(task.spec)
-    means, counts = [], []
+    # the eps of every step a run can reach (the last episode starts in the first tenth), as the collector rounds it
+    reach = min(steps, int(np.ceil(0.1 * steps)) + (limit or steps))
+    eps_at = schedule.epsilon(np.arange(reach)).astype(np.float32).astype(np.float64)
+    means = []
     for r, reset_seed in enumerate(episode_seeds(seed, runs)):
         rng = np.random.default_rng(np.random.SeedSequence((REFERENCE_SEED_TAG, seed, r), spawn_key=(2,)))
         learner.start(0)
@@ -45,8 +47,7 @@ def learner_first_tenth(
             while t < steps and (not limit or n < limit):
                 demo = demonstrator.act(task.aim(obs[None], learner.goals()))
                 u = rng.uniform(low, high, size=(1,) + low.shape)
-                eps = schedule.epsilon(np.array([t])).astype(np.float32).astype(np.float64)
-                action = mix_actions(demo, u, eps, low, high)[0].astype(np.float32)
+                action = mix_actions(demo, u, eps_at[t : t + 1], low, high)[0]
                 obs, reward, terminated, truncated, _ = env.step(action)
                 learner.observe(0, np.asarray(obs, np.float32).reshape(-1), float(reward))
                 total, n, t = total + float(reward), n + 1, t + 1
@@ -54,6 +55,5 @@ def learner_first_tenth(
                     break
             returns.append(total)
         means.append(float(np.mean(returns)))
-        counts.append(len(returns))
     env.close()
-    return EpisodeReturns(np.array(means), np.array(counts))
+    return np.array(means)

@@ -16,6 +16,7 @@ import numpy as np
 from vintix_data.collect.collector import Collector
 from vintix_data.collect.config import (
     BEHAVIOURS,
+    DECOYS,
     LEARNERS,
     CollectConfig,
     CollectError,
@@ -83,7 +84,7 @@ def prepare(config: CollectConfig) -> CollectPlan:
         raise CollectError(str(e)) from None
     if config.behaviour not in BEHAVIOURS:
         raise CollectError(f"--behaviour must be {', '.join(BEHAVIOURS)}, got {config.behaviour!r}")
-    if config.behaviour in ("decoy", "learner-decoy") and task.goal_space() is None:
+    if config.behaviour in DECOYS and task.goal_space() is None:
         raise CollectError(
             f"--behaviour {config.behaviour}: {task.id} ({task.domain}) has no goal space to draw decoy goals from; "
             "--behaviour random works on every task"
