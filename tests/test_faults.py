@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -57,28 +58,31 @@ def test_the_lock_names_its_holder_and_leaves_nothing_behind(tmp_path):
 
 
 def test_two_resumes_together_one_runs_the_other_gets_one_line(tiny_dataset, tmp_path):
+    # Deterministic, not a race: the first resume is frozen (SIGSTOP) once it holds the lock, so the second always
+    # meets it, however loaded the machine (two resumes merely started together can run one after the other).
     out = tmp_path / "ds"
     n = kill_mid_collection(["collect", TASK, *SMALL], out, min_parts=4)
     assert 4 <= n < 40
-    args = collect_args(out)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "vintix_data.cli", *args, "--resume"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    results = [p.communicate(timeout=600) + (p.returncode, p.pid) for p in procs]
-    codes = sorted(r[2] for r in results)
-    assert codes == [0, 2], [r[1] for r in results]
-    _, stderr, _, _ = next(r for r in results if r[2] == 2)
-    winner = next(r for r in results if r[2] == 0)[3]
-    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
-    assert f"is in use by pid {winner}" in stderr, stderr
+    cmd = [sys.executable, "-m", "vintix_data.cli", *collect_args(out), "--resume"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock, deadline = out / LOCK_NAME, time.time() + 300
+    while time.time() < deadline and first.poll() is None:
+        if lock.exists() and lock.read_text().strip() == str(first.pid):
+            break
+        time.sleep(0.01)
+    assert first.poll() is None, "the first resume ended before it was seen holding the lock"
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 2, second.stderr
+    assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert f"is in use by pid {first.pid}" in second.stderr, second.stderr
     assert data_manifest(out) == data_manifest(tiny_dataset)
-    assert not (out / LOCK_NAME).exists() and not (out / ".vintix" / "parts").exists()
+    assert not lock.exists() and not (out / ".vintix" / "parts").exists()
 
 
 def test_train_holds_a_lock_on_its_run_folder(tmp_path):
