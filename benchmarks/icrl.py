@@ -49,6 +49,10 @@ that) and the labels must be read from the rewards.
 per window position on held-out histories (the same collection on ML1's test goals, seed + 1) beside the variance of
 the label over the goal prior, and the reward-swap probe (the env at goal A, the model fed rewards for goal B).
 
+With ``--train-seeds 0,1,2,3`` every model is trained and evaluated once per training seed; the table and plot show
+the first seed, and each model's arm is then pooled over its seeds (``benchmarks/icrl_seeds.py``: the verdict for the
+recipe, with an interval over training seeds and goals, and how many seeds meet the goal alone).
+
 It prints one table (per model: shot 1, the last third of the shots with full and with cleared context and their
 95% intervals over the 50 runs, the paired difference and its interval, normalized scores) and writes
 ``summary.json`` and ``icrl.png``. It reports whatever comes out.
@@ -242,15 +246,16 @@ def plot(results: dict, refs: dict, path: Path, task: str = TASK) -> None:
     os.replace(tmp, path)
 
 
-def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) -> None:
-    """Issue 26's cheap diagnostics (benchmarks/icrl_diag.py) of the DPT-style models: the loss per window position
-    on held-out histories (the same collection on ML1's test goals, another seed) against the goal-prior variance,
-    and the reward-swap probe. The AD target's label is the noisy executed action, which the prior does not bound."""
+def diagnostics(args, out: Path, runs: dict[str, Path], data_cli: str, times: dict) -> None:
+    """Issue 26's cheap diagnostics (benchmarks/icrl_diag.py) of the DPT-style models (``runs``: model name -> its
+    run folder, the first training seed's): the loss per window position on held-out histories (the same collection
+    on ML1's test goals, another seed) against the goal-prior variance, and the reward-swap probe. The AD target's
+    label is the noisy executed action, which the prior does not bound."""
     import icrl_diag
 
     t0 = time.perf_counter()
     (out / "diag").mkdir(exist_ok=True)
-    for name in wanted:
+    for name, run in runs.items():
         _, kind, target, _, *extra = MODELS[name]
         if target != "demonstrator_action":
             print(f"{name}: no diagnostics (AD target)")
@@ -288,13 +293,7 @@ def diagnostics(args, out: Path, wanted: list[str], data_cli: str, times: dict) 
             o.startswith("train.relabel=") and not o.endswith("=none") for o in (extra[0] if extra else [])
         )
         d = icrl_diag.diagnose(
-            out / "runs" / slug(name),
-            held,
-            relabelled,
-            args.runs,
-            args.probe_episodes,
-            args.seed,
-            out / "diag" / f"{slug(name)}.json",
+            run, held, relabelled, args.runs, args.probe_episodes, args.seed, out / "diag" / f"{run.name}.json"
         )
         icrl_diag.print_diagnosis(name, d)
     times["diagnostics"] = time.perf_counter() - t0
@@ -316,6 +315,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--context", type=int, default=600, help="model context in tokens (6 episodes)")
     ap.add_argument("--train-steps", type=int, default=1500)
+    ap.add_argument(
+        "--train-seeds",
+        default="0",
+        help="training seeds per model, comma-separated (e.g. 0,1,2,3): each trained and evaluated on the same goals, "
+        "then pooled into the arm's verdict over seeds (benchmarks/icrl_seeds.py); seed 0 keeps the folders runs/MODEL",
+    )
     ap.add_argument("--stride", type=int, default=32)
     ap.add_argument("--episodes", type=int, default=12, help="shots per run at evaluation")
     ap.add_argument("--runs", type=int, default=50, help="evaluation runs, one held-out goal each (ML1 has 50)")
@@ -345,9 +350,23 @@ def main() -> None:
     if unknown:
         sys.exit(f"error: unknown model {unknown[0]!r}; choose from: {', '.join(by_slug)}")
     wanted = [by_slug[m] for m in picked]
+    try:
+        train_seeds = sorted({int(v) for v in args.train_seeds.split(",") if v.strip()})
+    except ValueError:
+        sys.exit(f"error: --train-seeds takes integers separated by commas, not {args.train_seeds!r}")
+    if not train_seeds or min(train_seeds) < 0:
+        sys.exit(f"error: --train-seeds needs at least one seed >= 0, not {args.train_seeds!r}")
+    jobs = [(name, seed) for name in wanted for seed in train_seeds]
+
+    # seed 0 (train.seed's default) keeps the folder names of a run without --train-seeds, so its runs are reused
+    def seeded(name: str, seed: int) -> str:
+        return slug(name) + (f"-seed{seed}" if seed else "")
+
     # eval --prompt random:STEPS (a knob of issue 26: goal-blind exploration in the context first, as the training
     # contexts had; the prompt's steps are not counted in the returns): evaluated into its own folder
-    eval_name = lambda name: slug(name) + (f"-prompt-{args.eval_prompt.replace(':', '')}" if args.eval_prompt else "")  # noqa: E731
+    def eval_name(name: str, seed: int = 0) -> str:
+        return seeded(name, seed) + (f"-prompt-{args.eval_prompt.replace(':', '')}" if args.eval_prompt else "")
+
     out = args.out.resolve()
     for sub in ("data", "runs", "eval"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -391,9 +410,10 @@ def main() -> None:
     times["collect"] = time.perf_counter() - t0 if ran else None
 
     # 2. the models, two at a time (the tiny preset trains on one core)
-    def train(name: str) -> float | None:
+    def train(job: tuple[str, int]) -> float | None:
+        name, seed = job
         _, kind, target, action_input, *extra = MODELS[name]
-        run = out / "runs" / slug(name)
+        run = out / "runs" / seeded(name, seed)
         if (run / "latest").exists() and f"step-{args.train_steps:07d}" in (run / "latest").read_text():
             return None
         return sh(
@@ -417,26 +437,29 @@ def main() -> None:
             f"model.action_input={str(action_input).lower()}",
             "--set",
             "train.save_every=250",
+            "--set",
+            f"train.seed={seed}",
             "--quiet",
             *(a for o in (extra[0] if extra else []) for a in ("--set", o)),
             *(["--resume"] if (run / "latest").exists() else []),
-            log=out / f"log-train-{slug(name)}.txt",
+            log=out / f"log-train-{seeded(name, seed)}.txt",
         )
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        spent = list(pool.map(train, wanted))
+        spent = list(pool.map(train, jobs))
     times["train"] = time.perf_counter() - t0 if any(s is not None for s in spent) else None
 
     # 3. cold-start evaluation on the held-out goals, full context and cleared context
-    def evaluate(name: str) -> float | None:
-        folder = out / "eval" / eval_name(name)
+    def evaluate(job: tuple[str, int]) -> float | None:
+        name, seed = job
+        folder = out / "eval" / eval_name(name, seed)
         if (folder / "results.json").exists():
             return None
         return sh(
             model_cli,
             "eval",
-            str(out / "runs" / slug(name)),
+            str(out / "runs" / seeded(name, seed)),
             "--task",
             args.task,
             "--variation",
@@ -453,12 +476,12 @@ def main() -> None:
             str(folder),
             "--quiet",
             "--force",
-            log=out / f"log-eval-{eval_name(name)}.txt",
+            log=out / f"log-eval-{eval_name(name, seed)}.txt",
         )
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        spent = list(pool.map(evaluate, wanted))
+        spent = list(pool.map(evaluate, jobs))
     times["eval"] = time.perf_counter() - t0 if any(s is not None for s in spent) else None
 
     # 4. references on the same goals and seeds
@@ -485,7 +508,10 @@ def main() -> None:
     ideal, computed = cached(out / "learner-reference.json", learner_key, ideal_learner)
     if computed:
         times["learner_reference"] = time.perf_counter() - t0
-    results = {name: json.loads((out / "eval" / eval_name(name) / "results.json").read_text()) for name in wanted}
+    results = {
+        name: json.loads((out / "eval" / eval_name(name, train_seeds[0]) / "results.json").read_text())
+        for name in wanted
+    }
     manifests = {
         kind: __import__("hashlib")
         .sha256((out / "data" / kind / "meta" / "manifest.json").read_bytes())
@@ -561,8 +587,17 @@ def main() -> None:
             f"goal-agnostic expert: {'yes' if verdict['above_goal_agnostic'] else 'no'}; at least halfway random -> expert: "
             f"{'yes' if verdict['at_least_halfway'] else 'no'}"
         )
+    if len(train_seeds) > 1:  # the arm, not one trained model: its seeds pooled goal by goal
+        import icrl_seeds
+
+        for name in wanted:
+            pool = icrl_seeds.arm_over_seeds(
+                [icrl_seeds.load(out / "eval" / eval_name(name, seed)) for seed in train_seeds], agn
+            )
+            print(icrl_seeds.report(name, pool))
+            summary[name]["over_seeds"] = pool
     if args.diagnostics:
-        diagnostics(args, out, wanted, data_cli, times)
+        diagnostics(args, out, {n: out / "runs" / seeded(n, train_seeds[0]) for n in wanted}, data_cli, times)
     plot(results, refs, out / "icrl.png", args.task)
     print(f"plot: {out / 'icrl.png'}")
     print(

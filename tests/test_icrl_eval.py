@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +210,61 @@ def test_paired_difference_statistics():
     assert same["last_third"]["mean"] == 0 and same["last_third"]["ci95"] == [0.0, 0.0]
     with pytest.raises(ValueError, match="paired runs differ in shape"):
         paired_difference(full[:3].tolist(), cleared.tolist())
+
+
+def test_an_arm_pools_its_training_seeds_goal_by_goal(latent_run, tmp_path):
+    """benchmarks/icrl_seeds.py reads the eval's results.json as written, pools by goal, refuses another protocol."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import icrl_seeds
+
+    a, b, other = tmp_path / "a", tmp_path / "b", tmp_path / "other"
+    for out, seed in ((a, "0"), (b, "0"), (other, "1")):
+        proc = eval_cli(latent_run / "run", out, "--variation", "goal_set=test", "--ablation", "--seed", seed)
+        assert proc.returncode == 0, proc.stderr
+    r = json.loads((a / "results.json").read_text())
+    one = icrl_seeds.load(a)
+    assert one["train_seed"] == 0 and one["shots"] == [3, 3]
+    np.testing.assert_array_equal(one["full"], np.asarray(r["per_seed"]["returns"])[:, 2])
+    np.testing.assert_allclose(one["paired"], r["ablation"]["paired_difference"]["last_third"]["per_run"], atol=1e-5)
+    # the same checkpoint twice: the pool is that evaluation, and drawing seeds adds nothing to the interval
+    pool = icrl_seeds.arm_over_seeds([one, icrl_seeds.load(b)], agnostic=-1e9)
+    assert pool["full"]["mean"] == pytest.approx(r["summary"]["last_third_mean"])
+    assert pool["full"]["ci95_seeds_and_goals"] == pool["full"]["ci95_goals"]
+    meets = r["ablation"]["paired_difference"]["last_third"]["ci95"][0] > 0
+    assert pool["seeds_meeting_goal"] == 2 * meets and pool["arm_meets_goal"] == meets
+    with pytest.raises(icrl_seeds.SeedsError, match="its config differs"):
+        icrl_seeds.arm_over_seeds([one, icrl_seeds.load(other)], agnostic=0.0)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/icrl_seeds.py", "--agnostic", "0", str(a), str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_the_seed_level_interval_carries_the_spread_between_seeds():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import icrl_seeds
+
+    def seed(full: float, paired: float) -> dict:
+        return {
+            "folder": f"seed-{full}",
+            "train_seed": None,
+            "full": np.full(50, full),
+            "paired": np.full(50, paired),
+            "shots": [9, 12],
+            "full_ci95": [full, full],
+            "paired_ci95": [paired, paired],
+            "match": {"task": "t", "config": {}, "variations": []},
+        }
+
+    # every goal alike: over goals nothing varies; over seeds, a quarter of the draws are all-A and all-B
+    pool = icrl_seeds.arm_over_seeds([seed(700, 10), seed(600, -10)], agnostic=631.4)
+    assert pool["full"]["mean"] == 650 and pool["full"]["ci95_goals"] == [650, 650]
+    assert pool["full"]["ci95_seeds_and_goals"] == [600, 700] and pool["paired"]["ci95_seeds_and_goals"] == [-10, 10]
+    assert [s["meets_goal"] for s in pool["per_seed"]] == [True, False] and pool["seeds_meeting_goal"] == 1
+    assert not pool["arm_meets_goal"]
+    assert icrl_seeds.arm_over_seeds([seed(700, 10), seed(680, 5)], agnostic=631.4)["arm_meets_goal"]
+    with pytest.raises(icrl_seeds.SeedsError, match="no evaluations"):
+        icrl_seeds.arm_over_seeds([], agnostic=0.0)
