@@ -6,6 +6,15 @@ folder, materialized (memory-mapped Arrow) or ``streaming=True`` (for a Hub id, 
 metadata and streams the rows by repo id, pinned to the snapshot's commit); ``info`` and ``stats`` are the typed
 metadata the model side needs (observation normalization is read from ``stats``, never recomputed).
 
+Why a local folder streams through our own reader (a ``datasets.IterableDataset`` built with ``from_generator``
+over ``pyarrow.parquet.ParquetFile(path).iter_batches``, one shard per file) and not ``load_dataset(...,
+streaming=True)``: ``datasets`` hands arrow a *Python* file object, so the scan holds buffers that need the GIL to
+be freed, and an arrow pool thread frees them asynchronously after the iterator is closed; when that lands after
+the interpreter has begun to finalize, the thread is torn down through C++ destructors and the process aborts
+("terminate called without an active exception", exit 134; measured with datasets 5.2 / pyarrow 26.0.1: 9 of 20
+runs that read one row of a small reach-v3 folder, even with the iterator closed, 0 of 20 with a path-opened
+file). Passing ``load_dataset`` options (``columns=``, ``features=`` ...) takes ``load_dataset``'s own streaming.
+
 Why the cache folder: ``datasets`` caches a local folder's Arrow copy under the folder's *name* and does not notice
 that another folder of that name, or the same folder re-collected, holds other files, so it would hand back another
 dataset's rows. Each folder is therefore read with a ``cache_dir`` of its own content (the sha256 of its
@@ -95,6 +104,31 @@ def _rows(dataset) -> Iterator[dict[str, Any]]:
         close = getattr(it, "close", None)
         if close is not None:  # the streaming reader's generator: its files are closed now, not at teardown
             close()
+
+
+STREAM_BATCH_ROWS = 1024  # rows decoded at a time by the local streaming reader
+
+
+def _stream_shards(paths: list[str]) -> Iterator[dict[str, Any]]:
+    """The rows of these parquet shards in order, read by path (arrow's own file, no Python file object)."""
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        with pq.ParquetFile(path) as pf:
+            for batch in pf.iter_batches(batch_size=STREAM_BATCH_ROWS):
+                yield from batch.to_pylist()
+
+
+def _stream_folder(folder: Path, split: str, where: str):
+    """A ``datasets.IterableDataset`` over a local folder's shards (why not ``load_dataset``: module docstring)."""
+    import pyarrow.parquet as pq
+    from datasets import Features, IterableDataset
+
+    if split != "train":
+        raise FormatError(f"{where}: a vintix dataset has one split, train; not {split!r}")
+    paths = [str(p) for p in sorted((folder / DATA_DIR).glob("*.parquet"))]
+    features = Features.from_arrow_schema(pq.read_schema(paths[0]))
+    return IterableDataset.from_generator(_stream_shards, features=features, gen_kwargs={"paths": paths})
 
 
 def resolve(repo_or_dir: str | Path, revision: str | None = None, metadata_only: bool = False) -> Path:
@@ -203,6 +237,9 @@ def load(
         ds = load_dataset(str(repo_or_dir), revision=folder.name, split=split, streaming=True, **load_dataset_kwargs)
         return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
     rows = expected_rows(folder, info, str(repo_or_dir))
+    if streaming and not load_dataset_kwargs:
+        ds = _stream_folder(folder, split, str(repo_or_dir))
+        return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
     root = Path(load_dataset_kwargs.pop("cache_dir", None) or datasets_config.HF_DATASETS_CACHE)
     cache = root / FOLDER_CACHE / content_key(folder)
     ds = load_dataset(str(folder), split=split, streaming=streaming, cache_dir=str(cache), **load_dataset_kwargs)
