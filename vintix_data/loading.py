@@ -11,9 +11,11 @@ over ``pyarrow.parquet.ParquetFile(path).iter_batches``, one shard per file) and
 streaming=True)``: ``datasets`` hands arrow a *Python* file object, so the scan holds buffers that need the GIL to
 be freed, and an arrow pool thread frees them asynchronously after the iterator is closed; when that lands after
 the interpreter has begun to finalize, the thread is torn down through C++ destructors and the process aborts
-("terminate called without an active exception", exit 134; measured with datasets 5.2 / pyarrow 26.0.1: 9 of 20
-runs that read one row of a small reach-v3 folder, even with the iterator closed, 0 of 20 with a path-opened
-file). Passing ``load_dataset`` options (``columns=``, ``features=`` ...) takes ``load_dataset``'s own streaming.
+("terminate called without an active exception", exit 134; measured with datasets 5.2 / pyarrow 26.0.1 on a small
+reach-v3 folder, reading one row: 11 of 25 runs with the iterator abandoned, 9 of 15 with it closed first; 0 of 20
+either way with the shards opened by path, as here; gdb puts the abort in ``arrow::py::PyBuffer::~PyBuffer`` on a pool
+thread, waiting for the GIL of a finalizing interpreter). Passing ``load_dataset`` options (``columns=``,
+``features=`` ...) takes ``load_dataset``'s own streaming.
 
 Why the cache folder: ``datasets`` caches a local folder's Arrow copy under the folder's *name* and does not notice
 that another folder of that name, or the same folder re-collected, holds other files, so it would hand back another
