@@ -55,6 +55,7 @@ def load(folder: Path) -> dict:
         seed = json.loads(meta.read_text()).get("train_config", {}).get("seed")
     return {
         "folder": str(folder),
+        "checkpoint": str(Path(r.get("checkpoint_folder", r.get("checkpoint", ""))).resolve()),
         "train_seed": seed,
         "full": full[:, tail].mean(1),
         "paired": full[:, tail].mean(1) - cleared[:, tail].mean(1),
@@ -85,6 +86,13 @@ def arm_over_seeds(evals: list[dict], agnostic: float) -> dict:
             raise SeedsError(
                 f"{e['folder']}: its {diff} differs from {evals[0]['folder']}'s; pool only the same protocol"
             )
+    seen: dict[str, str] = {}
+    for e in evals:  # the same model twice would count as two seeds and narrow the interval for nothing
+        if e["checkpoint"] in seen:
+            raise SeedsError(
+                f"{e['folder']} and {seen[e['checkpoint']]} evaluate the same checkpoint; pool one per training seed"
+            )
+        seen[e["checkpoint"]] = e["folder"]
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     n_seeds, n_goals = len(evals), len(evals[0]["full"])
     seeds = rng.integers(n_seeds, size=(RESAMPLES, n_seeds))[:, :, None]

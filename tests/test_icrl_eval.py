@@ -226,14 +226,17 @@ def test_an_arm_pools_its_training_seeds_goal_by_goal(latent_run, tmp_path):
     assert one["train_seed"] == 0 and one["shots"] == [3, 3]
     np.testing.assert_array_equal(one["full"], np.asarray(r["per_seed"]["returns"])[:, 2])
     np.testing.assert_allclose(one["paired"], r["ablation"]["paired_difference"]["last_third"]["per_run"], atol=1e-5)
-    # the same checkpoint twice: the pool is that evaluation, and drawing seeds adds nothing to the interval
-    pool = icrl_seeds.arm_over_seeds([one, icrl_seeds.load(b)], agnostic=-1e9)
+    # one seed: the pool is that evaluation, and drawing seeds adds nothing to the interval
+    pool = icrl_seeds.arm_over_seeds([one], agnostic=-1e9)
     assert pool["full"]["mean"] == pytest.approx(r["summary"]["last_third_mean"])
     assert pool["full"]["ci95_seeds_and_goals"] == pool["full"]["ci95_goals"]
     meets = r["ablation"]["paired_difference"]["last_third"]["ci95"][0] > 0
-    assert pool["seeds_meeting_goal"] == 2 * meets and pool["arm_meets_goal"] == meets
+    assert pool["seeds_meeting_goal"] == meets and pool["arm_meets_goal"] == meets
+    # the same checkpoint evaluated twice is one seed, not two
+    with pytest.raises(icrl_seeds.SeedsError, match="evaluate the same checkpoint"):
+        icrl_seeds.arm_over_seeds([one, icrl_seeds.load(b)], agnostic=0.0)
     with pytest.raises(icrl_seeds.SeedsError, match="its config differs"):
-        icrl_seeds.arm_over_seeds([one, icrl_seeds.load(other)], agnostic=0.0)
+        icrl_seeds.arm_over_seeds([one, {**icrl_seeds.load(other), "checkpoint": "another"}], agnostic=0.0)
     proc = subprocess.run(
         [sys.executable, "benchmarks/icrl_seeds.py", "--agnostic", "0", str(a), str(tmp_path / "missing")],
         capture_output=True,
@@ -250,6 +253,7 @@ def test_the_seed_level_interval_carries_the_spread_between_seeds():
     def seed(full: float, paired: float) -> dict:
         return {
             "folder": f"seed-{full}",
+            "checkpoint": f"run-{full}",
             "train_seed": None,
             "full": np.full(50, full),
             "paired": np.full(50, paired),
