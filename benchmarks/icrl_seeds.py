@@ -26,15 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vintix_model.evaluate.report import last_third  # the shots the eval's verdict reads
+
 RESAMPLES, BOOTSTRAP_SEED = 2000, 0
 
 
 class SeedsError(ValueError):
     """The evaluations cannot be pooled (different goals, shots or episode seeds, or no ablation): one line."""
-
-
-def _last_third(K: int) -> slice:
-    return slice(K - max(1, K // 3), K)  # vintix_model.evaluate.report.last_third, the shots the verdict reads
 
 
 def load(folder: Path) -> dict:
@@ -48,7 +46,7 @@ def load(folder: Path) -> dict:
         raise SeedsError(f"{path}: no cleared-context ablation; evaluate with --ablation")
     full = np.asarray(r["per_seed"]["returns"], float)
     cleared = np.asarray(r["ablation"]["context_reset"]["per_seed"]["returns"], float)
-    tail = _last_third(full.shape[1])
+    tail = last_third(full.shape[1])
     seed = None
     meta = Path(r.get("checkpoint_folder", "")) / "metadata.json"
     if meta.is_file():

@@ -121,14 +121,14 @@ def _stream_shards(paths: list[str]) -> Iterator[dict[str, Any]]:
                 yield from batch.to_pylist()
 
 
-def _stream_folder(folder: Path, split: str, where: str):
+def _stream_shards_dataset(shards: list[Path], split: str, where: str):
     """A ``datasets.IterableDataset`` over a local folder's shards (why not ``load_dataset``: module docstring)."""
     import pyarrow.parquet as pq
     from datasets import Features, IterableDataset
 
     if split != "train":
         raise FormatError(f"{where}: a vintix dataset has one split, train; not {split!r}")
-    paths = [str(p) for p in sorted((folder / DATA_DIR).glob("*.parquet"))]
+    paths = [str(p) for p in shards]
     features = Features.from_arrow_schema(pq.read_schema(paths[0]))
     return IterableDataset.from_generator(_stream_shards, features=features, gen_kwargs={"paths": paths})
 
@@ -239,10 +239,11 @@ def load(
         ds = load_dataset(str(repo_or_dir), revision=folder.name, split=split, streaming=True, **load_dataset_kwargs)
         return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
     rows = expected_rows(folder, info, str(repo_or_dir))
-    if streaming and not load_dataset_kwargs:
-        ds = _stream_folder(folder, split, str(repo_or_dir))
-        return LoadedDataset(dataset=ds, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
     root = Path(load_dataset_kwargs.pop("cache_dir", None) or datasets_config.HF_DATASETS_CACHE)
+    if streaming and not load_dataset_kwargs:  # a cache_dir alone changes nothing for streaming
+        loaded = LoadedDataset(dataset=None, info=info, stats=stats, folder=folder, source=str(repo_or_dir))
+        loaded.dataset = _stream_shards_dataset(loaded.shards, split, str(repo_or_dir))
+        return loaded
     cache = root / FOLDER_CACHE / content_key(folder)
     ds = load_dataset(str(folder), split=split, streaming=streaming, cache_dir=str(cache), **load_dataset_kwargs)
     got = None if streaming else ds.num_rows
